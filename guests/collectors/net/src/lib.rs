@@ -1,0 +1,230 @@
+//! `net` collector: cumulative traffic counters of each network interface from `/proc/net/dev`,
+//! with the names of Telegraf's `inputs.net`.
+//!
+//! One `net` point per interface (tag `interface`). Differences from Telegraf: Telegraf skips
+//! loopback and interfaces that are down unless `interfaces` lists them; the interface flags are
+//! not readable from `/proc/net/dev`, so this collector reports every interface, `lo` included
+//! unless `skip_loopback = true`. Telegraf's protocol statistics (the `interface=all` point from
+//! `/proc/net/snmp`) are not collected, so `ignore_protocol_stats` is accepted and has no effect.
+//!
+//! Config: `interfaces` (list of exact interface names; default all), `skip_loopback` (bool,
+//! default false), `ignore_protocol_stats` (bool, ignored).
+
+use sandkit_sdk::{Collector, Config, Emitter, FieldKind, MeasurementInfo, PluginInfo, Point};
+use serde_json::Value;
+
+const NET_DEV: &str = "/proc/net/dev";
+const LOOPBACK: &str = "lo";
+
+/// The fields in emission order: (name, unit, description, column in the counters after the
+/// colon of a `/proc/net/dev` line).
+const FIELDS: [(&str, &str, &str, usize); 8] = [
+    ("bytes_sent", "bytes", "bytes sent", 8),
+    ("bytes_recv", "bytes", "bytes received", 0),
+    ("packets_sent", "count", "packets sent", 9),
+    ("packets_recv", "count", "packets received", 1),
+    ("err_in", "count", "receive errors", 2),
+    ("err_out", "count", "transmit errors", 10),
+    ("drop_in", "count", "received packets dropped", 3),
+    ("drop_out", "count", "transmitted packets dropped", 11),
+];
+
+/// One interface line of `/proc/net/dev`, values in the order of [`FIELDS`].
+#[derive(Debug, Clone, PartialEq)]
+struct Interface {
+    name: String,
+    values: [u64; 8],
+}
+
+/// The interfaces in `/proc/net/dev`. The two header lines have no colon and are skipped, as are
+/// lines with fewer than 16 counters or a counter that is not a number.
+fn parse_net_dev(text: &str) -> Vec<Interface> {
+    text.lines()
+        .filter_map(|line| {
+            let (name, counters) = line.split_once(':')?;
+            let name = name.trim();
+            let c = counters
+                .split_whitespace()
+                .map(str::parse::<u64>)
+                .collect::<Result<Vec<_>, _>>()
+                .ok()?;
+            if name.is_empty() || c.len() < 16 {
+                return None;
+            }
+            Some(Interface {
+                name: name.to_string(),
+                values: FIELDS.map(|(_, _, _, col)| c[col]),
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Options {
+    interfaces: Option<Vec<String>>,
+    skip_loopback: bool,
+}
+
+impl Options {
+    fn wanted(&self, name: &str) -> bool {
+        match &self.interfaces {
+            Some(list) => list.iter().any(|i| i == name),
+            None => !(self.skip_loopback && name == LOOPBACK),
+        }
+    }
+}
+
+fn options(config: &Value) -> Result<Options, String> {
+    const KNOWN: [&str; 3] = ["interfaces", "skip_loopback", "ignore_protocol_stats"];
+    if !config.is_null() {
+        let table = config.as_object().ok_or("config must be a table of keys")?;
+        if let Some(k) = table.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown config key {k:?} (known: {})",
+                KNOWN.join(", ")
+            ));
+        }
+    }
+    let bool_key = |key: &str| match config.get(key) {
+        None => Ok(false),
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| format!("config key {key:?}: expected true or false")),
+    };
+    bool_key("ignore_protocol_stats")?;
+    let interfaces = match config.get("interfaces") {
+        None => None,
+        Some(v) => {
+            let bad = || "config key \"interfaces\": expected a list of strings".to_string();
+            let list = v
+                .as_array()
+                .ok_or_else(bad)?
+                .iter()
+                .map(|s| s.as_str().map(str::to_string).ok_or_else(bad))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(list)
+        }
+    };
+    Ok(Options {
+        interfaces,
+        skip_loopback: bool_key("skip_loopback")?,
+    })
+}
+
+fn point(i: &Interface) -> Point {
+    let mut p = Point::new("net").tag("interface", i.name.as_str());
+    for ((field, _, _, _), v) in FIELDS.iter().zip(i.values) {
+        p = p.field(*field, v);
+    }
+    p
+}
+
+fn read() -> Result<Vec<Interface>, String> {
+    std::fs::read_to_string(NET_DEV)
+        .map(|text| parse_net_dev(&text))
+        .map_err(|e| {
+            format!("cannot read {NET_DEV}: {e} (is /proc granted in [sandbox] read_only_dirs?)")
+        })
+}
+
+struct Net {
+    opts: Options,
+}
+
+impl Collector for Net {
+    fn describe() -> PluginInfo {
+        let mut m = MeasurementInfo::new(
+            "net",
+            "cumulative traffic counters of one interface, as Telegraf's net input",
+        )
+        .tag("interface", "interface name");
+        for (field, unit, description, _) in FIELDS {
+            m = m.field(field, FieldKind::Uint, unit, description);
+        }
+        PluginInfo::new(
+            "net",
+            "0.1.0",
+            "network interface counters from /proc/net/dev",
+        )
+        .interval_ms(10_000, 1_000, 3_600_000)
+        .measurement(m)
+    }
+
+    fn init(config: Config) -> Result<Self, String> {
+        let opts = options(config.value())?;
+        read()?;
+        Ok(Net { opts })
+    }
+
+    fn collect(&mut self, out: &mut Emitter) -> Result<(), String> {
+        for i in read()? {
+            if self.opts.wanted(&i.name) {
+                out.push(point(&i));
+            }
+        }
+        Ok(())
+    }
+}
+
+sandkit_sdk::collector!(Net);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NET_DEV_SAMPLE: &str = "\
+Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:    3193      29    0    0    0     0          0         0     3193      29    0    0    0     0       0          0
+  eth0: 84055793    3504    1    2    0     0          0         0   170716    1569    3    4    0     0       0          0
+wlp2s0:18446744073709551615 7 0 0 0 0 0 0 42 6 0 0 0 0 0 0
+ bad0: 1 2 3
+ bad1: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 x
+";
+
+    #[test]
+    fn parses_interfaces() {
+        let i = parse_net_dev(NET_DEV_SAMPLE);
+        let names: Vec<_> = i.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["lo", "eth0", "wlp2s0"]);
+        assert_eq!(i[1].values, [170716, 84055793, 1569, 3504, 1, 3, 2, 4]);
+        // Old kernels print no space after the colon; counters can be large.
+        assert_eq!(i[2].values[1], u64::MAX);
+    }
+
+    #[test]
+    fn point_fields() {
+        let i = &parse_net_dev(NET_DEV_SAMPLE)[1];
+        let want = Point::new("net")
+            .tag("interface", "eth0")
+            .field("bytes_sent", 170716u64)
+            .field("bytes_recv", 84055793u64)
+            .field("packets_sent", 1569u64)
+            .field("packets_recv", 3504u64)
+            .field("err_in", 1u64)
+            .field("err_out", 3u64)
+            .field("drop_in", 2u64)
+            .field("drop_out", 4u64);
+        assert_eq!(point(i), want);
+    }
+
+    #[test]
+    fn filters() {
+        let d = options(&Value::Null).expect("defaults");
+        assert!(d.wanted("lo") && d.wanted("eth0"));
+        let s = options(&json!({"skip_loopback": true})).expect("options");
+        assert!(!s.wanted("lo") && s.wanted("eth0"));
+        let only = options(&json!({"interfaces": ["lo"], "skip_loopback": true})).expect("options");
+        assert!(only.wanted("lo") && !only.wanted("eth0"));
+    }
+
+    #[test]
+    fn config_errors() {
+        assert!(options(&json!({"ignore_protocol_stats": true})).is_ok());
+        assert!(options(&json!({"ignore_protocol_stats": "yes"})).is_err());
+        assert!(options(&json!({"interfaces": "eth0"})).is_err());
+        assert!(options(&json!({"skip_loopback": 1})).is_err());
+        assert!(options(&json!({"iface": ["eth0"]})).is_err());
+    }
+}

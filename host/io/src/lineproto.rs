@@ -1,0 +1,141 @@
+//! InfluxDB line protocol encoding.
+//!
+//! Escaping follows InfluxDB (and Telegraf's serializer): in measurements, commas and spaces are
+//! escaped; in tag keys, tag values and field keys also `=`; newlines, carriage returns, tabs and
+//! form feeds are written as `\n`, `\r`, `\t`, `\f` so a point is always one line; string field
+//! values are quoted with `"` and `\` escaped. Integers carry `i`, unsigned integers `u`.
+//! Points are validated at construction, so encoding cannot fail.
+
+use crate::{FieldValue, Point};
+use std::fmt::Write as _;
+
+fn escape_into(out: &mut String, s: &str, eq: bool) {
+    for c in s.chars() {
+        match c {
+            ',' => out.push_str("\\,"),
+            ' ' => out.push_str("\\ "),
+            '=' if eq => out.push_str("\\="),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{c}' => out.push_str("\\f"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Append one point as a line (with its trailing newline) to `out`.
+pub fn encode_point(out: &mut String, p: &Point) {
+    escape_into(out, p.measurement(), false);
+    for (k, v) in p.tags() {
+        if v.is_empty() {
+            // InfluxDB refuses empty tag values; an empty tag carries no information.
+            continue;
+        }
+        out.push(',');
+        escape_into(out, k, true);
+        out.push('=');
+        escape_into(out, v, true);
+    }
+    out.push(' ');
+    for (i, (k, v)) in p.fields().iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        escape_into(out, k, true);
+        out.push('=');
+        // Writing to a String cannot fail.
+        let _ = match v {
+            FieldValue::Int(x) => write!(out, "{x}i"),
+            FieldValue::Uint(x) => write!(out, "{x}u"),
+            FieldValue::Float(x) => write!(out, "{x}"),
+            FieldValue::Bool(x) => write!(out, "{x}"),
+            FieldValue::Text(s) => {
+                out.push('"');
+                for c in s.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+                Ok(())
+            }
+        };
+    }
+    let _ = writeln!(out, " {}", p.timestamp_ns());
+}
+
+/// Encode points as line protocol, one line each.
+pub fn encode_points(points: &[Point]) -> String {
+    let mut out = String::with_capacity(points.len() * 96);
+    for p in points {
+        encode_point(&mut out, p);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Category;
+
+    fn point(m: &str, tags: &[(&str, &str)], fields: Vec<(&str, FieldValue)>) -> Point {
+        Point::new(
+            m.into(),
+            tags.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            fields.into_iter().map(|(a, b)| (a.to_string(), b)).collect(),
+            1_700_000_000_000_000_000,
+            Category::Metric,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn encodes_every_field_type() {
+        let p = point(
+            "cpu",
+            &[("host", "a"), ("cpu", "cpu-total")],
+            vec![
+                ("i", FieldValue::Int(-3)),
+                ("u", FieldValue::Uint(7)),
+                ("f", FieldValue::Float(1.5)),
+                ("whole", FieldValue::Float(2.0)),
+                ("b", FieldValue::Bool(true)),
+                ("s", FieldValue::Text("hi".into())),
+            ],
+        );
+        assert_eq!(
+            encode_points(&[p]),
+            "cpu,cpu=cpu-total,host=a i=-3i,u=7u,f=1.5,whole=2,b=true,s=\"hi\" 1700000000000000000\n"
+        );
+    }
+
+    #[test]
+    fn escapes_like_influxdb() {
+        let p = point(
+            "my measure,x",
+            &[("tag key", "v=1,2"), ("t", "a\nb")],
+            vec![("field=k", FieldValue::Text("say \"hi\" \\ bye".into()))],
+        );
+        assert_eq!(
+            encode_points(&[p]),
+            "my\\ measure\\,x,t=a\\nb,tag\\ key=v\\=1\\,2 field\\=k=\"say \\\"hi\\\" \\\\ bye\" 1700000000000000000\n"
+        );
+    }
+
+    #[test]
+    fn empty_tag_values_are_left_out() {
+        let p = point("m", &[("a", ""), ("b", "x")], vec![("f", FieldValue::Int(1))]);
+        assert_eq!(encode_points(&[p]), "m,b=x f=1i 1700000000000000000\n");
+    }
+
+    #[test]
+    fn floats_keep_precision() {
+        let p = point("m", &[], vec![("f", FieldValue::Float(0.1 + 0.2)), ("g", FieldValue::Float(1e300))]);
+        let line = encode_points(&[p]);
+        let f: f64 = line.split(['=', ',']).nth(1).unwrap().parse().unwrap();
+        assert_eq!(f, 0.1 + 0.2);
+        assert!(line.contains("g=1000000000000000052504760255204420248704468581108159154915854115111802457988908195786371375080447864043704443832883878176942523235360430575644792184786706982848387200926575803737830233794788090059368953234970799945081119038967640880074652742780142494579258788820056842838115467196834763571968"));
+    }
+}

@@ -1,0 +1,153 @@
+//! Outputs: where encoded points go. The DataWay and InfluxDB outputs implement the same trait.
+
+use crate::{encode_points, Category, IoError, Point};
+use async_trait::async_trait;
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::io::AsyncWriteExt;
+
+/// A destination for points. Called by one writer task at a time, with points of one category.
+#[async_trait]
+pub trait Output: Send + Sync + Debug {
+    /// A short name for logs and metrics (`stdout`, `file`, `dataway`).
+    fn name(&self) -> &str;
+
+    /// Write points of one category.
+    ///
+    /// # Errors
+    /// When the destination refuses or cannot be reached.
+    async fn write(&self, category: Category, points: &[Point]) -> Result<(), IoError>;
+
+    /// Make everything written so far durable or delivered.
+    ///
+    /// # Errors
+    /// As for `write`.
+    async fn flush(&self) -> Result<(), IoError> {
+        Ok(())
+    }
+}
+
+/// Line protocol on standard output: the embedded default, to see what the agent collects.
+#[derive(Debug, Default)]
+pub struct StdoutOutput;
+
+#[async_trait]
+impl Output for StdoutOutput {
+    fn name(&self) -> &str {
+        "stdout"
+    }
+
+    async fn write(&self, _category: Category, points: &[Point]) -> Result<(), IoError> {
+        let text = encode_points(points);
+        let mut out = tokio::io::stdout();
+        let r = async {
+            out.write_all(text.as_bytes()).await?;
+            out.flush().await
+        }
+        .await;
+        r.map_err(|source| IoError::Write {
+            output: "stdout".into(),
+            source,
+        })
+    }
+}
+
+/// Line protocol appended to a file.
+#[derive(Debug)]
+pub struct FileOutput {
+    path: PathBuf,
+    file: tokio::sync::Mutex<tokio::fs::File>,
+}
+
+impl FileOutput {
+    /// Open (create or append to) `path`.
+    ///
+    /// # Errors
+    /// When the file cannot be opened for appending.
+    pub async fn open(path: &Path) -> Result<Self, IoError> {
+        let file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .await
+            .map_err(|source| IoError::Open {
+                output: "file".into(),
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(FileOutput {
+            path: path.to_path_buf(),
+            file: tokio::sync::Mutex::new(file),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[async_trait]
+impl Output for FileOutput {
+    fn name(&self) -> &str {
+        "file"
+    }
+
+    async fn write(&self, _category: Category, points: &[Point]) -> Result<(), IoError> {
+        let text = encode_points(points);
+        let mut f = self.file.lock().await;
+        f.write_all(text.as_bytes())
+            .await
+            .map_err(|source| IoError::Write {
+                output: "file".into(),
+                source,
+            })
+    }
+
+    async fn flush(&self) -> Result<(), IoError> {
+        let mut f = self.file.lock().await;
+        f.flush().await.map_err(|source| IoError::Write {
+            output: "file".into(),
+            source,
+        })
+    }
+}
+
+/// Keeps points in memory: for `sandkit plugin test` and for tests.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureOutput {
+    points: Arc<Mutex<Vec<Point>>>,
+}
+
+impl CaptureOutput {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything written so far, in order.
+    pub fn points(&self) -> Vec<Point> {
+        self.points.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Take everything written so far.
+    pub fn take(&self) -> Vec<Point> {
+        self.points
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Output for CaptureOutput {
+    fn name(&self) -> &str {
+        "capture"
+    }
+
+    async fn write(&self, _category: Category, points: &[Point]) -> Result<(), IoError> {
+        if let Ok(mut p) = self.points.lock() {
+            p.extend_from_slice(points);
+        }
+        Ok(())
+    }
+}

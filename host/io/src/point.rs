@@ -1,0 +1,281 @@
+//! The one point model of the agent: measurement, sorted tags, typed fields, ns timestamp and
+//! category.
+
+use crate::PointError;
+use std::fmt;
+use std::str::FromStr;
+
+/// Where a point goes on the gateway (`/v1/write/{category}`), as DataKit names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    Metric,
+    Logging,
+    Object,
+    CustomObject,
+    Keyevent,
+    Network,
+    Tracing,
+    Rum,
+    Security,
+    Profiling,
+}
+
+impl Category {
+    /// Every category, in a fixed order.
+    pub const ALL: [Category; 10] = [
+        Category::Metric,
+        Category::Logging,
+        Category::Object,
+        Category::CustomObject,
+        Category::Keyevent,
+        Category::Network,
+        Category::Tracing,
+        Category::Rum,
+        Category::Security,
+        Category::Profiling,
+    ];
+
+    /// The name used in DataWay URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Metric => "metric",
+            Category::Logging => "logging",
+            Category::Object => "object",
+            Category::CustomObject => "custom_object",
+            Category::Keyevent => "keyevent",
+            Category::Network => "network",
+            Category::Tracing => "tracing",
+            Category::Rum => "rum",
+            Category::Security => "security",
+            Category::Profiling => "profiling",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Category {
+    type Err = PointError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Category::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| PointError::UnknownCategory(s.to_string()))
+    }
+}
+
+/// A typed field value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+}
+
+/// One measurement at one instant. Built through [`Point::new`], which validates it, so every
+/// `Point` can be encoded: tags are sorted by key, keys are unique, floats are finite.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    measurement: String,
+    tags: Vec<(String, String)>,
+    fields: Vec<(String, FieldValue)>,
+    timestamp_ns: i64,
+    category: Category,
+}
+
+impl Point {
+    /// Validate and build a point.
+    ///
+    /// # Errors
+    /// Empty measurement or key, no fields, a duplicated tag or field key, or a NaN or infinite
+    /// float.
+    pub fn new(
+        measurement: String,
+        mut tags: Vec<(String, String)>,
+        fields: Vec<(String, FieldValue)>,
+        timestamp_ns: i64,
+        category: Category,
+    ) -> Result<Point, PointError> {
+        if measurement.is_empty() {
+            return Err(PointError::EmptyMeasurement);
+        }
+        if fields.is_empty() {
+            return Err(PointError::NoFields { measurement });
+        }
+        tags.sort_by(|a, b| a.0.cmp(&b.0));
+        for (i, (k, _)) in tags.iter().enumerate() {
+            if k.is_empty() {
+                return Err(PointError::EmptyKey {
+                    measurement,
+                    what: "tag",
+                });
+            }
+            if i > 0 && tags[i - 1].0 == *k {
+                let key = k.clone();
+                return Err(PointError::DuplicateKey {
+                    measurement,
+                    what: "tag",
+                    key,
+                });
+            }
+        }
+        for (i, (k, v)) in fields.iter().enumerate() {
+            if k.is_empty() {
+                return Err(PointError::EmptyKey {
+                    measurement,
+                    what: "field",
+                });
+            }
+            if fields[..i].iter().any(|(k2, _)| k2 == k) {
+                let key = k.clone();
+                return Err(PointError::DuplicateKey {
+                    measurement,
+                    what: "field",
+                    key,
+                });
+            }
+            if let FieldValue::Float(f) = v {
+                if !f.is_finite() {
+                    let (key, value) = (k.clone(), *f);
+                    return Err(PointError::NonFiniteFloat {
+                        measurement,
+                        key,
+                        value,
+                    });
+                }
+            }
+        }
+        Ok(Point {
+            measurement,
+            tags,
+            fields,
+            timestamp_ns,
+            category,
+        })
+    }
+
+    pub fn measurement(&self) -> &str {
+        &self.measurement
+    }
+
+    /// Tags sorted by key.
+    pub fn tags(&self) -> &[(String, String)] {
+        &self.tags
+    }
+
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| self.tags[i].1.as_str())
+    }
+
+    pub fn fields(&self) -> &[(String, FieldValue)] {
+        &self.fields
+    }
+
+    pub fn field(&self, key: &str) -> Option<&FieldValue> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn timestamp_ns(&self) -> i64 {
+        self.timestamp_ns
+    }
+
+    pub fn category(&self) -> Category {
+        self.category
+    }
+
+    /// Add a tag (e.g. `host`) unless the point already has one with that key.
+    pub fn add_tag_if_missing(&mut self, key: &str, value: &str) {
+        if key.is_empty() {
+            return;
+        }
+        if let Err(i) = self.tags.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+            self.tags.insert(i, (key.to_string(), value.to_string()));
+        }
+    }
+
+    /// A rough size in bytes, for caps: the length of the strings plus 8 per value.
+    pub fn approx_size(&self) -> usize {
+        let tags: usize = self.tags.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let fields: usize = self
+            .fields
+            .iter()
+            .map(|(k, v)| {
+                k.len()
+                    + 2
+                    + match v {
+                        FieldValue::Text(s) => s.len() + 2,
+                        _ => 8,
+                    }
+            })
+            .sum();
+        self.measurement.len() + tags + fields + 20
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(tags: Vec<(&str, &str)>, fields: Vec<(&str, FieldValue)>) -> Result<Point, PointError> {
+        Point::new(
+            "m".into(),
+            tags.into_iter()
+                .map(|(a, b)| (a.into(), b.into()))
+                .collect(),
+            fields.into_iter().map(|(a, b)| (a.into(), b)).collect(),
+            1,
+            Category::Metric,
+        )
+    }
+
+    #[test]
+    fn tags_are_sorted_and_looked_up() {
+        let pt = p(vec![("b", "2"), ("a", "1")], vec![("f", FieldValue::Int(1))]).unwrap();
+        assert_eq!(pt.tags()[0].0, "a");
+        assert_eq!(pt.tag("b"), Some("2"));
+        assert_eq!(pt.tag("c"), None);
+    }
+
+    #[test]
+    fn invalid_points_are_refused() {
+        assert!(matches!(p(vec![], vec![]), Err(PointError::NoFields { .. })));
+        assert!(matches!(
+            p(vec![("a", "1"), ("a", "2")], vec![("f", FieldValue::Int(1))]),
+            Err(PointError::DuplicateKey { what: "tag", .. })
+        ));
+        assert!(matches!(
+            p(vec![], vec![("f", FieldValue::Float(f64::NAN))]),
+            Err(PointError::NonFiniteFloat { .. })
+        ));
+        assert!(matches!(
+            p(vec![], vec![("f", FieldValue::Int(1)), ("f", FieldValue::Int(2))]),
+            Err(PointError::DuplicateKey { what: "field", .. })
+        ));
+    }
+
+    #[test]
+    fn add_tag_keeps_order_and_existing_values() {
+        let mut pt = p(vec![("a", "1"), ("c", "3")], vec![("f", FieldValue::Int(1))]).unwrap();
+        pt.add_tag_if_missing("b", "2");
+        pt.add_tag_if_missing("a", "x");
+        let keys: Vec<_> = pt.tags().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(keys, ["a=1", "b=2", "c=3"]);
+    }
+
+    #[test]
+    fn category_names_round_trip() {
+        for c in Category::ALL {
+            assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
+        }
+        assert!("nope".parse::<Category>().is_err());
+    }
+}

@@ -1,0 +1,449 @@
+//! Runtime configuration: the `[runtime]` section of sandkit.toml and the per-plugin files in
+//! conf.d. Parsed raw with serde (unknown keys rejected), then validated into the types the code
+//! uses.
+
+use crate::RuntimeError;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A duration written as text: "10s", "250ms", "1m 30s".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s)
+            .map(HumanDuration)
+            .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a duration ({e}); write e.g. \"10s\" or \"250ms\"")))
+    }
+}
+
+/// A size in bytes written as an integer or as text: "64MiB", "512KiB", "1GiB", "10MB".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parse "64MiB" and friends.
+    ///
+    /// # Errors
+    /// When the number or the unit is not understood.
+    pub fn parse(s: &str) -> Result<u64, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size; write e.g. \"64MiB\""))?;
+        let mult: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "KB" | "kB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            u => return Err(format!("{s:?}: unknown unit {u:?}; use B, KiB, MiB, GiB, KB, MB or GB")),
+        };
+        n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => ByteSize::parse(&s).map(ByteSize).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Limits applied to every call of a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-time deadline of one call (describe, init, collect).
+    pub timeout: Duration,
+    /// Fuel (roughly, wasm instructions) one call may use.
+    pub fuel: u64,
+    /// Cap on the plugin's linear memory, in bytes.
+    pub memory_bytes: u64,
+    /// Points one call may emit.
+    pub max_points: u64,
+    /// Bytes (approximate encoded size) one call may emit.
+    pub max_bytes: u64,
+    /// Bytes the plugin may keep in its state store.
+    pub state_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(10),
+            fuel: 5_000_000_000,
+            memory_bytes: 64 << 20,
+            max_points: 100_000,
+            max_bytes: 32 << 20,
+            state_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Limits as written in a config file: every key optional, unset keys inherit.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Wall-time deadline of one call, e.g. "10s".
+    pub timeout: Option<HumanDuration>,
+    /// Fuel per call (about one unit per wasm instruction).
+    pub fuel: Option<u64>,
+    /// Linear memory cap, e.g. "64MiB".
+    pub memory: Option<ByteSize>,
+    /// Points one call may emit.
+    pub max_points: Option<u64>,
+    /// Bytes one call may emit, e.g. "32MiB".
+    pub max_bytes: Option<ByteSize>,
+    /// Bytes of persistent state per plugin, e.g. "1MiB".
+    pub state: Option<ByteSize>,
+}
+
+impl RawLimits {
+    /// Apply the keys that are set on top of `base`.
+    pub fn apply(&self, base: Limits) -> Limits {
+        Limits {
+            timeout: self.timeout.map_or(base.timeout, |d| d.0),
+            fuel: self.fuel.unwrap_or(base.fuel),
+            memory_bytes: self.memory.map_or(base.memory_bytes, |b| b.0),
+            max_points: self.max_points.unwrap_or(base.max_points),
+            max_bytes: self.max_bytes.map_or(base.max_bytes, |b| b.0),
+            state_bytes: self.state.map_or(base.state_bytes, |b| b.0),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if let Some(t) = self.timeout {
+            if t.0 < Duration::from_millis(1) {
+                return Err("key \"limits.timeout\": must be at least 1ms".into());
+            }
+        }
+        if self.fuel == Some(0) {
+            return Err("key \"limits.fuel\": must be above 0".into());
+        }
+        if let Some(m) = self.memory {
+            if m.0 < (1 << 20) {
+                return Err("key \"limits.memory\": must be at least 1MiB".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `[runtime]` section of sandkit.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRuntimeConfig {
+    /// Clamp configured intervals to the plugin's declared [min, max] (DataKit's protection mode).
+    #[serde(default = "default_true")]
+    pub protection_mode: bool,
+    /// Crashes (traps or deadline overruns) after which a plugin is disabled until its file changes.
+    #[serde(default = "default_max_crashes")]
+    pub max_crashes: u32,
+    /// First restart delay after a crash; doubles on each crash.
+    #[serde(default = "default_backoff_initial")]
+    pub backoff_initial: HumanDuration,
+    /// Longest restart delay.
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max: HumanDuration,
+    /// How often the epoch advances: the granularity of deadlines and of yielding to other plugins.
+    #[serde(default = "default_epoch_tick")]
+    pub epoch_tick: HumanDuration,
+    /// Largest random delay added to each scheduled run, as a fraction of the interval (0 to 0.5).
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+    /// Default limits for every plugin; conf.d files override them key by key.
+    #[serde(default)]
+    pub limits: RawLimits,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_max_crashes() -> u32 {
+    6
+}
+fn default_backoff_initial() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1))
+}
+fn default_backoff_max() -> HumanDuration {
+    HumanDuration(Duration::from_secs(300))
+}
+fn default_epoch_tick() -> HumanDuration {
+    HumanDuration(Duration::from_millis(10))
+}
+fn default_jitter() -> f64 {
+    0.1
+}
+
+impl Default for RawRuntimeConfig {
+    fn default() -> Self {
+        RawRuntimeConfig {
+            protection_mode: true,
+            max_crashes: default_max_crashes(),
+            backoff_initial: default_backoff_initial(),
+            backoff_max: default_backoff_max(),
+            epoch_tick: default_epoch_tick(),
+            jitter: default_jitter(),
+            limits: RawLimits::default(),
+        }
+    }
+}
+
+/// Validated runtime settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    pub protection_mode: bool,
+    pub max_crashes: u32,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub epoch_tick: Duration,
+    pub jitter: f64,
+    pub limits: Limits,
+    /// Where compiled components are cached.
+    pub cache_dir: PathBuf,
+    /// Where `plugins/*.wasm` live.
+    pub plugins_dir: PathBuf,
+    /// Where `conf.d/<plugin>.toml` live.
+    pub conf_dir: PathBuf,
+}
+
+impl RawRuntimeConfig {
+    /// Validate; `file` names the config in errors.
+    ///
+    /// # Errors
+    /// A key out of range, named with the file.
+    pub fn validate(
+        self,
+        file: &Path,
+        cache_dir: PathBuf,
+        plugins_dir: PathBuf,
+        conf_dir: PathBuf,
+    ) -> Result<RuntimeConfig, RuntimeError> {
+        let err = |message: String| RuntimeError::Config {
+            file: file.to_path_buf(),
+            message,
+        };
+        if !(0.0..=0.5).contains(&self.jitter) {
+            return Err(err(format!(
+                "key \"runtime.jitter\": {} is outside [0, 0.5]",
+                self.jitter
+            )));
+        }
+        if self.max_crashes == 0 {
+            return Err(err("key \"runtime.max_crashes\": must be at least 1".into()));
+        }
+        if self.epoch_tick.0 < Duration::from_millis(1) || self.epoch_tick.0 > Duration::from_secs(1) {
+            return Err(err("key \"runtime.epoch_tick\": must be within [1ms, 1s]".into()));
+        }
+        self.limits
+            .validate()
+            .map_err(|m| err(m.replace("key \"limits.", "key \"runtime.limits.")))?;
+        Ok(RuntimeConfig {
+            protection_mode: self.protection_mode,
+            max_crashes: self.max_crashes,
+            backoff_initial: self.backoff_initial.0,
+            backoff_max: self.backoff_max.0.max(self.backoff_initial.0),
+            epoch_tick: self.epoch_tick.0,
+            jitter: self.jitter,
+            limits: self.limits.apply(Limits::default()),
+            cache_dir,
+            plugins_dir,
+            conf_dir,
+        })
+    }
+}
+
+/// What a plugin may reach beyond its own memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sandbox {
+    /// Host directories granted read-only, at the same path inside the guest (e.g. "/proc").
+    #[serde(default)]
+    pub read_only_dirs: Vec<PathBuf>,
+    /// Allow the `system.statfs` import (filesystem usage of mount points).
+    #[serde(default)]
+    pub statfs: bool,
+}
+
+/// A conf.d/<plugin>.toml file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPluginConfig {
+    /// Run the plugin at all.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Collection interval, e.g. "10s"; default: the plugin's declared default.
+    pub interval: Option<HumanDuration>,
+    /// Per-call limits; unset keys come from `[runtime.limits]`.
+    #[serde(default)]
+    pub limits: RawLimits,
+    /// Grants.
+    #[serde(default)]
+    pub sandbox: Sandbox,
+    /// Plugin-specific settings, handed to the plugin's `init` as JSON.
+    #[serde(default)]
+    pub config: Option<toml::Table>,
+}
+
+/// A validated plugin config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginConfig {
+    pub enabled: bool,
+    pub interval: Option<Duration>,
+    pub limits: Limits,
+    pub sandbox: Sandbox,
+    /// The `[config]` table as JSON text.
+    pub config_json: String,
+    /// The file it came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+impl PluginConfig {
+    /// The config of a plugin with no conf.d file.
+    pub fn default_with(limits: Limits) -> Self {
+        PluginConfig {
+            enabled: true,
+            interval: None,
+            limits,
+            sandbox: Sandbox::default(),
+            config_json: "{}".into(),
+            source: None,
+        }
+    }
+
+    /// Parse and validate TOML text; `file` names it in errors.
+    ///
+    /// # Errors
+    /// Syntax errors, unknown keys and bad values, each naming the file and the key.
+    pub fn parse(text: &str, file: &Path, base: Limits) -> Result<Self, RuntimeError> {
+        let err = |message: String| RuntimeError::Config {
+            file: file.to_path_buf(),
+            message,
+        };
+        let raw: RawPluginConfig = toml::from_str(text).map_err(|e| err(toml_message(text, &e)))?;
+        raw.limits.validate().map_err(err)?;
+        if let Some(i) = raw.interval {
+            if i.0.is_zero() {
+                return Err(err("key \"interval\": must be above 0".into()));
+            }
+        }
+        for d in &raw.sandbox.read_only_dirs {
+            if !d.is_absolute() {
+                return Err(err(format!(
+                    "key \"sandbox.read_only_dirs\": {} is not an absolute path",
+                    d.display()
+                )));
+            }
+        }
+        let config_json = match &raw.config {
+            Some(t) => serde_json::to_string(t)
+                .map_err(|e| err(format!("key \"config\": cannot be passed as JSON: {e}")))?,
+            None => "{}".into(),
+        };
+        Ok(PluginConfig {
+            enabled: raw.enabled.unwrap_or(true),
+            interval: raw.interval.map(|d| d.0),
+            limits: raw.limits.apply(base),
+            sandbox: raw.sandbox,
+            config_json,
+            source: Some(file.to_path_buf()),
+        })
+    }
+
+    /// Read conf_dir/<plugin>.toml if it exists.
+    ///
+    /// # Errors
+    /// As for [`PluginConfig::parse`], and when the file exists but cannot be read.
+    pub fn load(conf_dir: &Path, plugin: &str, base: Limits) -> Result<Self, RuntimeError> {
+        let file = conf_dir.join(format!("{plugin}.toml"));
+        match std::fs::read_to_string(&file) {
+            Ok(text) => Self::parse(&text, &file, base),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default_with(base)),
+            Err(source) => Err(RuntimeError::Read { file, source }),
+        }
+    }
+}
+
+/// A toml error as one line with its position: `line 3, column 1: unknown field ...`.
+pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(ByteSize::parse("64MiB").unwrap(), 64 << 20);
+        assert_eq!(ByteSize::parse("10MB").unwrap(), 10_000_000);
+        assert_eq!(ByteSize::parse("123").unwrap(), 123);
+        assert!(ByteSize::parse("12 parsecs").is_err());
+        assert!(ByteSize::parse("MiB").is_err());
+    }
+
+    #[test]
+    fn plugin_config_parses_and_inherits_limits() {
+        let text = r#"
+interval = "5s"
+[limits]
+memory = "16MiB"
+[sandbox]
+read_only_dirs = ["/proc"]
+[config]
+percpu = false
+"#;
+        let c = PluginConfig::parse(text, Path::new("conf.d/cpu.toml"), Limits::default()).unwrap();
+        assert_eq!(c.interval, Some(Duration::from_secs(5)));
+        assert_eq!(c.limits.memory_bytes, 16 << 20);
+        assert_eq!(c.limits.fuel, Limits::default().fuel);
+        assert_eq!(c.sandbox.read_only_dirs, vec![PathBuf::from("/proc")]);
+        assert_eq!(c.config_json, r#"{"percpu":false}"#);
+    }
+
+    #[test]
+    fn unknown_keys_name_file_and_key() {
+        let e = PluginConfig::parse("intervall = \"5s\"\n", Path::new("conf.d/cpu.toml"), Limits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("conf.d/cpu.toml"), "{e}");
+        assert!(e.contains("intervall"), "{e}");
+        let e = PluginConfig::parse("[limits]\nfuell = 1\n", Path::new("x.toml"), Limits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fuell"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let base = Limits::default();
+        let p = Path::new("x.toml");
+        assert!(PluginConfig::parse("interval = \"soon\"", p, base).is_err());
+        assert!(PluginConfig::parse("[sandbox]\nread_only_dirs = [\"proc\"]", p, base).is_err());
+        assert!(PluginConfig::parse("[limits]\nmemory = \"1KiB\"", p, base).is_err());
+    }
+}

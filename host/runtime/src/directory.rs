@@ -1,0 +1,130 @@
+//! The plugins directory: an initial scan, then notify (inotify) events that trigger a debounced
+//! rescan, plus a periodic rescan in case an event was missed. A rescan compares each file's
+//! size, modification time and inode with what it saw last, and tells the supervisor what was
+//! added, changed or removed.
+
+use crate::supervisor::{plugin_files, Supervisor};
+use crate::{plugin_name, RuntimeError};
+use notify::{RecursiveMode, Watcher};
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Quiet time after the last event before rescanning: a file being copied sends many events.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Signature {
+    len: u64,
+    mtime_ns: i128,
+    ino: u64,
+}
+
+fn signature(p: &Path) -> Option<Signature> {
+    let m = std::fs::metadata(p).ok()?;
+    Some(Signature {
+        len: m.len(),
+        mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+        ino: m.ino(),
+    })
+}
+
+/// Keeps the watcher and the scan task alive; dropping it stops watching.
+pub struct DirWatcher {
+    _watcher: notify::RecommendedWatcher,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for DirWatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirWatcher").finish_non_exhaustive()
+    }
+}
+
+impl Drop for DirWatcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn rescan(dir: &Path, known: &mut HashMap<PathBuf, Signature>, sup: &Supervisor) {
+    let files = match plugin_files(dir) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(dir = %dir.display(), error = %e, "runtime.scan cannot list the plugins directory");
+            return;
+        }
+    };
+    let mut seen = HashMap::new();
+    for f in files {
+        let Some(sig) = signature(&f) else { continue };
+        seen.insert(f.clone(), sig);
+        if known.get(&f) != Some(&sig) {
+            sup.upsert(&f).await;
+        }
+    }
+    for f in known.keys() {
+        if !seen.contains_key(f) {
+            if let Some(name) = plugin_name(f) {
+                sup.remove(&name).await;
+            }
+        }
+    }
+    *known = seen;
+}
+
+/// Load every plugin in `dir` now, then follow additions, replacements and removals.
+///
+/// # Errors
+/// When the directory cannot be created or watched.
+pub async fn watch_plugins_dir(
+    dir: PathBuf,
+    sup: Arc<Supervisor>,
+    rescan_every: Duration,
+) -> Result<DirWatcher, RuntimeError> {
+    let werr = |reason: String| RuntimeError::Watch {
+        dir: dir.clone(),
+        reason,
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| werr(format!("cannot create: {e}")))?;
+    let (tx, mut rx) = mpsc::channel::<()>(1);
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        match res {
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "runtime.watch event error; rescanning"),
+        }
+        // A full channel already holds a pending rescan.
+        let _ = tx.try_send(());
+    })
+    .map_err(|e| werr(e.to_string()))?;
+    watcher
+        .watch(&dir, RecursiveMode::NonRecursive)
+        .map_err(|e| werr(e.to_string()))?;
+    let mut known = HashMap::new();
+    rescan(&dir, &mut known, &sup).await;
+    let task = tokio::spawn(async move {
+        let mut periodic = tokio::time::interval(rescan_every);
+        periodic.tick().await;
+        loop {
+            tokio::select! {
+                got = rx.recv() => {
+                    if got.is_none() {
+                        return;
+                    }
+                    // Debounce: wait until events stop for a moment.
+                    while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {}
+                }
+                _ = periodic.tick() => {}
+            }
+            rescan(&dir, &mut known, &sup).await;
+        }
+    });
+    Ok(DirWatcher {
+        _watcher: watcher,
+        task,
+    })
+}

@@ -1,0 +1,300 @@
+//! The data of one store (one plugin instance) and the host side of the plugin imports:
+//! logging, emitting points under the per-call caps, the state store and system facts.
+
+use crate::bindings::collector::sandkit::plugin::{emit, host_log, state, system, types};
+use crate::bindings::{LogLevel, WitCategory, WitFieldValue, WitPoint};
+use crate::config::{Limits, PluginConfig};
+use crate::logstream::LogStream;
+use sandkit_io::{Category, FieldValue, Point};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Result};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// A limit a guest went past; the call traps with this as its cause.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct LimitExceeded(pub String);
+
+/// Per-plugin key-value state that outlives instances.
+#[derive(Debug, Default)]
+pub struct StateStore {
+    map: BTreeMap<String, Vec<u8>>,
+    bytes: u64,
+}
+
+impl StateStore {
+    fn size_of(k: &str, v: &[u8]) -> u64 {
+        (k.len() + v.len()) as u64
+    }
+}
+
+/// Memory accounting and caps for one store.
+#[derive(Debug)]
+pub struct Limiter {
+    memory_cap: u64,
+    /// Largest total linear memory seen, in bytes.
+    pub memory_peak: u64,
+    memory_now: u64,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+        let grow = (desired - current) as u64;
+        let total = self.memory_now + grow;
+        if total > self.memory_cap {
+            return Err(wasmtime::Error::new(LimitExceeded(format!(
+                "memory cap of {} bytes exceeded (linear memory would grow to {total} bytes)",
+                self.memory_cap
+            ))));
+        }
+        self.memory_now = total;
+        self.memory_peak = self.memory_peak.max(total);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+        if desired > 100_000 {
+            return Err(wasmtime::Error::new(LimitExceeded(format!(
+                "table cap of 100000 elements exceeded (wanted {desired})"
+            ))));
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        100
+    }
+    fn tables(&self) -> usize {
+        100
+    }
+    fn memories(&self) -> usize {
+        10
+    }
+}
+
+/// Everything a store holds.
+pub struct HostState {
+    pub plugin: Arc<str>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limiter: Limiter,
+    limits: Limits,
+    statfs_allowed: bool,
+    state: Arc<Mutex<StateStore>>,
+    /// Points emitted by the current call.
+    pub emitted: Vec<Point>,
+    emitted_bytes: u64,
+    /// Points refused (invalid) during the current call, with the first reason.
+    pub refused: u64,
+    pub first_refusal: Option<String>,
+}
+
+impl std::fmt::Debug for HostState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostState").field("plugin", &self.plugin).finish_non_exhaustive()
+    }
+}
+
+impl HostState {
+    /// A store's data for `plugin` with the grants of `config`.
+    ///
+    /// # Errors
+    /// When a granted directory cannot be opened.
+    pub fn new(
+        plugin: Arc<str>,
+        config: &PluginConfig,
+        state: Arc<Mutex<StateStore>>,
+    ) -> std::result::Result<Self, String> {
+        let mut b = WasiCtxBuilder::new();
+        b.stdout(LogStream::new(plugin.clone(), "stdout"))
+            .stderr(LogStream::new(plugin.clone(), "stderr"))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        for dir in &config.sandbox.read_only_dirs {
+            let guest = dir.to_string_lossy();
+            b.preopened_dir(dir, guest.as_ref(), FsPerms::ReadOnly)
+                .map_err(|e| format!("cannot grant {}: {e}", dir.display()))?;
+        }
+        Ok(HostState {
+            plugin,
+            wasi: b.build(),
+            table: ResourceTable::new(),
+            limiter: Limiter {
+                memory_cap: config.limits.memory_bytes,
+                memory_peak: 0,
+                memory_now: 0,
+            },
+            limits: config.limits,
+            statfs_allowed: config.sandbox.statfs,
+            state,
+            emitted: Vec::new(),
+            emitted_bytes: 0,
+            refused: 0,
+            first_refusal: None,
+        })
+    }
+
+    /// Forget what the previous call emitted.
+    pub fn reset_call(&mut self) {
+        self.emitted.clear();
+        self.emitted_bytes = 0;
+        self.refused = 0;
+        self.first_refusal = None;
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+pub fn category(c: WitCategory) -> Category {
+    match c {
+        WitCategory::Metric => Category::Metric,
+        WitCategory::Logging => Category::Logging,
+        WitCategory::Object => Category::Object,
+        WitCategory::CustomObject => Category::CustomObject,
+        WitCategory::Keyevent => Category::Keyevent,
+        WitCategory::Network => Category::Network,
+        WitCategory::Tracing => Category::Tracing,
+        WitCategory::Rum => Category::Rum,
+        WitCategory::Security => Category::Security,
+        WitCategory::Profiling => Category::Profiling,
+    }
+}
+
+/// Convert a guest point; `now` stands in for a missing timestamp.
+pub fn convert_point(p: WitPoint, now: i64) -> std::result::Result<Point, sandkit_io::PointError> {
+    Point::new(
+        p.measurement,
+        p.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        p.fields
+            .into_iter()
+            .map(|f| {
+                let v = match f.value {
+                    WitFieldValue::Int(x) => FieldValue::Int(x),
+                    WitFieldValue::Uint(x) => FieldValue::Uint(x),
+                    WitFieldValue::Float(x) => FieldValue::Float(x),
+                    WitFieldValue::Boolean(x) => FieldValue::Bool(x),
+                    WitFieldValue::Text(x) => FieldValue::Text(x),
+                };
+                (f.key, v)
+            })
+            .collect(),
+        p.timestamp.unwrap_or(now),
+        category(p.category),
+    )
+}
+
+impl types::Host for HostState {}
+
+impl host_log::Host for HostState {
+    fn log(&mut self, level: LogLevel, message: String) -> Result<()> {
+        let plugin = &*self.plugin;
+        let message: String = message.chars().take(4096).collect();
+        match level {
+            LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+            LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+            LogLevel::Info => tracing::info!(plugin, "{message}"),
+            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            LogLevel::Error => tracing::error!(plugin, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl emit::Host for HostState {
+    fn emit(&mut self, points: Vec<WitPoint>) -> Result<()> {
+        let now = now_ns();
+        for p in points {
+            match convert_point(p, now) {
+                Ok(point) => {
+                    self.emitted_bytes += point.approx_size() as u64;
+                    self.emitted.push(point);
+                }
+                Err(e) => {
+                    self.refused += 1;
+                    if self.first_refusal.is_none() {
+                        self.first_refusal = Some(e.to_string());
+                    }
+                }
+            }
+            let n = self.emitted.len() as u64;
+            if n > self.limits.max_points {
+                return Err(wasmtime::Error::new(LimitExceeded(format!(
+                    "emitted more than {} points in one call",
+                    self.limits.max_points
+                ))));
+            }
+            if self.emitted_bytes > self.limits.max_bytes {
+                return Err(wasmtime::Error::new(LimitExceeded(format!(
+                    "emitted more than {} bytes in one call",
+                    self.limits.max_bytes
+                ))));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl state::Host for HostState {
+    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>> {
+        Ok(self.state.lock().ok().and_then(|s| s.map.get(&key).cloned()))
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<std::result::Result<(), String>> {
+        let Ok(mut s) = self.state.lock() else {
+            return Ok(Err("state store unavailable".into()));
+        };
+        let old = s.map.get(&key).map_or(0, |v| StateStore::size_of(&key, v));
+        let new_total = s.bytes - old + StateStore::size_of(&key, &value);
+        if new_total > self.limits.state_bytes {
+            return Ok(Err(format!(
+                "state would grow to {new_total} bytes, above the cap of {}",
+                self.limits.state_bytes
+            )));
+        }
+        s.bytes = new_total;
+        s.map.insert(key, value);
+        Ok(Ok(()))
+    }
+
+    fn delete(&mut self, key: String) -> Result<()> {
+        if let Ok(mut s) = self.state.lock() {
+            if let Some(v) = s.map.remove(&key) {
+                s.bytes -= StateStore::size_of(&key, &v);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl system::Host for HostState {
+    fn statfs(&mut self, path: String) -> Result<std::result::Result<system::FsUsage, String>> {
+        if !self.statfs_allowed {
+            return Ok(Err(format!(
+                "statfs of {path:?} denied: the plugin's config does not set [sandbox] statfs = true"
+            )));
+        }
+        Ok(crate::sys::statfs(&path))
+    }
+
+    fn hostname(&mut self) -> Result<String> {
+        Ok(crate::sys::hostname())
+    }
+}

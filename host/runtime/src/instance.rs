@@ -1,0 +1,213 @@
+//! One plugin instance: a `Store` made from the plugin's `InstancePre`, and calls into it under
+//! the per-call limits (fuel, wall-time deadline, memory, emitted points and bytes).
+
+use crate::bindings::collector::{Collector, CollectorPre};
+use crate::bindings::PluginInfo;
+use crate::config::{Limits, PluginConfig};
+use crate::host::{HostState, LimitExceeded, StateStore};
+use crate::RuntimeError;
+use sandkit_io::Point;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmtime::{Store, Trap};
+
+/// What one call cost and produced.
+#[derive(Debug, Default)]
+pub struct CallReport {
+    pub points: Vec<Point>,
+    /// Points the guest emitted that the host refused (invalid), and why the first one was.
+    pub refused: u64,
+    pub first_refusal: Option<String>,
+    pub fuel_used: u64,
+    pub elapsed: Duration,
+}
+
+/// A live instance. After any crash (trap or deadline) it must be dropped: a trapped component
+/// cannot be entered again.
+pub struct Instance {
+    store: Store<HostState>,
+    bindings: Collector,
+    plugin: Arc<str>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance").field("plugin", &self.plugin).finish_non_exhaustive()
+    }
+}
+
+/// A short, stable name for a failure, for logs and metrics.
+pub fn trap_kind(e: &wasmtime::Error) -> &'static str {
+    if e.downcast_ref::<LimitExceeded>().is_some() {
+        return "limit";
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => "out_of_fuel",
+        Some(Trap::UnreachableCodeReached) => "unreachable",
+        Some(Trap::StackOverflow) => "stack_overflow",
+        Some(Trap::MemoryOutOfBounds) => "memory_out_of_bounds",
+        Some(Trap::Interrupt) => "interrupt",
+        Some(Trap::IntegerDivisionByZero) => "division_by_zero",
+        Some(Trap::CannotEnterComponent) => "cannot_enter",
+        Some(_) => "trap",
+        None => "host_error",
+    }
+}
+
+fn describe_error(e: &wasmtime::Error) -> String {
+    let kind = trap_kind(e);
+    let root = e.root_cause().to_string();
+    let top = e.to_string();
+    let mut text = if top == root { top } else { format!("{top}: {root}") };
+    if kind == "unreachable" {
+        text.push_str(" (a panic or abort in the guest; its message, if any, is in the log on stderr)");
+    }
+    format!("[{kind}] {text}")
+}
+
+impl Instance {
+    /// Instantiate `pre` in a fresh store with the grants and limits of `config`.
+    ///
+    /// # Errors
+    /// When a granted directory cannot be opened or instantiation traps.
+    pub async fn new(
+        pre: &CollectorPre<HostState>,
+        plugin: Arc<str>,
+        config: &PluginConfig,
+        state: Arc<Mutex<StateStore>>,
+    ) -> Result<Self, RuntimeError> {
+        let data = HostState::new(plugin.clone(), config, state).map_err(|reason| RuntimeError::Plugin {
+            plugin: plugin.to_string(),
+            reason,
+        })?;
+        let mut store = Store::new(pre.engine(), data);
+        store.limiter(|s| &mut s.limiter);
+        let limits = config.limits;
+        prepare(&mut store, limits);
+        let fut = pre.instantiate_async(&mut store);
+        let bindings = match tokio::time::timeout(limits.timeout, fut).await {
+            Err(_) => {
+                return Err(RuntimeError::Deadline {
+                    plugin: plugin.to_string(),
+                    call: "instantiate",
+                    deadline: limits.timeout,
+                })
+            }
+            Ok(Err(e)) => {
+                return Err(RuntimeError::Trap {
+                    plugin: plugin.to_string(),
+                    call: "instantiate",
+                    trap: describe_error(&e),
+                })
+            }
+            Ok(Ok(b)) => b,
+        };
+        Ok(Instance {
+            store,
+            bindings,
+            plugin,
+            limits,
+        })
+    }
+
+    /// Largest linear memory this instance has had, in bytes.
+    pub fn memory_peak(&self) -> u64 {
+        self.store.data().limiter.memory_peak
+    }
+
+    fn fuel_used(&self) -> u64 {
+        self.limits.fuel.saturating_sub(self.store.get_fuel().unwrap_or(0))
+    }
+
+    fn fail(&self, call: &'static str, e: &wasmtime::Error) -> RuntimeError {
+        RuntimeError::Trap {
+            plugin: self.plugin.to_string(),
+            call,
+            trap: describe_error(e),
+        }
+    }
+
+    fn deadline(&self, call: &'static str) -> RuntimeError {
+        RuntimeError::Deadline {
+            plugin: self.plugin.to_string(),
+            call,
+            deadline: self.limits.timeout,
+        }
+    }
+
+    /// Call `describe`.
+    ///
+    /// # Errors
+    /// On a trap or a deadline overrun.
+    pub async fn describe(&mut self) -> Result<PluginInfo, RuntimeError> {
+        prepare(&mut self.store, self.limits);
+        let fut = self.bindings.call_describe(&mut self.store);
+        match tokio::time::timeout(self.limits.timeout, fut).await {
+            Err(_) => Err(self.deadline("describe")),
+            Ok(Err(e)) => Err(self.fail("describe", &e)),
+            Ok(Ok(info)) => Ok(info),
+        }
+    }
+
+    /// Call `init` with the plugin's config as JSON.
+    ///
+    /// # Errors
+    /// On a trap, a deadline overrun, or an error returned by the plugin.
+    pub async fn init(&mut self, config_json: &str) -> Result<(), RuntimeError> {
+        prepare(&mut self.store, self.limits);
+        let fut = self.bindings.call_init(&mut self.store, config_json);
+        match tokio::time::timeout(self.limits.timeout, fut).await {
+            Err(_) => Err(self.deadline("init")),
+            Ok(Err(e)) => Err(self.fail("init", &e)),
+            Ok(Ok(Err(message))) => Err(RuntimeError::Guest {
+                plugin: self.plugin.to_string(),
+                call: "init",
+                message,
+            }),
+            Ok(Ok(Ok(()))) => Ok(()),
+        }
+    }
+
+    /// Call `collect`; the points it emitted come back in the report.
+    ///
+    /// # Errors
+    /// On a trap, a deadline overrun, or an error returned by the plugin (points emitted before
+    /// an error are dropped with it).
+    pub async fn collect(&mut self) -> Result<CallReport, RuntimeError> {
+        prepare(&mut self.store, self.limits);
+        let start = Instant::now();
+        let fut = self.bindings.call_collect(&mut self.store);
+        let r = tokio::time::timeout(self.limits.timeout, fut).await;
+        let elapsed = start.elapsed();
+        match r {
+            Err(_) => Err(self.deadline("collect")),
+            Ok(Err(e)) => Err(self.fail("collect", &e)),
+            Ok(Ok(Err(message))) => Err(RuntimeError::Guest {
+                plugin: self.plugin.to_string(),
+                call: "collect",
+                message,
+            }),
+            Ok(Ok(Ok(()))) => {
+                let fuel_used = self.fuel_used();
+                let data = self.store.data_mut();
+                Ok(CallReport {
+                    points: std::mem::take(&mut data.emitted),
+                    refused: data.refused,
+                    first_refusal: data.first_refusal.take(),
+                    fuel_used,
+                    elapsed,
+                })
+            }
+        }
+    }
+}
+
+/// Before every call: a full fuel budget, a deadline that yields on every epoch tick (the wall
+/// time is enforced by the caller's timeout), and no leftovers from the previous call.
+fn prepare(store: &mut Store<HostState>, limits: Limits) {
+    // set_fuel fails only when fuel is not enabled in the engine, which `engine_config` does.
+    let _ = store.set_fuel(limits.fuel);
+    store.epoch_deadline_async_yield_and_update(1);
+    store.data_mut().reset_call();
+}

@@ -1,0 +1,30 @@
+//! Sandkit's host runtime: one wasmtime engine with fuel and epoch interruption, a disk cache of
+//! compiled components, per-plugin limits, the host side of the WIT imports, the supervisor that
+//! schedules and restarts plugins, and the watcher of the plugins directory.
+//!
+//! The runtime hands points to a [`sandkit_io::Sink`] and knows nothing of outputs or HTTP.
+
+mod bindings;
+mod cache;
+pub mod config;
+mod directory;
+mod engine;
+mod error;
+mod host;
+mod instance;
+mod logstream;
+mod plugin;
+mod status;
+mod supervisor;
+mod sys;
+
+pub use cache::{CacheOutcome, ComponentCache};
+pub use config::{Limits, PluginConfig, RawRuntimeConfig, RuntimeConfig, Sandbox};
+pub use directory::{watch_plugins_dir, DirWatcher};
+pub use engine::{engine_config, Runtime};
+pub use error::RuntimeError;
+pub use host::StateStore;
+pub use instance::{CallReport, Instance};
+pub use plugin::{load_plugin, load_plugin_file, plugin_name, LoadedPlugin, PluginDescription};
+pub use status::{PluginState, PluginStatus};
+pub use supervisor::{effective_interval, plugin_files, Supervisor};

@@ -1,0 +1,221 @@
+//! Loading a plugin file: read, hash, compile (or fetch from the cache), check the world, build
+//! the `InstancePre`, and ask the plugin to describe itself.
+
+use crate::bindings::collector::CollectorPre;
+use crate::bindings::{FieldKind, PluginInfo};
+use crate::cache::{CacheOutcome, ComponentCache};
+use crate::config::PluginConfig;
+use crate::host::{HostState, StateStore};
+use crate::instance::Instance;
+use crate::{Runtime, RuntimeError};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A field a plugin declares.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldDescription {
+    pub name: String,
+    pub kind: &'static str,
+    pub unit: String,
+    pub description: String,
+}
+
+/// A measurement a plugin declares.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MeasurementDescription {
+    pub name: String,
+    pub category: String,
+    pub description: String,
+    pub tags: Vec<(String, String)>,
+    pub fields: Vec<FieldDescription>,
+}
+
+/// What `describe` returned, in host types.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PluginDescription {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    #[serde(with = "humantime_ms")]
+    pub default_interval: Duration,
+    #[serde(with = "humantime_ms")]
+    pub min_interval: Duration,
+    #[serde(with = "humantime_ms")]
+    pub max_interval: Duration,
+    pub measurements: Vec<MeasurementDescription>,
+}
+
+mod humantime_ms {
+    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+fn kind_name(k: FieldKind) -> &'static str {
+    match k {
+        FieldKind::Int => "int",
+        FieldKind::Uint => "uint",
+        FieldKind::Float => "float",
+        FieldKind::Boolean => "bool",
+        FieldKind::Text => "string",
+    }
+}
+
+impl PluginDescription {
+    fn from_wit(i: PluginInfo) -> Self {
+        let min = Duration::from_millis(i.min_interval_ms.max(1));
+        let max = Duration::from_millis(i.max_interval_ms).max(min);
+        PluginDescription {
+            name: i.name,
+            version: i.version,
+            description: i.description,
+            default_interval: Duration::from_millis(i.default_interval_ms).clamp(min, max),
+            min_interval: min,
+            max_interval: max,
+            measurements: i
+                .measurements
+                .into_iter()
+                .map(|m| MeasurementDescription {
+                    name: m.name,
+                    category: crate::host::category(m.category).to_string(),
+                    description: m.description,
+                    tags: m.tags.into_iter().map(|t| (t.name, t.description)).collect(),
+                    fields: m
+                        .fields
+                        .into_iter()
+                        .map(|f| FieldDescription {
+                            name: f.name,
+                            kind: kind_name(f.kind),
+                            unit: f.unit,
+                            description: f.description,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A plugin ready to be instantiated any number of times.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    pub name: Arc<str>,
+    pub file: PathBuf,
+    pub hash: String,
+    pub pre: CollectorPre<HostState>,
+    pub description: PluginDescription,
+    pub cache: CacheOutcome,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.name)
+            .field("file", &self.file)
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The plugin name of a file: its stem (`plugins/cpu.wasm` is `cpu`).
+pub fn plugin_name(file: &Path) -> Option<String> {
+    if file.extension().and_then(|e| e.to_str()) != Some("wasm") {
+        return None;
+    }
+    let stem = file.file_stem()?.to_str()?;
+    if stem.is_empty() || stem.starts_with('.') {
+        return None;
+    }
+    Some(stem.to_string())
+}
+
+/// Build the collector `InstancePre` for a component, or say why it is not a collector.
+///
+/// # Errors
+/// [`RuntimeError::WrongWorld`] naming the file and what is missing.
+pub fn collector_pre(
+    runtime: &Runtime,
+    file: &Path,
+    component: &wasmtime::component::Component,
+) -> Result<CollectorPre<HostState>, RuntimeError> {
+    let wrong = |reason: String| RuntimeError::WrongWorld {
+        file: file.to_path_buf(),
+        world: "collector",
+        reason,
+    };
+    let ty = component.component_type();
+    let engine = runtime.engine();
+    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+    let missing: Vec<&str> = ["describe", "init", "collect"]
+        .into_iter()
+        .filter(|n| !exports.iter().any(|e| e == n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(wrong(format!(
+            "missing export(s) {}; it exports [{}]",
+            missing.join(", "),
+            exports.join(", ")
+        )));
+    }
+    let pre = runtime
+        .linker()
+        .instantiate_pre(component)
+        .map_err(|e| wrong(format!("imports the host cannot satisfy: {e:#}")))?;
+    CollectorPre::new(pre).map_err(|e| wrong(format!("{e:#}")))
+}
+
+/// Load `bytes` (read from `file`) as plugin `name`: compile or fetch from cache, check the world,
+/// and call `describe` on a throwaway instance under `config`'s limits.
+///
+/// # Errors
+/// Invalid component, wrong world, or a `describe` that traps.
+pub async fn load_plugin(
+    runtime: &Runtime,
+    name: &str,
+    file: &Path,
+    bytes: &[u8],
+    config: &PluginConfig,
+) -> Result<LoadedPlugin, RuntimeError> {
+    let hash = ComponentCache::content_hash(bytes);
+    // Compiling takes 50 ms for a small Rust guest and seconds for Python or JS: keep it off the
+    // async workers when the runtime has more than one thread.
+    let compile = || runtime.component(file, bytes, &hash);
+    let (component, cache) = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(compile)?,
+        _ => compile()?,
+    };
+    let pre = collector_pre(runtime, file, &component)?;
+    let name: Arc<str> = Arc::from(name);
+    // describe runs without any grant: it must not depend on the host.
+    let mut bare = config.clone();
+    bare.sandbox = Default::default();
+    let mut inst = Instance::new(&pre, name.clone(), &bare, Arc::new(Mutex::new(StateStore::default()))).await?;
+    let info = inst.describe().await?;
+    Ok(LoadedPlugin {
+        name,
+        file: file.to_path_buf(),
+        hash,
+        pre,
+        description: PluginDescription::from_wit(info),
+        cache,
+    })
+}
+
+/// Read a plugin file and load it.
+///
+/// # Errors
+/// As for [`load_plugin`], and when the file cannot be read.
+pub async fn load_plugin_file(
+    runtime: &Runtime,
+    name: &str,
+    file: &Path,
+    config: &PluginConfig,
+) -> Result<LoadedPlugin, RuntimeError> {
+    let bytes = tokio::fs::read(file).await.map_err(|source| RuntimeError::Read {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    load_plugin(runtime, name, file, &bytes, config).await
+}

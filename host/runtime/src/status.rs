@@ -1,0 +1,80 @@
+//! What the supervisor knows about each plugin, for `/v1/plugins`, the CLI and tests.
+
+use crate::plugin::PluginDescription;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Where a plugin is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginState {
+    /// Being compiled, instantiated or initialised.
+    Starting,
+    /// On schedule.
+    Running,
+    /// Waiting to restart after a crash.
+    Backoff,
+    /// Stopped after too many crashes; replacing its file re-enables it.
+    Disabled,
+    /// Its file could not be loaded (corrupt, wrong world); fix the file to retry.
+    Failed,
+    /// Turned off by config (`enabled = false`).
+    Off,
+    /// Its file was removed.
+    Stopped,
+}
+
+/// Status and counters of one plugin.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginStatus {
+    pub name: String,
+    pub file: PathBuf,
+    pub hash: Option<String>,
+    pub state: PluginState,
+    pub description: Option<PluginDescription>,
+    /// The interval in effect, after protection mode.
+    pub interval_ms: Option<u64>,
+    /// Calls of collect that completed.
+    pub calls: u64,
+    /// Calls that returned an error (the instance keeps running).
+    pub errors: u64,
+    /// Traps and deadline overruns since the file was (re)loaded.
+    pub crashes: u32,
+    /// Fresh instances made after a crash.
+    pub restarts: u32,
+    pub points: u64,
+    /// Points the host refused as invalid.
+    pub refused_points: u64,
+    pub fuel_used: u64,
+    /// Largest linear memory of any instance, in bytes.
+    pub memory_peak_bytes: u64,
+    /// Duration of the last completed collect, in microseconds.
+    pub last_call_us: u64,
+    pub last_error: Option<String>,
+    /// Kind of the last crash: out_of_fuel, unreachable, limit, deadline, ...
+    pub last_crash_kind: Option<String>,
+}
+
+impl PluginStatus {
+    pub fn new(name: &str, file: PathBuf) -> Self {
+        PluginStatus {
+            name: name.to_string(),
+            file,
+            hash: None,
+            state: PluginState::Starting,
+            description: None,
+            interval_ms: None,
+            calls: 0,
+            errors: 0,
+            crashes: 0,
+            restarts: 0,
+            points: 0,
+            refused_points: 0,
+            fuel_used: 0,
+            memory_peak_bytes: 0,
+            last_call_us: 0,
+            last_error: None,
+            last_crash_kind: None,
+        }
+    }
+}

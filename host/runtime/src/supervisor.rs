@@ -1,0 +1,438 @@
+//! The supervisor: one task per plugin that schedules `collect` on the plugin's interval with
+//! jitter, catches and attributes every crash, restarts on a fresh instance with exponential
+//! backoff, and disables the plugin after `max_crashes`. Plugin tasks share nothing but the
+//! sink, and every guest call yields on each epoch tick, so one plugin's crash, loop or slowness
+//! cannot delay another's schedule.
+
+use crate::config::PluginConfig;
+use crate::host::StateStore;
+use crate::instance::Instance;
+use crate::plugin::{load_plugin, plugin_name, LoadedPlugin, PluginDescription};
+use crate::status::{PluginState, PluginStatus};
+use crate::{Runtime, RuntimeError};
+use rand::Rng;
+use sandkit_io::Sink;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+struct Entry {
+    status: Arc<Mutex<PluginStatus>>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Runs every plugin of the plugins directory.
+pub struct Supervisor {
+    runtime: Arc<Runtime>,
+    sink: Sink,
+    global_tags: Arc<Vec<(String, String)>>,
+    plugins: Mutex<HashMap<String, Entry>>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor").finish_non_exhaustive()
+    }
+}
+
+/// The interval to use: the configured one (or the plugin's default), clamped to the plugin's
+/// declared range in protection mode. Returns the interval and, when it was changed, why.
+pub fn effective_interval(
+    desc: &PluginDescription,
+    configured: Option<Duration>,
+    protection_mode: bool,
+) -> (Duration, Option<String>) {
+    let wanted = configured.unwrap_or(desc.default_interval);
+    if !protection_mode {
+        return (wanted.max(Duration::from_millis(1)), None);
+    }
+    let fmt = |d: Duration| humantime::format_duration(d).to_string();
+    if wanted < desc.min_interval {
+        let why = format!(
+            "interval {} is below the plugin's minimum {}; using {} (protection mode)",
+            fmt(wanted),
+            fmt(desc.min_interval),
+            fmt(desc.min_interval)
+        );
+        (desc.min_interval, Some(why))
+    } else if wanted > desc.max_interval {
+        let why = format!(
+            "interval {} is above the plugin's maximum {}; using {} (protection mode)",
+            fmt(wanted),
+            fmt(desc.max_interval),
+            fmt(desc.max_interval)
+        );
+        (desc.max_interval, Some(why))
+    } else {
+        (wanted, None)
+    }
+}
+
+fn lock(s: &Mutex<PluginStatus>) -> std::sync::MutexGuard<'_, PluginStatus> {
+    // A panic while holding this lock would be a host bug; the status is still usable.
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Supervisor {
+    pub fn new(runtime: Arc<Runtime>, sink: Sink, global_tags: Vec<(String, String)>) -> Arc<Self> {
+        Arc::new(Supervisor {
+            runtime,
+            sink,
+            global_tags: Arc::new(global_tags),
+            plugins: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.plugins.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Status of every plugin, sorted by name.
+    pub fn statuses(&self) -> Vec<PluginStatus> {
+        let mut v: Vec<PluginStatus> = self.entries().values().map(|e| lock(&e.status).clone()).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Status of one plugin.
+    pub fn status(&self, name: &str) -> Option<PluginStatus> {
+        self.entries().get(name).map(|e| lock(&e.status).clone())
+    }
+
+    /// A plugin file appeared or changed: load it and (re)start the plugin. A file that cannot be
+    /// loaded gets one clear error; a running older version keeps running.
+    pub async fn upsert(&self, file: &Path) {
+        let Some(name) = plugin_name(file) else {
+            return;
+        };
+        let bytes = match tokio::fs::read(file).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.remove(&name).await,
+            Err(source) => {
+                let e = RuntimeError::Read {
+                    file: file.to_path_buf(),
+                    source,
+                };
+                return self.record_load_error(&name, file, &e);
+            }
+        };
+        let hash = crate::cache::ComponentCache::content_hash(&bytes);
+        if let Some(e) = self.entries().get(&name) {
+            let st = lock(&e.status);
+            let reenable = matches!(st.state, PluginState::Disabled | PluginState::Failed);
+            if st.hash.as_deref() == Some(hash.as_str()) && !reenable {
+                return;
+            }
+        }
+        let config = match PluginConfig::load(&self.runtime.config().conf_dir, &name, self.runtime.config().limits) {
+            Ok(c) => c,
+            Err(e) => return self.record_load_error(&name, file, &e),
+        };
+        if !config.enabled {
+            self.stop_entry(&name).await;
+            let mut st = PluginStatus::new(&name, file.to_path_buf());
+            st.state = PluginState::Off;
+            st.hash = Some(hash);
+            tracing::info!(plugin = %name, "runtime.plugin disabled by config (enabled = false)");
+            self.insert_idle(&name, st);
+            return;
+        }
+        let loaded = match load_plugin(&self.runtime, &name, file, &bytes, &config).await {
+            Ok(l) => l,
+            Err(e) => return self.record_load_error(&name, file, &e),
+        };
+        tracing::info!(
+            plugin = %name, file = %file.display(), version = %loaded.description.version,
+            hash = &loaded.hash[..12], cache = ?loaded.cache,
+            "runtime.plugin loaded"
+        );
+        self.stop_entry(&name).await;
+        self.start(loaded, config);
+    }
+
+    fn insert_idle(&self, name: &str, st: PluginStatus) {
+        let (stop, _) = watch::channel(false);
+        self.entries().insert(
+            name.to_string(),
+            Entry {
+                status: Arc::new(Mutex::new(st)),
+                stop,
+                task: None,
+            },
+        );
+    }
+
+    fn record_load_error(&self, name: &str, file: &Path, e: &RuntimeError) {
+        let running = self
+            .entries()
+            .get(name)
+            .map(|en| {
+                let mut st = lock(&en.status);
+                st.last_error = Some(e.to_string());
+                matches!(st.state, PluginState::Running | PluginState::Backoff | PluginState::Starting)
+            })
+            .unwrap_or(false);
+        if running {
+            tracing::error!(plugin = %name, error = %e, "runtime.plugin new file rejected; the previous version keeps running");
+        } else {
+            tracing::error!(plugin = %name, error = %e, "runtime.plugin file rejected");
+            let mut st = PluginStatus::new(name, file.to_path_buf());
+            st.state = PluginState::Failed;
+            st.last_error = Some(e.to_string());
+            self.insert_idle(name, st);
+        }
+    }
+
+    /// A plugin file was removed: stop the plugin (its current call, if any, finishes and its
+    /// points are sent).
+    pub async fn remove(&self, name: &str) {
+        if self.stop_entry(name).await {
+            tracing::info!(plugin = %name, "runtime.plugin removed");
+        }
+        self.entries().remove(name);
+    }
+
+    async fn stop_entry(&self, name: &str) -> bool {
+        let task = {
+            let mut map = self.entries();
+            let Some(e) = map.get_mut(name) else {
+                return false;
+            };
+            let _ = e.stop.send(true);
+            lock(&e.status).state = PluginState::Stopped;
+            e.task.take()
+        };
+        if let Some(t) = task {
+            let _ = t.await;
+        }
+        true
+    }
+
+    /// Stop every plugin and wait for their tasks.
+    pub async fn shutdown(&self) {
+        let names: Vec<String> = self.entries().keys().cloned().collect();
+        for n in names {
+            self.stop_entry(&n).await;
+        }
+    }
+
+    /// Start a loaded plugin under `config`.
+    pub fn start(&self, plugin: LoadedPlugin, config: PluginConfig) {
+        let name = plugin.name.to_string();
+        let mut st = PluginStatus::new(&name, plugin.file.clone());
+        st.hash = Some(plugin.hash.clone());
+        st.description = Some(plugin.description.clone());
+        let status = Arc::new(Mutex::new(st));
+        let (stop, stop_rx) = watch::channel(false);
+        let task = PluginTask {
+            plugin,
+            config,
+            runtime: self.runtime.clone(),
+            sink: self.sink.clone(),
+            global_tags: self.global_tags.clone(),
+            status: status.clone(),
+            stop: stop_rx,
+        };
+        let handle = tokio::spawn(task.run());
+        self.entries().insert(
+            name,
+            Entry {
+                status,
+                stop,
+                task: Some(handle),
+            },
+        );
+    }
+}
+
+/// Everything one plugin's task owns.
+struct PluginTask {
+    plugin: LoadedPlugin,
+    config: PluginConfig,
+    runtime: Arc<Runtime>,
+    sink: Sink,
+    global_tags: Arc<Vec<(String, String)>>,
+    status: Arc<Mutex<PluginStatus>>,
+    stop: watch::Receiver<bool>,
+}
+
+enum Step {
+    Continue,
+    Stop,
+}
+
+impl PluginTask {
+    fn name(&self) -> &str {
+        &self.plugin.name
+    }
+
+    /// Sleep until `until`, or return false at once if asked to stop.
+    async fn sleep_until(&mut self, until: Instant) -> bool {
+        if *self.stop.borrow() {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => true,
+            _ = self.stop.wait_for(|s| *s) => false,
+        }
+    }
+
+    async fn run(mut self) {
+        let rc = self.runtime.config().clone();
+        let (interval, clamped) =
+            effective_interval(&self.plugin.description, self.config.interval, rc.protection_mode);
+        if let Some(why) = clamped {
+            let file = self
+                .config
+                .source
+                .as_ref()
+                .map_or_else(|| "defaults".to_string(), |p| p.display().to_string());
+            tracing::warn!(plugin = %self.name(), "config {file}: {why}");
+        }
+        lock(&self.status).interval_ms = Some(interval.as_millis() as u64);
+        let state = Arc::new(Mutex::new(StateStore::default()));
+        let start = Instant::now();
+        let mut tick: u64 = 0;
+        let mut crashes: u32 = 0;
+        let jitter_max = interval.mul_f64(rc.jitter);
+        loop {
+            lock(&self.status).state = PluginState::Starting;
+            let made = self.instantiate(state.clone()).await;
+            let mut inst = match made {
+                Ok(i) => i,
+                Err(e) => match self.crashed(&mut crashes, &e).await {
+                    Step::Continue => continue,
+                    Step::Stop => return,
+                },
+            };
+            lock(&self.status).state = PluginState::Running;
+            let crash = loop {
+                let jitter = if jitter_max.is_zero() {
+                    Duration::ZERO
+                } else {
+                    rand::rng().random_range(Duration::ZERO..=jitter_max)
+                };
+                let due = start + interval.saturating_mul(tick.min(u32::MAX as u64) as u32) + jitter;
+                if !self.sleep_until(due).await {
+                    return;
+                }
+                let result = inst.collect().await;
+                {
+                    let mut st = lock(&self.status);
+                    st.memory_peak_bytes = st.memory_peak_bytes.max(inst.memory_peak());
+                }
+                // Next tick: the first one still ahead, so a slow call skips ticks instead of
+                // bunching them.
+                let elapsed = Instant::now().saturating_duration_since(start);
+                let next = (elapsed.as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
+                tick = (tick + 1).max(next);
+                match result {
+                    Ok(report) => self.deliver(report).await,
+                    Err(e) if e.is_crash() => break e,
+                    Err(e) => {
+                        let mut st = lock(&self.status);
+                        st.errors += 1;
+                        st.last_error = Some(e.to_string());
+                        tracing::warn!(plugin = %self.name(), error = %e, "runtime.collect error");
+                    }
+                }
+            };
+            drop(inst);
+            match self.crashed(&mut crashes, &crash).await {
+                Step::Continue => continue,
+                Step::Stop => return,
+            }
+        }
+    }
+
+    async fn instantiate(&self, state: Arc<Mutex<StateStore>>) -> Result<Instance, RuntimeError> {
+        let mut inst = Instance::new(&self.plugin.pre, self.plugin.name.clone(), &self.config, state).await?;
+        inst.init(&self.config.config_json).await?;
+        Ok(inst)
+    }
+
+    async fn deliver(&self, report: crate::instance::CallReport) {
+        let mut points = report.points;
+        for p in &mut points {
+            for (k, v) in self.global_tags.iter() {
+                p.add_tag_if_missing(k, v);
+            }
+        }
+        {
+            let mut st = lock(&self.status);
+            st.calls += 1;
+            st.points += points.len() as u64;
+            st.refused_points += report.refused;
+            st.fuel_used += report.fuel_used;
+            st.last_call_us = report.elapsed.as_micros() as u64;
+        }
+        if let Some(why) = report.first_refusal {
+            tracing::warn!(plugin = %self.name(), refused = report.refused, reason = %why, "runtime.emit points refused");
+        }
+        if let Err(e) = self.sink.send(points).await {
+            tracing::error!(plugin = %self.name(), error = %e, "runtime.deliver failed");
+        }
+    }
+
+    /// Count a crash (or a failed start); back off, or disable past the limit.
+    async fn crashed(&mut self, crashes: &mut u32, e: &RuntimeError) -> Step {
+        *crashes += 1;
+        let rc = self.runtime.config().clone();
+        let kind = match e {
+            RuntimeError::Deadline { .. } => "deadline".to_string(),
+            RuntimeError::Trap { trap, .. } => trap
+                .strip_prefix('[')
+                .and_then(|t| t.split(']').next())
+                .unwrap_or("trap")
+                .to_string(),
+            RuntimeError::Guest { .. } => "init_error".to_string(),
+            _ => "start_error".to_string(),
+        };
+        {
+            let mut st = lock(&self.status);
+            st.crashes = *crashes;
+            st.last_error = Some(e.to_string());
+            st.last_crash_kind = Some(kind.clone());
+        }
+        if *crashes >= rc.max_crashes {
+            lock(&self.status).state = PluginState::Disabled;
+            tracing::error!(
+                plugin = %self.name(), crashes = *crashes, kind = %kind, error = %e,
+                "runtime.plugin disabled after {} crashes; replace {} to re-enable it",
+                crashes, self.plugin.file.display()
+            );
+            return Step::Stop;
+        }
+        let factor = 1u32 << (*crashes - 1).min(20);
+        let backoff = rc.backoff_initial.saturating_mul(factor).min(rc.backoff_max);
+        tracing::warn!(
+            plugin = %self.name(), crashes = *crashes, max_crashes = rc.max_crashes, kind = %kind, error = %e,
+            "runtime.plugin crashed; restarting in {}", humantime::format_duration(backoff)
+        );
+        lock(&self.status).state = PluginState::Backoff;
+        if !self.sleep_until(Instant::now() + backoff).await {
+            return Step::Stop;
+        }
+        lock(&self.status).restarts += 1;
+        Step::Continue
+    }
+}
+
+/// Names of plugin files in `dir`, for scans.
+pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| plugin_name(p).is_some() && p.is_file())
+        .collect();
+    v.sort();
+    Ok(v)
+}

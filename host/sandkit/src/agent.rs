@@ -1,0 +1,86 @@
+//! `sandkit run`: wire the runtime, the supervisor, the plugins directory and the output, then run
+//! until SIGINT or SIGTERM.
+
+use crate::config::OutputKind;
+use crate::ConfigArgs;
+use anyhow::{Context, Result};
+use sandkit_io::{spawn_writer, FileOutput, Output, StdoutOutput};
+use sandkit_runtime::{watch_plugins_dir, Runtime, Supervisor};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the plugins directory is rescanned besides notify events.
+const RESCAN_EVERY: Duration = Duration::from_secs(10);
+/// How often status.json is rewritten.
+const STATUS_EVERY: Duration = Duration::from_secs(2);
+
+pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> {
+    let cfg = args.load(output_file)?;
+    crate::init_logging(&cfg.log_level);
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
+    let output: Arc<dyn Output> = match &cfg.output {
+        OutputKind::Stdout => Arc::new(StdoutOutput),
+        OutputKind::File(p) => Arc::new(FileOutput::open(p).await?),
+    };
+    let (sink, writer) = spawn_writer(output.clone(), cfg.queue_batches);
+    let runtime = Arc::new(Runtime::new(cfg.runtime.clone())?);
+    tracing::info!(
+        config = %cfg.source.display(),
+        plugins_dir = %cfg.runtime.plugins_dir.display(),
+        conf_dir = %cfg.runtime.conf_dir.display(),
+        output = output.name(),
+        "sandkit.start"
+    );
+    let sup = Supervisor::new(runtime, sink, cfg.global_tags.clone());
+    let watcher = watch_plugins_dir(cfg.runtime.plugins_dir.clone(), sup.clone(), RESCAN_EVERY).await?;
+    let status_file = cfg.data_dir.join("status.json");
+    let status_task = tokio::spawn(write_status_forever(sup.clone(), status_file.clone()));
+
+    wait_for_signal().await;
+    tracing::info!("sandkit.stop: stopping plugins and flushing the output");
+    drop(watcher);
+    status_task.abort();
+    sup.shutdown().await;
+    write_status(&sup, &status_file);
+    drop(sup);
+    writer.finish().await;
+    tracing::info!("sandkit.stop: done");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM; stop with SIGINT");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn write_status(sup: &Supervisor, path: &Path) {
+    let statuses = sup.statuses();
+    let text = match serde_json::to_string_pretty(&statuses) {
+        Ok(t) => t,
+        Err(e) => return tracing::warn!(error = %e, "sandkit.status cannot encode"),
+    };
+    let tmp = path.with_extension("json.tmp");
+    if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
+        tracing::warn!(file = %path.display(), error = %e, "sandkit.status cannot write");
+    }
+}
+
+async fn write_status_forever(sup: Arc<Supervisor>, path: PathBuf) {
+    let mut tick = tokio::time::interval(STATUS_EVERY);
+    loop {
+        tick.tick().await;
+        write_status(&sup, &path);
+    }
+}

@@ -1,0 +1,201 @@
+//! The short-lived commands: `config check`, `plugin test`, `plugin list`, `status`.
+
+use crate::ConfigArgs;
+use anyhow::{bail, Context, Result};
+use sandkit_io::encode_points;
+use sandkit_runtime::{
+    load_plugin_file, plugin_files, plugin_name, Instance, PluginConfig, PluginDescription,
+    RawRuntimeConfig, Runtime, StateStore,
+};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// `sandkit config check`.
+pub fn config_check(args: &ConfigArgs) -> Result<()> {
+    let cfg = args.load(None)?;
+    let rc = &cfg.runtime;
+    let mut errors = 0;
+    let mut checked = 0;
+    if let Ok(rd) = std::fs::read_dir(&rc.conf_dir) {
+        let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "toml")) {
+            checked += 1;
+            let text = match std::fs::read_to_string(f) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", f.display());
+                    errors += 1;
+                    continue;
+                }
+            };
+            if let Err(e) = PluginConfig::parse(&text, f, rc.limits) {
+                eprintln!("error: {e}");
+                errors += 1;
+            }
+            let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            if !rc.plugins_dir.join(format!("{stem}.wasm")).exists() {
+                eprintln!(
+                    "warning: {} configures plugin {stem:?}, but {} has no {stem}.wasm",
+                    f.display(),
+                    rc.plugins_dir.display()
+                );
+            }
+        }
+    }
+    if errors > 0 {
+        bail!("{errors} config error(s)");
+    }
+    println!(
+        "config ok: {} and {checked} plugin config(s) in {}",
+        cfg.source.display(),
+        rc.conf_dir.display()
+    );
+    Ok(())
+}
+
+/// A runtime for one-off commands, caching compiled components under the user's cache dir.
+fn oneoff_runtime() -> Result<Runtime> {
+    let cache = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/sandkit/components"))
+        .unwrap_or_else(|| std::env::temp_dir().join("sandkit-components"));
+    let rc = RawRuntimeConfig::default().validate(Path::new("<defaults>"), cache, PathBuf::new(), PathBuf::new())?;
+    Ok(Runtime::new(rc)?)
+}
+
+/// `sandkit plugin test <file>`.
+pub async fn plugin_test(file: &Path, config: Option<&Path>, count: u32, every: Duration) -> Result<()> {
+    crate::init_logging("info");
+    let name = plugin_name(file).with_context(|| format!("{}: a plugin file must be named <name>.wasm", file.display()))?;
+    let runtime = oneoff_runtime()?;
+    let pc = match config {
+        Some(c) => {
+            let text = std::fs::read_to_string(c).with_context(|| format!("cannot read {}", c.display()))?;
+            PluginConfig::parse(&text, c, runtime.config().limits)?
+        }
+        None => PluginConfig::default_with(runtime.config().limits),
+    };
+    let loaded = load_plugin_file(&runtime, &name, file, &pc).await?;
+    let d = &loaded.description;
+    eprintln!("# {} {}: {}", d.name, d.version, d.description);
+    let mut inst = Instance::new(&loaded.pre, loaded.name.clone(), &pc, Arc::new(Mutex::new(StateStore::default()))).await?;
+    inst.init(&pc.config_json).await?;
+    for i in 0..count.max(1) {
+        if i > 0 {
+            tokio::time::sleep(every).await;
+        }
+        let r = inst.collect().await?;
+        print!("{}", encode_points(&r.points));
+        eprintln!(
+            "# collect {}: {} points, {} refused, {} fuel, {:?}, memory peak {} KiB",
+            i + 1,
+            r.points.len(),
+            r.refused,
+            r.fuel_used,
+            r.elapsed,
+            inst.memory_peak() / 1024
+        );
+        if let Some(why) = r.first_refusal {
+            eprintln!("# first refused point: {why}");
+        }
+    }
+    Ok(())
+}
+
+fn print_description(d: &PluginDescription) {
+    let f = |x: Duration| humantime::format_duration(x).to_string();
+    println!("{} {}: {}", d.name, d.version, d.description);
+    println!(
+        "  interval {} (min {}, max {})",
+        f(d.default_interval),
+        f(d.min_interval),
+        f(d.max_interval)
+    );
+    for m in &d.measurements {
+        println!("  measurement {} [{}]: {}", m.name, m.category, m.description);
+        for (t, desc) in &m.tags {
+            println!("    tag   {t}: {desc}");
+        }
+        for fi in &m.fields {
+            let unit = if fi.unit.is_empty() { String::new() } else { format!(", {}", fi.unit) };
+            println!("    field {} ({}{unit}): {}", fi.name, fi.kind, fi.description);
+        }
+    }
+}
+
+/// `sandkit plugin list`.
+pub async fn plugin_list(args: &ConfigArgs, json: bool) -> Result<()> {
+    let cfg = args.load(None)?;
+    crate::init_logging("warn");
+    let runtime = Runtime::new(cfg.runtime.clone())?;
+    let dir = &cfg.runtime.plugins_dir;
+    let files = plugin_files(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let mut out = Vec::new();
+    let mut failed = 0;
+    for f in files {
+        let Some(name) = plugin_name(&f) else { continue };
+        let loaded = match PluginConfig::load(&cfg.runtime.conf_dir, &name, cfg.runtime.limits) {
+            Ok(pc) => load_plugin_file(&runtime, &name, &f, &pc).await,
+            Err(e) => Err(e),
+        };
+        match loaded {
+            Ok(l) => {
+                if !json {
+                    print_description(&l.description);
+                }
+                out.push(serde_json::json!({"file": f, "plugin": l.description}));
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+                out.push(serde_json::json!({"file": f, "error": e.to_string()}));
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    if failed > 0 {
+        bail!("{failed} plugin file(s) could not be loaded");
+    }
+    Ok(())
+}
+
+/// `sandkit status`.
+pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
+    let cfg = args.load(None)?;
+    let path = cfg.data_dir.join("status.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {} (is the agent running with this data_dir?)", path.display()))?;
+    if json {
+        println!("{text}");
+        return Ok(());
+    }
+    let statuses: Vec<serde_json::Value> = serde_json::from_str(&text)?;
+    println!(
+        "{:<16} {:<9} {:>9} {:>8} {:>7} {:>8} {:>9}  last error",
+        "plugin", "state", "interval", "calls", "crashes", "points", "mem KiB"
+    );
+    for s in statuses {
+        let str_of = |k: &str| s.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let num = |k: &str| s.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let interval = s
+            .get("interval_ms")
+            .and_then(serde_json::Value::as_u64)
+            .map(|m| humantime::format_duration(Duration::from_millis(m)).to_string())
+            .unwrap_or_default();
+        println!(
+            "{:<16} {:<9} {:>9} {:>8} {:>7} {:>8} {:>9}  {}",
+            str_of("name"),
+            str_of("state"),
+            interval,
+            num("calls"),
+            num("crashes"),
+            num("points"),
+            num("memory_peak_bytes") / 1024,
+            str_of("last_error")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The `sandkit` binary: command line and wiring. Each subcommand lives in its own module.
+
+mod agent;
+mod commands;
+mod config;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "sandkit", version, about = "A telemetry agent whose collectors are WebAssembly components")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Paths shared by the commands that read the agent config.
+#[derive(Debug, Clone, clap::Args)]
+struct ConfigArgs {
+    /// sandkit.toml; without it the embedded default is used.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Override `plugins_dir`.
+    #[arg(long)]
+    plugins_dir: Option<PathBuf>,
+    /// Override `conf_dir`.
+    #[arg(long)]
+    conf_dir: Option<PathBuf>,
+    /// Override `data_dir`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the agent: load every plugin in the plugins directory, follow changes, write points.
+    Run {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Append line protocol to this file instead of the configured output.
+        #[arg(long)]
+        output_file: Option<PathBuf>,
+    },
+    /// Check or print configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Work with plugin files.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// Show the status of the plugins of a running agent (from data_dir/status.json).
+    Status {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate sandkit.toml and every file in conf.d; exit non-zero on the first error.
+    Check {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Print the embedded default sandkit.toml.
+    Default,
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Load a plugin, call init and collect once, and print the points as line protocol.
+    Test {
+        /// The .wasm component.
+        file: PathBuf,
+        /// A plugin config (the conf.d format).
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
+        /// Number of collects, one interval apart (the first reports right away).
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// Wait between collects, e.g. "1s".
+        #[arg(long, default_value = "1s")]
+        every: humantime::Duration,
+    },
+    /// Describe every plugin in the plugins directory.
+    List {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Run { cfg, output_file } => agent::run(&cfg, output_file).await,
+            Command::Config { command: ConfigCommand::Check { cfg } } => commands::config_check(&cfg),
+            Command::Config { command: ConfigCommand::Default } => {
+                print!("{}", config::DEFAULT_CONFIG);
+                Ok(())
+            }
+            Command::Plugin { command: PluginCommand::Test { file, config, count, every } } => {
+                commands::plugin_test(&file, config.as_deref(), count, every.into()).await
+            }
+            Command::Plugin { command: PluginCommand::List { cfg, json } } => commands::plugin_list(&cfg, json).await,
+            Command::Status { cfg, json } => commands::status(&cfg, json),
+        }
+    })
+}
+
+impl ConfigArgs {
+    fn load(&self, output_file: Option<PathBuf>) -> Result<config::AgentConfig> {
+        let ov = config::Overrides {
+            plugins_dir: self.plugins_dir.clone(),
+            conf_dir: self.conf_dir.clone(),
+            data_dir: self.data_dir.clone(),
+            output_file,
+        };
+        config::AgentConfig::load(self.config.as_deref(), &ov)
+    }
+}
+
+/// Log to stderr; `SANDKIT_LOG` (an env-filter directive) overrides the configured level.
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SANDKIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},wasmtime=warn,cranelift=warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
