@@ -1,0 +1,130 @@
+//! The command line: `config check`, `plugin test`, `plugin list`, and `run` with a graceful stop.
+
+use sandkit_tests::{repo_root, sandkit_bin, wasm};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn agent_dir(collectors: &[&str]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("plugins")).unwrap();
+    std::fs::create_dir_all(d.path().join("conf.d")).unwrap();
+    for c in collectors {
+        std::fs::copy(wasm(c), d.path().join(format!("plugins/{c}.wasm"))).unwrap();
+        let conf = repo_root().join(format!("guests/collectors/{c}/conf.toml"));
+        std::fs::copy(conf, d.path().join(format!("conf.d/{c}.toml"))).unwrap();
+    }
+    d
+}
+
+#[test]
+fn config_check_accepts_good_and_names_bad_keys() {
+    let d = agent_dir(&["cpu", "mem"]);
+    let out = Command::new(sandkit_bin()).args(["config", "check"]).current_dir(d.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 plugin config(s)"));
+
+    std::fs::write(d.path().join("conf.d/mem.toml"), "interval = \"10s\"\n[limits]\nfuels = 10\n").unwrap();
+    let out = Command::new(sandkit_bin()).args(["config", "check"]).current_dir(d.path()).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("conf.d/mem.toml") && err.contains("fuels") && err.contains("line 3"), "{err}");
+
+    std::fs::write(d.path().join("sandkit.toml"), "plugins_dir = \"plugins\"\nplugin_dir = \"x\"\n").unwrap();
+    let out = Command::new(sandkit_bin()).args(["config", "check", "-c", "sandkit.toml"]).current_dir(d.path()).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sandkit.toml") && err.contains("plugin_dir"), "{err}");
+}
+
+#[test]
+fn plugin_test_prints_points() {
+    let conf = repo_root().join("guests/collectors/mem/conf.toml");
+    let out = Command::new(sandkit_bin())
+        .args(["plugin", "test"])
+        .arg(wasm("mem"))
+        .arg("--config")
+        .arg(conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("mem total="), "{stdout}");
+    assert!(stdout.contains("used_percent="));
+
+    // A crash is reported with the plugin name and a non-zero exit.
+    let out = Command::new(sandkit_bin()).args(["plugin", "test"]).arg(wasm("panicker")).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("panicker") && err.contains("unreachable") && err.contains("deliberate panic"), "{err}");
+}
+
+#[test]
+fn plugin_list_describes_every_plugin() {
+    let d = agent_dir(&["cpu", "mem", "system"]);
+    let out = Command::new(sandkit_bin()).args(["plugin", "list", "--json"]).current_dir(d.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v.as_array().unwrap().iter().map(|p| p["plugin"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["cpu", "mem", "system"]);
+    let cpu = &v[0]["plugin"];
+    assert_eq!(cpu["default_interval"], "10s");
+    let fields = cpu["measurements"][0]["fields"].as_array().unwrap();
+    assert!(fields.iter().any(|f| f["name"] == "usage_user" && !f["description"].as_str().unwrap().is_empty()));
+}
+
+#[test]
+fn run_collects_and_stops_gracefully() {
+    let d = agent_dir(&["cpu", "mem", "disk", "diskio", "net", "system"]);
+    // A wrong-world plugin beside them must not disturb anything.
+    std::fs::copy(wasm("wrongworld"), d.path().join("plugins/wrongworld.wasm")).unwrap();
+    let out_file = d.path().join("out.lp");
+    let child = Command::new(sandkit_bin())
+        .args(["run", "--output-file"])
+        .arg(&out_file)
+        .current_dir(d.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(child.id());
+    // Every point carries the global host tag, so each measurement is followed by a comma.
+    let want = ["cpu,", "mem,", "disk,", "diskio,", "net,", "system,"];
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&out_file).unwrap_or_default();
+        // cpu reports from its second sample on, within the first 10 s interval plus jitter.
+        if want.iter().all(|w| text.lines().any(|l| l.starts_with(w))) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(40), "missing measurements in:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("data/status.json")).unwrap()).unwrap();
+    let wrong = status.as_array().unwrap().iter().find(|s| s["name"] == "wrongworld").unwrap();
+    assert_eq!(wrong["state"], "failed");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    std::mem::forget(guard);
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("wrongworld.wasm") && log.contains("collector world"), "{log}");
+    assert!(log.contains("sandkit.stop: done"), "{log}");
+    // Every line is valid line protocol with the host tag.
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    assert!(text.lines().all(|l| l.contains(",host=")), "{text}");
+}
+
+/// Kills the agent if the test fails before stopping it, so no orphan outlives the test.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Every misbehaviour a plugin can show is contained: the host and a healthy plugin keep running,
+//! the crash is counted and attributed, the plugin restarts on a fresh instance, is disabled after
+//! six crashes, and is re-enabled by a new file.
+
+use sandkit_runtime::PluginState;
+use sandkit_tests::Harness;
+use std::time::Duration;
+
+const MISBEHAVING: [(&str, &[&str]); 6] = [
+    ("panicker", &["unreachable"]),
+    ("spin", &["out_of_fuel", "deadline"]),
+    ("membomb", &["limit"]),
+    ("recurse", &["memory_out_of_bounds", "stack_overflow"]),
+    ("flood", &["limit"]),
+    ("sleeper", &["deadline"]),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_misbehaviour_is_contained_counted_and_disabled() {
+    let h = Harness::new();
+    h.conf("ticker", "interval = \"100ms\"\n");
+    for (name, _) in MISBEHAVING {
+        h.conf(name, "interval = \"50ms\"\n");
+        h.install(name, name);
+    }
+    h.install("ticker", "ticker");
+    for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
+        h.sup.upsert(&f).await;
+    }
+    let start = std::time::Instant::now();
+    for (name, kinds) in MISBEHAVING {
+        let st = h.wait_state(name, PluginState::Disabled, Duration::from_secs(60)).await;
+        assert_eq!(st.crashes, 6, "{name}: {st:#?}");
+        assert_eq!(st.restarts, 5, "{name} restarts on a fresh instance after each crash but the last");
+        let kind = st.last_crash_kind.clone().unwrap_or_default();
+        assert!(kinds.contains(&kind.as_str()), "{name}: crash kind {kind:?}, expected one of {kinds:?}: {st:#?}");
+        assert!(st.last_error.as_deref().unwrap_or("").contains(name), "error names the plugin: {st:#?}");
+        assert_eq!(st.points, 0, "{name} never completed a call");
+    }
+    let elapsed = start.elapsed();
+    // The healthy plugin kept its schedule while the others crashed: its points are 100 ms apart
+    // by the host's clock, and no gap comes near the 1.5 s deadline the misbehaving plugins hit.
+    let ticker = h.sup.status("ticker").unwrap();
+    assert_eq!(ticker.state, PluginState::Running);
+    assert_eq!(ticker.crashes, 0);
+    let times: Vec<i64> = h
+        .out
+        .points()
+        .iter()
+        .filter(|p| p.measurement() == "ticker")
+        .map(|p| p.timestamp_ns())
+        .collect();
+    let expected = elapsed.as_millis() as usize / 100;
+    assert!(times.len() * 2 >= expected, "ticker ran {} times in {elapsed:?}", times.len());
+    let max_gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    assert!(max_gap < 1_000_000_000, "ticker stalled for {max_gap} ns while others misbehaved");
+    // Every point went through the sink with the global tag.
+    assert!(h.out.points().iter().all(|p| p.tag("host") == Some("test")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_plugin_is_reenabled_by_a_new_file() {
+    let h = Harness::new();
+    let file = h.install("panicker", "p");
+    h.sup.upsert(&file).await;
+    h.wait_state("p", PluginState::Disabled, Duration::from_secs(30)).await;
+    // The same bytes again (an operator touching the file) re-enable it too, and it crashes again.
+    h.sup.upsert(&file).await;
+    let st = h.wait_for("p", Duration::from_secs(30), |s| s.crashes >= 1).await;
+    assert!(st.state != PluginState::Stopped);
+    h.wait_state("p", PluginState::Disabled, Duration::from_secs(30)).await;
+    // A fixed file under the same name runs.
+    let file = h.install("ticker", "p");
+    h.sup.upsert(&file).await;
+    let st = h.wait_for("p", Duration::from_secs(10), |s| s.calls >= 2).await;
+    assert_eq!(st.state, PluginState::Running);
+    assert_eq!(st.crashes, 0, "a new file starts with a clean crash count");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_crashes_is_configurable_and_backoff_grows() {
+    let h = Harness::with_config(|rc| {
+        rc.max_crashes = 3;
+        rc.backoff_initial = Duration::from_millis(200);
+        rc.backoff_max = Duration::from_secs(5);
+    });
+    h.conf("p", "interval = \"10ms\"\n");
+    let file = h.install("panicker", "p");
+    let start = std::time::Instant::now();
+    h.sup.upsert(&file).await;
+    let st = h.wait_state("p", PluginState::Disabled, Duration::from_secs(30)).await;
+    assert_eq!(st.crashes, 3);
+    // Backoff 200 ms then 400 ms: disabling cannot happen sooner than 600 ms.
+    assert!(start.elapsed() >= Duration::from_millis(600), "{:?}", start.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_errors_are_counted_without_restarts() {
+    // The disk collector without its statfs grant returns an error from collect: counted as an
+    // error, the instance keeps running, nothing is disabled.
+    let h = Harness::new();
+    h.conf("disk", "interval = \"1s\"\n[sandbox]\nread_only_dirs = [\"/proc\"]\n");
+    let file = h.install("disk", "disk");
+    h.sup.upsert(&file).await;
+    let st = h.wait_for("disk", Duration::from_secs(10), |s| s.errors >= 2).await;
+    assert_eq!(st.crashes, 0);
+    assert_eq!(st.state, PluginState::Running);
+    assert!(st.last_error.unwrap().contains("statfs"), "the error explains the missing grant");
+}

@@ -1,0 +1,137 @@
+//! Helpers shared by the integration tests: where the built guests and the binary are, and a
+//! small harness that runs a supervisor over a temporary plugins directory.
+
+use sandkit_io::{spawn_writer, CaptureOutput, WriterHandle};
+use sandkit_runtime::{PluginState, PluginStatus, RawRuntimeConfig, Runtime, RuntimeConfig, Supervisor};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// A guest component built by `make guests`.
+///
+/// # Panics
+/// When the guests have not been built.
+pub fn wasm(name: &str) -> PathBuf {
+    let p = repo_root().join("build/wasm").join(format!("{name}.wasm"));
+    assert!(p.exists(), "{} is missing: run `make guests` first", p.display());
+    p
+}
+
+/// The `sandkit` binary of the same build as this test.
+///
+/// # Panics
+/// When it has not been built (`make host`).
+pub fn sandkit_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/release/deps/all-xxxx -> target/release/sandkit
+    let p = exe.parent().and_then(Path::parent).expect("deps dir").join("sandkit");
+    assert!(p.exists(), "{} is missing: run `make host` first", p.display());
+    p
+}
+
+/// A runtime config for tests: fast backoff, short deadlines, everything under `dir`.
+pub fn test_runtime_config(dir: &Path) -> RuntimeConfig {
+    let raw: RawRuntimeConfig = RawRuntimeConfig {
+        backoff_initial: sandkit_runtime::config::HumanDuration(Duration::from_millis(20)),
+        backoff_max: sandkit_runtime::config::HumanDuration(Duration::from_millis(100)),
+        jitter: 0.0,
+        ..RawRuntimeConfig::default()
+    };
+    let mut rc = raw
+        .validate(Path::new("test"), dir.join("cache"), dir.join("plugins"), dir.join("conf.d"))
+        .expect("valid test config");
+    rc.limits.timeout = Duration::from_millis(1500);
+    rc.limits.fuel = 2_000_000_000;
+    rc.limits.memory_bytes = 32 << 20;
+    rc.limits.max_points = 5_000;
+    rc
+}
+
+/// A supervisor writing to a capture output, over `dir/{plugins,conf.d,cache}`.
+#[derive(Debug)]
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub sup: Arc<Supervisor>,
+    pub out: CaptureOutput,
+    pub writer: Option<WriterHandle>,
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        Self::with_config(|_| {})
+    }
+
+    pub fn with_config(tweak: impl FnOnce(&mut RuntimeConfig)) -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("plugins")).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("conf.d")).expect("mkdir");
+        let mut rc = test_runtime_config(dir.path());
+        tweak(&mut rc);
+        let runtime = Arc::new(Runtime::new(rc).expect("runtime"));
+        let out = CaptureOutput::new();
+        let (sink, writer) = spawn_writer(Arc::new(out.clone()), 16);
+        let sup = Supervisor::new(runtime, sink, vec![("host".into(), "test".into())]);
+        Harness {
+            dir,
+            sup,
+            out,
+            writer: Some(writer),
+        }
+    }
+
+    pub fn plugins(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    /// Write conf.d/<name>.toml.
+    pub fn conf(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join("conf.d").join(format!("{name}.toml")), text).expect("write conf");
+    }
+
+    /// Copy a built guest into plugins/ as `<as_name>.wasm` (atomically: temp file and rename).
+    pub fn install(&self, guest: &str, as_name: &str) -> PathBuf {
+        let dst = self.plugins().join(format!("{as_name}.wasm"));
+        let tmp = self.plugins().join(format!(".{as_name}.tmp"));
+        std::fs::copy(wasm(guest), &tmp).expect("copy guest");
+        std::fs::rename(&tmp, &dst).expect("rename guest");
+        dst
+    }
+
+    /// Wait until `cond` holds for the status of `name`, or panic after `timeout` with the status.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        timeout: Duration,
+        cond: impl Fn(&PluginStatus) -> bool,
+    ) -> PluginStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.sup.status(name) {
+                if cond(&s) {
+                    return s;
+                }
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out after {timeout:?} waiting on plugin {name}: {:#?}",
+                self.sup.status(name)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn wait_state(&self, name: &str, state: PluginState, timeout: Duration) -> PluginStatus {
+        self.wait_for(name, timeout, |s| s.state == state).await
+    }
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
