@@ -2,14 +2,19 @@
 //! small harness that runs a supervisor over a temporary plugins directory.
 
 use sandkit_io::{spawn_writer, CaptureOutput, WriterHandle};
-use sandkit_runtime::{PluginState, PluginStatus, RawRuntimeConfig, Runtime, RuntimeConfig, Supervisor};
+use sandkit_runtime::{
+    PluginState, PluginStatus, RawRuntimeConfig, Runtime, RuntimeConfig, Supervisor,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// A guest component built by `make guests`.
@@ -18,7 +23,11 @@ pub fn repo_root() -> PathBuf {
 /// When the guests have not been built.
 pub fn wasm(name: &str) -> PathBuf {
     let p = repo_root().join("build/wasm").join(format!("{name}.wasm"));
-    assert!(p.exists(), "{} is missing: run `make guests` first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `make guests` first",
+        p.display()
+    );
     p
 }
 
@@ -29,8 +38,16 @@ pub fn wasm(name: &str) -> PathBuf {
 pub fn sandkit_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     // target/release/deps/all-xxxx -> target/release/sandkit
-    let p = exe.parent().and_then(Path::parent).expect("deps dir").join("sandkit");
-    assert!(p.exists(), "{} is missing: run `make host` first", p.display());
+    let p = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("deps dir")
+        .join("sandkit");
+    assert!(
+        p.exists(),
+        "{} is missing: run `make host` first",
+        p.display()
+    );
     p
 }
 
@@ -43,7 +60,12 @@ pub fn test_runtime_config(dir: &Path) -> RuntimeConfig {
         ..RawRuntimeConfig::default()
     };
     let mut rc = raw
-        .validate(Path::new("test"), dir.join("cache"), dir.join("plugins"), dir.join("conf.d"))
+        .validate(
+            Path::new("test"),
+            dir.join("cache"),
+            dir.join("plugins"),
+            dir.join("conf.d"),
+        )
         .expect("valid test config");
     rc.limits.timeout = Duration::from_millis(1500);
     rc.limits.fuel = 2_000_000_000;
@@ -90,7 +112,11 @@ impl Harness {
 
     /// Write conf.d/<name>.toml.
     pub fn conf(&self, name: &str, text: &str) {
-        std::fs::write(self.dir.path().join("conf.d").join(format!("{name}.toml")), text).expect("write conf");
+        std::fs::write(
+            self.dir.path().join("conf.d").join(format!("{name}.toml")),
+            text,
+        )
+        .expect("write conf");
     }
 
     /// Copy a built guest into plugins/ as `<as_name>.wasm` (atomically: temp file and rename).
@@ -125,7 +151,12 @@ impl Harness {
         }
     }
 
-    pub async fn wait_state(&self, name: &str, state: PluginState, timeout: Duration) -> PluginStatus {
+    pub async fn wait_state(
+        &self,
+        name: &str,
+        state: PluginState,
+        timeout: Duration,
+    ) -> PluginStatus {
         self.wait_for(name, timeout, |s| s.state == state).await
     }
 }

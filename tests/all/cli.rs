@@ -19,21 +19,51 @@ fn agent_dir(collectors: &[&str]) -> tempfile::TempDir {
 #[test]
 fn config_check_accepts_good_and_names_bad_keys() {
     let d = agent_dir(&["cpu", "mem"]);
-    let out = Command::new(sandkit_bin()).args(["config", "check"]).current_dir(d.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(sandkit_bin())
+        .args(["config", "check"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 plugin config(s)"));
 
-    std::fs::write(d.path().join("conf.d/mem.toml"), "interval = \"10s\"\n[limits]\nfuels = 10\n").unwrap();
-    let out = Command::new(sandkit_bin()).args(["config", "check"]).current_dir(d.path()).output().unwrap();
+    std::fs::write(
+        d.path().join("conf.d/mem.toml"),
+        "interval = \"10s\"\n[limits]\nfuels = 10\n",
+    )
+    .unwrap();
+    let out = Command::new(sandkit_bin())
+        .args(["config", "check"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("conf.d/mem.toml") && err.contains("fuels") && err.contains("line 3"), "{err}");
+    assert!(
+        err.contains("conf.d/mem.toml") && err.contains("fuels") && err.contains("line 3"),
+        "{err}"
+    );
 
-    std::fs::write(d.path().join("sandkit.toml"), "plugins_dir = \"plugins\"\nplugin_dir = \"x\"\n").unwrap();
-    let out = Command::new(sandkit_bin()).args(["config", "check", "-c", "sandkit.toml"]).current_dir(d.path()).output().unwrap();
+    std::fs::write(
+        d.path().join("sandkit.toml"),
+        "plugins_dir = \"plugins\"\nplugin_dir = \"x\"\n",
+    )
+    .unwrap();
+    let out = Command::new(sandkit_bin())
+        .args(["config", "check", "-c", "sandkit.toml"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("sandkit.toml") && err.contains("plugin_dir"), "{err}");
+    assert!(
+        err.contains("sandkit.toml") && err.contains("plugin_dir"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -46,30 +76,56 @@ fn plugin_test_prints_points() {
         .arg(conf)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("mem total="), "{stdout}");
     assert!(stdout.contains("used_percent="));
 
     // A crash is reported with the plugin name and a non-zero exit.
-    let out = Command::new(sandkit_bin()).args(["plugin", "test"]).arg(wasm("panicker")).output().unwrap();
+    let out = Command::new(sandkit_bin())
+        .args(["plugin", "test"])
+        .arg(wasm("panicker"))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("panicker") && err.contains("unreachable") && err.contains("deliberate panic"), "{err}");
+    assert!(
+        err.contains("panicker") && err.contains("unreachable") && err.contains("deliberate panic"),
+        "{err}"
+    );
 }
 
 #[test]
 fn plugin_list_describes_every_plugin() {
     let d = agent_dir(&["cpu", "mem", "system"]);
-    let out = Command::new(sandkit_bin()).args(["plugin", "list", "--json"]).current_dir(d.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(sandkit_bin())
+        .args(["plugin", "list", "--json"])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = v.as_array().unwrap().iter().map(|p| p["plugin"]["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["plugin"]["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["cpu", "mem", "system"]);
     let cpu = &v[0]["plugin"];
     assert_eq!(cpu["default_interval"], "10s");
     let fields = cpu["measurements"][0]["fields"].as_array().unwrap();
-    assert!(fields.iter().any(|f| f["name"] == "usage_user" && !f["description"].as_str().unwrap().is_empty()));
+    assert!(fields
+        .iter()
+        .any(|f| f["name"] == "usage_user" && !f["description"].as_str().unwrap().is_empty()));
 }
 
 #[test]
@@ -82,6 +138,7 @@ fn run_collects_and_stops_gracefully() {
         .args(["run", "--output-file"])
         .arg(&out_file)
         .current_dir(d.path())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -95,12 +152,21 @@ fn run_collects_and_stops_gracefully() {
         if want.iter().all(|w| text.lines().any(|l| l.starts_with(w))) {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(40), "missing measurements in:\n{text}");
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "missing measurements in:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let status: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.path().join("data/status.json")).unwrap()).unwrap();
-    let wrong = status.as_array().unwrap().iter().find(|s| s["name"] == "wrongworld").unwrap();
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("data/status.json")).unwrap())
+            .unwrap();
+    let wrong = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "wrongworld")
+        .unwrap();
     assert_eq!(wrong["state"], "failed");
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
@@ -111,7 +177,10 @@ fn run_collects_and_stops_gracefully() {
     std::mem::forget(guard);
     assert!(out.status.success(), "exit {:?}", out.status);
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("wrongworld.wasm") && log.contains("collector world"), "{log}");
+    assert!(
+        log.contains("wrongworld.wasm") && log.contains("collector world"),
+        "{log}"
+    );
     assert!(log.contains("sandkit.stop: done"), "{log}");
     // Every line is valid line protocol with the host tag.
     let text = std::fs::read_to_string(&out_file).unwrap();

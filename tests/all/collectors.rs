@@ -13,11 +13,18 @@ async fn collector(name: &str) -> (Instance, tempfile::TempDir) {
     let conf_file = repo_root().join(format!("guests/collectors/{name}/conf.toml"));
     let text = std::fs::read_to_string(&conf_file).unwrap();
     let pc = PluginConfig::parse(&text, &conf_file, runtime.config().limits).unwrap();
-    let loaded = load_plugin_file(&runtime, name, &wasm(name), &pc).await.unwrap();
-    assert_eq!(loaded.description.name, name);
-    let mut inst = Instance::new(&loaded.pre, loaded.name.clone(), &pc, Arc::new(Mutex::new(StateStore::default())))
+    let loaded = load_plugin_file(&runtime, name, &wasm(name), &pc)
         .await
         .unwrap();
+    assert_eq!(loaded.description.name, name);
+    let mut inst = Instance::new(
+        &loaded.pre,
+        loaded.name.clone(),
+        &pc,
+        Arc::new(Mutex::new(StateStore::default())),
+    )
+    .await
+    .unwrap();
     inst.init(&pc.config_json).await.unwrap();
     (inst, dir)
 }
@@ -57,16 +64,31 @@ async fn mem_matches_proc_meminfo() {
     }
     let used_pct = float(p, "used_percent");
     let expected = uint(p, "used") as f64 / uint(p, "total") as f64 * 100.0;
-    assert!((used_pct - expected).abs() < 1e-9, "{used_pct} vs {expected}");
+    assert!(
+        (used_pct - expected).abs() < 1e-9,
+        "{used_pct} vs {expected}"
+    );
     assert!(uint(p, "available") <= uint(p, "total"));
 }
 
 #[tokio::test]
 async fn system_matches_proc() {
     let (mut inst, _d) = collector("system").await;
-    let before: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let before: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let p = inst.collect().await.unwrap().points.remove(0);
-    let after: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let after: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let cpus = std::fs::read_to_string("/proc/stat")
         .unwrap()
         .lines()
@@ -74,15 +96,27 @@ async fn system_matches_proc() {
         .count() as u64;
     assert_eq!(uint(&p, "n_cpus"), cpus);
     let up = uint(&p, "uptime") as f64;
-    assert!(up >= before.floor() && up <= after.ceil(), "uptime {up} not in [{before}, {after}]");
+    assert!(
+        up >= before.floor() && up <= after.ceil(),
+        "uptime {up} not in [{before}, {after}]"
+    );
     let load1 = float(&p, "load1");
     assert!((0.0..1000.0).contains(&load1));
 }
 
 fn net_dev(iface: &str) -> (u64, u64) {
     let text = std::fs::read_to_string("/proc/net/dev").unwrap();
-    let line = text.lines().find(|l| l.trim_start().starts_with(&format!("{iface}:"))).unwrap();
-    let cols: Vec<u64> = line.split(':').nth(1).unwrap().split_whitespace().map(|c| c.parse().unwrap()).collect();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{iface}:")))
+        .unwrap();
+    let cols: Vec<u64> = line
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .map(|c| c.parse().unwrap())
+        .collect();
     (cols[0], cols[8])
 }
 
@@ -92,10 +126,19 @@ async fn net_counters_bracket_proc_net_dev() {
     let (rx0, tx0) = net_dev("lo");
     let points = inst.collect().await.unwrap().points;
     let (rx1, tx1) = net_dev("lo");
-    let lo = points.iter().find(|p| p.tag("interface") == Some("lo")).expect("lo reported");
+    let lo = points
+        .iter()
+        .find(|p| p.tag("interface") == Some("lo"))
+        .expect("lo reported");
     let (rx, tx) = (uint(lo, "bytes_recv"), uint(lo, "bytes_sent"));
-    assert!(rx0 <= rx && rx <= rx1, "bytes_recv {rx} not in [{rx0}, {rx1}]");
-    assert!(tx0 <= tx && tx <= tx1, "bytes_sent {tx} not in [{tx0}, {tx1}]");
+    assert!(
+        rx0 <= rx && rx <= rx1,
+        "bytes_recv {rx} not in [{rx0}, {rx1}]"
+    );
+    assert!(
+        tx0 <= tx && tx <= tx1,
+        "bytes_sent {tx} not in [{tx0}, {tx1}]"
+    );
 }
 
 #[tokio::test]
@@ -106,7 +149,11 @@ async fn diskio_counters_bracket_proc_diskstats() {
             .lines()
             .map(|l| {
                 let c: Vec<&str> = l.split_whitespace().collect();
-                (c[2].to_string(), c[3].parse().unwrap(), c[7].parse().unwrap())
+                (
+                    c[2].to_string(),
+                    c[3].parse().unwrap(),
+                    c[7].parse().unwrap(),
+                )
             })
             .collect()
     };
@@ -117,10 +164,18 @@ async fn diskio_counters_bracket_proc_diskstats() {
     assert!(!points.is_empty(), "no devices reported");
     for p in &points {
         let name = p.tag("name").unwrap();
-        let b = before.iter().find(|d| d.0 == name).expect("device in /proc/diskstats");
+        let b = before
+            .iter()
+            .find(|d| d.0 == name)
+            .expect("device in /proc/diskstats");
         let a = after.iter().find(|d| d.0 == name).unwrap();
         let reads = uint(p, "reads");
-        assert!(b.1 <= reads && reads <= a.1, "{name} reads {reads} not in [{}, {}]", b.1, a.1);
+        assert!(
+            b.1 <= reads && reads <= a.1,
+            "{name} reads {reads} not in [{}, {}]",
+            b.1,
+            a.1
+        );
         let writes = uint(p, "writes");
         assert!(b.2 <= writes && writes <= a.2, "{name} writes {writes}");
     }
@@ -130,7 +185,10 @@ async fn diskio_counters_bracket_proc_diskstats() {
 async fn disk_root_matches_statvfs() {
     let (mut inst, _d) = collector("disk").await;
     let points = inst.collect().await.unwrap().points;
-    let root = points.iter().find(|p| p.tag("path") == Some("/")).expect("/ reported");
+    let root = points
+        .iter()
+        .find(|p| p.tag("path") == Some("/"))
+        .expect("/ reported");
     let st = rustix::fs::statvfs("/").unwrap();
     assert_eq!(uint(root, "total"), st.f_blocks * st.f_frsize);
     assert_eq!(uint(root, "inodes_total"), st.f_files);
@@ -148,10 +206,21 @@ async fn cpu_usage_adds_up_per_cpu() {
         std::hint::black_box(0u64);
     }
     let points = inst.collect().await.unwrap().points;
-    let total = points.iter().find(|p| p.tag("cpu") == Some("cpu-total")).expect("cpu-total");
+    let total = points
+        .iter()
+        .find(|p| p.tag("cpu") == Some("cpu-total"))
+        .expect("cpu-total");
     let fields = [
-        "usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq",
-        "usage_steal", "usage_guest", "usage_guest_nice",
+        "usage_user",
+        "usage_system",
+        "usage_idle",
+        "usage_nice",
+        "usage_iowait",
+        "usage_irq",
+        "usage_softirq",
+        "usage_steal",
+        "usage_guest",
+        "usage_guest_nice",
     ];
     let sum: f64 = fields.iter().map(|f| float(total, f)).sum();
     assert!((sum - 100.0).abs() < 0.5, "cpu-total fields sum to {sum}");
@@ -160,5 +229,9 @@ async fn cpu_usage_adds_up_per_cpu() {
         .lines()
         .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
         .count();
-    assert!(points.len() <= ncpu + 1 && points.len() >= 2, "{} points for {ncpu} cpus", points.len());
+    assert!(
+        points.len() <= ncpu + 1 && points.len() >= 2,
+        "{} points for {ncpu} cpus",
+        points.len()
+    );
 }

@@ -29,12 +29,23 @@ async fn every_misbehaviour_is_contained_counted_and_disabled() {
     }
     let start = std::time::Instant::now();
     for (name, kinds) in MISBEHAVING {
-        let st = h.wait_state(name, PluginState::Disabled, Duration::from_secs(60)).await;
+        let st = h
+            .wait_state(name, PluginState::Disabled, Duration::from_secs(60))
+            .await;
         assert_eq!(st.crashes, 6, "{name}: {st:#?}");
-        assert_eq!(st.restarts, 5, "{name} restarts on a fresh instance after each crash but the last");
+        assert_eq!(
+            st.restarts, 5,
+            "{name} restarts on a fresh instance after each crash but the last"
+        );
         let kind = st.last_crash_kind.clone().unwrap_or_default();
-        assert!(kinds.contains(&kind.as_str()), "{name}: crash kind {kind:?}, expected one of {kinds:?}: {st:#?}");
-        assert!(st.last_error.as_deref().unwrap_or("").contains(name), "error names the plugin: {st:#?}");
+        assert!(
+            kinds.contains(&kind.as_str()),
+            "{name}: crash kind {kind:?}, expected one of {kinds:?}: {st:#?}"
+        );
+        assert!(
+            st.last_error.as_deref().unwrap_or("").contains(name),
+            "error names the plugin: {st:#?}"
+        );
         assert_eq!(st.points, 0, "{name} never completed a call");
     }
     let elapsed = start.elapsed();
@@ -51,9 +62,16 @@ async fn every_misbehaviour_is_contained_counted_and_disabled() {
         .map(|p| p.timestamp_ns())
         .collect();
     let expected = elapsed.as_millis() as usize / 100;
-    assert!(times.len() * 2 >= expected, "ticker ran {} times in {elapsed:?}", times.len());
+    assert!(
+        times.len() * 2 >= expected,
+        "ticker ran {} times in {elapsed:?}",
+        times.len()
+    );
     let max_gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-    assert!(max_gap < 1_000_000_000, "ticker stalled for {max_gap} ns while others misbehaved");
+    assert!(
+        max_gap < 1_000_000_000,
+        "ticker stalled for {max_gap} ns while others misbehaved"
+    );
     // Every point went through the sink with the global tag.
     assert!(h.out.points().iter().all(|p| p.tag("host") == Some("test")));
 }
@@ -63,16 +81,22 @@ async fn disabled_plugin_is_reenabled_by_a_new_file() {
     let h = Harness::new();
     let file = h.install("panicker", "p");
     h.sup.upsert(&file).await;
-    h.wait_state("p", PluginState::Disabled, Duration::from_secs(30)).await;
+    h.wait_state("p", PluginState::Disabled, Duration::from_secs(30))
+        .await;
     // The same bytes again (an operator touching the file) re-enable it too, and it crashes again.
     h.sup.upsert(&file).await;
-    let st = h.wait_for("p", Duration::from_secs(30), |s| s.crashes >= 1).await;
+    let st = h
+        .wait_for("p", Duration::from_secs(30), |s| s.crashes >= 1)
+        .await;
     assert!(st.state != PluginState::Stopped);
-    h.wait_state("p", PluginState::Disabled, Duration::from_secs(30)).await;
+    h.wait_state("p", PluginState::Disabled, Duration::from_secs(30))
+        .await;
     // A fixed file under the same name runs.
     let file = h.install("ticker", "p");
     h.sup.upsert(&file).await;
-    let st = h.wait_for("p", Duration::from_secs(10), |s| s.calls >= 2).await;
+    let st = h
+        .wait_for("p", Duration::from_secs(10), |s| s.calls >= 2)
+        .await;
     assert_eq!(st.state, PluginState::Running);
     assert_eq!(st.crashes, 0, "a new file starts with a clean crash count");
 }
@@ -88,10 +112,16 @@ async fn max_crashes_is_configurable_and_backoff_grows() {
     let file = h.install("panicker", "p");
     let start = std::time::Instant::now();
     h.sup.upsert(&file).await;
-    let st = h.wait_state("p", PluginState::Disabled, Duration::from_secs(30)).await;
+    let st = h
+        .wait_state("p", PluginState::Disabled, Duration::from_secs(30))
+        .await;
     assert_eq!(st.crashes, 3);
     // Backoff 200 ms then 400 ms: disabling cannot happen sooner than 600 ms.
-    assert!(start.elapsed() >= Duration::from_millis(600), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,11 +129,19 @@ async fn guest_errors_are_counted_without_restarts() {
     // The disk collector without its statfs grant returns an error from collect: counted as an
     // error, the instance keeps running, nothing is disabled.
     let h = Harness::new();
-    h.conf("disk", "interval = \"1s\"\n[sandbox]\nread_only_dirs = [\"/proc\"]\n");
+    h.conf(
+        "disk",
+        "interval = \"1s\"\n[sandbox]\nread_only_dirs = [\"/proc\"]\n",
+    );
     let file = h.install("disk", "disk");
     h.sup.upsert(&file).await;
-    let st = h.wait_for("disk", Duration::from_secs(10), |s| s.errors >= 2).await;
+    let st = h
+        .wait_for("disk", Duration::from_secs(10), |s| s.errors >= 2)
+        .await;
     assert_eq!(st.crashes, 0);
     assert_eq!(st.state, PluginState::Running);
-    assert!(st.last_error.unwrap().contains("statfs"), "the error explains the missing grant");
+    assert!(
+        st.last_error.unwrap().contains("statfs"),
+        "the error explains the missing grant"
+    );
 }

@@ -1,6 +1,8 @@
 //! Sandkit integration tests: one binary, one module per topic. They need the guests
 //! (`make guests`) and the binary (`make host`); `make test` builds both first.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (CONVENTIONS.md)
+
 mod cli;
 mod collectors;
 mod faults;

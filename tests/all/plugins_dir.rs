@@ -12,7 +12,9 @@ const WAIT: Duration = Duration::from_secs(15);
 async fn hot_add_replace_remove() {
     let h = Harness::new();
     h.conf("a", "interval = \"100ms\"\n");
-    let _w = watch_plugins_dir(h.plugins(), h.sup.clone(), Duration::from_secs(60)).await.unwrap();
+    let _w = watch_plugins_dir(h.plugins(), h.sup.clone(), Duration::from_secs(60))
+        .await
+        .unwrap();
     assert!(h.sup.statuses().is_empty());
 
     // Add.
@@ -24,7 +26,9 @@ async fn hot_add_replace_remove() {
     // Replace with another component under the same name: hot reload.
     h.install("noop", "a");
     let st = h
-        .wait_for("a", WAIT, |s| s.hash != first_hash && s.state == PluginState::Running)
+        .wait_for("a", WAIT, |s| {
+            s.hash != first_hash && s.state == PluginState::Running
+        })
         .await;
     assert_eq!(st.description.as_ref().unwrap().name, "noop");
 
@@ -32,7 +36,11 @@ async fn hot_add_replace_remove() {
     std::fs::remove_file(h.plugins().join("a.wasm")).unwrap();
     let start = std::time::Instant::now();
     while h.sup.status("a").is_some() {
-        assert!(start.elapsed() < WAIT, "removed plugin still listed: {:?}", h.sup.status("a"));
+        assert!(
+            start.elapsed() < WAIT,
+            "removed plugin still listed: {:?}",
+            h.sup.status("a")
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -41,7 +49,9 @@ async fn hot_add_replace_remove() {
 async fn bad_files_get_one_clear_error_and_change_nothing_else() {
     let h = Harness::new();
     h.conf("good", "interval = \"100ms\"\n");
-    let _w = watch_plugins_dir(h.plugins(), h.sup.clone(), Duration::from_secs(60)).await.unwrap();
+    let _w = watch_plugins_dir(h.plugins(), h.sup.clone(), Duration::from_secs(60))
+        .await
+        .unwrap();
     h.install("ticker", "good");
     h.wait_for("good", WAIT, |s| s.calls >= 1).await;
 
@@ -56,16 +66,25 @@ async fn bad_files_get_one_clear_error_and_change_nothing_else() {
         ("garbage", "not a WebAssembly file"),
         ("core", "core WebAssembly module, not a component"),
         ("truncated", "not a valid WebAssembly component"),
-        ("wrong", "does not implement the sandkit:plugin/collector world"),
+        (
+            "wrong",
+            "does not implement the sandkit:plugin/collector world",
+        ),
     ];
     for (name, needle) in cases {
         let st = h.wait_state(name, PluginState::Failed, WAIT).await;
         let err = st.last_error.unwrap();
         assert!(err.contains(needle), "{name}: {err}");
-        assert!(err.contains(&format!("{name}.wasm")), "{name}: the error names the file: {err}");
+        assert!(
+            err.contains(&format!("{name}.wasm")),
+            "{name}: the error names the file: {err}"
+        );
     }
     let wrong = h.sup.status("wrong").unwrap().last_error.unwrap();
-    assert!(wrong.contains("missing export(s) describe, init, collect"), "{wrong}");
+    assert!(
+        wrong.contains("missing export(s) describe, init, collect"),
+        "{wrong}"
+    );
 
     // A corrupt replacement of a running plugin is refused and the old version keeps running.
     let calls = h.sup.status("good").unwrap().calls;
@@ -88,15 +107,35 @@ async fn protection_mode_clamps_intervals() {
     for f in [fast, slow, dflt] {
         h.sup.upsert(&f).await;
     }
-    assert_eq!(h.wait_for("fast", WAIT, |s| s.interval_ms.is_some()).await.interval_ms, Some(10));
-    assert_eq!(h.wait_for("slow", WAIT, |s| s.interval_ms.is_some()).await.interval_ms, Some(3_600_000));
-    assert_eq!(h.wait_for("dflt", WAIT, |s| s.interval_ms.is_some()).await.interval_ms, Some(1_000));
+    assert_eq!(
+        h.wait_for("fast", WAIT, |s| s.interval_ms.is_some())
+            .await
+            .interval_ms,
+        Some(10)
+    );
+    assert_eq!(
+        h.wait_for("slow", WAIT, |s| s.interval_ms.is_some())
+            .await
+            .interval_ms,
+        Some(3_600_000)
+    );
+    assert_eq!(
+        h.wait_for("dflt", WAIT, |s| s.interval_ms.is_some())
+            .await
+            .interval_ms,
+        Some(1_000)
+    );
 
     let off = Harness::with_config(|rc| rc.protection_mode = false);
     off.conf("fast", "interval = \"1ms\"\n");
     let f = off.install("ticker", "fast");
     off.sup.upsert(&f).await;
-    assert_eq!(off.wait_for("fast", WAIT, |s| s.interval_ms.is_some()).await.interval_ms, Some(1));
+    assert_eq!(
+        off.wait_for("fast", WAIT, |s| s.interval_ms.is_some())
+            .await
+            .interval_ms,
+        Some(1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +146,10 @@ async fn bad_plugin_config_names_file_and_key() {
     h.sup.upsert(&f).await;
     let st = h.wait_state("t", PluginState::Failed, WAIT).await;
     let err = st.last_error.unwrap();
-    assert!(err.contains("conf.d/t.toml") && err.contains("intervall") && err.contains("line 2"), "{err}");
+    assert!(
+        err.contains("conf.d/t.toml") && err.contains("intervall") && err.contains("line 2"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,12 +9,23 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-async fn run_once(guest: &str, conf: &str) -> Result<Vec<sandkit_io::Point>, sandkit_runtime::RuntimeError> {
+async fn run_once(
+    guest: &str,
+    conf: &str,
+) -> Result<Vec<sandkit_io::Point>, sandkit_runtime::RuntimeError> {
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(test_runtime_config(dir.path())).unwrap();
     let pc = PluginConfig::parse(conf, Path::new("test.toml"), runtime.config().limits).unwrap();
-    let loaded = load_plugin_file(&runtime, guest, &wasm(guest), &pc).await.unwrap();
-    let mut inst = Instance::new(&loaded.pre, loaded.name.clone(), &pc, Arc::new(Mutex::new(StateStore::default()))).await?;
+    let loaded = load_plugin_file(&runtime, guest, &wasm(guest), &pc)
+        .await
+        .unwrap();
+    let mut inst = Instance::new(
+        &loaded.pre,
+        loaded.name.clone(),
+        &pc,
+        Arc::new(Mutex::new(StateStore::default())),
+    )
+    .await?;
     inst.init(&pc.config_json).await?;
     Ok(inst.collect().await?.points)
 }
@@ -42,17 +53,36 @@ async fn escapes_are_denied_and_the_grant_works() {
                 Some(FieldValue::Text(t)) => t.clone(),
                 other => format!("{other:?}"),
             };
-            (p.tag("attempt").unwrap_or_default().to_string(), (ok, detail))
+            (
+                p.tag("attempt").unwrap_or_default().to_string(),
+                (ok, detail),
+            )
         })
         .collect();
     // The control: the granted directory is readable, so the test can tell denial from breakage.
-    assert_eq!(results["inside"], (true, "inside-ok".to_string()), "{results:#?}");
-    for attempt in ["dotdot", "abs_symlink", "rel_symlink", "shadow", "passwd", "env", "tcp", "write"] {
+    assert_eq!(
+        results["inside"],
+        (true, "inside-ok".to_string()),
+        "{results:#?}"
+    );
+    for attempt in [
+        "dotdot",
+        "abs_symlink",
+        "rel_symlink",
+        "shadow",
+        "passwd",
+        "env",
+        "tcp",
+        "write",
+    ] {
         let (ok, detail) = &results[attempt];
         assert!(!ok, "sandbox escape {attempt:?} succeeded: {detail}");
         assert!(!detail.contains("top-secret"), "{attempt}: {detail}");
     }
-    assert!(!root.join("written.txt").exists(), "a read-only grant was written to");
+    assert!(
+        !root.join("written.txt").exists(),
+        "a read-only grant was written to"
+    );
 }
 
 #[tokio::test]
@@ -65,8 +95,19 @@ async fn nothing_is_granted_by_default() {
 
 #[tokio::test]
 async fn statfs_needs_its_grant() {
-    let denied = run_once("disk", "[sandbox]\nread_only_dirs = [\"/proc\"]\n").await.unwrap_err().to_string();
+    let denied = run_once("disk", "[sandbox]\nread_only_dirs = [\"/proc\"]\n")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(denied.contains("statfs"), "{denied}");
-    let points = run_once("disk", "[sandbox]\nread_only_dirs = [\"/proc\"]\nstatfs = true\n").await.unwrap();
-    assert!(points.iter().any(|p| p.tag("path") == Some("/")), "{points:#?}");
+    let points = run_once(
+        "disk",
+        "[sandbox]\nread_only_dirs = [\"/proc\"]\nstatfs = true\n",
+    )
+    .await
+    .unwrap();
+    assert!(
+        points.iter().any(|p| p.tag("path") == Some("/")),
+        "{points:#?}"
+    );
 }

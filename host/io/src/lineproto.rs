@@ -83,8 +83,13 @@ mod tests {
     fn point(m: &str, tags: &[(&str, &str)], fields: Vec<(&str, FieldValue)>) -> Point {
         Point::new(
             m.into(),
-            tags.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
-            fields.into_iter().map(|(a, b)| (a.to_string(), b)).collect(),
+            tags.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            fields
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b))
+                .collect(),
             1_700_000_000_000_000_000,
             Category::Metric,
         )
@@ -126,13 +131,24 @@ mod tests {
 
     #[test]
     fn empty_tag_values_are_left_out() {
-        let p = point("m", &[("a", ""), ("b", "x")], vec![("f", FieldValue::Int(1))]);
+        let p = point(
+            "m",
+            &[("a", ""), ("b", "x")],
+            vec![("f", FieldValue::Int(1))],
+        );
         assert_eq!(encode_points(&[p]), "m,b=x f=1i 1700000000000000000\n");
     }
 
     #[test]
     fn floats_keep_precision() {
-        let p = point("m", &[], vec![("f", FieldValue::Float(0.1 + 0.2)), ("g", FieldValue::Float(1e300))]);
+        let p = point(
+            "m",
+            &[],
+            vec![
+                ("f", FieldValue::Float(0.1 + 0.2)),
+                ("g", FieldValue::Float(1e300)),
+            ],
+        );
         let line = encode_points(&[p]);
         let f: f64 = line.split(['=', ',']).nth(1).unwrap().parse().unwrap();
         assert_eq!(f, 0.1 + 0.2);

@@ -239,7 +239,11 @@ mod tests {
 
     #[test]
     fn tags_are_sorted_and_looked_up() {
-        let pt = p(vec![("b", "2"), ("a", "1")], vec![("f", FieldValue::Int(1))]).unwrap();
+        let pt = p(
+            vec![("b", "2"), ("a", "1")],
+            vec![("f", FieldValue::Int(1))],
+        )
+        .unwrap();
         assert_eq!(pt.tags()[0].0, "a");
         assert_eq!(pt.tag("b"), Some("2"));
         assert_eq!(pt.tag("c"), None);
@@ -247,9 +251,15 @@ mod tests {
 
     #[test]
     fn invalid_points_are_refused() {
-        assert!(matches!(p(vec![], vec![]), Err(PointError::NoFields { .. })));
         assert!(matches!(
-            p(vec![("a", "1"), ("a", "2")], vec![("f", FieldValue::Int(1))]),
+            p(vec![], vec![]),
+            Err(PointError::NoFields { .. })
+        ));
+        assert!(matches!(
+            p(
+                vec![("a", "1"), ("a", "2")],
+                vec![("f", FieldValue::Int(1))]
+            ),
             Err(PointError::DuplicateKey { what: "tag", .. })
         ));
         assert!(matches!(
@@ -257,14 +267,21 @@ mod tests {
             Err(PointError::NonFiniteFloat { .. })
         ));
         assert!(matches!(
-            p(vec![], vec![("f", FieldValue::Int(1)), ("f", FieldValue::Int(2))]),
+            p(
+                vec![],
+                vec![("f", FieldValue::Int(1)), ("f", FieldValue::Int(2))]
+            ),
             Err(PointError::DuplicateKey { what: "field", .. })
         ));
     }
 
     #[test]
     fn add_tag_keeps_order_and_existing_values() {
-        let mut pt = p(vec![("a", "1"), ("c", "3")], vec![("f", FieldValue::Int(1))]).unwrap();
+        let mut pt = p(
+            vec![("a", "1"), ("c", "3")],
+            vec![("f", FieldValue::Int(1))],
+        )
+        .unwrap();
         pt.add_tag_if_missing("b", "2");
         pt.add_tag_if_missing("a", "x");
         let keys: Vec<_> = pt.tags().iter().map(|(k, v)| format!("{k}={v}")).collect();

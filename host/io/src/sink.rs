@@ -76,7 +76,14 @@ mod tests {
     use crate::{CaptureOutput, FieldValue, FileOutput};
 
     fn pt(m: &str, cat: Category) -> Point {
-        Point::new(m.into(), vec![], vec![("v".into(), FieldValue::Int(1))], 5, cat).unwrap()
+        Point::new(
+            m.into(),
+            vec![],
+            vec![("v".into(), FieldValue::Int(1))],
+            5,
+            cat,
+        )
+        .unwrap()
     }
 
     #[tokio::test]
@@ -84,15 +91,23 @@ mod tests {
         let cap = CaptureOutput::new();
         let (sink, handle) = spawn_writer(Arc::new(cap.clone()), 2);
         for i in 0..50 {
-            sink.send(vec![pt(&format!("m{i}"), Category::Metric), pt("o", Category::Object)])
-                .await
-                .unwrap();
+            sink.send(vec![
+                pt(&format!("m{i}"), Category::Metric),
+                pt("o", Category::Object),
+            ])
+            .await
+            .unwrap();
         }
         drop(sink);
         handle.finish().await;
         let got = cap.points();
         assert_eq!(got.len(), 100);
-        assert_eq!(got.iter().filter(|p| p.category() == Category::Object).count(), 50);
+        assert_eq!(
+            got.iter()
+                .filter(|p| p.category() == Category::Object)
+                .count(),
+            50
+        );
         assert_eq!(got[0].measurement(), "m0");
     }
 

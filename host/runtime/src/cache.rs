@@ -80,12 +80,13 @@ impl ComponentCache {
                 }
             }
         }
-        let compiled = engine
-            .precompile_component(bytes)
-            .map_err(|e| RuntimeError::InvalidComponent {
-                file: file.to_path_buf(),
-                reason: format!("{e:#}"),
-            })?;
+        let compiled =
+            engine
+                .precompile_component(bytes)
+                .map_err(|e| RuntimeError::InvalidComponent {
+                    file: file.to_path_buf(),
+                    reason: format!("{e:#}"),
+                })?;
         let tmp = self.dir.join(format!(".{hash}.{}.tmp", std::process::id()));
         let stored = std::fs::write(&tmp, &compiled).and_then(|()| std::fs::rename(&tmp, &path));
         match stored {
@@ -102,10 +103,11 @@ impl ComponentCache {
                 #[allow(unsafe_code)]
                 // SAFETY: `compiled` was produced just now by this engine's `precompile_component`.
                 let c = unsafe { Component::deserialize(engine, &compiled) };
-                c.map(|c| (c, CacheOutcome::Compiled)).map_err(|e| RuntimeError::Cache {
-                    dir: self.dir.clone(),
-                    reason: format!("{e}"),
-                })
+                c.map(|c| (c, CacheOutcome::Compiled))
+                    .map_err(|e| RuntimeError::Cache {
+                        dir: self.dir.clone(),
+                        reason: format!("{e}"),
+                    })
             }
         }
     }

@@ -16,7 +16,11 @@ impl<'de> Deserialize<'de> for HumanDuration {
         let s = String::deserialize(d)?;
         humantime::parse_duration(&s)
             .map(HumanDuration)
-            .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a duration ({e}); write e.g. \"10s\" or \"250ms\"")))
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "{s:?} is not a duration ({e}); write e.g. \"10s\" or \"250ms\""
+                ))
+            })
     }
 }
 
@@ -44,9 +48,14 @@ impl ByteSize {
             "KB" | "kB" => 1_000,
             "MB" => 1_000_000,
             "GB" => 1_000_000_000,
-            u => return Err(format!("{s:?}: unknown unit {u:?}; use B, KiB, MiB, GiB, KB, MB or GB")),
+            u => {
+                return Err(format!(
+                    "{s:?}: unknown unit {u:?}; use B, KiB, MiB, GiB, KB, MB or GB"
+                ))
+            }
         };
-        n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+        n.checked_mul(mult)
+            .ok_or_else(|| format!("{s:?} is too large"))
     }
 }
 
@@ -60,7 +69,9 @@ impl<'de> Deserialize<'de> for ByteSize {
         }
         match Raw::deserialize(d)? {
             Raw::N(n) => Ok(ByteSize(n)),
-            Raw::S(s) => ByteSize::parse(&s).map(ByteSize).map_err(serde::de::Error::custom),
+            Raw::S(s) => ByteSize::parse(&s)
+                .map(ByteSize)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -247,8 +258,12 @@ impl RawRuntimeConfig {
         if self.max_crashes == 0 {
             return Err(err("key \"runtime.max_crashes\": must be at least 1".into()));
         }
-        if self.epoch_tick.0 < Duration::from_millis(1) || self.epoch_tick.0 > Duration::from_secs(1) {
-            return Err(err("key \"runtime.epoch_tick\": must be within [1ms, 1s]".into()));
+        if self.epoch_tick.0 < Duration::from_millis(1)
+            || self.epoch_tick.0 > Duration::from_secs(1)
+        {
+            return Err(err(
+                "key \"runtime.epoch_tick\": must be within [1ms, 1s]".into()
+            ));
         }
         self.limits
             .validate()
@@ -427,14 +442,22 @@ percpu = false
 
     #[test]
     fn unknown_keys_name_file_and_key() {
-        let e = PluginConfig::parse("intervall = \"5s\"\n", Path::new("conf.d/cpu.toml"), Limits::default())
-            .unwrap_err()
-            .to_string();
+        let e = PluginConfig::parse(
+            "intervall = \"5s\"\n",
+            Path::new("conf.d/cpu.toml"),
+            Limits::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("conf.d/cpu.toml"), "{e}");
         assert!(e.contains("intervall"), "{e}");
-        let e = PluginConfig::parse("[limits]\nfuell = 1\n", Path::new("x.toml"), Limits::default())
-            .unwrap_err()
-            .to_string();
+        let e = PluginConfig::parse(
+            "[limits]\nfuell = 1\n",
+            Path::new("x.toml"),
+            Limits::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("fuell"), "{e}");
     }
 

@@ -61,6 +61,9 @@ impl RuntimeError {
     /// Whether the failure is a crash: the instance cannot be used again and counts toward
     /// disabling the plugin.
     pub fn is_crash(&self) -> bool {
-        matches!(self, RuntimeError::Trap { .. } | RuntimeError::Deadline { .. })
+        matches!(
+            self,
+            RuntimeError::Trap { .. } | RuntimeError::Deadline { .. }
+        )
     }
 }

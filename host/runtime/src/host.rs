@@ -41,7 +41,12 @@ pub struct Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
         let grow = (desired - current) as u64;
         let total = self.memory_now + grow;
         if total > self.memory_cap {
@@ -55,7 +60,12 @@ impl ResourceLimiter for Limiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
         if desired > 100_000 {
             return Err(wasmtime::Error::new(LimitExceeded(format!(
                 "table cap of 100000 elements exceeded (wanted {desired})"
@@ -94,7 +104,9 @@ pub struct HostState {
 
 impl std::fmt::Debug for HostState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostState").field("plugin", &self.plugin).finish_non_exhaustive()
+        f.debug_struct("HostState")
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
     }
 }
 
@@ -254,7 +266,11 @@ impl emit::Host for HostState {
 
 impl state::Host for HostState {
     fn get(&mut self, key: String) -> Result<Option<Vec<u8>>> {
-        Ok(self.state.lock().ok().and_then(|s| s.map.get(&key).cloned()))
+        Ok(self
+            .state
+            .lock()
+            .ok()
+            .and_then(|s| s.map.get(&key).cloned()))
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<std::result::Result<(), String>> {

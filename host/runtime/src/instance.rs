@@ -33,7 +33,9 @@ pub struct Instance {
 
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance").field("plugin", &self.plugin).finish_non_exhaustive()
+        f.debug_struct("Instance")
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,9 +61,15 @@ fn describe_error(e: &wasmtime::Error) -> String {
     let kind = trap_kind(e);
     let root = e.root_cause().to_string();
     let top = e.to_string();
-    let mut text = if top == root { top } else { format!("{top}: {root}") };
+    let mut text = if top == root {
+        top
+    } else {
+        format!("{top}: {root}")
+    };
     if kind == "unreachable" {
-        text.push_str(" (a panic or abort in the guest; its message, if any, is in the log on stderr)");
+        text.push_str(
+            " (a panic or abort in the guest; its message, if any, is in the log on stderr)",
+        );
     }
     format!("[{kind}] {text}")
 }
@@ -77,9 +85,11 @@ impl Instance {
         config: &PluginConfig,
         state: Arc<Mutex<StateStore>>,
     ) -> Result<Self, RuntimeError> {
-        let data = HostState::new(plugin.clone(), config, state).map_err(|reason| RuntimeError::Plugin {
-            plugin: plugin.to_string(),
-            reason,
+        let data = HostState::new(plugin.clone(), config, state).map_err(|reason| {
+            RuntimeError::Plugin {
+                plugin: plugin.to_string(),
+                reason,
+            }
         })?;
         let mut store = Store::new(pre.engine(), data);
         store.limiter(|s| &mut s.limiter);
@@ -117,7 +127,9 @@ impl Instance {
     }
 
     fn fuel_used(&self) -> u64 {
-        self.limits.fuel.saturating_sub(self.store.get_fuel().unwrap_or(0))
+        self.limits
+            .fuel
+            .saturating_sub(self.store.get_fuel().unwrap_or(0))
     }
 
     fn fail(&self, call: &'static str, e: &wasmtime::Error) -> RuntimeError {

@@ -28,7 +28,8 @@ struct Inner {
 impl Inner {
     fn emit_line(&mut self) {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * PER_SECOND).min(BURST);
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * PER_SECOND).min(BURST);
         self.last = now;
         let text = String::from_utf8_lossy(&self.line).into_owned();
         self.line.clear();
@@ -93,7 +94,11 @@ impl StdoutStream for LogStream {
 }
 
 impl AsyncWrite for LogStream {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         if let Ok(mut inner) = self.inner.lock() {
             inner.write(buf);
         }

@@ -48,7 +48,10 @@ pub struct PluginDescription {
 }
 
 mod humantime_ms {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
     }
 }
@@ -81,7 +84,11 @@ impl PluginDescription {
                     name: m.name,
                     category: crate::host::category(m.category).to_string(),
                     description: m.description,
-                    tags: m.tags.into_iter().map(|t| (t.name, t.description)).collect(),
+                    tags: m
+                        .tags
+                        .into_iter()
+                        .map(|t| (t.name, t.description))
+                        .collect(),
                     fields: m
                         .fields
                         .into_iter()
@@ -182,7 +189,8 @@ pub async fn load_plugin(
     // Compiling takes 50 ms for a small Rust guest and seconds for Python or JS: keep it off the
     // async workers when the runtime has more than one thread.
     let compile = || runtime.component(file, bytes, &hash);
-    let (component, cache) = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+    let (component, cache) = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor())
+    {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(compile)?,
         _ => compile()?,
     };
@@ -191,7 +199,13 @@ pub async fn load_plugin(
     // describe runs without any grant: it must not depend on the host.
     let mut bare = config.clone();
     bare.sandbox = Default::default();
-    let mut inst = Instance::new(&pre, name.clone(), &bare, Arc::new(Mutex::new(StateStore::default()))).await?;
+    let mut inst = Instance::new(
+        &pre,
+        name.clone(),
+        &bare,
+        Arc::new(Mutex::new(StateStore::default())),
+    )
+    .await?;
     let info = inst.describe().await?;
     Ok(LoadedPlugin {
         name,
@@ -213,9 +227,11 @@ pub async fn load_plugin_file(
     file: &Path,
     config: &PluginConfig,
 ) -> Result<LoadedPlugin, RuntimeError> {
-    let bytes = tokio::fs::read(file).await.map_err(|source| RuntimeError::Read {
-        file: file.to_path_buf(),
-        source,
-    })?;
+    let bytes = tokio::fs::read(file)
+        .await
+        .map_err(|source| RuntimeError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
     load_plugin(runtime, name, file, &bytes, config).await
 }

@@ -98,7 +98,11 @@ impl Supervisor {
 
     /// Status of every plugin, sorted by name.
     pub fn statuses(&self) -> Vec<PluginStatus> {
-        let mut v: Vec<PluginStatus> = self.entries().values().map(|e| lock(&e.status).clone()).collect();
+        let mut v: Vec<PluginStatus> = self
+            .entries()
+            .values()
+            .map(|e| lock(&e.status).clone())
+            .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
@@ -133,7 +137,11 @@ impl Supervisor {
                 return;
             }
         }
-        let config = match PluginConfig::load(&self.runtime.config().conf_dir, &name, self.runtime.config().limits) {
+        let config = match PluginConfig::load(
+            &self.runtime.config().conf_dir,
+            &name,
+            self.runtime.config().limits,
+        ) {
             Ok(c) => c,
             Err(e) => return self.record_load_error(&name, file, &e),
         };
@@ -178,7 +186,10 @@ impl Supervisor {
             .map(|en| {
                 let mut st = lock(&en.status);
                 st.last_error = Some(e.to_string());
-                matches!(st.state, PluginState::Running | PluginState::Backoff | PluginState::Starting)
+                matches!(
+                    st.state,
+                    PluginState::Running | PluginState::Backoff | PluginState::Starting
+                )
             })
             .unwrap_or(false);
         if running {
@@ -288,8 +299,11 @@ impl PluginTask {
 
     async fn run(mut self) {
         let rc = self.runtime.config().clone();
-        let (interval, clamped) =
-            effective_interval(&self.plugin.description, self.config.interval, rc.protection_mode);
+        let (interval, clamped) = effective_interval(
+            &self.plugin.description,
+            self.config.interval,
+            rc.protection_mode,
+        );
         if let Some(why) = clamped {
             let file = self
                 .config
@@ -321,7 +335,8 @@ impl PluginTask {
                 } else {
                     rand::rng().random_range(Duration::ZERO..=jitter_max)
                 };
-                let due = start + interval.saturating_mul(tick.min(u32::MAX as u64) as u32) + jitter;
+                let due =
+                    start + interval.saturating_mul(tick.min(u32::MAX as u64) as u32) + jitter;
                 if !self.sleep_until(due).await {
                     return;
                 }
@@ -355,7 +370,13 @@ impl PluginTask {
     }
 
     async fn instantiate(&self, state: Arc<Mutex<StateStore>>) -> Result<Instance, RuntimeError> {
-        let mut inst = Instance::new(&self.plugin.pre, self.plugin.name.clone(), &self.config, state).await?;
+        let mut inst = Instance::new(
+            &self.plugin.pre,
+            self.plugin.name.clone(),
+            &self.config,
+            state,
+        )
+        .await?;
         inst.init(&self.config.config_json).await?;
         Ok(inst)
     }
@@ -413,7 +434,10 @@ impl PluginTask {
             return Step::Stop;
         }
         let factor = 1u32 << (*crashes - 1).min(20);
-        let backoff = rc.backoff_initial.saturating_mul(factor).min(rc.backoff_max);
+        let backoff = rc
+            .backoff_initial
+            .saturating_mul(factor)
+            .min(rc.backoff_max);
         tracing::warn!(
             plugin = %self.name(), crashes = *crashes, max_crashes = rc.max_crashes, kind = %kind, error = %e,
             "runtime.plugin crashed; restarting in {}", humantime::format_duration(backoff)

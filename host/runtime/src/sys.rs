@@ -11,7 +11,9 @@ fn unescape_mount(s: &str) -> String {
         if b[i] == b'\\' {
             let oct = &b[i + 1..(i + 4).min(b.len())];
             if oct.len() == 3 && oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                let v = (oct[0] - b'0') as u32 * 64 + (oct[1] - b'0') as u32 * 8 + (oct[2] - b'0') as u32;
+                let v = (oct[0] - b'0') as u32 * 64
+                    + (oct[1] - b'0') as u32 * 8
+                    + (oct[2] - b'0') as u32;
                 if let Ok(v) = u8::try_from(v) {
                     out.push(v);
                     i += 4;
@@ -40,7 +42,11 @@ pub fn statfs(path: &str) -> Result<FsUsage, String> {
         return Err(format!("{path:?} is not a mount point"));
     }
     let st = rustix::fs::statvfs(path).map_err(|e| format!("statvfs {path:?}: {e}"))?;
-    let frsize = if st.f_frsize > 0 { st.f_frsize } else { st.f_bsize };
+    let frsize = if st.f_frsize > 0 {
+        st.f_frsize
+    } else {
+        st.f_bsize
+    };
     Ok(FsUsage {
         total: st.f_blocks.saturating_mul(frsize),
         available: st.f_bavail.saturating_mul(frsize),
@@ -52,7 +58,10 @@ pub fn statfs(path: &str) -> Result<FsUsage, String> {
 
 /// The host's name.
 pub fn hostname() -> String {
-    rustix::system::uname().nodename().to_string_lossy().into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
         "sandkit.start"
     );
     let sup = Supervisor::new(runtime, sink, cfg.global_tags.clone());
-    let watcher = watch_plugins_dir(cfg.runtime.plugins_dir.clone(), sup.clone(), RESCAN_EVERY).await?;
+    let watcher =
+        watch_plugins_dir(cfg.runtime.plugins_dir.clone(), sup.clone(), RESCAN_EVERY).await?;
     let status_file = cfg.data_dir.join("status.json");
     let status_task = tokio::spawn(write_status_forever(sup.clone(), status_file.clone()));
 

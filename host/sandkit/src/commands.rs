@@ -20,7 +20,10 @@ pub fn config_check(args: &ConfigArgs) -> Result<()> {
     if let Ok(rd) = std::fs::read_dir(&rc.conf_dir) {
         let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
-        for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "toml")) {
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "toml"))
+        {
             checked += 1;
             let text = match std::fs::read_to_string(f) {
                 Ok(t) => t,
@@ -60,18 +63,34 @@ fn oneoff_runtime() -> Result<Runtime> {
     let cache = std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".cache/sandkit/components"))
         .unwrap_or_else(|| std::env::temp_dir().join("sandkit-components"));
-    let rc = RawRuntimeConfig::default().validate(Path::new("<defaults>"), cache, PathBuf::new(), PathBuf::new())?;
+    let rc = RawRuntimeConfig::default().validate(
+        Path::new("<defaults>"),
+        cache,
+        PathBuf::new(),
+        PathBuf::new(),
+    )?;
     Ok(Runtime::new(rc)?)
 }
 
 /// `sandkit plugin test <file>`.
-pub async fn plugin_test(file: &Path, config: Option<&Path>, count: u32, every: Duration) -> Result<()> {
+pub async fn plugin_test(
+    file: &Path,
+    config: Option<&Path>,
+    count: u32,
+    every: Duration,
+) -> Result<()> {
     crate::init_logging("info");
-    let name = plugin_name(file).with_context(|| format!("{}: a plugin file must be named <name>.wasm", file.display()))?;
+    let name = plugin_name(file).with_context(|| {
+        format!(
+            "{}: a plugin file must be named <name>.wasm",
+            file.display()
+        )
+    })?;
     let runtime = oneoff_runtime()?;
     let pc = match config {
         Some(c) => {
-            let text = std::fs::read_to_string(c).with_context(|| format!("cannot read {}", c.display()))?;
+            let text = std::fs::read_to_string(c)
+                .with_context(|| format!("cannot read {}", c.display()))?;
             PluginConfig::parse(&text, c, runtime.config().limits)?
         }
         None => PluginConfig::default_with(runtime.config().limits),
@@ -79,7 +98,13 @@ pub async fn plugin_test(file: &Path, config: Option<&Path>, count: u32, every: 
     let loaded = load_plugin_file(&runtime, &name, file, &pc).await?;
     let d = &loaded.description;
     eprintln!("# {} {}: {}", d.name, d.version, d.description);
-    let mut inst = Instance::new(&loaded.pre, loaded.name.clone(), &pc, Arc::new(Mutex::new(StateStore::default()))).await?;
+    let mut inst = Instance::new(
+        &loaded.pre,
+        loaded.name.clone(),
+        &pc,
+        Arc::new(Mutex::new(StateStore::default())),
+    )
+    .await?;
     inst.init(&pc.config_json).await?;
     for i in 0..count.max(1) {
         if i > 0 {
@@ -113,13 +138,23 @@ fn print_description(d: &PluginDescription) {
         f(d.max_interval)
     );
     for m in &d.measurements {
-        println!("  measurement {} [{}]: {}", m.name, m.category, m.description);
+        println!(
+            "  measurement {} [{}]: {}",
+            m.name, m.category, m.description
+        );
         for (t, desc) in &m.tags {
             println!("    tag   {t}: {desc}");
         }
         for fi in &m.fields {
-            let unit = if fi.unit.is_empty() { String::new() } else { format!(", {}", fi.unit) };
-            println!("    field {} ({}{unit}): {}", fi.name, fi.kind, fi.description);
+            let unit = if fi.unit.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", fi.unit)
+            };
+            println!(
+                "    field {} ({}{unit}): {}",
+                fi.name, fi.kind, fi.description
+            );
         }
     }
 }
@@ -134,7 +169,9 @@ pub async fn plugin_list(args: &ConfigArgs, json: bool) -> Result<()> {
     let mut out = Vec::new();
     let mut failed = 0;
     for f in files {
-        let Some(name) = plugin_name(&f) else { continue };
+        let Some(name) = plugin_name(&f) else {
+            continue;
+        };
         let loaded = match PluginConfig::load(&cfg.runtime.conf_dir, &name, cfg.runtime.limits) {
             Ok(pc) => load_plugin_file(&runtime, &name, &f, &pc).await,
             Err(e) => Err(e),
@@ -166,8 +203,12 @@ pub async fn plugin_list(args: &ConfigArgs, json: bool) -> Result<()> {
 pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
     let cfg = args.load(None)?;
     let path = cfg.data_dir.join("status.json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {} (is the agent running with this data_dir?)", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {} (is the agent running with this data_dir?)",
+            path.display()
+        )
+    })?;
     if json {
         println!("{text}");
         return Ok(());
@@ -178,7 +219,12 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
         "plugin", "state", "interval", "calls", "crashes", "points", "mem KiB"
     );
     for s in statuses {
-        let str_of = |k: &str| s.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let str_of = |k: &str| {
+            s.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         let num = |k: &str| s.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
         let interval = s
             .get("interval_ms")

@@ -87,7 +87,9 @@ fn default_level() -> String {
 
 impl Default for RawLog {
     fn default() -> Self {
-        RawLog { level: default_level() }
+        RawLog {
+            level: default_level(),
+        }
     }
 }
 
@@ -128,11 +130,16 @@ impl AgentConfig {
     pub fn load(path: Option<&Path>, ov: &Overrides) -> Result<AgentConfig> {
         let (text, source, base) = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config {}", p.display()))?;
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config {}", p.display()))?;
                 let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
                 (text, p.to_path_buf(), base)
             }
-            None => (DEFAULT_CONFIG.to_string(), PathBuf::from("<embedded default>"), PathBuf::new()),
+            None => (
+                DEFAULT_CONFIG.to_string(),
+                PathBuf::from("<embedded default>"),
+                PathBuf::new(),
+            ),
         };
         Self::parse(&text, &source, &base, ov)
     }
@@ -142,12 +149,32 @@ impl AgentConfig {
     /// # Errors
     /// As for [`AgentConfig::load`].
     pub fn parse(text: &str, source: &Path, base: &Path, ov: &Overrides) -> Result<AgentConfig> {
-        let raw: RawConfig = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("config error in {}: {}", source.display(), toml_message(text, &e)))?;
-        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
-        let plugins_dir = ov.plugins_dir.clone().unwrap_or_else(|| resolve(&raw.plugins_dir));
-        let conf_dir = ov.conf_dir.clone().unwrap_or_else(|| resolve(&raw.conf_dir));
-        let data_dir = ov.data_dir.clone().unwrap_or_else(|| resolve(&raw.data_dir));
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            anyhow::anyhow!(
+                "config error in {}: {}",
+                source.display(),
+                toml_message(text, &e)
+            )
+        })?;
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let plugins_dir = ov
+            .plugins_dir
+            .clone()
+            .unwrap_or_else(|| resolve(&raw.plugins_dir));
+        let conf_dir = ov
+            .conf_dir
+            .clone()
+            .unwrap_or_else(|| resolve(&raw.conf_dir));
+        let data_dir = ov
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| resolve(&raw.data_dir));
         let output = match (ov.output_file.clone(), raw.output.kind.as_str()) {
             (Some(p), _) => OutputKind::File(p),
             (None, "stdout") => OutputKind::Stdout,
@@ -174,9 +201,9 @@ impl AgentConfig {
         global_tags
             .entry("host".into())
             .or_insert_with(sandkit_runtime_hostname);
-        let runtime = raw
-            .runtime
-            .validate(source, data_dir.join("cache"), plugins_dir, conf_dir)?;
+        let runtime =
+            raw.runtime
+                .validate(source, data_dir.join("cache"), plugins_dir, conf_dir)?;
         Ok(AgentConfig {
             source: source.to_path_buf(),
             data_dir,

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "sandkit", version, about = "A telemetry agent whose collectors are WebAssembly components")]
+#[command(
+    name = "sandkit",
+    version,
+    about = "A telemetry agent whose collectors are WebAssembly components"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -101,19 +105,33 @@ enum PluginCommand {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         match cli.command {
             Command::Run { cfg, output_file } => agent::run(&cfg, output_file).await,
-            Command::Config { command: ConfigCommand::Check { cfg } } => commands::config_check(&cfg),
-            Command::Config { command: ConfigCommand::Default } => {
+            Command::Config {
+                command: ConfigCommand::Check { cfg },
+            } => commands::config_check(&cfg),
+            Command::Config {
+                command: ConfigCommand::Default,
+            } => {
                 print!("{}", config::DEFAULT_CONFIG);
                 Ok(())
             }
-            Command::Plugin { command: PluginCommand::Test { file, config, count, every } } => {
-                commands::plugin_test(&file, config.as_deref(), count, every.into()).await
-            }
-            Command::Plugin { command: PluginCommand::List { cfg, json } } => commands::plugin_list(&cfg, json).await,
+            Command::Plugin {
+                command:
+                    PluginCommand::Test {
+                        file,
+                        config,
+                        count,
+                        every,
+                    },
+            } => commands::plugin_test(&file, config.as_deref(), count, every.into()).await,
+            Command::Plugin {
+                command: PluginCommand::List { cfg, json },
+            } => commands::plugin_list(&cfg, json).await,
             Command::Status { cfg, json } => commands::status(&cfg, json),
         }
     })
@@ -133,8 +151,9 @@ impl ConfigArgs {
 
 /// Log to stderr; `SANDKIT_LOG` (an env-filter directive) overrides the configured level.
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SANDKIT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},wasmtime=warn,cranelift=warn")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SANDKIT_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},wasmtime=warn,cranelift=warn"))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -5,7 +5,8 @@ struct Noop;
 
 impl Collector for Noop {
     fn describe() -> PluginInfo {
-        PluginInfo::new("noop", "0.1.0", "does nothing, for benches").interval_ms(1_000, 1, 3_600_000)
+        PluginInfo::new("noop", "0.1.0", "does nothing, for benches")
+            .interval_ms(1_000, 1, 3_600_000)
     }
     fn init(_config: Config) -> Result<Self, String> {
         Ok(Noop)
