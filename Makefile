@@ -51,7 +51,7 @@ lint: deps
 
 ## test: everything needed, then the whole suite (host unit + integration tests, guest unit tests, lint)
 test: build lint
-	cargo test --release --workspace
+	cargo test --release --workspace --no-fail-fast
 	cd guests && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test --workspace
 
 ## bench: criterion benches, then the idle-cost measurement of `sandkit run`

@@ -53,7 +53,7 @@ fn instance(
 ) -> Instance {
     let loaded = load(rt, runtime, name, config);
     rt.block_on(async {
-        let mut inst = Instance::new(&loaded.pre, loaded.name.clone(), config, state())
+        let mut inst = Instance::new(&loaded, config, state())
             .await
             .expect("instantiate");
         inst.init(&config.config_json).await.expect("init");
@@ -148,9 +148,7 @@ fn instantiate(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let inst =
-                        Instance::new(&loaded.pre, loaded.name.clone(), &config, state.clone())
-                            .await;
+                    let inst = Instance::new(&loaded, &config, state.clone()).await;
                     black_box(inst.expect("instantiate"));
                 }
                 start.elapsed()
@@ -162,10 +160,9 @@ fn instantiate(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let mut inst =
-                        Instance::new(&loaded.pre, loaded.name.clone(), &config, state.clone())
-                            .await
-                            .expect("instantiate");
+                    let mut inst = Instance::new(&loaded, &config, state.clone())
+                        .await
+                        .expect("instantiate");
                     inst.init(&config.config_json).await.expect("init");
                     black_box(inst);
                 }

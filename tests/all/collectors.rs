@@ -17,14 +17,9 @@ async fn collector(name: &str) -> (Instance, tempfile::TempDir) {
         .await
         .unwrap();
     assert_eq!(loaded.description.name, name);
-    let mut inst = Instance::new(
-        &loaded.pre,
-        loaded.name.clone(),
-        &pc,
-        Arc::new(Mutex::new(StateStore::default())),
-    )
-    .await
-    .unwrap();
+    let mut inst = Instance::new(&loaded, &pc, Arc::new(Mutex::new(StateStore::default())))
+        .await
+        .unwrap();
     inst.init(&pc.config_json).await.unwrap();
     (inst, dir)
 }

@@ -19,13 +19,7 @@ async fn run_once(
     let loaded = load_plugin_file(&runtime, guest, &wasm(guest), &pc)
         .await
         .unwrap();
-    let mut inst = Instance::new(
-        &loaded.pre,
-        loaded.name.clone(),
-        &pc,
-        Arc::new(Mutex::new(StateStore::default())),
-    )
-    .await?;
+    let mut inst = Instance::new(&loaded, &pc, Arc::new(Mutex::new(StateStore::default()))).await?;
     inst.init(&pc.config_json).await?;
     Ok(inst.collect().await?.points)
 }

@@ -7,38 +7,91 @@ use crate::host::HostState;
 use crate::{RuntimeConfig, RuntimeError};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::Engine;
 
-/// Advances the engine's epoch every tick until dropped.
+#[derive(Debug, Default)]
+struct TickerShared {
+    stop: AtomicBool,
+    /// Guest calls in flight; the ticker sleeps while there are none.
+    active: Mutex<usize>,
+    wake: Condvar,
+}
+
+/// Marks guest calls in flight so that the epoch ticker runs only while some guest runs: an idle
+/// agent does not wake every tick.
+#[derive(Debug, Clone, Default)]
+pub struct EpochActivity {
+    shared: Arc<TickerShared>,
+}
+
+/// Held for the duration of a guest call.
+#[derive(Debug)]
+pub struct ActiveCall {
+    shared: Arc<TickerShared>,
+}
+
+impl EpochActivity {
+    /// Mark a call as running until the guard is dropped.
+    pub fn enter(&self) -> ActiveCall {
+        let mut a = self.shared.active.lock().unwrap_or_else(|p| p.into_inner());
+        *a += 1;
+        if *a == 1 {
+            self.shared.wake.notify_one();
+        }
+        ActiveCall {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for ActiveCall {
+    fn drop(&mut self) {
+        let mut a = self.shared.active.lock().unwrap_or_else(|p| p.into_inner());
+        *a = a.saturating_sub(1);
+    }
+}
+
+/// Advances the engine's epoch every tick while a guest call is in flight, until dropped.
 #[derive(Debug)]
 struct EpochTicker {
-    stop: Arc<AtomicBool>,
+    activity: EpochActivity,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl EpochTicker {
     fn start(engine: Engine, tick: Duration) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let activity = EpochActivity::default();
+        let shared = activity.shared.clone();
         let thread = std::thread::Builder::new()
             .name("sandkit-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(tick);
-                    engine.increment_epoch();
+            .spawn(move || loop {
+                {
+                    let mut a = shared.active.lock().unwrap_or_else(|p| p.into_inner());
+                    while *a == 0 && !shared.stop.load(Ordering::Relaxed) {
+                        a = shared.wake.wait(a).unwrap_or_else(|p| p.into_inner());
+                    }
                 }
+                if shared.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(tick);
+                engine.increment_epoch();
             })
             .ok();
-        EpochTicker { stop, thread }
+        EpochTicker { activity, thread }
     }
 }
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.activity.shared.stop.store(true, Ordering::Relaxed);
+        {
+            let _a = self.activity.shared.active.lock();
+            self.activity.shared.wake.notify_all();
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -102,6 +155,11 @@ impl Runtime {
 
     pub fn linker(&self) -> &Linker<HostState> {
         &self.linker
+    }
+
+    /// The handle instances use to keep the epoch ticking during their calls.
+    pub fn activity(&self) -> EpochActivity {
+        self._ticker.activity.clone()
     }
 
     pub fn config(&self) -> &RuntimeConfig {

@@ -1,10 +1,12 @@
 //! One plugin instance: a `Store` made from the plugin's `InstancePre`, and calls into it under
 //! the per-call limits (fuel, wall-time deadline, memory, emitted points and bytes).
 
-use crate::bindings::collector::{Collector, CollectorPre};
+use crate::bindings::collector::Collector;
 use crate::bindings::PluginInfo;
 use crate::config::{Limits, PluginConfig};
+use crate::engine::EpochActivity;
 use crate::host::{HostState, LimitExceeded, StateStore};
+use crate::plugin::LoadedPlugin;
 use crate::RuntimeError;
 use sandkit_io::Point;
 use std::sync::{Arc, Mutex};
@@ -29,6 +31,7 @@ pub struct Instance {
     bindings: Collector,
     plugin: Arc<str>,
     limits: Limits,
+    activity: EpochActivity,
 }
 
 impl std::fmt::Debug for Instance {
@@ -75,16 +78,19 @@ fn describe_error(e: &wasmtime::Error) -> String {
 }
 
 impl Instance {
-    /// Instantiate `pre` in a fresh store with the grants and limits of `config`.
+    /// Instantiate `plugin` in a fresh store with the grants and limits of `config`.
     ///
     /// # Errors
     /// When a granted directory cannot be opened or instantiation traps.
     pub async fn new(
-        pre: &CollectorPre<HostState>,
-        plugin: Arc<str>,
+        loaded: &LoadedPlugin,
         config: &PluginConfig,
         state: Arc<Mutex<StateStore>>,
     ) -> Result<Self, RuntimeError> {
+        let pre = &loaded.pre;
+        let plugin = loaded.name.clone();
+        let activity = loaded.activity.clone();
+        let _active = activity.enter();
         let data = HostState::new(plugin.clone(), config, state).map_err(|reason| {
             RuntimeError::Plugin {
                 plugin: plugin.to_string(),
@@ -118,6 +124,7 @@ impl Instance {
             bindings,
             plugin,
             limits,
+            activity,
         })
     }
 
@@ -154,6 +161,7 @@ impl Instance {
     /// On a trap or a deadline overrun.
     pub async fn describe(&mut self) -> Result<PluginInfo, RuntimeError> {
         prepare(&mut self.store, self.limits);
+        let _active = self.activity.enter();
         let fut = self.bindings.call_describe(&mut self.store);
         match tokio::time::timeout(self.limits.timeout, fut).await {
             Err(_) => Err(self.deadline("describe")),
@@ -168,6 +176,7 @@ impl Instance {
     /// On a trap, a deadline overrun, or an error returned by the plugin.
     pub async fn init(&mut self, config_json: &str) -> Result<(), RuntimeError> {
         prepare(&mut self.store, self.limits);
+        let _active = self.activity.enter();
         let fut = self.bindings.call_init(&mut self.store, config_json);
         match tokio::time::timeout(self.limits.timeout, fut).await {
             Err(_) => Err(self.deadline("init")),
@@ -188,6 +197,7 @@ impl Instance {
     /// an error are dropped with it).
     pub async fn collect(&mut self) -> Result<CallReport, RuntimeError> {
         prepare(&mut self.store, self.limits);
+        let _active = self.activity.enter();
         let start = Instant::now();
         let fut = self.bindings.call_collect(&mut self.store);
         let r = tokio::time::timeout(self.limits.timeout, fut).await;

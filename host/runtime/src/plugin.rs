@@ -114,6 +114,8 @@ pub struct LoadedPlugin {
     pub pre: CollectorPre<HostState>,
     pub description: PluginDescription,
     pub cache: CacheOutcome,
+    /// Keeps the epoch ticking while this plugin's calls run.
+    pub activity: crate::engine::EpochActivity,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -199,22 +201,28 @@ pub async fn load_plugin(
     // describe runs without any grant: it must not depend on the host.
     let mut bare = config.clone();
     bare.sandbox = Default::default();
-    let mut inst = Instance::new(
-        &pre,
-        name.clone(),
-        &bare,
-        Arc::new(Mutex::new(StateStore::default())),
-    )
-    .await?;
-    let info = inst.describe().await?;
-    Ok(LoadedPlugin {
+    let mut loaded = LoadedPlugin {
         name,
         file: file.to_path_buf(),
         hash,
         pre,
-        description: PluginDescription::from_wit(info),
+        description: PluginDescription::from_wit(crate::bindings::PluginInfo {
+            name: String::new(),
+            version: String::new(),
+            description: String::new(),
+            default_interval_ms: 0,
+            min_interval_ms: 0,
+            max_interval_ms: 0,
+            measurements: Vec::new(),
+        }),
         cache,
-    })
+        activity: runtime.activity(),
+    };
+    let mut inst =
+        Instance::new(&loaded, &bare, Arc::new(Mutex::new(StateStore::default()))).await?;
+    let info = inst.describe().await?;
+    loaded.description = PluginDescription::from_wit(info);
+    Ok(loaded)
 }
 
 /// Read a plugin file and load it.

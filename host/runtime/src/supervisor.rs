@@ -370,13 +370,7 @@ impl PluginTask {
     }
 
     async fn instantiate(&self, state: Arc<Mutex<StateStore>>) -> Result<Instance, RuntimeError> {
-        let mut inst = Instance::new(
-            &self.plugin.pre,
-            self.plugin.name.clone(),
-            &self.config,
-            state,
-        )
-        .await?;
+        let mut inst = Instance::new(&self.plugin, &self.config, state).await?;
         inst.init(&self.config.config_json).await?;
         Ok(inst)
     }

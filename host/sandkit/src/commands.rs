@@ -98,13 +98,7 @@ pub async fn plugin_test(
     let loaded = load_plugin_file(&runtime, &name, file, &pc).await?;
     let d = &loaded.description;
     eprintln!("# {} {}: {}", d.name, d.version, d.description);
-    let mut inst = Instance::new(
-        &loaded.pre,
-        loaded.name.clone(),
-        &pc,
-        Arc::new(Mutex::new(StateStore::default())),
-    )
-    .await?;
+    let mut inst = Instance::new(&loaded, &pc, Arc::new(Mutex::new(StateStore::default()))).await?;
     inst.init(&pc.config_json).await?;
     for i in 0..count.max(1) {
         if i > 0 {
