@@ -6,29 +6,9 @@ pub mod native;
 pub mod summary;
 
 use sandkit_runtime::{Limits, PluginConfig, RawRuntimeConfig, RuntimeConfig};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("benches/ has a parent")
-        .to_path_buf()
-}
-
-/// A guest component built by `make guests`.
-///
-/// # Panics
-/// When the guests have not been built.
-pub fn wasm(name: &str) -> PathBuf {
-    let p = repo_root().join("build/wasm").join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: run `make guests` first",
-        p.display()
-    );
-    p
-}
+pub use sandkit_tests::{repo_root, wasm};
 
 /// The agent's default runtime settings (`RawRuntimeConfig::default()`), with the cache,
 /// plugins and conf.d directories under `dir`.

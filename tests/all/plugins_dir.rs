@@ -176,3 +176,30 @@ async fn compiled_components_are_cached_on_disk() {
     let (_, outcome) = rt.component(&file, &bytes, &hash).unwrap();
     assert_eq!(outcome, sandkit_runtime::CacheOutcome::Compiled);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conf_d_changes_restart_the_plugin_and_bad_edits_are_refused() {
+    let h = Harness::new();
+    h.conf("t", "interval = \"100ms\"\n");
+    let _w = watch_plugins_dir(h.plugins(), h.sup.clone(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    h.install("ticker", "t");
+    h.wait_for("t", WAIT, |s| s.calls >= 1 && s.interval_ms == Some(100))
+        .await;
+
+    h.conf("t", "interval = \"200ms\"\n");
+    h.wait_for("t", WAIT, |s| s.interval_ms == Some(200) && s.calls >= 1)
+        .await;
+
+    // A bad edit is refused with the file and key; the plugin keeps running on its last config.
+    h.conf("t", "interval = \"300ms\"\nbogus = 1\n");
+    let st = h
+        .wait_for("t", WAIT, |s| {
+            s.last_error.as_deref().is_some_and(|e| e.contains("bogus"))
+        })
+        .await;
+    assert_eq!(st.state, PluginState::Running);
+    assert_eq!(st.interval_ms, Some(200));
+    assert!(st.last_error.unwrap().contains("conf.d/t.toml"));
+}

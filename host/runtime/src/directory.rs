@@ -1,4 +1,4 @@
-//! The plugins directory: an initial scan, then notify (inotify) events that trigger a debounced
+//! The plugins directory (and conf.d beside it): an initial scan, then notify (inotify) events that trigger a debounced
 //! rescan, plus a periodic rescan in case an event was missed. A rescan compares each file's
 //! size, modification time and inode with what it saw last, and tells the supervisor what was
 //! added, changed or removed.
@@ -16,6 +16,9 @@ use tokio::task::JoinHandle;
 
 /// Quiet time after the last event before rescanning: a file being copied sends many events.
 const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// What a rescan compares: the plugin file and its conf.d file.
+type PluginSignature = (Signature, Option<Signature>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Signature {
@@ -51,7 +54,8 @@ impl Drop for DirWatcher {
     }
 }
 
-async fn rescan(dir: &Path, known: &mut HashMap<PathBuf, Signature>, sup: &Supervisor) {
+async fn rescan(dir: &Path, known: &mut HashMap<PathBuf, PluginSignature>, sup: &Supervisor) {
+    let conf_dir = sup.runtime().config().conf_dir.clone();
     let files = match plugin_files(dir) {
         Ok(f) => f,
         Err(e) => {
@@ -61,7 +65,11 @@ async fn rescan(dir: &Path, known: &mut HashMap<PathBuf, Signature>, sup: &Super
     };
     let mut seen = HashMap::new();
     for f in files {
-        let Some(sig) = signature(&f) else { continue };
+        let Some(wasm_sig) = signature(&f) else {
+            continue;
+        };
+        let conf_sig = plugin_name(&f).and_then(|n| signature(&conf_dir.join(format!("{n}.toml"))));
+        let sig = (wasm_sig, conf_sig);
         seen.insert(f.clone(), sig);
         if known.get(&f) != Some(&sig) {
             sup.upsert(&f).await;
@@ -104,6 +112,13 @@ pub async fn watch_plugins_dir(
     watcher
         .watch(&dir, RecursiveMode::NonRecursive)
         .map_err(|e| werr(e.to_string()))?;
+    // conf.d changes restart the plugin with its new config (a bad edit keeps the old one).
+    let conf_dir = sup.runtime().config().conf_dir.clone();
+    if conf_dir.is_dir() && conf_dir != dir {
+        watcher
+            .watch(&conf_dir, RecursiveMode::NonRecursive)
+            .map_err(|e| werr(format!("watching {}: {e}", conf_dir.display())))?;
+    }
     let mut known = HashMap::new();
     rescan(&dir, &mut known, &sup).await;
     let task = tokio::spawn(async move {

@@ -24,6 +24,8 @@ struct Entry {
     status: Arc<Mutex<PluginStatus>>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    /// The config the plugin runs with: a change restarts it.
+    config: Option<PluginConfig>,
 }
 
 /// Runs every plugin of the plugins directory.
@@ -130,13 +132,6 @@ impl Supervisor {
             }
         };
         let hash = crate::cache::ComponentCache::content_hash(&bytes);
-        if let Some(e) = self.entries().get(&name) {
-            let st = lock(&e.status);
-            let reenable = matches!(st.state, PluginState::Disabled | PluginState::Failed);
-            if st.hash.as_deref() == Some(hash.as_str()) && !reenable {
-                return;
-            }
-        }
         let config = match PluginConfig::load(
             &self.runtime.config().conf_dir,
             &name,
@@ -145,13 +140,22 @@ impl Supervisor {
             Ok(c) => c,
             Err(e) => return self.record_load_error(&name, file, &e),
         };
+        if let Some(e) = self.entries().get(&name) {
+            let st = lock(&e.status);
+            let reenable = matches!(st.state, PluginState::Disabled | PluginState::Failed);
+            let same =
+                st.hash.as_deref() == Some(hash.as_str()) && e.config.as_ref() == Some(&config);
+            if same && !reenable {
+                return;
+            }
+        }
         if !config.enabled {
             self.stop_entry(&name).await;
             let mut st = PluginStatus::new(&name, file.to_path_buf());
             st.state = PluginState::Off;
             st.hash = Some(hash);
             tracing::info!(plugin = %name, "runtime.plugin disabled by config (enabled = false)");
-            self.insert_idle(&name, st);
+            self.insert_idle(&name, st, Some(config));
             return;
         }
         let loaded = match load_plugin(&self.runtime, &name, file, &bytes, &config).await {
@@ -167,7 +171,7 @@ impl Supervisor {
         self.start(loaded, config);
     }
 
-    fn insert_idle(&self, name: &str, st: PluginStatus) {
+    fn insert_idle(&self, name: &str, st: PluginStatus, config: Option<PluginConfig>) {
         let (stop, _) = watch::channel(false);
         self.entries().insert(
             name.to_string(),
@@ -175,6 +179,7 @@ impl Supervisor {
                 status: Arc::new(Mutex::new(st)),
                 stop,
                 task: None,
+                config,
             },
         );
     }
@@ -199,7 +204,7 @@ impl Supervisor {
             let mut st = PluginStatus::new(name, file.to_path_buf());
             st.state = PluginState::Failed;
             st.last_error = Some(e.to_string());
-            self.insert_idle(name, st);
+            self.insert_idle(name, st, None);
         }
     }
 
@@ -253,6 +258,7 @@ impl Supervisor {
             status: status.clone(),
             stop: stop_rx,
         };
+        let running_config = task.config.clone();
         let handle = tokio::spawn(task.run());
         self.entries().insert(
             name,
@@ -260,6 +266,7 @@ impl Supervisor {
                 status,
                 stop,
                 task: Some(handle),
+                config: Some(running_config),
             },
         );
     }
