@@ -2,7 +2,8 @@
 //!
 //! The SDK wraps the bindings of the WIT contract (`sandkit:plugin@0.1.0`, in `wit/`) in
 //! idiomatic types: a [`Point`] builder, a [`Config`] view of the plugin's `[config]` table, host
-//! logging macros, a small persistent [`state`] store, and the [`collector!`] macro that exports
+//! logging macros, a small persistent [`state`] store, [`fs::read_to_string`] for granted files,
+//! and the [`collector!`] macro that exports
 //! a type implementing [`Collector`]. Authors never depend on `wit-bindgen` themselves.
 //!
 //! A minimal collector:
@@ -133,12 +134,53 @@ pub mod state {
     }
 }
 
+/// Reading files the plugin's sandbox grants.
+pub mod fs {
+    /// The whole file at `path` as text, like [`std::fs::read_to_string`], with an error that
+    /// says what to check in the plugin's config.
+    ///
+    /// # Errors
+    /// When the file cannot be read (most often because its directory is not granted):
+    /// `cannot read {path}: {error} (is it granted in [sandbox] read_only_dirs?)`.
+    pub fn read_to_string(path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| {
+            format!("cannot read {path}: {e} (is it granted in [sandbox] read_only_dirs?)")
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn error_names_the_path_and_the_grant() {
+            let e = super::read_to_string("/nonexistent/sandkit-sdk-test").unwrap_err();
+            assert!(
+                e.starts_with("cannot read /nonexistent/sandkit-sdk-test: "),
+                "{e}"
+            );
+            assert!(
+                e.ends_with(" (is it granted in [sandbox] read_only_dirs?)"),
+                "{e}"
+            );
+        }
+    }
+}
+
 /// Host facts that WASI does not expose, each granted by the plugin's config.
 pub mod system {
     use crate::bindings::sandkit::plugin::system as raw;
     pub use crate::bindings::sandkit::plugin::system::FsUsage;
 
     /// statvfs of a mount point; needs `[sandbox] statfs = true`.
+    ///
+    /// The sizes of [`FsUsage`] are bytes (block counts times the fragment size):
+    /// - `total`: the size of the filesystem (`f_blocks`);
+    /// - `available`: the space unprivileged users can still use (`f_bavail`). This is what
+    ///   `df` prints as "Avail" and what Telegraf's `disk` input reports as `free`;
+    /// - `free`: all free blocks, root's reserve included (`f_bfree`). It is not Telegraf's
+    ///   `free`: Telegraf (and `df`) use it only for `used = total - free`;
+    /// - `inodes_total` and `inodes_free`: inode counts (`f_files`, `f_ffree`).
+    ///
+    /// `df`'s "Use%" (Telegraf's `used_percent`) is then `used / (used + available)`.
     ///
     /// # Errors
     /// When not granted, when `path` is not a mount point, or when the call fails.

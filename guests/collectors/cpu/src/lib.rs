@@ -14,7 +14,6 @@
 use std::collections::HashMap;
 
 use sandkit_sdk::{Collector, Config, Emitter, FieldKind, MeasurementInfo, PluginInfo, Point};
-use serde_json::Value;
 
 const STAT: &str = "/proc/stat";
 const TOTAL: &str = "cpu-total";
@@ -162,39 +161,16 @@ struct Options {
     totalcpu: bool,
 }
 
-fn options(config: &Value) -> Result<Options, String> {
-    check_keys(config, &["percpu", "totalcpu"])?;
+fn options(config: &Config) -> Result<Options, String> {
+    config.check_keys(&["percpu", "totalcpu"])?;
     let opts = Options {
-        percpu: bool_key(config, "percpu", true)?,
-        totalcpu: bool_key(config, "totalcpu", true)?,
+        percpu: config.bool_or("percpu", true)?,
+        totalcpu: config.bool_or("totalcpu", true)?,
     };
     if !opts.percpu && !opts.totalcpu {
         return Err("percpu and totalcpu are both false: nothing to collect".into());
     }
     Ok(opts)
-}
-
-fn check_keys(config: &Value, known: &[&str]) -> Result<(), String> {
-    if config.is_null() {
-        return Ok(());
-    }
-    let table = config.as_object().ok_or("config must be a table of keys")?;
-    match table.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(format!(
-            "unknown config key {k:?} (known: {})",
-            known.join(", ")
-        )),
-        None => Ok(()),
-    }
-}
-
-fn bool_key(config: &Value, key: &str, default: bool) -> Result<bool, String> {
-    match config.get(key) {
-        None => Ok(default),
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| format!("config key {key:?}: expected true or false")),
-    }
 }
 
 /// The points for one sample against the previous one, and the names of the CPUs whose total
@@ -234,9 +210,7 @@ fn points(
 }
 
 fn read_stat() -> Result<Vec<(String, Times)>, String> {
-    let text = std::fs::read_to_string(STAT).map_err(|e| {
-        format!("cannot read {STAT}: {e} (is /proc granted in [sandbox] read_only_dirs?)")
-    })?;
+    let text = sandkit_sdk::fs::read_to_string(STAT)?;
     let sample = parse_stat(&text);
     if sample.is_empty() {
         return Err(format!("{STAT} has no cpu lines"));
@@ -269,7 +243,7 @@ impl Collector for Cpu {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        let opts = options(config.value())?;
+        let opts = options(&config)?;
         let last = read_stat()?.into_iter().collect();
         Ok(Cpu { opts, last })
     }
@@ -441,25 +415,35 @@ ctxt 371990
         assert_eq!(p.len(), 1);
     }
 
+    fn options_of(config: serde_json::Value) -> Result<Options, String> {
+        options(&Config::from_value(config))
+    }
+
     #[test]
     fn config() {
         assert_eq!(
-            options(&Value::Null),
+            options(&Config::default()),
             Ok(Options {
                 percpu: true,
                 totalcpu: true
             })
         );
         assert_eq!(
-            options(&json!({"percpu": false})),
+            options_of(json!({"percpu": false})),
             Ok(Options {
                 percpu: false,
                 totalcpu: true
             })
         );
-        assert!(options(&json!({"percpu": false, "totalcpu": false})).is_err());
-        assert!(options(&json!({"percpu": "yes"})).is_err());
-        assert!(options(&json!({"per_cpu": true})).is_err());
-        assert!(options(&json!([1])).is_err());
+        assert!(options_of(json!({"percpu": false, "totalcpu": false})).is_err());
+        assert_eq!(
+            options_of(json!({"percpu": "yes"})),
+            Err("config key \"percpu\": expected a boolean".to_string())
+        );
+        assert_eq!(
+            options_of(json!({"per_cpu": true})),
+            Err("unknown config key \"per_cpu\" (known: percpu, totalcpu)".to_string())
+        );
+        assert!(options_of(json!([1])).is_err());
     }
 }

@@ -17,7 +17,6 @@ use std::collections::HashSet;
 
 use sandkit_sdk::system::FsUsage;
 use sandkit_sdk::{Collector, Config, Emitter, FieldKind, MeasurementInfo, PluginInfo, Point};
-use serde_json::Value;
 
 const MOUNTS: &str = "/proc/self/mounts";
 
@@ -181,43 +180,18 @@ fn point(m: &Mount, u: &FsUsage) -> Option<Point> {
     )
 }
 
-fn options(config: &Value) -> Result<Options, String> {
-    const KNOWN: [&str; 2] = ["ignore_fs", "mount_points"];
-    if !config.is_null() {
-        let table = config.as_object().ok_or("config must be a table of keys")?;
-        if let Some(k) = table.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(format!(
-                "unknown config key {k:?} (known: {})",
-                KNOWN.join(", ")
-            ));
-        }
-    }
+fn options(config: &Config) -> Result<Options, String> {
+    config.check_keys(&["ignore_fs", "mount_points"])?;
     Ok(Options {
-        ignore_fs: str_list(config, "ignore_fs")?
+        ignore_fs: config
+            .get_str_list("ignore_fs")?
             .unwrap_or_else(|| DEFAULT_IGNORE_FS.iter().map(|s| s.to_string()).collect()),
-        mount_points: str_list(config, "mount_points")?,
+        mount_points: config.get_str_list("mount_points")?,
     })
 }
 
-fn str_list(config: &Value, key: &str) -> Result<Option<Vec<String>>, String> {
-    let Some(v) = config.get(key) else {
-        return Ok(None);
-    };
-    let bad = || format!("config key {key:?}: expected a list of strings");
-    v.as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|s| s.as_str().map(str::to_string).ok_or_else(bad))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
 fn read_mounts() -> Result<Vec<Mount>, String> {
-    std::fs::read_to_string(MOUNTS)
-        .map(|text| parse_mounts(&text))
-        .map_err(|e| {
-            format!("cannot read {MOUNTS}: {e} (is /proc granted in [sandbox] read_only_dirs?)")
-        })
+    sandkit_sdk::fs::read_to_string(MOUNTS).map(|text| parse_mounts(&text))
 }
 
 struct Disk {
@@ -261,7 +235,7 @@ impl Collector for Disk {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        let opts = options(config.value())?;
+        let opts = options(&config)?;
         read_mounts()?;
         Ok(Disk {
             opts,
@@ -324,7 +298,11 @@ broken line
 ";
 
     fn defaults() -> Options {
-        options(&Value::Null).expect("default options")
+        options(&Config::default()).expect("default options")
+    }
+
+    fn options_of(config: serde_json::Value) -> Result<Options, String> {
+        options(&Config::from_value(config))
     }
 
     #[test]
@@ -364,14 +342,20 @@ broken line
 
     #[test]
     fn mount_points_and_ignore_fs_from_config() {
-        let opts = options(&json!({"mount_points": ["/home", "/run"], "ignore_fs": ["xfs"]}))
+        let opts = options_of(json!({"mount_points": ["/home", "/run"], "ignore_fs": ["xfs"]}))
             .expect("options");
         let sel = select(&parse_mounts(MOUNTS_SAMPLE), &opts);
         let paths: Vec<_> = sel.iter().map(|m| m.path.as_str()).collect();
         assert_eq!(paths, ["/run"]);
-        assert!(options(&json!({"mount_points": "/"})).is_err());
-        assert!(options(&json!({"ignore_fs": [1]})).is_err());
-        assert!(options(&json!({"mountpoints": ["/"]})).is_err());
+        assert_eq!(
+            options_of(json!({"mount_points": "/"})),
+            Err("config key \"mount_points\": expected a list of strings".to_string())
+        );
+        assert!(options_of(json!({"ignore_fs": [1]})).is_err());
+        assert_eq!(
+            options_of(json!({"mountpoints": ["/"]})),
+            Err("unknown config key \"mountpoints\" (known: ignore_fs, mount_points)".to_string())
+        );
     }
 
     #[test]

@@ -11,7 +11,6 @@
 //! `ram*`).
 
 use sandkit_sdk::{Collector, Config, Emitter, FieldKind, MeasurementInfo, PluginInfo, Point};
-use serde_json::Value;
 
 const DISKSTATS: &str = "/proc/diskstats";
 const SECTOR: u64 = 512;
@@ -92,31 +91,13 @@ fn point(d: &Device) -> Point {
     p
 }
 
-fn devices_option(config: &Value) -> Result<Option<Vec<String>>, String> {
-    if !config.is_null() {
-        let table = config.as_object().ok_or("config must be a table of keys")?;
-        if let Some(k) = table.keys().find(|k| *k != "devices") {
-            return Err(format!("unknown config key {k:?} (known: devices)"));
-        }
-    }
-    let Some(v) = config.get("devices") else {
-        return Ok(None);
-    };
-    let bad = || "config key \"devices\": expected a list of strings".to_string();
-    v.as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|s| s.as_str().map(str::to_string).ok_or_else(bad))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+fn devices_option(config: &Config) -> Result<Option<Vec<String>>, String> {
+    config.check_keys(&["devices"])?;
+    config.get_str_list("devices")
 }
 
 fn read() -> Result<Vec<Device>, String> {
-    std::fs::read_to_string(DISKSTATS)
-        .map(|text| parse_diskstats(&text))
-        .map_err(|e| {
-            format!("cannot read {DISKSTATS}: {e} (is /proc granted in [sandbox] read_only_dirs?)")
-        })
+    sandkit_sdk::fs::read_to_string(DISKSTATS).map(|text| parse_diskstats(&text))
 }
 
 struct DiskIo {
@@ -146,7 +127,7 @@ impl Collector for DiskIo {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        let devices = devices_option(config.value())?;
+        let devices = devices_option(&config)?;
         read()?;
         Ok(DiskIo { devices })
     }
@@ -243,12 +224,19 @@ mod tests {
 
     #[test]
     fn config() {
-        assert_eq!(devices_option(&Value::Null), Ok(None));
+        let of = |v| devices_option(&Config::from_value(v));
+        assert_eq!(devices_option(&Config::default()), Ok(None));
         assert_eq!(
-            devices_option(&json!({"devices": ["sda"]})),
+            of(json!({"devices": ["sda"]})),
             Ok(Some(vec!["sda".to_string()]))
         );
-        assert!(devices_option(&json!({"devices": "sda"})).is_err());
-        assert!(devices_option(&json!({"device": ["sda"]})).is_err());
+        assert_eq!(
+            of(json!({"devices": "sda"})),
+            Err("config key \"devices\": expected a list of strings".to_string())
+        );
+        assert_eq!(
+            of(json!({"device": ["sda"]})),
+            Err("unknown config key \"device\" (known: devices)".to_string())
+        );
     }
 }

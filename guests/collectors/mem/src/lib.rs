@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use sandkit_sdk::{
     Collector, Config, Emitter, FieldKind, FieldValue, MeasurementInfo, PluginInfo, Point,
 };
-use serde_json::Value;
 
 const MEMINFO: &str = "/proc/meminfo";
 
@@ -245,22 +244,8 @@ fn fields(info: &HashMap<&str, u64>) -> Result<Vec<(&'static str, FieldValue)>, 
     Ok(out)
 }
 
-fn check_no_keys(config: &Value) -> Result<(), String> {
-    match config.as_object() {
-        _ if config.is_null() => Ok(()),
-        Some(t) => match t.keys().next() {
-            Some(k) => Err(format!("unknown config key {k:?} (mem takes none)")),
-            None => Ok(()),
-        },
-        None => Err("config must be a table of keys".into()),
-    }
-}
-
 fn read() -> Result<Vec<(&'static str, FieldValue)>, String> {
-    let text = std::fs::read_to_string(MEMINFO).map_err(|e| {
-        format!("cannot read {MEMINFO}: {e} (is /proc granted in [sandbox] read_only_dirs?)")
-    })?;
-    fields(&parse_meminfo(&text))
+    fields(&parse_meminfo(&sandkit_sdk::fs::read_to_string(MEMINFO)?))
 }
 
 struct Mem;
@@ -280,7 +265,7 @@ impl Collector for Mem {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        check_no_keys(config.value())?;
+        config.check_keys(&[])?;
         read()?;
         Ok(Mem)
     }
@@ -300,7 +285,6 @@ sandkit_sdk::collector!(Mem);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     const MEMINFO_X86_64: &str = "\
 MemTotal:       24684092 kB
@@ -434,12 +418,5 @@ DirectMap1G:    25165824 kB
         ))
         .expect("fields");
         assert_eq!(field(&f, "used"), Some(&FieldValue::Uint(0)));
-    }
-
-    #[test]
-    fn config_takes_no_keys() {
-        assert!(check_no_keys(&Value::Null).is_ok());
-        assert!(check_no_keys(&json!({})).is_ok());
-        assert!(check_no_keys(&json!({"x": 1})).is_err());
     }
 }

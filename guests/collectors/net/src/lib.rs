@@ -11,7 +11,6 @@
 //! default false), `ignore_protocol_stats` (bool, ignored).
 
 use sandkit_sdk::{Collector, Config, Emitter, FieldKind, MeasurementInfo, PluginInfo, Point};
-use serde_json::Value;
 
 const NET_DEV: &str = "/proc/net/dev";
 const LOOPBACK: &str = "lo";
@@ -74,40 +73,13 @@ impl Options {
     }
 }
 
-fn options(config: &Value) -> Result<Options, String> {
-    const KNOWN: [&str; 3] = ["interfaces", "skip_loopback", "ignore_protocol_stats"];
-    if !config.is_null() {
-        let table = config.as_object().ok_or("config must be a table of keys")?;
-        if let Some(k) = table.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(format!(
-                "unknown config key {k:?} (known: {})",
-                KNOWN.join(", ")
-            ));
-        }
-    }
-    let bool_key = |key: &str| match config.get(key) {
-        None => Ok(false),
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| format!("config key {key:?}: expected true or false")),
-    };
-    bool_key("ignore_protocol_stats")?;
-    let interfaces = match config.get("interfaces") {
-        None => None,
-        Some(v) => {
-            let bad = || "config key \"interfaces\": expected a list of strings".to_string();
-            let list = v
-                .as_array()
-                .ok_or_else(bad)?
-                .iter()
-                .map(|s| s.as_str().map(str::to_string).ok_or_else(bad))
-                .collect::<Result<Vec<_>, _>>()?;
-            Some(list)
-        }
-    };
+fn options(config: &Config) -> Result<Options, String> {
+    config.check_keys(&["interfaces", "skip_loopback", "ignore_protocol_stats"])?;
+    // Accepted for Telegraf compatibility and checked, but it has nothing to turn off.
+    config.bool_or("ignore_protocol_stats", false)?;
     Ok(Options {
-        interfaces,
-        skip_loopback: bool_key("skip_loopback")?,
+        interfaces: config.get_str_list("interfaces")?,
+        skip_loopback: config.bool_or("skip_loopback", false)?,
     })
 }
 
@@ -120,11 +92,7 @@ fn point(i: &Interface) -> Point {
 }
 
 fn read() -> Result<Vec<Interface>, String> {
-    std::fs::read_to_string(NET_DEV)
-        .map(|text| parse_net_dev(&text))
-        .map_err(|e| {
-            format!("cannot read {NET_DEV}: {e} (is /proc granted in [sandbox] read_only_dirs?)")
-        })
+    sandkit_sdk::fs::read_to_string(NET_DEV).map(|text| parse_net_dev(&text))
 }
 
 struct Net {
@@ -151,7 +119,7 @@ impl Collector for Net {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        let opts = options(config.value())?;
+        let opts = options(&config)?;
         read()?;
         Ok(Net { opts })
     }
@@ -209,22 +177,36 @@ wlp2s0:18446744073709551615 7 0 0 0 0 0 0 42 6 0 0 0 0 0 0
         assert_eq!(point(i), want);
     }
 
+    fn options_of(config: serde_json::Value) -> Result<Options, String> {
+        options(&Config::from_value(config))
+    }
+
     #[test]
     fn filters() {
-        let d = options(&Value::Null).expect("defaults");
+        let d = options(&Config::default()).expect("defaults");
         assert!(d.wanted("lo") && d.wanted("eth0"));
-        let s = options(&json!({"skip_loopback": true})).expect("options");
+        let s = options_of(json!({"skip_loopback": true})).expect("options");
         assert!(!s.wanted("lo") && s.wanted("eth0"));
-        let only = options(&json!({"interfaces": ["lo"], "skip_loopback": true})).expect("options");
+        let only =
+            options_of(json!({"interfaces": ["lo"], "skip_loopback": true})).expect("options");
         assert!(only.wanted("lo") && !only.wanted("eth0"));
     }
 
     #[test]
     fn config_errors() {
-        assert!(options(&json!({"ignore_protocol_stats": true})).is_ok());
-        assert!(options(&json!({"ignore_protocol_stats": "yes"})).is_err());
-        assert!(options(&json!({"interfaces": "eth0"})).is_err());
-        assert!(options(&json!({"skip_loopback": 1})).is_err());
-        assert!(options(&json!({"iface": ["eth0"]})).is_err());
+        assert!(options_of(json!({"ignore_protocol_stats": true})).is_ok());
+        assert_eq!(
+            options_of(json!({"ignore_protocol_stats": "yes"})),
+            Err("config key \"ignore_protocol_stats\": expected a boolean".to_string())
+        );
+        assert!(options_of(json!({"interfaces": "eth0"})).is_err());
+        assert!(options_of(json!({"skip_loopback": 1})).is_err());
+        assert_eq!(
+            options_of(json!({"iface": ["eth0"]})),
+            Err(
+                "unknown config key \"iface\" (known: interfaces, skip_loopback, ignore_protocol_stats)"
+                    .to_string()
+            )
+        );
     }
 }

@@ -9,8 +9,8 @@
 //!
 //! Config: none.
 
+use sandkit_sdk::fs::read_to_string as read;
 use sandkit_sdk::{Collector, Config, Emitter, FieldKind, MeasurementInfo, PluginInfo, Point};
-use serde_json::Value;
 
 const LOADAVG: &str = "/proc/loadavg";
 const STAT: &str = "/proc/stat";
@@ -60,23 +60,6 @@ fn point(loadavg: &str, stat: &str, uptime: &str) -> Result<Point, String> {
         .field("uptime", parse_uptime(uptime)?))
 }
 
-fn read(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        format!("cannot read {path}: {e} (is /proc granted in [sandbox] read_only_dirs?)")
-    })
-}
-
-fn check_no_keys(config: &Value) -> Result<(), String> {
-    match config.as_object() {
-        _ if config.is_null() => Ok(()),
-        Some(t) => match t.keys().next() {
-            Some(k) => Err(format!("unknown config key {k:?} (system takes none)")),
-            None => Ok(()),
-        },
-        None => Err("config must be a table of keys".into()),
-    }
-}
-
 struct System;
 
 impl System {
@@ -101,7 +84,7 @@ impl Collector for System {
     }
 
     fn init(config: Config) -> Result<Self, String> {
-        check_no_keys(config.value())?;
+        config.check_keys(&[])?;
         Self::sample()?;
         Ok(System)
     }
@@ -117,7 +100,6 @@ sandkit_sdk::collector!(System);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     const STAT_SAMPLE: &str = "\
 cpu  85592 9564 10477 187466 483 0 65 766 0 0
@@ -162,11 +144,5 @@ softirq 164607 0 34794 5 2446 14837 0 132 46922 0 65471
     #[test]
     fn counts_only_numbered_cpus() {
         assert_eq!(count_cpus("cpu 1 2\ncpu0 1\ncpu12 1\ncpux 1\nintr 1\n"), 2);
-    }
-
-    #[test]
-    fn config_takes_no_keys() {
-        assert!(check_no_keys(&Value::Null).is_ok());
-        assert!(check_no_keys(&json!({"percpu": true})).is_err());
     }
 }

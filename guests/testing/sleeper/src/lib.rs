@@ -23,13 +23,9 @@ impl Collector for Sleeper {
             )
     }
     fn init(config: Config) -> Result<Self, String> {
-        let sleep_ms = match config.value().get("sleep_ms") {
-            None => 30_000,
-            Some(_) => config
-                .get_u64("sleep_ms")
-                .ok_or("config key \"sleep_ms\": expected a non-negative integer")?,
-        };
-        Ok(Sleeper { sleep_ms })
+        Ok(Sleeper {
+            sleep_ms: config.u64_or("sleep_ms", 30_000)?,
+        })
     }
     fn collect(&mut self, out: &mut Emitter) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(self.sleep_ms));
