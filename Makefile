@@ -11,7 +11,7 @@ BIN := $(CARGO_TARGET_DIR)/release/sandkit
 COLLECTORS := cpu mem disk diskio net system
 TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongworld noop
 
-.PHONY: all deps guests host build run test lint fmt bench idle clean-build
+.PHONY: all deps guests host build run test test-deps lint fmt bench idle clean-build
 
 all: build
 
@@ -42,6 +42,12 @@ run: build
 	@echo "sandkit: collecting from $(BUILD)/agent/plugins (Ctrl-C to stop); points below, log on stderr"
 	cd $(BUILD)/agent && exec $(BIN) run
 
+## test-deps: real servers the integration tests start on loopback (Debian packages)
+test-deps:
+	@command -v influxd >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq influxdb; }
+
 ## lint: formatting and clippy, as CI checks them
 lint: deps
 	cargo fmt --all --check
@@ -50,7 +56,7 @@ lint: deps
 	cd guests && CARGO_TARGET_DIR=$(GUEST_TARGET_DIR) cargo clippy --release --target wasm32-wasip2 -- -D warnings
 
 ## test: everything needed, then the whole suite (host unit + integration tests, guest unit tests, lint)
-test: build lint
+test: build lint test-deps
 	cargo test --release --workspace --no-fail-fast
 	cd guests && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test --workspace
 

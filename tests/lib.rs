@@ -96,7 +96,14 @@ impl Harness {
         tweak(&mut rc);
         let runtime = Arc::new(Runtime::new(rc).expect("runtime"));
         let out = CaptureOutput::new();
-        let (sink, writer) = spawn_writer(Arc::new(out.clone()), 16);
+        let (sink, writer) = spawn_writer(
+            Arc::new(out.clone()),
+            16,
+            sandkit_io::BatchConfig {
+                flush_interval: Duration::from_millis(20),
+                ..Default::default()
+            },
+        );
         let sup = Supervisor::new(runtime, sink, vec![("host".into(), "test".into())]);
         Harness {
             dir,

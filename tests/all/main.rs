@@ -6,5 +6,7 @@
 mod cli;
 mod collectors;
 mod faults;
+mod influxdb;
+mod outputs;
 mod plugins_dir;
 mod sandbox;

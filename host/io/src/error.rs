@@ -46,4 +46,81 @@ pub enum IoError {
     },
     #[error("the writer task has stopped")]
     WriterGone,
+    #[error("output {output}: config: {message}")]
+    Config { output: String, message: String },
+    #[error("output {output}: {url} refused the batch: {reason}")]
+    Rejected {
+        output: String,
+        url: String,
+        reason: String,
+    },
+    #[error("output {output}: {url} unreachable: {reason}")]
+    Unreachable {
+        output: String,
+        url: String,
+        reason: String,
+    },
+}
+
+/// A line protocol record that could not be decoded, and where: `line` and `column` are
+/// 1-based, the column counted in bytes from the start of the line.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("line {line}, column {column}: {reason}")]
+pub struct DecodeError {
+    pub line: usize,
+    pub column: usize,
+    pub reason: DecodeReason,
+}
+
+/// Why a line protocol record was refused. Values quoted in the text are cut to 64 characters.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DecodeReason {
+    #[error("line is longer than the limit of {max} bytes")]
+    LineTooLong { max: usize },
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
+    #[error("missing measurement")]
+    MissingMeasurement,
+    #[error("missing tag key")]
+    MissingTagKey,
+    #[error("tag key {key:?} is not followed by \"=\"")]
+    MissingTagEquals { key: String },
+    #[error("tag {key:?} has no value")]
+    MissingTagValue { key: String },
+    #[error("unescaped \"=\" in the value of tag {key:?}")]
+    UnescapedEquals { key: String },
+    #[error("duplicate tag key {key:?}")]
+    DuplicateTag { key: String },
+    #[error("missing fields")]
+    MissingFields,
+    #[error("missing field key")]
+    MissingFieldKey,
+    #[error("field key {key:?} is not followed by \"=\"")]
+    MissingFieldEquals { key: String },
+    #[error("field {key:?} has no value")]
+    MissingFieldValue { key: String },
+    #[error("invalid field value {value:?}")]
+    InvalidFieldValue { value: String },
+    #[error("integer field value {value:?} is out of range")]
+    IntegerOutOfRange { value: String },
+    #[error("unsigned field value {value:?} is negative")]
+    NegativeUnsigned { value: String },
+    #[error("float field value {value:?} is out of range")]
+    FloatOutOfRange { value: String },
+    #[error("float field value {value:?} is not finite")]
+    NonFiniteFloat { value: String },
+    #[error("string value of field {key:?} has no closing quote")]
+    UnterminatedString { key: String },
+    #[error("expected \",\" or \" \" after the string value of field {key:?}")]
+    TextAfterString { key: String },
+    #[error("duplicate field key {key:?}")]
+    DuplicateField { key: String },
+    #[error("invalid timestamp {value:?}")]
+    InvalidTimestamp { value: String },
+    #[error("timestamp {value:?} is out of range")]
+    TimestampOutOfRange { value: String },
+    #[error("unexpected text {text:?} after the timestamp")]
+    TextAfterTimestamp { text: String },
+    #[error("invalid point: {0}")]
+    Point(#[from] PointError),
 }

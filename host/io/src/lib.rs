@@ -6,14 +6,21 @@
 //! instead of growing a queue. This crate knows nothing of wasmtime: the runtime converts guest
 //! values into [`Point`]s at the boundary.
 
+mod compress;
 mod error;
+mod http;
 mod lineproto;
+mod lpdecode;
 mod output;
 mod point;
 mod sink;
 
+pub use compress::Compression;
+pub use error::{DecodeError, DecodeReason};
 pub use error::{IoError, PointError};
+pub use http::{Endpoint, HttpOutput, HttpOutputConfig, OutputStats};
 pub use lineproto::{encode_point, encode_points};
+pub use lpdecode::{decode_lines, LineDecoder, Precision, DEFAULT_MAX_LINE_BYTES};
 pub use output::{CaptureOutput, FileOutput, Output, StdoutOutput};
 pub use point::{Category, FieldValue, Point};
-pub use sink::{spawn_writer, Sink, WriterHandle};
+pub use sink::{spawn_writer, BatchConfig, Sink, WriterHandle};

@@ -2,15 +2,21 @@
 //!
 //! Escaping follows InfluxDB (and Telegraf's serializer): in measurements, commas and spaces are
 //! escaped; in tag keys, tag values and field keys also `=`; newlines, carriage returns, tabs and
-//! form feeds are written as `\n`, `\r`, `\t`, `\f` so a point is always one line; string field
-//! values are quoted with `"` and `\` escaped. Integers carry `i`, unsigned integers `u`.
+//! form feeds are written as `\n`, `\r`, `\t`, `\f` so names stay on one line. A backslash in a
+//! name is written as it is, except where it would be read as an escape (see
+//! `backslash_is_ambiguous`), and a measurement starting with `#` is written `\#` so the line is
+//! not a comment. String field values are quoted with `"` and `\` escaped (raw newlines stay
+//! inside the quotes, as InfluxDB allows). Integers carry `i`, unsigned integers `u`.
 //! Points are validated at construction, so encoding cannot fail.
 
 use crate::{FieldValue, Point};
 use std::fmt::Write as _;
 
+/// `eq` is false for measurements (which leave `=` alone) and true for keys and tag values.
 fn escape_into(out: &mut String, s: &str, eq: bool) {
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    let mut first = true;
+    while let Some(c) = chars.next() {
         match c {
             ',' => out.push_str("\\,"),
             ' ' => out.push_str("\\ "),
@@ -19,8 +25,28 @@ fn escape_into(out: &mut String, s: &str, eq: bool) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{c}' => out.push_str("\\f"),
+            // A line starting with `#` is a comment.
+            '#' if first && !eq => out.push_str("\\#"),
+            '\\' if backslash_is_ambiguous(chars.peek().copied(), eq, first) => {
+                out.push_str("\\\\")
+            }
             c => out.push(c),
         }
+        first = false;
+    }
+}
+
+/// A backslash is written as it is unless a decoder would read it as the start of an escape:
+/// before an escaped character, another backslash, `n`, `r`, `t`, `f` (or `#` at the start of
+/// a measurement), and at the end, where the delimiter that follows would look escaped. There
+/// it is written `\\`, which InfluxDB 2.x reads as one backslash.
+fn backslash_is_ambiguous(next: Option<char>, eq: bool, first: bool) -> bool {
+    match next {
+        None => true,
+        Some(',' | ' ' | '\\' | '\n' | '\r' | '\t' | '\u{c}' | 'n' | 'r' | 't' | 'f') => true,
+        Some('=') => eq,
+        Some('#') => first && !eq,
+        Some(_) => false,
     }
 }
 

@@ -1,9 +1,12 @@
 //! The bounded channel between producers (plugins) and the writer task that owns the output.
 
 use crate::{Category, IoError, Output, Point};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// Where producers send points. Cloning is cheap; sending waits when the writer is behind
 /// (backpressure), so memory stays bounded by the channel capacity.
@@ -40,12 +43,82 @@ impl WriterHandle {
     }
 }
 
-/// Start the writer task for `output`; `capacity` batches may wait in the channel.
-pub fn spawn_writer(output: Arc<dyn Output>, capacity: usize) -> (Sink, WriterHandle) {
+/// When a category's batch is written: whichever of the three comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Longest time a point waits in a batch.
+    pub flush_interval: Duration,
+    /// Points per batch.
+    pub max_points: usize,
+    /// Approximate uncompressed line-protocol bytes per batch.
+    pub max_bytes: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            flush_interval: Duration::from_secs(10),
+            max_points: 1_000,
+            max_bytes: 1 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    points: Vec<Point>,
+    bytes: usize,
+    since: Option<Instant>,
+}
+
+/// Start the writer task for `output`: points are batched per category and written when a batch
+/// is full or old enough. `capacity` batches may wait in the channel; while the output is slow,
+/// senders wait, so memory is bounded by the channel and one batch per category.
+pub fn spawn_writer(
+    output: Arc<dyn Output>,
+    capacity: usize,
+    batch: BatchConfig,
+) -> (Sink, WriterHandle) {
     let (tx, mut rx) = mpsc::channel::<Vec<Point>>(capacity.max(1));
     let task = tokio::spawn(async move {
-        while let Some(batch) = rx.recv().await {
-            write_batch(output.as_ref(), batch).await;
+        let mut pending: BTreeMap<Category, Pending> = BTreeMap::new();
+        let period =
+            (batch.flush_interval / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                got = rx.recv() => {
+                    let Some(points) = got else { break };
+                    for p in points {
+                        let cat = p.category();
+                        let e = pending.entry(cat).or_default();
+                        e.bytes += p.approx_size();
+                        e.since.get_or_insert_with(Instant::now);
+                        e.points.push(p);
+                        if e.points.len() >= batch.max_points || e.bytes >= batch.max_bytes {
+                            let full = std::mem::take(e);
+                            write(output.as_ref(), cat, full.points).await;
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    let due: Vec<Category> = pending
+                        .iter()
+                        .filter(|(_, p)| p.since.is_some_and(|s| now.duration_since(s) >= batch.flush_interval))
+                        .map(|(c, _)| *c)
+                        .collect();
+                    for cat in due {
+                        if let Some(p) = pending.remove(&cat) {
+                            write(output.as_ref(), cat, p.points).await;
+                        }
+                    }
+                }
+            }
+        }
+        for (cat, p) in std::mem::take(&mut pending) {
+            write(output.as_ref(), cat, p.points).await;
         }
         if let Err(e) = output.flush().await {
             tracing::error!(output = output.name(), error = %e, "io.flush failed");
@@ -54,19 +127,12 @@ pub fn spawn_writer(output: Arc<dyn Output>, capacity: usize) -> (Sink, WriterHa
     (Sink { tx }, WriterHandle { task })
 }
 
-async fn write_batch(output: &dyn Output, mut batch: Vec<Point>) {
-    batch.sort_by_key(|p| p.category());
-    let mut start = 0;
-    while start < batch.len() {
-        let cat: Category = batch[start].category();
-        let end = batch[start..]
-            .iter()
-            .position(|p| p.category() != cat)
-            .map_or(batch.len(), |n| start + n);
-        if let Err(e) = output.write(cat, &batch[start..end]).await {
-            tracing::error!(output = output.name(), category = %cat, points = end - start, error = %e, "io.write failed");
-        }
-        start = end;
+async fn write(output: &dyn Output, cat: Category, points: Vec<Point>) {
+    if points.is_empty() {
+        return;
+    }
+    if let Err(e) = output.write(cat, &points).await {
+        tracing::error!(output = output.name(), category = %cat, points = points.len(), error = %e, "io.write failed");
     }
 }
 
@@ -89,7 +155,7 @@ mod tests {
     #[tokio::test]
     async fn writer_delivers_everything_before_finish() {
         let cap = CaptureOutput::new();
-        let (sink, handle) = spawn_writer(Arc::new(cap.clone()), 2);
+        let (sink, handle) = spawn_writer(Arc::new(cap.clone()), 2, BatchConfig::default());
         for i in 0..50 {
             sink.send(vec![
                 pt(&format!("m{i}"), Category::Metric),
@@ -116,12 +182,97 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.lp");
         let out = FileOutput::open(&path).await.unwrap();
-        let (sink, handle) = spawn_writer(Arc::new(out), 4);
+        let (sink, handle) = spawn_writer(Arc::new(out), 4, BatchConfig::default());
         sink.send(vec![pt("a", Category::Metric)]).await.unwrap();
         sink.send(vec![pt("b", Category::Metric)]).await.unwrap();
         drop(sink);
         handle.finish().await;
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, "a v=1i 5\nb v=1i 5\n");
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use crate::{FieldValue, IoError};
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+
+    /// Records the size of every write.
+    #[derive(Debug, Default)]
+    struct Sizes(Mutex<Vec<(Category, usize)>>);
+
+    #[async_trait]
+    impl Output for Sizes {
+        fn name(&self) -> &str {
+            "sizes"
+        }
+        async fn write(&self, category: Category, points: &[Point]) -> Result<(), IoError> {
+            self.0.lock().unwrap().push((category, points.len()));
+            Ok(())
+        }
+    }
+
+    fn pt(cat: Category) -> Point {
+        Point::new(
+            "m".into(),
+            vec![],
+            vec![("v".into(), FieldValue::Int(1))],
+            5,
+            cat,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flushes_at_max_points_and_by_time_per_category() {
+        let out = Arc::new(Sizes::default());
+        let cfg = BatchConfig {
+            flush_interval: Duration::from_secs(10),
+            max_points: 100,
+            max_bytes: usize::MAX,
+        };
+        let (sink, handle) = spawn_writer(out.clone(), 4, cfg);
+        sink.send((0..250).map(|_| pt(Category::Metric)).collect())
+            .await
+            .unwrap();
+        sink.send(vec![pt(Category::Logging)]).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            *out.0.lock().unwrap(),
+            vec![(Category::Metric, 100), (Category::Metric, 100)]
+        );
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        let got = out.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!(got.contains(&(Category::Metric, 50)) && got.contains(&(Category::Logging, 1)));
+        drop(sink);
+        handle.finish().await;
+    }
+
+    #[tokio::test]
+    async fn flushes_at_max_bytes() {
+        let out = Arc::new(Sizes::default());
+        let one = pt(Category::Metric).approx_size();
+        let cfg = BatchConfig {
+            flush_interval: Duration::from_secs(3600),
+            max_points: usize::MAX,
+            max_bytes: one * 10,
+        };
+        let (sink, handle) = spawn_writer(out.clone(), 4, cfg);
+        sink.send((0..25).map(|_| pt(Category::Metric)).collect())
+            .await
+            .unwrap();
+        drop(sink);
+        handle.finish().await;
+        assert_eq!(
+            *out.0.lock().unwrap(),
+            vec![
+                (Category::Metric, 10),
+                (Category::Metric, 10),
+                (Category::Metric, 5)
+            ]
+        );
     }
 }

@@ -4,7 +4,7 @@
 use crate::config::OutputKind;
 use crate::ConfigArgs;
 use anyhow::{Context, Result};
-use sandkit_io::{spawn_writer, FileOutput, Output, StdoutOutput};
+use sandkit_io::{spawn_writer, FileOutput, HttpOutput, Output, StdoutOutput};
 use sandkit_runtime::{watch_plugins_dir, Runtime, Supervisor};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,8 +23,9 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
     let output: Arc<dyn Output> = match &cfg.output {
         OutputKind::Stdout => Arc::new(StdoutOutput),
         OutputKind::File(p) => Arc::new(FileOutput::open(p).await?),
+        OutputKind::Http(h) => Arc::new(HttpOutput::new(h.clone())?),
     };
-    let (sink, writer) = spawn_writer(output.clone(), cfg.queue_batches);
+    let (sink, writer) = spawn_writer(output.clone(), cfg.queue_batches, cfg.batch);
     let runtime = Arc::new(Runtime::new(cfg.runtime.clone())?);
     tracing::info!(
         config = %cfg.source.display(),

@@ -2,10 +2,13 @@
 //! settings each part of the agent uses.
 
 use anyhow::{bail, Context, Result};
-use sandkit_runtime::{config::toml_message, RawRuntimeConfig, RuntimeConfig};
+use sandkit_io::{BatchConfig, Compression, Endpoint, HttpOutputConfig};
+use sandkit_runtime::config::{toml_message, ByteSize, HumanDuration};
+use sandkit_runtime::{RawRuntimeConfig, RuntimeConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The embedded default config.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -46,7 +49,7 @@ fn default_data_dir() -> PathBuf {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOutput {
-    /// "stdout" or "file".
+    /// "stdout", "file", "dataway", "influxdb" (v1) or "influxdb2".
     #[serde(default = "default_output_kind")]
     kind: String,
     /// File to append line protocol to, for kind = "file".
@@ -54,6 +57,45 @@ struct RawOutput {
     /// Batches that may wait for the output before producers are held back.
     #[serde(default = "default_queue")]
     queue_batches: usize,
+    /// DataWay base URLs (each receives every batch); a URL may carry `?token=`.
+    #[serde(default)]
+    urls: Vec<String>,
+    /// InfluxDB base URL.
+    url: Option<String>,
+    /// DataWay workspace token, or InfluxDB 2 API token.
+    token: Option<String>,
+    /// InfluxDB 1 database.
+    db: Option<String>,
+    /// InfluxDB 2 organization.
+    org: Option<String>,
+    /// InfluxDB 2 bucket.
+    bucket: Option<String>,
+    /// "gzip" (default), "zstd" or "none".
+    #[serde(default = "default_compression")]
+    compression: String,
+    /// Compression level (gzip 0-9, default 1; zstd 1-19, default 1).
+    compression_level: Option<i32>,
+    /// Per-request timeout.
+    timeout: Option<HumanDuration>,
+    /// Write uint fields with the `u` suffix; default true, false for kind = "influxdb" (1.x
+    /// refuses them; they are then written as integers).
+    uint_support: Option<bool>,
+    /// Retries on transport errors and 5xx before a batch is dropped and counted.
+    #[serde(default = "default_retries")]
+    max_retries: u32,
+    /// A batch is written at the latest this long after its first point.
+    flush_interval: Option<HumanDuration>,
+    /// Points per batch.
+    max_points: Option<usize>,
+    /// Approximate uncompressed bytes per batch, e.g. "1MiB".
+    max_bytes: Option<ByteSize>,
+}
+
+fn default_compression() -> String {
+    "gzip".into()
+}
+fn default_retries() -> u32 {
+    5
 }
 
 fn default_output_kind() -> String {
@@ -69,6 +111,20 @@ impl Default for RawOutput {
             kind: default_output_kind(),
             path: None,
             queue_batches: default_queue(),
+            urls: Vec::new(),
+            url: None,
+            token: None,
+            db: None,
+            org: None,
+            bucket: None,
+            compression: default_compression(),
+            compression_level: None,
+            uint_support: None,
+            timeout: None,
+            max_retries: default_retries(),
+            flush_interval: None,
+            max_points: None,
+            max_bytes: None,
         }
     }
 }
@@ -94,10 +150,11 @@ impl Default for RawLog {
 }
 
 /// Where points go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum OutputKind {
     Stdout,
     File(PathBuf),
+    Http(HttpOutputConfig),
 }
 
 /// The validated agent config.
@@ -109,6 +166,7 @@ pub struct AgentConfig {
     pub global_tags: Vec<(String, String)>,
     pub output: OutputKind,
     pub queue_batches: usize,
+    pub batch: BatchConfig,
     pub log_level: String,
     pub runtime: RuntimeConfig,
 }
@@ -175,20 +233,18 @@ impl AgentConfig {
             .data_dir
             .clone()
             .unwrap_or_else(|| resolve(&raw.data_dir));
-        let output = match (ov.output_file.clone(), raw.output.kind.as_str()) {
-            (Some(p), _) => OutputKind::File(p),
-            (None, "stdout") => OutputKind::Stdout,
-            (None, "file") => match &raw.output.path {
-                Some(p) => OutputKind::File(resolve(p)),
-                None => bail!(
-                    "config error in {}: key \"output.path\" is required when output.kind = \"file\"",
-                    source.display()
-                ),
-            },
-            (None, other) => bail!(
-                "config error in {}: key \"output.kind\": {other:?} is not an output; use \"stdout\" or \"file\"",
-                source.display()
-            ),
+        let output = output_kind(&raw.output, ov, source, &resolve)?;
+        let batch = BatchConfig {
+            flush_interval: raw
+                .output
+                .flush_interval
+                .map_or(Duration::from_secs(10), |d| d.0),
+            max_points: raw.output.max_points.unwrap_or(1_000).max(1),
+            max_bytes: raw
+                .output
+                .max_bytes
+                .map_or(1 << 20, |b| b.0 as usize)
+                .max(1),
         };
         if !["error", "warn", "info", "debug", "trace"].contains(&raw.log.level.as_str()) {
             bail!(
@@ -210,10 +266,72 @@ impl AgentConfig {
             global_tags: global_tags.into_iter().collect(),
             output,
             queue_batches: raw.output.queue_batches.max(1),
+            batch,
             log_level: raw.log.level,
             runtime,
         })
     }
+}
+
+fn output_kind(
+    o: &RawOutput,
+    ov: &Overrides,
+    source: &Path,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+) -> Result<OutputKind> {
+    let err = |key: &str, why: &str| {
+        anyhow::anyhow!(
+            "config error in {}: key \"output.{key}\": {why}",
+            source.display()
+        )
+    };
+    let need = |v: &Option<String>, key: &str| {
+        v.clone()
+            .ok_or_else(|| err(key, &format!("required when output.kind = {:?}", o.kind)))
+    };
+    if let Some(p) = &ov.output_file {
+        return Ok(OutputKind::File(p.clone()));
+    }
+    let compression = Compression::parse(&o.compression, o.compression_level)
+        .map_err(|e| err("compression", &e))?;
+    let http = |endpoint: Endpoint| {
+        OutputKind::Http(HttpOutputConfig {
+            endpoint,
+            compression,
+            timeout: o.timeout.map_or(Duration::from_secs(30), |d| d.0),
+            max_retries: o.max_retries,
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            uint_support: o.uint_support.unwrap_or(o.kind != "influxdb"),
+        })
+    };
+    Ok(match o.kind.as_str() {
+        "stdout" => OutputKind::Stdout,
+        "file" => OutputKind::File(resolve(o.path.as_deref().ok_or_else(|| err("path", "required when output.kind = \"file\""))?)),
+        "dataway" => {
+            if o.urls.is_empty() {
+                return Err(err("urls", "at least one DataWay URL is required"));
+            }
+            let token = o.token.clone().unwrap_or_default();
+            if token.is_empty() && o.urls.iter().any(|u| !u.contains("?token=")) {
+                return Err(err("token", "required unless every URL carries ?token="));
+            }
+            http(Endpoint::DataWay { urls: o.urls.clone(), token })
+        }
+        "influxdb" => http(Endpoint::InfluxV1 { url: need(&o.url, "url")?, db: need(&o.db, "db")? }),
+        "influxdb2" => http(Endpoint::InfluxV2 {
+            url: need(&o.url, "url")?,
+            org: need(&o.org, "org")?,
+            bucket: need(&o.bucket, "bucket")?,
+            token: need(&o.token, "token")?,
+        }),
+        other => {
+            return Err(err(
+                "kind",
+                &format!("{other:?} is not an output; use \"stdout\", \"file\", \"dataway\", \"influxdb\" or \"influxdb2\""),
+            ))
+        }
+    })
 }
 
 fn sandkit_runtime_hostname() -> String {
@@ -229,9 +347,30 @@ mod tests {
     #[test]
     fn embedded_default_is_valid() {
         let c = AgentConfig::load(None, &Overrides::default()).unwrap();
-        assert_eq!(c.output, OutputKind::Stdout);
+        assert!(matches!(c.output, OutputKind::Stdout));
         assert_eq!(c.runtime.max_crashes, 6);
         assert!(c.global_tags.iter().any(|(k, _)| k == "host"));
+    }
+
+    #[test]
+    fn every_key_documented_in_the_default_is_accepted() {
+        // Uncomment `# key = value` lines: the documented keys must all be real keys.
+        let text: String = DEFAULT_CONFIG
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.split(' ').nth(1) == Some("=") => rest,
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(text.contains("\nurls = "), "{text}");
+        AgentConfig::parse(
+            &text,
+            Path::new("default"),
+            Path::new(""),
+            &Overrides::default(),
+        )
+        .unwrap();
     }
 
     #[test]
@@ -258,7 +397,7 @@ mod tests {
             &Overrides::default(),
         )
         .unwrap();
-        assert_eq!(c.output, OutputKind::File("/etc/sk/out.lp".into()));
+        assert!(matches!(&c.output, OutputKind::File(p) if p == Path::new("/etc/sk/out.lp")));
         assert_eq!(c.runtime.plugins_dir, PathBuf::from("/etc/sk/plugins"));
     }
 
@@ -270,5 +409,20 @@ mod tests {
         assert!(AgentConfig::parse("[output]\nkind = \"file\"", p, Path::new(""), &ov).is_err());
         assert!(AgentConfig::parse("[runtime]\njitter = 2.0", p, Path::new(""), &ov).is_err());
         assert!(AgentConfig::parse("[log]\nlevel = \"loud\"", p, Path::new(""), &ov).is_err());
+        assert!(AgentConfig::parse("[output]\nkind = \"dataway\"", p, Path::new(""), &ov).is_err());
+        assert!(AgentConfig::parse(
+            "[output]\nkind = \"influxdb\"\nurl = \"http://x\"",
+            p,
+            Path::new(""),
+            &ov
+        )
+        .is_err());
+        let e = AgentConfig::parse("[output]\nkind = \"dataway\"\nurls = [\"http://x\"]\ntoken = \"t\"\ncompression = \"lz4\"", p, Path::new(""), &ov)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("output.compression"), "{e}");
+        let c = AgentConfig::parse("[output]\nkind = \"dataway\"\nurls = [\"http://x?token=t\"]\ncompression = \"zstd\"\nmax_points = 10", p, Path::new(""), &ov).unwrap();
+        assert_eq!(c.batch.max_points, 10);
+        assert!(matches!(c.output, OutputKind::Http(_)));
     }
 }

@@ -1,0 +1,5 @@
+//! Integration tests of sandkit-io: one binary, one module per topic.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap (CONVENTIONS.md)
+
+mod line_protocol;
