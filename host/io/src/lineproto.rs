@@ -156,6 +156,24 @@ mod tests {
     }
 
     #[test]
+    fn backslashes_are_doubled_only_where_they_would_read_as_escapes() {
+        // Regression: a name ending in `\`, or holding `\n` as text, or a measurement starting
+        // with `#`, did not decode back to itself.
+        let p = point(
+            r"#m\",
+            &[(r"C:\Users", r"C:\new\"), (r"k\", r"\,\=\\")],
+            vec![(r"f\", FieldValue::Int(1))],
+        );
+        assert_eq!(
+            encode_points(&[p]),
+            concat!(
+                r"\#m\\,C:\Users=C:\\new\\,k\\=\\\,\\\=\\\\ f\\=1i",
+                " 1700000000000000000\n"
+            )
+        );
+    }
+
+    #[test]
     fn empty_tag_values_are_left_out() {
         let p = point(
             "m",

@@ -125,6 +125,10 @@ impl Point {
                 });
             }
         }
+        // Duplicate field keys: pairwise for the usual handful of fields, a set beyond that so a
+        // hostile line with 100,000 fields costs linear time, not quadratic.
+        let mut seen =
+            (fields.len() > 16).then(|| std::collections::HashSet::with_capacity(fields.len()));
         for (i, (k, v)) in fields.iter().enumerate() {
             if k.is_empty() {
                 return Err(PointError::EmptyKey {
@@ -132,7 +136,11 @@ impl Point {
                     what: "field",
                 });
             }
-            if fields[..i].iter().any(|(k2, _)| k2 == k) {
+            let dup = match seen.as_mut() {
+                Some(set) => !set.insert(k.as_str()),
+                None => fields[..i].iter().any(|(k2, _)| k2 == k),
+            };
+            if dup {
                 let key = k.clone();
                 return Err(PointError::DuplicateKey {
                     measurement,
@@ -273,6 +281,18 @@ mod tests {
             ),
             Err(PointError::DuplicateKey { what: "field", .. })
         ));
+    }
+
+    #[test]
+    fn duplicate_fields_are_found_among_many() {
+        let mut fields: Vec<(String, FieldValue)> = (0..1000)
+            .map(|i| (format!("f{i}"), FieldValue::Int(i)))
+            .collect();
+        let ok = Point::new("m".into(), vec![], fields.clone(), 1, Category::Metric);
+        assert!(ok.is_ok());
+        fields.push(("f500".into(), FieldValue::Int(0)));
+        let e = Point::new("m".into(), vec![], fields, 1, Category::Metric).unwrap_err();
+        assert!(matches!(e, PointError::DuplicateKey { what: "field", key, .. } if key == "f500"));
     }
 
     #[test]
