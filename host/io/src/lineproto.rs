@@ -14,6 +14,15 @@ use std::fmt::Write as _;
 
 /// `eq` is false for measurements (which leave `=` alone) and true for keys and tag values.
 fn escape_into(out: &mut String, s: &str, eq: bool) {
+    // Fast path: most names need no escaping at all.
+    let plain = !s.starts_with('#')
+        && !s
+            .bytes()
+            .any(|b| matches!(b, b',' | b' ' | b'=' | b'\\' | b'\n' | b'\r' | b'\t' | 0x0c));
+    if plain {
+        out.push_str(s);
+        return;
+    }
     let mut chars = s.chars().peekable();
     let mut first = true;
     while let Some(c) = chars.next() {
@@ -72,10 +81,27 @@ pub fn encode_point(out: &mut String, p: &Point) {
         out.push('=');
         // Writing to a String cannot fail.
         let _ = match v {
-            FieldValue::Int(x) => write!(out, "{x}i"),
-            FieldValue::Uint(x) => write!(out, "{x}u"),
+            FieldValue::Int(x) => {
+                out.push_str(itoa::Buffer::new().format(*x));
+                out.push('i');
+                Ok(())
+            }
+            FieldValue::Uint(x) => {
+                out.push_str(itoa::Buffer::new().format(*x));
+                out.push('u');
+                Ok(())
+            }
             FieldValue::Float(x) => write!(out, "{x}"),
-            FieldValue::Bool(x) => write!(out, "{x}"),
+            FieldValue::Bool(x) => {
+                out.push_str(if *x { "true" } else { "false" });
+                Ok(())
+            }
+            FieldValue::Text(s) if !s.bytes().any(|b| b == b'"' || b == b'\\') => {
+                out.push('"');
+                out.push_str(s);
+                out.push('"');
+                Ok(())
+            }
             FieldValue::Text(s) => {
                 out.push('"');
                 for c in s.chars() {
@@ -89,7 +115,9 @@ pub fn encode_point(out: &mut String, p: &Point) {
             }
         };
     }
-    let _ = writeln!(out, " {}", p.timestamp_ns());
+    out.push(' ');
+    out.push_str(itoa::Buffer::new().format(p.timestamp_ns()));
+    out.push('\n');
 }
 
 /// Encode points as line protocol, one line each.
