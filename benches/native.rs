@@ -4,6 +4,7 @@
 //! they are not the guests' code.
 
 use sandkit_io::{Category, FieldValue, Point};
+use sandkit_tests::CPU_FIELDS;
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,19 +13,6 @@ fn now_ns() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
-
-const CPU_FIELDS: [&str; 10] = [
-    "usage_user",
-    "usage_system",
-    "usage_idle",
-    "usage_nice",
-    "usage_iowait",
-    "usage_irq",
-    "usage_softirq",
-    "usage_steal",
-    "usage_guest",
-    "usage_guest_nice",
-];
 
 /// Clock ticks of one CPU line: user nice system idle iowait irq softirq steal guest guest_nice.
 type Times = [u64; 10];

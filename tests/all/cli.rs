@@ -1,8 +1,22 @@
 //! The command line: `config check`, `plugin test`, `plugin list`, and `run` with a graceful stop.
 
 use sandkit_tests::{repo_root, sandkit_bin, wasm};
+use std::ffi::OsString;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// Run `sandkit <args>` in `dir` and wait for it.
+fn sandkit<I, S>(dir: &std::path::Path, args: I) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(sandkit_bin())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
 
 fn agent_dir(collectors: &[&str]) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
@@ -19,11 +33,7 @@ fn agent_dir(collectors: &[&str]) -> tempfile::TempDir {
 #[test]
 fn config_check_accepts_good_and_names_bad_keys() {
     let d = agent_dir(&["cpu", "mem"]);
-    let out = Command::new(sandkit_bin())
-        .args(["config", "check"])
-        .current_dir(d.path())
-        .output()
-        .unwrap();
+    let out = sandkit(d.path(), ["config", "check"]);
     assert!(
         out.status.success(),
         "{}",
@@ -36,11 +46,7 @@ fn config_check_accepts_good_and_names_bad_keys() {
         "interval = \"10s\"\n[limits]\nfuels = 10\n",
     )
     .unwrap();
-    let out = Command::new(sandkit_bin())
-        .args(["config", "check"])
-        .current_dir(d.path())
-        .output()
-        .unwrap();
+    let out = sandkit(d.path(), ["config", "check"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -53,11 +59,7 @@ fn config_check_accepts_good_and_names_bad_keys() {
         "plugins_dir = \"plugins\"\nplugin_dir = \"x\"\n",
     )
     .unwrap();
-    let out = Command::new(sandkit_bin())
-        .args(["config", "check", "-c", "sandkit.toml"])
-        .current_dir(d.path())
-        .output()
-        .unwrap();
+    let out = sandkit(d.path(), ["config", "check", "-c", "sandkit.toml"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -69,13 +71,16 @@ fn config_check_accepts_good_and_names_bad_keys() {
 #[test]
 fn plugin_test_prints_points() {
     let conf = repo_root().join("guests/collectors/mem/conf.toml");
-    let out = Command::new(sandkit_bin())
-        .args(["plugin", "test"])
-        .arg(wasm("mem"))
-        .arg("--config")
-        .arg(conf)
-        .output()
-        .unwrap();
+    let out = sandkit(
+        &repo_root(),
+        [
+            OsString::from("plugin"),
+            "test".into(),
+            wasm("mem").into(),
+            "--config".into(),
+            conf.into(),
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -86,11 +91,14 @@ fn plugin_test_prints_points() {
     assert!(stdout.contains("used_percent="));
 
     // A crash is reported with the plugin name and a non-zero exit.
-    let out = Command::new(sandkit_bin())
-        .args(["plugin", "test"])
-        .arg(wasm("panicker"))
-        .output()
-        .unwrap();
+    let out = sandkit(
+        &repo_root(),
+        [
+            OsString::from("plugin"),
+            "test".into(),
+            wasm("panicker").into(),
+        ],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -102,11 +110,7 @@ fn plugin_test_prints_points() {
 #[test]
 fn plugin_list_describes_every_plugin() {
     let d = agent_dir(&["cpu", "mem", "system"]);
-    let out = Command::new(sandkit_bin())
-        .args(["plugin", "list", "--json"])
-        .current_dir(d.path())
-        .output()
-        .unwrap();
+    let out = sandkit(d.path(), ["plugin", "list", "--json"]);
     assert!(
         out.status.success(),
         "{}",

@@ -2,7 +2,7 @@
 
 use sandkit_io::{FieldValue, Point};
 use sandkit_runtime::{load_plugin_file, Instance, PluginConfig, Runtime, StateStore};
-use sandkit_tests::{repo_root, test_runtime_config, wasm};
+use sandkit_tests::{proc_cpu_count, repo_root, test_runtime_config, wasm, CPU_FIELDS};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -84,11 +84,7 @@ async fn system_matches_proc() {
         .unwrap()
         .parse()
         .unwrap();
-    let cpus = std::fs::read_to_string("/proc/stat")
-        .unwrap()
-        .lines()
-        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
-        .count() as u64;
+    let cpus = proc_cpu_count() as u64;
     assert_eq!(uint(&p, "n_cpus"), cpus);
     let up = uint(&p, "uptime") as f64;
     assert!(
@@ -205,25 +201,9 @@ async fn cpu_usage_adds_up_per_cpu() {
         .iter()
         .find(|p| p.tag("cpu") == Some("cpu-total"))
         .expect("cpu-total");
-    let fields = [
-        "usage_user",
-        "usage_system",
-        "usage_idle",
-        "usage_nice",
-        "usage_iowait",
-        "usage_irq",
-        "usage_softirq",
-        "usage_steal",
-        "usage_guest",
-        "usage_guest_nice",
-    ];
-    let sum: f64 = fields.iter().map(|f| float(total, f)).sum();
+    let sum: f64 = CPU_FIELDS.iter().map(|f| float(total, f)).sum();
     assert!((sum - 100.0).abs() < 0.5, "cpu-total fields sum to {sum}");
-    let ncpu = std::fs::read_to_string("/proc/stat")
-        .unwrap()
-        .lines()
-        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
-        .count();
+    let ncpu = proc_cpu_count();
     assert!(
         points.len() <= ncpu + 1 && points.len() >= 2,
         "{} points for {ncpu} cpus",

@@ -4,7 +4,7 @@
 //! the response body are logged and the drop is counted). Tokens never appear in logs: URLs are
 //! logged without their query.
 
-use crate::{encode_points, Category, Compression, FieldValue, IoError, Output, Point};
+use crate::{encode_points_with, Category, Compression, IoError, Output, Point};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -84,6 +84,15 @@ enum Attempt {
     Done,
     Retry(String),
     Rejected(String),
+}
+
+impl Attempt {
+    fn reason(&self) -> &str {
+        match self {
+            Attempt::Done => "",
+            Attempt::Retry(r) | Attempt::Rejected(r) => r,
+        }
+    }
 }
 
 /// `http://host:port/path?query` without the query, for logs.
@@ -254,11 +263,7 @@ impl Output for HttpOutput {
     }
 
     async fn write(&self, category: Category, points: &[Point]) -> Result<(), IoError> {
-        let text = if self.config.uint_support {
-            encode_points(points)
-        } else {
-            encode_points(&uints_as_ints(points))
-        };
+        let text = encode_points_with(points, self.config.uint_support);
         let body = Bytes::from(self.config.compression.compress(text.as_bytes()).map_err(
             |source| IoError::Write {
                 output: self.name.into(),
@@ -281,18 +286,6 @@ impl Output for HttpOutput {
                             .fetch_add(body.len() as u64, Ordering::Relaxed);
                         break;
                     }
-                    Attempt::Rejected(why) => {
-                        self.stats
-                            .dropped_rejected
-                            .fetch_add(n as u64, Ordering::Relaxed);
-                        tracing::error!(output = self.name, url = %shown, category = %category, points = n, "io.http refused, not retried: {why}");
-                        first_err.get_or_insert(IoError::Rejected {
-                            output: self.name.into(),
-                            url: shown.clone(),
-                            reason: why,
-                        });
-                        break;
-                    }
                     Attempt::Retry(why) if tries < self.config.max_retries => {
                         tries += 1;
                         self.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -301,16 +294,28 @@ impl Output for HttpOutput {
                         tokio::time::sleep(delay + jitter).await;
                         delay = (delay * 2).min(self.config.backoff_max);
                     }
-                    Attempt::Retry(why) => {
-                        self.stats
-                            .dropped_unreachable
-                            .fetch_add(n as u64, Ordering::Relaxed);
-                        tracing::error!(output = self.name, url = %shown, category = %category, points = n, "io.http gave up after {tries} retries: {why}");
-                        first_err.get_or_insert(IoError::Unreachable {
-                            output: self.name.into(),
-                            url: shown.clone(),
-                            reason: why,
-                        });
+                    failed => {
+                        let (dropped, err) = match failed {
+                            Attempt::Rejected(reason) => (
+                                &self.stats.dropped_rejected,
+                                IoError::Rejected {
+                                    output: self.name.into(),
+                                    url: shown.clone(),
+                                    reason: format!("{reason} (not retried)"),
+                                },
+                            ),
+                            _ => (
+                                &self.stats.dropped_unreachable,
+                                IoError::Unreachable {
+                                    output: self.name.into(),
+                                    url: shown.clone(),
+                                    reason: format!("{} (after {tries} retries)", failed.reason()),
+                                },
+                            ),
+                        };
+                        dropped.fetch_add(n as u64, Ordering::Relaxed);
+                        tracing::error!(category = %category, points = n, "io.http batch dropped: {err}");
+                        first_err.get_or_insert(err);
                         break;
                     }
                 }
@@ -318,35 +323,6 @@ impl Output for HttpOutput {
         }
         first_err.map_or(Ok(()), Err)
     }
-}
-
-/// The same points with every `uint` field turned into an `int` (clamped).
-fn uints_as_ints(points: &[Point]) -> Vec<Point> {
-    points
-        .iter()
-        .map(|p| {
-            let fields = p
-                .fields()
-                .iter()
-                .map(|(k, v)| match v {
-                    FieldValue::Uint(u) => (
-                        k.clone(),
-                        FieldValue::Int(i64::try_from(*u).unwrap_or(i64::MAX)),
-                    ),
-                    other => (k.clone(), other.clone()),
-                })
-                .collect();
-            Point::new(
-                p.measurement().to_string(),
-                p.tags().to_vec(),
-                fields,
-                p.timestamp_ns(),
-                p.category(),
-            )
-            // Only field types changed: a point that was valid stays valid.
-            .unwrap_or_else(|_| p.clone())
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -381,25 +357,6 @@ mod tests {
         assert_eq!(t[0].url, "http://a:9528/v1/write/logging?token=tkn_a");
         assert_eq!(t[1].url, "http://b:9528/v1/write/logging?token=tkn_b");
         assert!(!t[1].shown.contains("tkn_b"));
-    }
-
-    #[test]
-    fn uints_become_ints_for_influxdb_1() {
-        let p = Point::new(
-            "m".into(),
-            vec![],
-            vec![
-                ("a".into(), FieldValue::Uint(5)),
-                ("b".into(), FieldValue::Uint(u64::MAX)),
-            ],
-            1,
-            Category::Metric,
-        )
-        .unwrap();
-        assert_eq!(
-            encode_points(&uints_as_ints(&[p])),
-            "m a=5i,b=9223372036854775807i 1\n"
-        );
     }
 
     #[test]

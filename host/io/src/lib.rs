@@ -19,7 +19,7 @@ pub use compress::Compression;
 pub use error::{DecodeError, DecodeReason};
 pub use error::{IoError, PointError};
 pub use http::{Endpoint, HttpOutput, HttpOutputConfig, OutputStats};
-pub use lineproto::{encode_point, encode_points};
+pub use lineproto::{encode_point, encode_point_with, encode_points, encode_points_with};
 pub use lpdecode::{decode_lines, LineDecoder, Precision, DEFAULT_MAX_LINE_BYTES};
 pub use output::{CaptureOutput, FileOutput, Output, StdoutOutput};
 pub use point::{Category, FieldValue, Point};

@@ -61,6 +61,13 @@ fn backslash_is_ambiguous(next: Option<char>, eq: bool, first: bool) -> bool {
 
 /// Append one point as a line (with its trailing newline) to `out`.
 pub fn encode_point(out: &mut String, p: &Point) {
+    encode_point_with(out, p, true);
+}
+
+/// As [`encode_point`]; with `uint_support` false, unsigned fields are written as integers
+/// (clamped to i64::MAX), for InfluxDB 1.x which refuses the `u` suffix (Telegraf's
+/// `influx_uint_support = false`).
+pub fn encode_point_with(out: &mut String, p: &Point, uint_support: bool) {
     escape_into(out, p.measurement(), false);
     for (k, v) in p.tags() {
         if v.is_empty() {
@@ -86,9 +93,14 @@ pub fn encode_point(out: &mut String, p: &Point) {
                 out.push('i');
                 Ok(())
             }
-            FieldValue::Uint(x) => {
+            FieldValue::Uint(x) if uint_support => {
                 out.push_str(itoa::Buffer::new().format(*x));
                 out.push('u');
+                Ok(())
+            }
+            FieldValue::Uint(x) => {
+                out.push_str(itoa::Buffer::new().format(i64::try_from(*x).unwrap_or(i64::MAX)));
+                out.push('i');
                 Ok(())
             }
             FieldValue::Float(x) => write!(out, "{x}"),
@@ -122,9 +134,14 @@ pub fn encode_point(out: &mut String, p: &Point) {
 
 /// Encode points as line protocol, one line each.
 pub fn encode_points(points: &[Point]) -> String {
+    encode_points_with(points, true)
+}
+
+/// As [`encode_points`], with the `uint_support` choice of [`encode_point_with`].
+pub fn encode_points_with(points: &[Point], uint_support: bool) -> String {
     let mut out = String::with_capacity(points.len() * 96);
     for p in points {
-        encode_point(&mut out, p);
+        encode_point_with(&mut out, p, uint_support);
     }
     out
 }
@@ -198,6 +215,22 @@ mod tests {
                 r"\#m\\,C:\Users=C:\\new\\,k\\=\\\,\\\=\\\\ f\\=1i",
                 " 1700000000000000000\n"
             )
+        );
+    }
+
+    #[test]
+    fn uints_become_ints_for_influxdb_1() {
+        let p = point(
+            "m",
+            &[],
+            vec![
+                ("a", FieldValue::Uint(5)),
+                ("b", FieldValue::Uint(u64::MAX)),
+            ],
+        );
+        assert_eq!(
+            encode_points_with(&[p], false),
+            "m a=5i,b=9223372036854775807i 1700000000000000000\n"
         );
     }
 

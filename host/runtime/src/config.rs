@@ -137,19 +137,17 @@ impl RawLimits {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
-        if let Some(t) = self.timeout {
-            if t.0 < Duration::from_millis(1) {
-                return Err("key \"limits.timeout\": must be at least 1ms".into());
-            }
+    /// Check ranges; `section` names the table in errors (`limits` or `runtime.limits`).
+    fn validate(&self, section: &str) -> Result<(), String> {
+        let bad = |key: &str, why: &str| Err(format!("key \"{section}.{key}\": {why}"));
+        if self.timeout.is_some_and(|t| t.0 < Duration::from_millis(1)) {
+            return bad("timeout", "must be at least 1ms");
         }
         if self.fuel == Some(0) {
-            return Err("key \"limits.fuel\": must be above 0".into());
+            return bad("fuel", "must be above 0");
         }
-        if let Some(m) = self.memory {
-            if m.0 < (1 << 20) {
-                return Err("key \"limits.memory\": must be at least 1MiB".into());
-            }
+        if self.memory.is_some_and(|m| m.0 < (1 << 20)) {
+            return bad("memory", "must be at least 1MiB");
         }
         Ok(())
     }
@@ -265,9 +263,7 @@ impl RawRuntimeConfig {
                 "key \"runtime.epoch_tick\": must be within [1ms, 1s]".into()
             ));
         }
-        self.limits
-            .validate()
-            .map_err(|m| err(m.replace("key \"limits.", "key \"runtime.limits.")))?;
+        self.limits.validate("runtime.limits").map_err(err)?;
         Ok(RuntimeConfig {
             protection_mode: self.protection_mode,
             max_crashes: self.max_crashes,
@@ -351,7 +347,7 @@ impl PluginConfig {
             message,
         };
         let raw: RawPluginConfig = toml::from_str(text).map_err(|e| err(toml_message(text, &e)))?;
-        raw.limits.validate().map_err(err)?;
+        raw.limits.validate("limits").map_err(err)?;
         if let Some(i) = raw.interval {
             if i.0.is_zero() {
                 return Err(err("key \"interval\": must be above 0".into()));

@@ -1,7 +1,7 @@
 //! One plugin instance: a `Store` made from the plugin's `InstancePre`, and calls into it under
 //! the per-call limits (fuel, wall-time deadline, memory, emitted points and bytes).
 
-use crate::bindings::collector::Collector;
+use crate::bindings::collector::{Collector, CollectorPre};
 use crate::bindings::PluginInfo;
 use crate::config::{Limits, PluginConfig};
 use crate::engine::EpochActivity;
@@ -87,9 +87,24 @@ impl Instance {
         config: &PluginConfig,
         state: Arc<Mutex<StateStore>>,
     ) -> Result<Self, RuntimeError> {
-        let pre = &loaded.pre;
-        let plugin = loaded.name.clone();
-        let activity = loaded.activity.clone();
+        Self::from_parts(
+            &loaded.pre,
+            loaded.name.clone(),
+            loaded.activity.clone(),
+            config,
+            state,
+        )
+        .await
+    }
+
+    /// As [`Instance::new`], before a [`LoadedPlugin`] exists (loading calls `describe`).
+    pub(crate) async fn from_parts(
+        pre: &CollectorPre<HostState>,
+        plugin: Arc<str>,
+        activity: EpochActivity,
+        config: &PluginConfig,
+        state: Arc<Mutex<StateStore>>,
+    ) -> Result<Self, RuntimeError> {
         let _active = activity.enter();
         let data = HostState::new(plugin.clone(), config, state).map_err(|reason| {
             RuntimeError::Plugin {

@@ -28,3 +28,4 @@ pub use instance::{CallReport, Instance};
 pub use plugin::{load_plugin, load_plugin_file, plugin_name, LoadedPlugin, PluginDescription};
 pub use status::{PluginState, PluginStatus};
 pub use supervisor::{effective_interval, plugin_files, Supervisor};
+pub use sys::hostname;

@@ -188,6 +188,19 @@ pub async fn load_plugin(
     config: &PluginConfig,
 ) -> Result<LoadedPlugin, RuntimeError> {
     let hash = ComponentCache::content_hash(bytes);
+    load_plugin_hashed(runtime, name, file, bytes, hash, config).await
+}
+
+/// [`load_plugin`] for a caller that already hashed `bytes` (the supervisor compares hashes
+/// before loading).
+pub(crate) async fn load_plugin_hashed(
+    runtime: &Runtime,
+    name: &str,
+    file: &Path,
+    bytes: &[u8],
+    hash: String,
+    config: &PluginConfig,
+) -> Result<LoadedPlugin, RuntimeError> {
     // Compiling takes 50 ms for a small Rust guest and seconds for Python or JS: keep it off the
     // async workers when the runtime has more than one thread.
     let compile = || runtime.component(file, bytes, &hash);
@@ -198,31 +211,22 @@ pub async fn load_plugin(
     };
     let pre = collector_pre(runtime, file, &component)?;
     let name: Arc<str> = Arc::from(name);
+    let activity = runtime.activity();
     // describe runs without any grant: it must not depend on the host.
     let mut bare = config.clone();
     bare.sandbox = Default::default();
-    let mut loaded = LoadedPlugin {
+    let state = Arc::new(Mutex::new(StateStore::default()));
+    let mut inst = Instance::from_parts(&pre, name.clone(), activity.clone(), &bare, state).await?;
+    let info = inst.describe().await?;
+    Ok(LoadedPlugin {
         name,
         file: file.to_path_buf(),
         hash,
         pre,
-        description: PluginDescription::from_wit(crate::bindings::PluginInfo {
-            name: String::new(),
-            version: String::new(),
-            description: String::new(),
-            default_interval_ms: 0,
-            min_interval_ms: 0,
-            max_interval_ms: 0,
-            measurements: Vec::new(),
-        }),
+        description: PluginDescription::from_wit(info),
         cache,
-        activity: runtime.activity(),
-    };
-    let mut inst =
-        Instance::new(&loaded, &bare, Arc::new(Mutex::new(StateStore::default()))).await?;
-    let info = inst.describe().await?;
-    loaded.description = PluginDescription::from_wit(info);
-    Ok(loaded)
+        activity,
+    })
 }
 
 /// Read a plugin file and load it.

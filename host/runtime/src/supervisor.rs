@@ -7,7 +7,7 @@
 use crate::config::PluginConfig;
 use crate::host::StateStore;
 use crate::instance::Instance;
-use crate::plugin::{load_plugin, plugin_name, LoadedPlugin, PluginDescription};
+use crate::plugin::{load_plugin_hashed, plugin_name, LoadedPlugin, PluginDescription};
 use crate::status::{PluginState, PluginStatus};
 use crate::{Runtime, RuntimeError};
 use rand::Rng;
@@ -158,10 +158,11 @@ impl Supervisor {
             self.insert_idle(&name, st, Some(config));
             return;
         }
-        let loaded = match load_plugin(&self.runtime, &name, file, &bytes, &config).await {
-            Ok(l) => l,
-            Err(e) => return self.record_load_error(&name, file, &e),
-        };
+        let loaded =
+            match load_plugin_hashed(&self.runtime, &name, file, &bytes, hash, &config).await {
+                Ok(l) => l,
+                Err(e) => return self.record_load_error(&name, file, &e),
+            };
         tracing::info!(
             plugin = %name, file = %file.display(), version = %loaded.description.version,
             hash = &loaded.hash[..12], cache = ?loaded.cache,

@@ -45,7 +45,7 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
     drop(watcher);
     status_task.abort();
     sup.shutdown().await;
-    write_status(&sup, &status_file);
+    write_status(&sup, &status_file, &mut String::new());
     drop(sup);
     writer.finish().await;
     tracing::info!("sandkit.stop: done");
@@ -67,22 +67,28 @@ async fn wait_for_signal() {
     }
 }
 
-fn write_status(sup: &Supervisor, path: &Path) {
+/// Write status.json unless it would be the same as `last` (an idle agent writes nothing).
+fn write_status(sup: &Supervisor, path: &Path, last: &mut String) {
     let statuses = sup.statuses();
     let text = match serde_json::to_string_pretty(&statuses) {
         Ok(t) => t,
         Err(e) => return tracing::warn!(error = %e, "sandkit.status cannot encode"),
     };
+    if text == *last {
+        return;
+    }
     let tmp = path.with_extension("json.tmp");
-    if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
-        tracing::warn!(file = %path.display(), error = %e, "sandkit.status cannot write");
+    match std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => *last = text,
+        Err(e) => tracing::warn!(file = %path.display(), error = %e, "sandkit.status cannot write"),
     }
 }
 
 async fn write_status_forever(sup: Arc<Supervisor>, path: PathBuf) {
     let mut tick = tokio::time::interval(STATUS_EVERY);
+    let mut last = String::new();
     loop {
         tick.tick().await;
-        write_status(&sup, &path);
+        write_status(&sup, &path, &mut last);
     }
 }

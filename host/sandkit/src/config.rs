@@ -256,7 +256,7 @@ impl AgentConfig {
         let mut global_tags: BTreeMap<String, String> = raw.global_tags;
         global_tags
             .entry("host".into())
-            .or_insert_with(sandkit_runtime_hostname);
+            .or_insert_with(sandkit_runtime::hostname);
         let runtime =
             raw.runtime
                 .validate(source, data_dir.join("cache"), plugins_dir, conf_dir)?;
@@ -332,12 +332,6 @@ fn output_kind(
             ))
         }
     })
-}
-
-fn sandkit_runtime_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
 }
 
 #[cfg(test)]
