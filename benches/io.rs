@@ -1,6 +1,7 @@
-//! IO benches: line protocol encoding (points/s and MB/s), decoding, and gzip vs zstd at the
-//! levels the outputs use, on 10,000 points shaped like the bundled collectors' output. The
-//! baseline in the same run is a plain `memcpy` of the encoded bytes.
+//! IO benches: line protocol encoding and decoding (points/s in `lineproto`, bytes/s in
+//! `lineproto_bytes`), and gzip vs zstd at the levels the outputs use, on 10,000 points shaped
+//! like the bundled collectors' output. The baseline in the same run is a plain `memcpy` of the
+//! encoded bytes.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sandkit_io::{
@@ -41,6 +42,11 @@ fn bench(c: &mut Criterion) {
     let points = sample_points(10_000);
     let text = encode_points(&points);
     let bytes = text.len() as u64;
+    eprintln!(
+        "lineproto: {} points, {bytes} bytes of line protocol ({} bytes a line)",
+        points.len(),
+        bytes / points.len() as u64
+    );
 
     let mut g = c.benchmark_group("lineproto");
     g.measurement_time(Duration::from_secs(3))
@@ -61,6 +67,26 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("memcpy_baseline", |b| {
         b.iter(|| black_box(black_box(text.as_bytes()).to_vec()))
+    });
+    g.finish();
+
+    // The same encode and decode again, reported in bytes of line protocol per second.
+    let mut g = c.benchmark_group("lineproto_bytes");
+    g.measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    g.throughput(Throughput::Bytes(bytes));
+    g.bench_function("encode_10k", |b| {
+        b.iter(|| black_box(encode_points(black_box(&points))))
+    });
+    g.bench_function("decode_10k", |b| {
+        b.iter(|| {
+            black_box(decode_lines(
+                black_box(text.as_bytes()),
+                Precision::Nanoseconds,
+                0,
+                Category::Metric,
+            ))
+        })
     });
     g.finish();
 

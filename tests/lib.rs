@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: where the built guests and the binary are, and a
 //! small harness that runs a supervisor over a temporary plugins directory.
 
+pub mod receiver;
+
 use sandkit_io::{spawn_writer, CaptureOutput, WriterHandle};
 use sandkit_runtime::{
     PluginState, PluginStatus, RawRuntimeConfig, Runtime, RuntimeConfig, Supervisor,

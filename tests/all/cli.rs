@@ -192,7 +192,7 @@ fn run_collects_and_stops_gracefully() {
 }
 
 /// Kills the agent if the test fails before stopping it, so no orphan outlives the test.
-struct KillOnDrop(u32);
+pub(crate) struct KillOnDrop(pub(crate) u32);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

@@ -159,6 +159,7 @@ async fn collector_points_are_queryable_in_influxdb_with_types_and_tags() {
         backoff_initial: Duration::from_millis(50),
         backoff_max: Duration::from_millis(500),
         uint_support: false,
+        buffer: None,
     })
     .unwrap();
     out.write(sandkit_io::Category::Metric, &points)

@@ -5,6 +5,7 @@
 
 mod cli;
 mod collectors;
+mod durability;
 mod faults;
 mod influxdb;
 mod outputs;

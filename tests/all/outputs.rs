@@ -2,123 +2,23 @@
 //! that decode to exactly the points sent, retries on 5xx and transport errors, no retry on 4xx,
 //! fan-out to several DataWays, and an outage after which every point arrives once and in order.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use sandkit_io::{
-    encode_points, spawn_writer, BatchConfig, Category, Compression, Endpoint, FieldValue,
-    HttpOutput, HttpOutputConfig, Output, Point,
+    encode_points, spawn_writer, Ack, AckOutcome, BatchConfig, BufferConfig, Category, Compression,
+    Delivery, Endpoint, FieldValue, HttpOutput, HttpOutputConfig, Output, Point,
 };
-use std::io::Read;
+use sandkit_tests::receiver::{serve, start_receiver};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Received {
-    fn header(&self, k: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A DataWay stand-in: answers `fail_first` requests with `fail_status`, then 200.
-#[derive(Debug, Clone)]
-struct Receiver {
-    addr: SocketAddr,
-    got: Arc<Mutex<Vec<Received>>>,
-    requests: Arc<AtomicUsize>,
-}
-
-async fn start_receiver(fail_first: usize, fail_status: u16) -> Receiver {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    serve(listener, fail_first, fail_status)
-}
-
-fn serve(listener: tokio::net::TcpListener, fail_first: usize, fail_status: u16) -> Receiver {
-    let r = Receiver {
-        addr: listener.local_addr().unwrap(),
-        got: Arc::default(),
-        requests: Arc::default(),
-    };
-    let rr = r.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let rr = rr.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let rr = rr.clone();
-                    async move {
-                        let n = rr.requests.fetch_add(1, Ordering::SeqCst);
-                        let path = req.uri().path().to_string();
-                        let query = req.uri().query().unwrap_or_default().to_string();
-                        let headers: Vec<(String, String)> = req
-                            .headers()
-                            .iter()
-                            .map(|(k, v)| {
-                                (k.to_string(), v.to_str().unwrap_or_default().to_string())
-                            })
-                            .collect();
-                        let raw = req.into_body().collect().await.unwrap().to_bytes();
-                        let enc = headers
-                            .iter()
-                            .find(|(k, _)| k == "content-encoding")
-                            .map(|(_, v)| v.clone());
-                        let body = match enc.as_deref() {
-                            Some("gzip") => {
-                                let mut s = String::new();
-                                flate2::read::GzDecoder::new(&raw[..])
-                                    .read_to_string(&mut s)
-                                    .unwrap();
-                                s
-                            }
-                            Some("zstd") => {
-                                String::from_utf8(zstd::decode_all(&raw[..]).unwrap()).unwrap()
-                            }
-                            _ => String::from_utf8(raw.to_vec()).unwrap(),
-                        };
-                        if n < fail_first {
-                            let resp = Response::builder()
-                                .status(fail_status)
-                                .body(Full::new(Bytes::from("{\"error\":\"go away\"}")))
-                                .unwrap();
-                            return Ok::<_, std::convert::Infallible>(resp);
-                        }
-                        rr.got.lock().unwrap().push(Received {
-                            path,
-                            query,
-                            headers,
-                            body,
-                        });
-                        Ok(Response::new(Full::new(Bytes::new())))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    r
-}
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn points(n: usize, cat: Category) -> Vec<Point> {
-    (0..n)
+    points_from(0, n, cat)
+}
+
+fn points_from(start: usize, n: usize, cat: Category) -> Vec<Point> {
+    (start..start + n)
         .map(|i| {
             Point::new(
                 "cpu".into(),
@@ -140,7 +40,11 @@ fn points(n: usize, cat: Category) -> Vec<Point> {
 }
 
 fn dataway(urls: Vec<String>, compression: Compression, retries: u32) -> HttpOutput {
-    HttpOutput::new(HttpOutputConfig {
+    HttpOutput::new(config(urls, compression, retries)).unwrap()
+}
+
+fn config(urls: Vec<String>, compression: Compression, retries: u32) -> HttpOutputConfig {
+    HttpOutputConfig {
         endpoint: Endpoint::DataWay {
             urls,
             token: "tkn_secret/+1".into(),
@@ -151,8 +55,42 @@ fn dataway(urls: Vec<String>, compression: Compression, retries: u32) -> HttpOut
         backoff_initial: Duration::from_millis(20),
         backoff_max: Duration::from_millis(100),
         uint_support: true,
-    })
-    .unwrap()
+        buffer: None,
+    }
+}
+
+/// A DataWay output with a durable buffer in `dir`, capped at `max_bytes` per category.
+fn buffered(addr: SocketAddr, dir: &Path, max_bytes: u64) -> HttpOutput {
+    buffered_with(addr, dir, max_bytes, Compression::Gzip(1))
+}
+
+fn buffered_with(addr: SocketAddr, dir: &Path, max_bytes: u64, c: Compression) -> HttpOutput {
+    let mut c = config(vec![format!("http://{addr}")], c, 0);
+    c.buffer = Some(BufferConfig {
+        max_bytes,
+        max_bytes_object: max_bytes,
+        fsync: true,
+        ..BufferConfig::new(dir.to_path_buf())
+    });
+    HttpOutput::new(c).unwrap()
+}
+
+/// A loopback port with nothing listening: the receiver is down until it binds it.
+fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// Poll `f` every 20 ms until it holds or `secs` pass.
+async fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
 }
 
 #[tokio::test]
@@ -175,7 +113,7 @@ async fn dataway_gzip_and_zstd_bodies_decode_to_the_points_sent() {
         assert_eq!(g.header("content-type"), Some("text/plain; charset=utf-8"));
         assert_eq!(g.header("content-encoding"), compression.content_encoding());
         assert_eq!(g.body, encode_points(&pts), "{compression:?}");
-        assert_eq!(out.stats().points_sent.load(Ordering::Relaxed), 50);
+        assert_eq!(out.stats().points_sent, 50);
     }
 }
 
@@ -188,7 +126,7 @@ async fn retries_on_5xx_but_not_on_4xx() {
         .unwrap();
     assert_eq!(r.requests.load(Ordering::SeqCst), 3);
     assert_eq!(r.got.lock().unwrap().len(), 1);
-    assert_eq!(out.stats().retries.load(Ordering::Relaxed), 2);
+    assert_eq!(out.stats().retries, 2);
 
     let r = start_receiver(usize::MAX, 400).await;
     let out = dataway(vec![format!("http://{}", r.addr)], Compression::Gzip(1), 5);
@@ -206,7 +144,7 @@ async fn retries_on_5xx_but_not_on_4xx() {
         !e.contains("tkn_secret"),
         "the token never appears in errors: {e}"
     );
-    assert_eq!(out.stats().dropped_rejected.load(Ordering::Relaxed), 3);
+    assert_eq!(out.stats().dropped_rejected, 3);
 }
 
 #[tokio::test]
@@ -261,7 +199,7 @@ async fn outage_then_recovery_delivers_every_point_once_in_order() {
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        out.stats().retries.load(Ordering::Relaxed) > 0,
+        out.stats().retries > 0,
         "the output kept retrying while down"
     );
     let r = serve(tokio::net::TcpListener::bind(addr).await.unwrap(), 0, 200);
@@ -275,5 +213,193 @@ async fn outage_then_recovery_delivers_every_point_once_in_order() {
         .map(|g| g.body.clone())
         .collect();
     assert_eq!(got, encode_points(&all), "every point once, in order");
-    assert_eq!(out.stats().dropped_unreachable.load(Ordering::Relaxed), 0);
+    assert_eq!(out.stats().dropped_unreachable, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_with_buffer_acks_at_once_then_replays_every_point_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = closed_port();
+    let out = Arc::new(buffered(addr, dir.path(), 1 << 30));
+    let (sink, writer) = spawn_writer(
+        out.clone(),
+        4,
+        BatchConfig {
+            flush_interval: Duration::from_millis(50),
+            max_points: 100,
+            max_bytes: 1 << 20,
+        },
+    );
+    let all = points(1_000, Category::Metric);
+    let (tx, mut acks) = tokio::sync::mpsc::unbounded_channel();
+    for (i, chunk) in all.chunks(37).enumerate() {
+        sink.send_acked(chunk.to_vec(), Ack::to_channel(tx.clone(), i))
+            .await
+            .unwrap();
+    }
+    // Every send is acknowledged as durably buffered while the receiver is still down.
+    let chunks = all.chunks(37).count();
+    let mut seen = vec![None; chunks];
+    for _ in 0..chunks {
+        let (i, o) = tokio::time::timeout(Duration::from_secs(10), acks.recv())
+            .await
+            .expect("every send is acknowledged during the outage")
+            .unwrap();
+        seen[i] = Some(o);
+    }
+    assert!(
+        seen.iter().all(|o| *o == Some(AckOutcome::Buffered)),
+        "{seen:?}"
+    );
+    let st = out.stats();
+    assert_eq!(st.buffered_points, 1_000);
+    assert!(st.buffer_bytes > 0 && st.retries > 0, "{st:?}");
+
+    let r = serve(tokio::net::TcpListener::bind(addr).await.unwrap(), 0, 200);
+    let want = encode_points(&all);
+    assert!(
+        eventually(20, || r.bodies("/v1/write/metric").len() >= want.len()).await,
+        "the buffer was replayed"
+    );
+    assert_eq!(
+        r.bodies("/v1/write/metric"),
+        want,
+        "every point once, in order"
+    );
+    assert!(eventually(5, || out.stats().buffer_bytes == 0).await);
+    // New batches go straight through once the buffer is empty.
+    sink.send_acked(points(5, Category::Metric), Ack::to_channel(tx, 99))
+        .await
+        .unwrap();
+    let (i, o) = tokio::time::timeout(Duration::from_secs(5), acks.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((i, o), (99, AckOutcome::Delivered));
+    drop(sink);
+    writer.finish().await;
+    let st = out.stats();
+    assert_eq!(
+        (
+            st.dropped_unreachable,
+            st.dropped_overflow,
+            st.dropped_rejected
+        ),
+        (0, 0, 0)
+    );
+    let lanes = out.lane_snapshots();
+    assert_eq!(lanes.len(), 1);
+    assert_eq!(lanes[0].category, "metric");
+    assert_eq!(lanes[0].points_sent, 1_005);
+    assert!(!lanes[0].url.contains("tkn"), "{}", lanes[0].url);
+    assert_eq!(
+        lanes[0].latency_buckets.iter().sum::<u64>(),
+        lanes[0].requests - lanes[0].retries,
+        "one latency sample per successful request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffered_batches_survive_a_restart_of_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = closed_port();
+    let first = buffered(addr, dir.path(), 1 << 30);
+    let mut sent = Vec::new();
+    for b in 0..3 {
+        let pts = points_from(b * 10, 10, Category::Logging);
+        assert_eq!(
+            first.write(Category::Logging, &pts).await.unwrap(),
+            Delivery::Buffered
+        );
+        sent.extend(pts);
+    }
+    drop(first);
+    let r = serve(tokio::net::TcpListener::bind(addr).await.unwrap(), 0, 200);
+    // A new output over the same directory replays what the first one left.
+    let second = buffered(addr, dir.path(), 1 << 30);
+    let want = encode_points(&sent);
+    assert!(eventually(20, || r.bodies("/v1/write/logging") == want).await);
+    let more = points_from(30, 10, Category::Logging);
+    assert_eq!(
+        second.write(Category::Logging, &more).await.unwrap(),
+        Delivery::Delivered
+    );
+    sent.extend(more);
+    assert_eq!(r.bodies("/v1/write/logging"), encode_points(&sent));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_buffer_drops_the_oldest_batches_and_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = closed_port();
+    // 512 KiB cap: segments of 64 KiB; about 1.2 MB of batches are written.
+    let out = buffered_with(addr, dir.path(), 512 << 10, Compression::None);
+    let batches = 200;
+    for b in 0..batches {
+        out.write(Category::Metric, &points_from(b * 50, 50, Category::Metric))
+            .await
+            .unwrap();
+    }
+    let st = out.stats();
+    assert!(st.dropped_overflow > 0, "{st:?}");
+    assert!(st.buffer_bytes <= (512 + 64) << 10, "{st:?}");
+    let r = serve(tokio::net::TcpListener::bind(addr).await.unwrap(), 0, 200);
+    assert!(eventually(20, || out.stats().buffer_bytes == 0).await);
+    let got = r.bodies("/v1/write/metric");
+    let kept = (batches * 50) as u64 - out.stats().dropped_overflow;
+    // What arrives is the newest `kept` points, in order.
+    let want = encode_points(&points_from(
+        batches * 50 - kept as usize,
+        kept as usize,
+        Category::Metric,
+    ));
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn acks_cover_every_batch_of_a_send() {
+    let ok = start_receiver(0, 200).await;
+    let out = Arc::new(dataway(
+        vec![format!("http://{}", ok.addr)],
+        Compression::Gzip(1),
+        0,
+    ));
+    let (sink, writer) = spawn_writer(
+        out,
+        4,
+        BatchConfig {
+            flush_interval: Duration::from_millis(20),
+            max_points: 10,
+            max_bytes: 1 << 20,
+        },
+    );
+    let (tx, mut acks) = tokio::sync::mpsc::unbounded_channel();
+    // 25 metrics and 5 logs: four batches in two categories, one acknowledgement.
+    let mut pts = points(25, Category::Metric);
+    pts.extend(points(5, Category::Logging));
+    sink.send_acked(pts, Ack::to_channel(tx.clone(), "a"))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), acks.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, ("a", AckOutcome::Delivered));
+    assert_eq!(ok.got.lock().unwrap().len(), 4, "acked only after all four");
+    drop(sink);
+    writer.finish().await;
+
+    let refused = start_receiver(usize::MAX, 400).await;
+    let out = Arc::new(dataway(
+        vec![format!("http://{}", refused.addr)],
+        Compression::Gzip(1),
+        0,
+    ));
+    let (sink, writer) = spawn_writer(out, 4, BatchConfig::default());
+    sink.send_acked(points(3, Category::Metric), Ack::to_channel(tx, "b"))
+        .await
+        .unwrap();
+    drop(sink);
+    writer.finish().await;
+    assert_eq!(acks.recv().await.unwrap(), ("b", AckOutcome::Dropped));
 }

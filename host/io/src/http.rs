@@ -1,10 +1,17 @@
 //! HTTP outputs: DataWay (`POST {url}/v1/write/{category}?token=...`) and InfluxDB (v1 `/write`,
-//! v2 `/api/v2/write`). Line protocol bodies, gzip or zstd, connection reuse, retries with
-//! exponential backoff and jitter on transport errors and 5xx, no retry on 4xx (the status and
-//! the response body are logged and the drop is counted). Tokens never appear in logs: URLs are
-//! logged without their query.
+//! v2 `/api/v2/write`). Line protocol bodies, gzip or zstd, connection reuse, no retry on 4xx
+//! (the status and the response body are logged and the drop is counted). Tokens never appear
+//! in logs: URLs are logged without their query.
+//!
+//! With a durable buffer (the default in the agent), each destination URL and category has its
+//! own on-disk queue ([`crate::buffer`]): a batch that fails with a transport error or 5xx is
+//! appended to it and acknowledged as buffered, and a drain task re-sends the queue in order,
+//! with exponential backoff and jitter, until the server is back. While a queue holds anything,
+//! new batches of that category join its end, so order is kept. Without a buffer, a batch is
+//! retried in memory `max_retries` times and then dropped and counted.
 
-use crate::{encode_points_with, Category, Compression, IoError, Output, Point};
+use crate::buffer::{DiskQueue, QueueConfig, Record};
+use crate::{encode_points_with, Category, Compression, Delivery, IoError, Output, Point};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -12,8 +19,13 @@ use hyper::{Request, StatusCode};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use rand::Rng;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 /// Which server speaks at the other end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,61 +50,140 @@ pub struct HttpOutputConfig {
     pub compression: Compression,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Retries after the first attempt, on transport errors and 5xx.
+    /// Without a buffer: retries after the first attempt, on transport errors and 5xx. With a
+    /// buffer, the queue is retried until the server is back.
     pub max_retries: u32,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
     /// Write unsigned integers with the `u` suffix. InfluxDB 1.x refuses them (as Telegraf's
     /// `influx_uint_support = false`), so there they are written as integers, clamped to i64::MAX.
     pub uint_support: bool,
+    /// The durable buffer; `None` keeps failed batches in memory only.
+    pub buffer: Option<BufferConfig>,
 }
 
-/// Counters kept for `/metrics` (the HTTP server issue exposes them).
+/// Where and how much the durable buffer keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BufferConfig {
+    /// One subdirectory per destination URL, and in it one per category.
+    pub dir: PathBuf,
+    /// Cap of unread bytes per category (DataKit's default: 2 GiB)...
+    pub max_bytes: u64,
+    /// ...and for `object` and `custom_object`, which are snapshots: old ones are worth little.
+    pub max_bytes_object: u64,
+    /// `fdatasync` each buffered batch before acknowledging it.
+    pub fsync: bool,
+}
+
+impl BufferConfig {
+    pub fn new(dir: PathBuf) -> Self {
+        BufferConfig {
+            dir,
+            max_bytes: 2 << 30,
+            max_bytes_object: 128 << 20,
+            fsync: true,
+        }
+    }
+
+    fn queue_config(&self, cat: Category) -> QueueConfig {
+        let cap = match cat {
+            Category::Object | Category::CustomObject => self.max_bytes_object,
+            _ => self.max_bytes,
+        };
+        QueueConfig::with_cap(cap, self.fsync)
+    }
+}
+
+/// Upper bounds (ms) of the upload latency histogram; a last bucket counts the rest.
+pub const LATENCY_BUCKETS_MS: [u64; 11] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+
+/// Counters of one destination URL and category, kept for `/metrics`.
 #[derive(Debug, Default)]
+struct LaneStats {
+    requests: AtomicU64,
+    points_sent: AtomicU64,
+    bytes_sent: AtomicU64,
+    retries: AtomicU64,
+    dropped_rejected: AtomicU64,
+    dropped_unreachable: AtomicU64,
+    dropped_overflow: AtomicU64,
+    dropped_corrupt_bytes: AtomicU64,
+    buffered_points: AtomicU64,
+    buffer_bytes: AtomicU64,
+    latency_us_total: AtomicU64,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
+}
+
+/// A snapshot of the counters of one destination URL and category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LaneSnapshot {
+    pub output: String,
+    /// The URL without its query (no token).
+    pub url: String,
+    pub category: String,
+    pub requests: u64,
+    /// Points and compressed bytes of successful requests.
+    pub points_sent: u64,
+    pub bytes_sent: u64,
+    /// Failed attempts that were tried again (in memory or from the buffer).
+    pub retries: u64,
+    /// Points refused by the server (4xx): not retried.
+    pub dropped_rejected: u64,
+    /// Points given up after the last retry (only without a buffer).
+    pub dropped_unreachable: u64,
+    /// Points pushed out of a full buffer (oldest first).
+    pub dropped_overflow: u64,
+    /// Bytes of corrupt buffer records skipped.
+    pub dropped_corrupt_bytes: u64,
+    /// Points written to the buffer so far, and the bytes it holds now.
+    pub buffered_points: u64,
+    pub buffer_bytes: u64,
+    /// Successful request latencies: sum in microseconds, and counts per bucket of
+    /// [`LATENCY_BUCKETS_MS`] (not cumulative; the last counts the slower ones).
+    pub latency_us_total: u64,
+    pub latency_buckets: Vec<u64>,
+}
+
+/// Totals over every URL and category of an output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutputStats {
-    pub requests: AtomicU64,
-    pub points_sent: AtomicU64,
-    /// Compressed bytes of successful requests.
-    pub bytes_sent: AtomicU64,
-    pub retries: AtomicU64,
-    /// Points dropped because the server refused them (4xx).
-    pub dropped_rejected: AtomicU64,
-    /// Points dropped after the last retry failed.
-    pub dropped_unreachable: AtomicU64,
-    /// Sum of successful request latencies, in microseconds.
-    pub latency_us_total: AtomicU64,
+    pub requests: u64,
+    pub points_sent: u64,
+    pub bytes_sent: u64,
+    pub retries: u64,
+    pub dropped_rejected: u64,
+    pub dropped_unreachable: u64,
+    pub dropped_overflow: u64,
+    pub buffered_points: u64,
+    pub buffer_bytes: u64,
 }
 
-/// An HTTP output.
+/// One destination URL: how to build its request for a category.
 #[derive(Debug)]
-pub struct HttpOutput {
-    name: &'static str,
-    config: HttpOutputConfig,
-    client: Client<HttpConnector, Full<Bytes>>,
-    stats: OutputStats,
+struct Target {
+    /// URL up to the category (DataWay) or the full path (InfluxDB), without query.
+    base: String,
+    /// The query string, with secrets; never logged.
+    query: String,
+    header: Option<(&'static str, String)>,
+    /// Directory name of its buffer: readable and stable, without secrets.
+    id: String,
 }
 
-/// One destination of a batch: the full URL, the URL without its query (for logs), and an extra
-/// header (InfluxDB 2's `Authorization`).
-struct Target {
-    url: String,
-    shown: String,
-    header: Option<(&'static str, String)>,
+impl Target {
+    fn url(&self, kind: &Endpoint, cat: Category) -> (String, String) {
+        let shown = match kind {
+            Endpoint::DataWay { .. } => format!("{}/v1/write/{}", self.base, cat.as_str()),
+            _ => self.base.clone(),
+        };
+        (format!("{shown}?{}", self.query), shown)
+    }
 }
 
 enum Attempt {
     Done,
     Retry(String),
     Rejected(String),
-}
-
-impl Attempt {
-    fn reason(&self) -> &str {
-        match self {
-            Attempt::Done => "",
-            Attempt::Retry(r) | Attempt::Rejected(r) => r,
-        }
-    }
 }
 
 /// `http://host:port/path?query` without the query, for logs.
@@ -112,54 +203,140 @@ fn encode_query(s: &str) -> String {
     out
 }
 
+/// FNV-1a: a stable short hash for buffer directory names (not for security).
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn target_id(output: &str, base: &str, params: &str) -> String {
+    let host: String = base
+        .split("://")
+        .nth(1)
+        .unwrap_or(base)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "{output}-{host}-{:08x}",
+        fnv(&format!("{base}?{params}")) as u32
+    )
+}
+
+/// The part of an output that drain tasks share.
+#[derive(Debug)]
+struct Inner {
+    name: &'static str,
+    config: HttpOutputConfig,
+    client: Client<HttpConnector, Full<Bytes>>,
+    targets: Vec<Target>,
+    /// Per target, per category (in `Category::ALL` order).
+    stats: Vec<Vec<LaneStats>>,
+}
+
+/// The durable queue of one target and category, and the task that drains it.
+#[derive(Debug)]
+struct Lane {
+    target: usize,
+    category: Category,
+    queue: Mutex<DiskQueue>,
+    /// Unread bytes, mirrored so that the writer can check for an empty queue without waiting.
+    unread: AtomicU64,
+    wake: Notify,
+}
+
+/// An HTTP output.
+#[derive(Debug)]
+pub struct HttpOutput {
+    inner: Arc<Inner>,
+    lanes: Mutex<HashMap<(usize, Category), Arc<Lane>>>,
+    drains: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for HttpOutput {
+    fn drop(&mut self) {
+        // Batches being re-sent stay in their queue until committed: at least once.
+        if let Ok(d) = self.drains.lock() {
+            d.iter().for_each(JoinHandle::abort);
+        }
+    }
+}
+
+fn cat_index(c: Category) -> usize {
+    Category::ALL.iter().position(|x| *x == c).unwrap_or(0)
+}
+
 impl HttpOutput {
-    /// Build the output.
+    /// Build the output. With a buffer, queues left by an earlier run are opened and their
+    /// drain tasks started, so this must run inside the tokio runtime.
     ///
     /// # Errors
-    /// A URL that is not `http://` (HTTPS comes with the TLS work), or an empty URL list.
+    /// A URL that is not `http://`, an empty URL list, or a buffer that cannot be opened.
     pub fn new(config: HttpOutputConfig) -> Result<Self, IoError> {
         let (name, urls): (&'static str, Vec<&String>) = match &config.endpoint {
             Endpoint::DataWay { urls, .. } => ("dataway", urls.iter().collect()),
             Endpoint::InfluxV1 { url, .. } => ("influxdb", vec![url]),
             Endpoint::InfluxV2 { url, .. } => ("influxdb2", vec![url]),
         };
+        let cfg_err = |message: String| IoError::Config {
+            output: name.into(),
+            message,
+        };
         if urls.is_empty() {
-            return Err(IoError::Config {
-                output: name.into(),
-                message: "no URL configured".into(),
-            });
+            return Err(cfg_err("no URL configured".into()));
         }
         for u in urls {
             if !u.starts_with("http://") {
-                return Err(IoError::Config {
-                    output: name.into(),
-                    message: format!(
-                        "{}: only http:// URLs are supported in this version (HTTPS is not built yet)",
-                        redact(u)
-                    ),
-                });
+                return Err(cfg_err(format!(
+                    "{}: only http:// URLs are supported in this version (HTTPS is not built yet)",
+                    redact(u)
+                )));
             }
         }
+        let targets = Self::targets(name, &config.endpoint);
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
-        Ok(HttpOutput {
-            name,
-            config,
-            client,
-            stats: OutputStats::default(),
-        })
+        let stats = targets
+            .iter()
+            .map(|_| Category::ALL.iter().map(|_| LaneStats::default()).collect())
+            .collect();
+        let out = HttpOutput {
+            inner: Arc::new(Inner {
+                name,
+                config,
+                client,
+                targets,
+                stats,
+            }),
+            lanes: Mutex::default(),
+            drains: Mutex::default(),
+        };
+        if let Some(buf) = out.inner.config.buffer.clone() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(cfg_err(
+                    "a buffered output must be created inside the tokio runtime".into(),
+                ));
+            }
+            out.open_existing(&buf)?;
+        }
+        Ok(out)
     }
 
-    pub fn stats(&self) -> &OutputStats {
-        &self.stats
-    }
-
-    /// (full URL, URL to log, extra header) for each destination of a category.
-    fn targets(&self, category: Category) -> Vec<Target> {
-        match &self.config.endpoint {
+    fn targets(name: &str, endpoint: &Endpoint) -> Vec<Target> {
+        match endpoint {
             Endpoint::DataWay { urls, token } => urls
                 .iter()
                 .map(|u| {
@@ -168,19 +345,21 @@ impl HttpOutput {
                         Some((b, t)) => (b.trim_end_matches('/'), t.to_string()),
                         None => (u.trim_end_matches('/'), token.clone()),
                     };
-                    let path = format!("{base}/v1/write/{}", category.as_str());
                     Target {
-                        url: format!("{path}?token={}", encode_query(&tok)),
-                        shown: path,
+                        base: base.to_string(),
+                        query: format!("token={}", encode_query(&tok)),
                         header: None,
+                        id: target_id(name, base, ""),
                     }
                 })
                 .collect(),
             Endpoint::InfluxV1 { url, db } => {
-                let path = format!("{}/write", url.trim_end_matches('/'));
+                let base = format!("{}/write", url.trim_end_matches('/'));
+                let query = format!("db={}&precision=ns", encode_query(db));
                 vec![Target {
-                    url: format!("{path}?db={}&precision=ns", encode_query(db)),
-                    shown: path,
+                    id: target_id(name, &base, &query),
+                    base,
+                    query,
                     header: None,
                 }]
             }
@@ -190,27 +369,301 @@ impl HttpOutput {
                 bucket,
                 token,
             } => {
-                let path = format!("{}/api/v2/write", url.trim_end_matches('/'));
+                let base = format!("{}/api/v2/write", url.trim_end_matches('/'));
+                let query = format!(
+                    "org={}&bucket={}&precision=ns",
+                    encode_query(org),
+                    encode_query(bucket)
+                );
                 vec![Target {
-                    url: format!(
-                        "{path}?org={}&bucket={}&precision=ns",
-                        encode_query(org),
-                        encode_query(bucket)
-                    ),
-                    shown: path,
+                    id: target_id(name, &base, &query),
+                    base,
+                    query,
                     header: Some(("authorization", format!("Token {token}"))),
                 }]
             }
         }
     }
 
+    /// Open the queues an earlier run left with data; warn about those of URLs no longer
+    /// configured (they are kept, not sent).
+    fn open_existing(&self, buf: &BufferConfig) -> Result<(), IoError> {
+        let Ok(entries) = std::fs::read_dir(&buf.dir) else {
+            return Ok(());
+        };
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let Some(t) = self.inner.targets.iter().position(|t| t.id == id) else {
+                if id.starts_with(&format!("{}-", self.inner.name)) {
+                    let bytes = dir_bytes(&e.path());
+                    if bytes > 0 {
+                        tracing::warn!(dir = %e.path().display(), bytes, "io.buffer holds batches for a URL that is no longer configured; kept, not sent");
+                    }
+                }
+                continue;
+            };
+            for cat in Category::ALL {
+                if e.path().join(cat.as_str()).is_dir() {
+                    let lane = self.lane(t, cat)?;
+                    let n = lane.unread.load(Ordering::Relaxed);
+                    if n > 0 {
+                        tracing::info!(url = %self.inner.targets[t].base, category = %cat, bytes = n, "io.buffer replaying batches left by the last run");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The lane of a target and category, opened (and its drain task started) on first use.
+    fn lane(&self, target: usize, category: Category) -> Result<Arc<Lane>, IoError> {
+        let mut lanes = self.lanes.lock().map_err(|_| IoError::WriterGone)?;
+        if let Some(l) = lanes.get(&(target, category)) {
+            return Ok(l.clone());
+        }
+        let Some(buf) = &self.inner.config.buffer else {
+            return Err(IoError::WriterGone);
+        };
+        let dir = buf
+            .dir
+            .join(&self.inner.targets[target].id)
+            .join(category.as_str());
+        let q =
+            DiskQueue::open(&dir, buf.queue_config(category)).map_err(|source| IoError::Open {
+                output: self.inner.name.into(),
+                path: dir.clone(),
+                source,
+            })?;
+        let lane = Arc::new(Lane {
+            target,
+            category,
+            unread: AtomicU64::new(q.unread_bytes()),
+            queue: Mutex::new(q),
+            wake: Notify::new(),
+        });
+        self.inner
+            .lane_stats(target, category)
+            .buffer_bytes
+            .store(lane.unread.load(Ordering::Relaxed), Ordering::Relaxed);
+        lanes.insert((target, category), lane.clone());
+        let task = tokio::spawn(drain(self.inner.clone(), lane.clone()));
+        if let Ok(mut d) = self.drains.lock() {
+            d.push(task);
+        }
+        Ok(lane)
+    }
+
+    /// The buffer directory name of each URL, in config order (`<output>-<host_port>-<hash>`).
+    pub fn buffer_dir_names(&self) -> Vec<String> {
+        self.inner.targets.iter().map(|t| t.id.clone()).collect()
+    }
+
+    /// Totals over every URL and category.
+    pub fn stats(&self) -> OutputStats {
+        let mut t = OutputStats::default();
+        for s in self.inner.stats.iter().flatten() {
+            let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            t.requests += get(&s.requests);
+            t.points_sent += get(&s.points_sent);
+            t.bytes_sent += get(&s.bytes_sent);
+            t.retries += get(&s.retries);
+            t.dropped_rejected += get(&s.dropped_rejected);
+            t.dropped_unreachable += get(&s.dropped_unreachable);
+            t.dropped_overflow += get(&s.dropped_overflow);
+            t.buffered_points += get(&s.buffered_points);
+            t.buffer_bytes += get(&s.buffer_bytes);
+        }
+        t
+    }
+
+    /// Counters per URL and category, for those that saw any traffic.
+    pub fn lane_snapshots(&self) -> Vec<LaneSnapshot> {
+        let mut out = Vec::new();
+        for (t, per_cat) in self.inner.stats.iter().enumerate() {
+            for (c, s) in per_cat.iter().enumerate() {
+                let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+                let snap = LaneSnapshot {
+                    output: self.inner.name.into(),
+                    url: self.inner.targets[t].base.clone(),
+                    category: Category::ALL[c].as_str().into(),
+                    requests: get(&s.requests),
+                    points_sent: get(&s.points_sent),
+                    bytes_sent: get(&s.bytes_sent),
+                    retries: get(&s.retries),
+                    dropped_rejected: get(&s.dropped_rejected),
+                    dropped_unreachable: get(&s.dropped_unreachable),
+                    dropped_overflow: get(&s.dropped_overflow),
+                    dropped_corrupt_bytes: get(&s.dropped_corrupt_bytes),
+                    buffered_points: get(&s.buffered_points),
+                    buffer_bytes: get(&s.buffer_bytes),
+                    latency_us_total: get(&s.latency_us_total),
+                    latency_buckets: s.latency_buckets.iter().map(get).collect(),
+                };
+                if snap.requests > 0 || snap.buffer_bytes > 0 {
+                    out.push(snap);
+                }
+            }
+        }
+        out
+    }
+
+    /// Send one batch to one target: directly when its queue is empty, else behind the queue.
+    async fn deliver(
+        &self,
+        t: usize,
+        cat: Category,
+        body: &Bytes,
+        n: u32,
+    ) -> Result<Delivery, IoError> {
+        let inner = &self.inner;
+        let (url, shown) = inner.targets[t].url(&inner.config.endpoint, cat);
+        let buffered = inner.config.buffer.is_some();
+        let queued = {
+            let lanes = self.lanes.lock().map_err(|_| IoError::WriterGone)?;
+            lanes.get(&(t, cat)).cloned()
+        };
+        if let Some(lane) = queued.filter(|l| l.unread.load(Ordering::Acquire) > 0) {
+            return self.buffer(&lane, body, n).await;
+        }
+        let mut delay = inner.config.backoff_initial;
+        let mut tries = 0;
+        loop {
+            let why = match inner.attempt(t, cat, &url, body, n).await {
+                Attempt::Done => return Ok(Delivery::Delivered),
+                Attempt::Rejected(reason) => {
+                    return Err(inner.rejected(t, cat, &shown, n, &reason));
+                }
+                Attempt::Retry(why) => why,
+            };
+            if buffered {
+                inner
+                    .lane_stats(t, cat)
+                    .retries
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(output = inner.name, url = %shown, category = %cat, "io.http unreachable, batch buffered on disk: {why}");
+                let lane = self.lane(t, cat)?;
+                return self.buffer(&lane, body, n).await;
+            }
+            if tries >= inner.config.max_retries {
+                inner
+                    .lane_stats(t, cat)
+                    .dropped_unreachable
+                    .fetch_add(u64::from(n), Ordering::Relaxed);
+                let err = IoError::Unreachable {
+                    output: inner.name.into(),
+                    url: shown.clone(),
+                    reason: format!("{why} (after {tries} retries)"),
+                };
+                tracing::error!(category = %cat, points = n, "io.http batch dropped: {err}");
+                return Err(err);
+            }
+            tries += 1;
+            inner
+                .lane_stats(t, cat)
+                .retries
+                .fetch_add(1, Ordering::Relaxed);
+            let wait = jittered(delay);
+            tracing::warn!(output = inner.name, url = %shown, category = %cat, attempt = tries, "io.http retrying in {wait:?}: {why}");
+            tokio::time::sleep(wait).await;
+            delay = (delay * 2).min(inner.config.backoff_max);
+        }
+    }
+
+    /// Append a batch to a lane's queue and wake its drain task.
+    async fn buffer(&self, lane: &Arc<Lane>, body: &Bytes, n: u32) -> Result<Delivery, IoError> {
+        let inner = &self.inner;
+        let l = lane.clone();
+        let b = body.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let mut q = l
+                .queue
+                .lock()
+                .map_err(|_| std::io::Error::other("buffer lock poisoned"))?;
+            let d = q.append(n, &b)?;
+            l.unread.store(q.unread_bytes(), Ordering::Release);
+            Ok::<_, std::io::Error>(d)
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let s = inner.lane_stats(lane.target, lane.category);
+        s.buffer_bytes
+            .store(lane.unread.load(Ordering::Relaxed), Ordering::Relaxed);
+        match r {
+            Ok(d) => {
+                s.buffered_points.fetch_add(u64::from(n), Ordering::Relaxed);
+                if d.overflow_records > 0 {
+                    s.dropped_overflow
+                        .fetch_add(d.overflow_points, Ordering::Relaxed);
+                    tracing::warn!(output = inner.name, url = %inner.targets[lane.target].base, category = %lane.category, batches = d.overflow_records, points = d.overflow_points, "io.buffer full: oldest batches dropped");
+                }
+                lane.wake.notify_one();
+                Ok(Delivery::Buffered)
+            }
+            Err(source) => {
+                s.dropped_unreachable
+                    .fetch_add(u64::from(n), Ordering::Relaxed);
+                let err = IoError::Write {
+                    output: format!(
+                        "{} buffer of {} {}",
+                        inner.name, inner.targets[lane.target].base, lane.category
+                    ),
+                    source,
+                };
+                tracing::error!(points = n, "io.buffer batch dropped: {err}");
+                Err(err)
+            }
+        }
+    }
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => n += dir_bytes(&e.path()),
+                Ok(_) if e.file_name().to_string_lossy().ends_with(".seg") => {
+                    n += e.metadata().map_or(0, |m| m.len().saturating_sub(8));
+                }
+                _ => {}
+            }
+        }
+    }
+    n
+}
+
+/// `delay` plus up to half of it again, so that many agents do not retry in step.
+fn jittered(delay: Duration) -> Duration {
+    delay + rand::rng().random_range(Duration::ZERO..=delay / 2)
+}
+
+impl Inner {
+    fn lane_stats(&self, t: usize, cat: Category) -> &LaneStats {
+        &self.stats[t][cat_index(cat)]
+    }
+
+    fn rejected(&self, t: usize, cat: Category, shown: &str, n: u32, reason: &str) -> IoError {
+        self.lane_stats(t, cat)
+            .dropped_rejected
+            .fetch_add(u64::from(n), Ordering::Relaxed);
+        let err = IoError::Rejected {
+            output: self.name.into(),
+            url: shown.into(),
+            reason: format!("{reason} (not retried)"),
+        };
+        tracing::error!(category = %cat, points = n, "io.http batch dropped: {err}");
+        err
+    }
+
     async fn attempt(
         &self,
+        t: usize,
+        cat: Category,
         url: &str,
-        header: &Option<(&'static str, String)>,
         body: &Bytes,
-        points: usize,
+        points: u32,
     ) -> Attempt {
+        let stats = self.lane_stats(t, cat);
         let mut req = Request::post(url)
             .header("content-type", "text/plain; charset=utf-8")
             .header("x-points", points.to_string())
@@ -218,7 +671,7 @@ impl HttpOutput {
         if let Some(enc) = self.config.compression.content_encoding() {
             req = req.header("content-encoding", enc);
         }
-        if let Some((k, v)) = header {
+        if let Some((k, v)) = &self.targets[t].header {
             req = req.header(*k, v.as_str());
         }
         let req = match req.body(Full::new(body.clone())) {
@@ -226,12 +679,12 @@ impl HttpOutput {
             Err(e) => return Attempt::Rejected(format!("cannot build request: {e}")),
         };
         let start = std::time::Instant::now();
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        stats.requests.fetch_add(1, Ordering::Relaxed);
         let resp = match tokio::time::timeout(self.config.timeout, self.client.request(req)).await {
             Err(_) => {
                 return Attempt::Retry(format!("no response within {:?}", self.config.timeout))
             }
-            Ok(Err(e)) => return Attempt::Retry(format!("transport error: {e}")),
+            Ok(Err(e)) => return Attempt::Retry(format!("transport error: {}", error_chain(&e))),
             Ok(Ok(r)) => r,
         };
         let status = resp.status();
@@ -244,9 +697,19 @@ impl HttpOutput {
             _ => String::new(),
         };
         if status.is_success() {
-            self.stats
-                .latency_us_total
-                .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+            let us = start.elapsed().as_micros() as u64;
+            stats.latency_us_total.fetch_add(us, Ordering::Relaxed);
+            let b = LATENCY_BUCKETS_MS
+                .iter()
+                .position(|&ms| us <= ms * 1000)
+                .unwrap_or(LATENCY_BUCKETS_MS.len());
+            stats.latency_buckets[b].fetch_add(1, Ordering::Relaxed);
+            stats
+                .points_sent
+                .fetch_add(u64::from(points), Ordering::Relaxed);
+            stats
+                .bytes_sent
+                .fetch_add(body.len() as u64, Ordering::Relaxed);
             Attempt::Done
         } else if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             Attempt::Retry(format!("status {status}: {text}"))
@@ -256,72 +719,135 @@ impl HttpOutput {
     }
 }
 
-#[async_trait]
-impl Output for HttpOutput {
-    fn name(&self) -> &str {
-        self.name
+/// An error and its sources, `a: b: c` (hyper's own message alone says little).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
     }
+    s
+}
 
-    async fn write(&self, category: Category, points: &[Point]) -> Result<(), IoError> {
-        let text = encode_points_with(points, self.config.uint_support);
-        let body = Bytes::from(self.config.compression.compress(text.as_bytes()).map_err(
-            |source| IoError::Write {
-                output: self.name.into(),
-                source,
-            },
-        )?);
-        let n = points.len();
-        let mut first_err = None;
-        for Target { url, shown, header } in self.targets(category) {
-            let mut delay = self.config.backoff_initial;
-            let mut tries = 0;
-            loop {
-                match self.attempt(&url, &header, &body, n).await {
-                    Attempt::Done => {
-                        self.stats
-                            .points_sent
-                            .fetch_add(n as u64, Ordering::Relaxed);
-                        self.stats
-                            .bytes_sent
-                            .fetch_add(body.len() as u64, Ordering::Relaxed);
-                        break;
-                    }
-                    Attempt::Retry(why) if tries < self.config.max_retries => {
-                        tries += 1;
-                        self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                        let jitter = rand::rng().random_range(Duration::ZERO..=delay / 2);
-                        tracing::warn!(output = self.name, url = %shown, category = %category, attempt = tries, "io.http retrying in {:?}: {why}", delay + jitter);
-                        tokio::time::sleep(delay + jitter).await;
-                        delay = (delay * 2).min(self.config.backoff_max);
-                    }
-                    failed => {
-                        let (dropped, err) = match failed {
-                            Attempt::Rejected(reason) => (
-                                &self.stats.dropped_rejected,
-                                IoError::Rejected {
-                                    output: self.name.into(),
-                                    url: shown.clone(),
-                                    reason: format!("{reason} (not retried)"),
-                                },
-                            ),
-                            _ => (
-                                &self.stats.dropped_unreachable,
-                                IoError::Unreachable {
-                                    output: self.name.into(),
-                                    url: shown.clone(),
-                                    reason: format!("{} (after {tries} retries)", failed.reason()),
-                                },
-                            ),
-                        };
-                        dropped.fetch_add(n as u64, Ordering::Relaxed);
-                        tracing::error!(category = %category, points = n, "io.http batch dropped: {err}");
-                        first_err.get_or_insert(err);
-                        break;
+/// Re-send a lane's queue, oldest first, until it is empty; then wait for more.
+async fn drain(inner: Arc<Inner>, lane: Arc<Lane>) {
+    let (url, shown) = inner.targets[lane.target].url(&inner.config.endpoint, lane.category);
+    let stats = inner.lane_stats(lane.target, lane.category);
+    let mut delay = inner.config.backoff_initial;
+    let mut failing = 0u64;
+    loop {
+        let l = lane.clone();
+        let next = tokio::task::spawn_blocking(move || {
+            let mut q = l
+                .queue
+                .lock()
+                .map_err(|_| std::io::Error::other("buffer lock poisoned"))?;
+            let r = q.peek();
+            let d = q.take_dropped();
+            l.unread.store(q.unread_bytes(), Ordering::Release);
+            r.map(|r| (r, d))
+        })
+        .await;
+        let rec: Record = match next {
+            Ok(Ok((r, d))) => {
+                if d.corrupt_bytes > 0 {
+                    stats
+                        .dropped_corrupt_bytes
+                        .fetch_add(d.corrupt_bytes, Ordering::Relaxed);
+                }
+                stats
+                    .buffer_bytes
+                    .store(lane.unread.load(Ordering::Relaxed), Ordering::Relaxed);
+                match r {
+                    Some(r) => r,
+                    None => {
+                        lane.wake.notified().await;
+                        continue;
                     }
                 }
             }
+            Ok(Err(e)) => {
+                tracing::error!(output = inner.name, url = %shown, category = %lane.category, error = %e, "io.buffer cannot read; retrying");
+                tokio::time::sleep(jittered(inner.config.backoff_max)).await;
+                continue;
+            }
+            Err(_) => return,
+        };
+        let body = Bytes::from(rec.body);
+        let outcome = inner
+            .attempt(lane.target, lane.category, &url, &body, rec.points)
+            .await;
+        match outcome {
+            Attempt::Retry(why) => {
+                failing += 1;
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+                let wait = jittered(delay);
+                if failing == 1 || failing.is_power_of_two() {
+                    tracing::warn!(output = inner.name, url = %shown, category = %lane.category, attempts = failing, buffered_bytes = lane.unread.load(Ordering::Relaxed), "io.http still unreachable, next try in {wait:?}: {why}");
+                }
+                tokio::time::sleep(wait).await;
+                delay = (delay * 2).min(inner.config.backoff_max);
+                continue;
+            }
+            Attempt::Rejected(reason) => {
+                inner.rejected(lane.target, lane.category, &shown, rec.points, &reason);
+            }
+            Attempt::Done => {
+                if failing > 0 {
+                    tracing::info!(output = inner.name, url = %shown, category = %lane.category, after_attempts = failing, "io.http reachable again, sending the buffer");
+                }
+            }
         }
-        first_err.map_or(Ok(()), Err)
+        failing = 0;
+        delay = inner.config.backoff_initial;
+        let l = lane.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Ok(mut q) = l.queue.lock() {
+                q.commit(rec.pos, rec.next);
+                l.unread.store(q.unread_bytes(), Ordering::Release);
+            }
+        })
+        .await;
+        stats
+            .buffer_bytes
+            .store(lane.unread.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl Output for HttpOutput {
+    fn name(&self) -> &str {
+        self.inner.name
+    }
+
+    fn lane_stats(&self) -> Vec<LaneSnapshot> {
+        self.lane_snapshots()
+    }
+
+    async fn write(&self, category: Category, points: &[Point]) -> Result<Delivery, IoError> {
+        let inner = &self.inner;
+        let text = encode_points_with(points, inner.config.uint_support);
+        let body = Bytes::from(inner.config.compression.compress(text.as_bytes()).map_err(
+            |source| IoError::Write {
+                output: inner.name.into(),
+                source,
+            },
+        )?);
+        let n = u32::try_from(points.len()).unwrap_or(u32::MAX);
+        let mut worst = Delivery::Delivered;
+        let mut first_err = None;
+        for t in 0..inner.targets.len() {
+            match self.deliver(t, category, &body, n).await {
+                Ok(Delivery::Buffered) => worst = Delivery::Buffered,
+                Ok(Delivery::Delivered) => {}
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(worst), Err)
     }
 }
 
@@ -351,12 +877,24 @@ mod tests {
             backoff_initial: Duration::from_millis(1),
             backoff_max: Duration::from_millis(1),
             uint_support: true,
+            buffer: None,
         })
         .unwrap();
-        let t = out.targets(Category::Logging);
-        assert_eq!(t[0].url, "http://a:9528/v1/write/logging?token=tkn_a");
-        assert_eq!(t[1].url, "http://b:9528/v1/write/logging?token=tkn_b");
-        assert!(!t[1].shown.contains("tkn_b"));
+        let t = &out.inner.targets;
+        let e = &out.inner.config.endpoint;
+        assert_eq!(
+            t[0].url(e, Category::Logging).0,
+            "http://a:9528/v1/write/logging?token=tkn_a"
+        );
+        let (url, shown) = t[1].url(e, Category::Logging);
+        assert_eq!(url, "http://b:9528/v1/write/logging?token=tkn_b");
+        assert!(!shown.contains("tkn_b"));
+        assert!(
+            !t[1].id.contains("tkn_b") && t[0].id != t[1].id,
+            "{}",
+            t[1].id
+        );
+        assert!(t[0].id.starts_with("dataway-a_9528-"), "{}", t[0].id);
     }
 
     #[test]
@@ -372,6 +910,7 @@ mod tests {
             backoff_initial: Duration::from_millis(1),
             backoff_max: Duration::from_millis(1),
             uint_support: true,
+            buffer: None,
         })
         .unwrap_err();
         assert!(e.to_string().contains("only http://"), "{e}");

@@ -6,6 +6,8 @@
 //! instead of growing a queue. This crate knows nothing of wasmtime: the runtime converts guest
 //! values into [`Point`]s at the boundary.
 
+mod ack;
+pub mod buffer;
 mod compress;
 mod error;
 mod http;
@@ -14,13 +16,19 @@ mod lpdecode;
 mod output;
 mod point;
 mod sink;
+mod tls;
 
+pub use ack::{Ack, AckOutcome};
 pub use compress::Compression;
 pub use error::{DecodeError, DecodeReason};
 pub use error::{IoError, PointError};
-pub use http::{Endpoint, HttpOutput, HttpOutputConfig, OutputStats};
+pub use http::{
+    BufferConfig, Endpoint, HttpOutput, HttpOutputConfig, LaneSnapshot, OutputStats,
+    LATENCY_BUCKETS_MS,
+};
 pub use lineproto::{encode_point, encode_point_with, encode_points, encode_points_with};
 pub use lpdecode::{decode_lines, LineDecoder, Precision, DEFAULT_MAX_LINE_BYTES};
-pub use output::{CaptureOutput, FileOutput, Output, StdoutOutput};
+pub use output::{CaptureOutput, Delivery, FileOutput, Output, StdoutOutput};
 pub use point::{Category, FieldValue, Point};
 pub use sink::{spawn_writer, BatchConfig, Sink, WriterHandle};
+pub use tls::{build_client, describe_error, HttpClient, TlsProxyConfig};

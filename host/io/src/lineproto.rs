@@ -6,23 +6,88 @@
 //! name is written as it is, except where it would be read as an escape (see
 //! `backslash_is_ambiguous`), and a measurement starting with `#` is written `\#` so the line is
 //! not a comment. String field values are quoted with `"` and `\` escaped (raw newlines stay
-//! inside the quotes, as InfluxDB allows). Integers carry `i`, unsigned integers `u`.
+//! inside the quotes, as InfluxDB allows). Integers carry `i`, unsigned integers `u`. Floats are
+//! written as the shortest text that reads back as the same `f64` (`84`, `3.25`, `1e+30`).
 //! Points are validated at construction, so encoding cannot fail.
 
 use crate::{FieldValue, Point};
-use std::fmt::Write as _;
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Bytes of `w` that are zero get their high bit set (and maybe bytes above a zero one, so the
+/// result only answers "is there any").
+#[inline(always)]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
+}
+
+/// Some byte of `w` is `,`, `=`, `\`, a space or a control byte (which covers `\n`, `\r`, `\t`
+/// and form feed). A superset of what [`escape_into`] escapes: the slow path decides exactly.
+#[inline(always)]
+fn name_special(w: u64) -> u64 {
+    // Bytes below 0x21: the same borrow trick as `zero_bytes`; `!w` drops bytes >= 0x80.
+    let low = w.wrapping_sub(LO * 0x21) & !w & HI;
+    low | zero_bytes(w ^ (LO * u64::from(b',')))
+        | zero_bytes(w ^ (LO * u64::from(b'=')))
+        | zero_bytes(w ^ (LO * u64::from(b'\\')))
+}
+
+/// Some byte of `w` is `"` or `\`.
+#[inline(always)]
+fn text_special(w: u64) -> u64 {
+    zero_bytes(w ^ (LO * u64::from(b'"'))) | zero_bytes(w ^ (LO * u64::from(b'\\')))
+}
+
+/// Whether `special` finds nothing in `s`, eight bytes at a time. Short tails are read as
+/// overlapping words, or padded with `a`, which neither test flags.
+#[inline(always)]
+fn none_special(s: &[u8], special: impl Fn(u64) -> u64) -> bool {
+    let word = |b: &[u8]| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(b);
+        u64::from_le_bytes(w)
+    };
+    let half = |b: &[u8]| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(b);
+        u64::from(u32::from_le_bytes(w))
+    };
+    let n = s.len();
+    if n >= 8 {
+        let mut hits = 0;
+        let mut chunks = s.chunks_exact(8);
+        for c in &mut chunks {
+            hits |= special(word(c));
+        }
+        if !chunks.remainder().is_empty() {
+            hits |= special(word(&s[n - 8..]));
+        }
+        hits == 0
+    } else if n >= 4 {
+        special(half(&s[..4]) | (half(&s[n - 4..]) << 32)) == 0
+    } else if n > 0 {
+        let w = u64::from(s[0]) | (u64::from(s[n / 2]) << 8) | (u64::from(s[n - 1]) << 16);
+        special(w | ((LO * u64::from(b'a')) << 24)) == 0
+    } else {
+        true
+    }
+}
 
 /// `eq` is false for measurements (which leave `=` alone) and true for keys and tag values.
+#[inline(always)]
 fn escape_into(out: &mut String, s: &str, eq: bool) {
     // Fast path: most names need no escaping at all.
-    let plain = !s.starts_with('#')
-        && !s
-            .bytes()
-            .any(|b| matches!(b, b',' | b' ' | b'=' | b'\\' | b'\n' | b'\r' | b'\t' | 0x0c));
-    if plain {
+    if none_special(s.as_bytes(), name_special) && !s.starts_with('#') {
         out.push_str(s);
-        return;
+    } else {
+        escape_slow(out, s, eq);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn escape_slow(out: &mut String, s: &str, eq: bool) {
     let mut chars = s.chars().peekable();
     let mut first = true;
     while let Some(c) = chars.next() {
@@ -59,6 +124,43 @@ fn backslash_is_ambiguous(next: Option<char>, eq: bool, first: bool) -> bool {
     }
 }
 
+/// A finite float as the shortest text that reads back as the same `f64` (zmij, as ryu):
+/// `1.5`, `-0.001`, `1e-7`, `1.7976931348623157e+308`, and integral values without `.0`
+/// (`2`, `-0`), which line protocol still reads as floats since they carry no `i` or `u`.
+#[inline]
+fn write_float(out: &mut String, ints: &mut itoa::Buffer, x: f64) {
+    // Integral values below 2^53 (`84.0`, common in metrics) are their own shortest text, the
+    // same digits zmij would give, and itoa is cheaper. Comparing bits keeps `-0` for zmij.
+    let i = x as i64;
+    if (i as f64).to_bits() == x.to_bits() && i.unsigned_abs() < 1 << 53 {
+        out.push_str(ints.format(i));
+        return;
+    }
+    let mut buf = zmij::Buffer::new();
+    // `format`, not `format_finite`: points cannot hold NaN or infinities, but if one did it
+    // would read `NaN` or `inf` as before, not an arbitrary number.
+    let s = buf.format(x);
+    // zmij writes integral values in fixed notation as `123.0`; no other output ends in `.0`.
+    out.push_str(s.strip_suffix(".0").unwrap_or(s));
+}
+
+/// A string field value: quoted, with `"` and `\` escaped.
+#[inline]
+fn write_text(out: &mut String, s: &str) {
+    out.push('"');
+    if none_special(s.as_bytes(), text_special) {
+        out.push_str(s);
+    } else {
+        for c in s.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out.push('"');
+}
+
 /// Append one point as a line (with its trailing newline) to `out`.
 pub fn encode_point(out: &mut String, p: &Point) {
     encode_point_with(out, p, true);
@@ -68,6 +170,7 @@ pub fn encode_point(out: &mut String, p: &Point) {
 /// (clamped to i64::MAX), for InfluxDB 1.x which refuses the `u` suffix (Telegraf's
 /// `influx_uint_support = false`).
 pub fn encode_point_with(out: &mut String, p: &Point, uint_support: bool) {
+    let mut ints = itoa::Buffer::new();
     escape_into(out, p.measurement(), false);
     for (k, v) in p.tags() {
         if v.is_empty() {
@@ -79,56 +182,32 @@ pub fn encode_point_with(out: &mut String, p: &Point, uint_support: bool) {
         out.push('=');
         escape_into(out, v, true);
     }
-    out.push(' ');
-    for (i, (k, v)) in p.fields().iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
+    let mut sep = ' ';
+    for (k, v) in p.fields() {
+        out.push(sep);
+        sep = ',';
         escape_into(out, k, true);
         out.push('=');
-        // Writing to a String cannot fail.
-        let _ = match v {
+        match v {
             FieldValue::Int(x) => {
-                out.push_str(itoa::Buffer::new().format(*x));
+                out.push_str(ints.format(*x));
                 out.push('i');
-                Ok(())
             }
             FieldValue::Uint(x) if uint_support => {
-                out.push_str(itoa::Buffer::new().format(*x));
+                out.push_str(ints.format(*x));
                 out.push('u');
-                Ok(())
             }
             FieldValue::Uint(x) => {
-                out.push_str(itoa::Buffer::new().format(i64::try_from(*x).unwrap_or(i64::MAX)));
+                out.push_str(ints.format(i64::try_from(*x).unwrap_or(i64::MAX)));
                 out.push('i');
-                Ok(())
             }
-            FieldValue::Float(x) => write!(out, "{x}"),
-            FieldValue::Bool(x) => {
-                out.push_str(if *x { "true" } else { "false" });
-                Ok(())
-            }
-            FieldValue::Text(s) if !s.bytes().any(|b| b == b'"' || b == b'\\') => {
-                out.push('"');
-                out.push_str(s);
-                out.push('"');
-                Ok(())
-            }
-            FieldValue::Text(s) => {
-                out.push('"');
-                for c in s.chars() {
-                    if c == '"' || c == '\\' {
-                        out.push('\\');
-                    }
-                    out.push(c);
-                }
-                out.push('"');
-                Ok(())
-            }
-        };
+            FieldValue::Float(x) => write_float(out, &mut ints, *x),
+            FieldValue::Bool(x) => out.push_str(if *x { "true" } else { "false" }),
+            FieldValue::Text(s) => write_text(out, s),
+        }
     }
     out.push(' ');
-    out.push_str(itoa::Buffer::new().format(p.timestamp_ns()));
+    out.push_str(ints.format(p.timestamp_ns()));
     out.push('\n');
 }
 
@@ -139,8 +218,20 @@ pub fn encode_points(points: &[Point]) -> String {
 
 /// As [`encode_points`], with the `uint_support` choice of [`encode_point_with`].
 pub fn encode_points_with(points: &[Point], uint_support: bool) -> String {
-    let mut out = String::with_capacity(points.len() * 96);
-    for p in points {
+    // Size the buffer from the first few lines, so a large batch is not copied as it grows.
+    // The guess per line is capped: one huge line in the sample must not reserve gigabytes.
+    const SAMPLE: usize = 8;
+    const MAX_GUESS: usize = 4096;
+    let (head, rest) = points.split_at(points.len().min(SAMPLE));
+    let mut out = String::with_capacity(head.len() * 160);
+    for p in head {
+        encode_point_with(&mut out, p, uint_support);
+    }
+    if !rest.is_empty() {
+        let per_line = (out.len() / head.len()).min(MAX_GUESS);
+        out.reserve(rest.len().saturating_mul(per_line + per_line / 8));
+    }
+    for p in rest {
         encode_point_with(&mut out, p, uint_support);
     }
     out
@@ -265,5 +356,120 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(g, 1e300, "{line}");
+    }
+    /// The word-at-a-time scan flags exactly the strings that hold a byte it is meant to flag,
+    /// wherever that byte is, for every length around the word size.
+    #[test]
+    fn word_scans_find_special_bytes_anywhere() {
+        let naive_name = |s: &[u8]| s.iter().all(|&b| b > b' ' && !b",=\\".contains(&b));
+        let naive_text = |s: &[u8]| !s.iter().any(|&b| b == b'"' || b == b'\\');
+        let probes = [
+            0u8, 1, b'\t', b'\n', 0x0c, b'\r', 0x1f, b' ', b'!', b'"', b'#', b'+', b',', b'-',
+            b'<', b'=', b'>', b'[', b'\\', b']', b'a', 0x7f, 0x80, 0xa0, 0xff,
+        ];
+        for len in 0..=26 {
+            for fill in [b'a', b'0', 0xc3, 0xff, b'~'] {
+                let base = vec![fill; len];
+                assert_eq!(none_special(&base, name_special), naive_name(&base));
+                assert_eq!(none_special(&base, text_special), naive_text(&base));
+                for pos in 0..len {
+                    for &b in &probes {
+                        let mut s = base.clone();
+                        s[pos] = b;
+                        assert_eq!(none_special(&s, name_special), naive_name(&s), "{s:?}");
+                        assert_eq!(none_special(&s, text_special), naive_text(&s), "{s:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn floats_are_shortest_and_integral_ones_have_no_fraction() {
+        let cases = [
+            (84.0, "84"),
+            (-3.0, "-3"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (3.25, "3.25"),
+            (-0.001, "-0.001"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (123_456_789_012_345.0, "123456789012345"),
+            (9_007_199_254_740_992.0, "9007199254740992"),
+            (1e16, "1e+16"),
+            (1e30, "1e+30"),
+            (1.5e300, "1.5e+300"),
+            (1e-7, "1e-7"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+        ];
+        for (x, want) in cases {
+            let mut out = String::new();
+            write_float(&mut out, &mut itoa::Buffer::new(), x);
+            assert_eq!(out, want);
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4096))]
+
+            /// The fast path writes what the slow path (the original escaping loop) writes.
+            #[test]
+            fn escaping_fast_path_matches_the_slow_path(
+                s in proptest::collection::vec(
+                    prop_oneof![
+                        3 => proptest::sample::select(vec![
+                            ',', ' ', '=', '"', '\\', '\n', '\r', '\t', '\u{c}', '#', 'n', 'a', '1',
+                            '\0', '\u{1f}', '!', 'é', '😀',
+                        ]),
+                        1 => any::<char>(),
+                    ],
+                    0..24,
+                ).prop_map(String::from_iter),
+                eq in any::<bool>(),
+            ) {
+                let (mut fast, mut slow) = (String::new(), String::new());
+                escape_into(&mut fast, &s, eq);
+                escape_slow(&mut slow, &s, eq);
+                prop_assert_eq!(fast, slow);
+            }
+
+            /// Any finite float is written as zmij writes it (less a trailing `.0`), and decodes
+            /// back to the same bits, as a float.
+            #[test]
+            fn floats_read_back_exactly(
+                x in prop_oneof![
+                    proptest::num::f64::POSITIVE | proptest::num::f64::NEGATIVE
+                        | proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL
+                        | proptest::num::f64::ZERO,
+                    (-(1i64 << 54)..(1i64 << 54)).prop_map(|i| i as f64),
+                    (-100_000i64..100_000).prop_map(|i| i as f64 / 100.0),
+                ],
+            ) {
+                let mut text = String::new();
+                write_float(&mut text, &mut itoa::Buffer::new(), x);
+                let mut z = zmij::Buffer::new();
+                let z = z.format_finite(x);
+                prop_assert_eq!(text.as_str(), z.strip_suffix(".0").unwrap_or(z));
+
+                let p = point("m", &[], vec![("f", FieldValue::Float(x))]);
+                let line = encode_points(std::slice::from_ref(&p));
+                let back = crate::decode_lines(
+                    line.as_bytes(),
+                    crate::Precision::Nanoseconds,
+                    0,
+                    Category::Metric,
+                );
+                let back = back.map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                match back.first().and_then(|p| p.field("f")) {
+                    Some(FieldValue::Float(y)) => prop_assert_eq!(y.to_bits(), x.to_bits(), "{}", line),
+                    other => prop_assert!(false, "{:?} from {}", other, line),
+                }
+            }
+        }
     }
 }

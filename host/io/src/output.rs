@@ -1,6 +1,15 @@
 //! Outputs: where encoded points go. The DataWay and InfluxDB outputs implement the same trait.
 
-use crate::{encode_points, Category, IoError, Point};
+use crate::{encode_points, Category, IoError, LaneSnapshot, Point};
+
+/// Where a written batch went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The destination took it.
+    Delivered,
+    /// The destination is unreachable; the batch is in the durable buffer and will be sent.
+    Buffered,
+}
 use async_trait::async_trait;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
@@ -16,8 +25,14 @@ pub trait Output: Send + Sync + Debug {
     /// Write points of one category.
     ///
     /// # Errors
-    /// When the destination refuses or cannot be reached.
-    async fn write(&self, category: Category, points: &[Point]) -> Result<(), IoError>;
+    /// When the batch is given up: the destination refused it, or could not be reached and
+    /// there is no buffer to keep it in.
+    async fn write(&self, category: Category, points: &[Point]) -> Result<Delivery, IoError>;
+
+    /// Counters per destination and category (HTTP outputs), for status and `/metrics`.
+    fn lane_stats(&self) -> Vec<LaneSnapshot> {
+        Vec::new()
+    }
 
     /// Make everything written so far durable or delivered.
     ///
@@ -38,7 +53,7 @@ impl Output for StdoutOutput {
         "stdout"
     }
 
-    async fn write(&self, _category: Category, points: &[Point]) -> Result<(), IoError> {
+    async fn write(&self, _category: Category, points: &[Point]) -> Result<Delivery, IoError> {
         let text = encode_points(points);
         let mut out = tokio::io::stdout();
         let r = async {
@@ -46,10 +61,11 @@ impl Output for StdoutOutput {
             out.flush().await
         }
         .await;
-        r.map_err(|source| IoError::Write {
-            output: "stdout".into(),
-            source,
-        })
+        r.map(|()| Delivery::Delivered)
+            .map_err(|source| IoError::Write {
+                output: "stdout".into(),
+                source,
+            })
     }
 }
 
@@ -93,11 +109,12 @@ impl Output for FileOutput {
         "file"
     }
 
-    async fn write(&self, _category: Category, points: &[Point]) -> Result<(), IoError> {
+    async fn write(&self, _category: Category, points: &[Point]) -> Result<Delivery, IoError> {
         let text = encode_points(points);
         let mut f = self.file.lock().await;
         f.write_all(text.as_bytes())
             .await
+            .map(|()| Delivery::Delivered)
             .map_err(|source| IoError::Write {
                 output: "file".into(),
                 source,
@@ -144,10 +161,10 @@ impl Output for CaptureOutput {
         "capture"
     }
 
-    async fn write(&self, _category: Category, points: &[Point]) -> Result<(), IoError> {
+    async fn write(&self, _category: Category, points: &[Point]) -> Result<Delivery, IoError> {
         if let Ok(mut p) = self.points.lock() {
             p.extend_from_slice(points);
         }
-        Ok(())
+        Ok(Delivery::Delivered)
     }
 }

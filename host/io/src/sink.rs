@@ -1,6 +1,6 @@
 //! The bounded channel between producers (plugins) and the writer task that owns the output.
 
-use crate::{Category, IoError, Output, Point};
+use crate::{Ack, AckOutcome, Category, Delivery, IoError, Output, Point};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,14 @@ use tokio::time::Instant;
 /// (backpressure), so memory stays bounded by the channel capacity.
 #[derive(Debug, Clone)]
 pub struct Sink {
-    tx: mpsc::Sender<Vec<Point>>,
+    tx: mpsc::Sender<Envelope>,
+}
+
+/// Points from one send, and the acknowledgement of their source if it wants one.
+#[derive(Debug)]
+struct Envelope {
+    points: Vec<Point>,
+    ack: Option<Ack>,
 }
 
 impl Sink {
@@ -24,7 +31,22 @@ impl Sink {
         if points.is_empty() {
             return Ok(());
         }
-        self.tx.send(points).await.map_err(|_| IoError::WriterGone)
+        let env = Envelope { points, ack: None };
+        self.tx.send(env).await.map_err(|_| IoError::WriterGone)
+    }
+
+    /// Send points and be told through `ack` when all of them are delivered or durably
+    /// buffered (or given up). If the writer has stopped, `ack` reports
+    /// [`AckOutcome::Lost`].
+    ///
+    /// # Errors
+    /// When the writer task has stopped.
+    pub async fn send_acked(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
+        let env = Envelope {
+            points,
+            ack: Some(ack),
+        };
+        self.tx.send(env).await.map_err(|_| IoError::WriterGone)
     }
 }
 
@@ -69,6 +91,8 @@ struct Pending {
     points: Vec<Point>,
     bytes: usize,
     since: Option<Instant>,
+    /// A share of the acknowledgement of every send with points in this batch.
+    acks: Vec<Ack>,
 }
 
 /// Start the writer task for `output`: points are batched per category and written when a batch
@@ -79,7 +103,7 @@ pub fn spawn_writer(
     capacity: usize,
     batch: BatchConfig,
 ) -> (Sink, WriterHandle) {
-    let (tx, mut rx) = mpsc::channel::<Vec<Point>>(capacity.max(1));
+    let (tx, mut rx) = mpsc::channel::<Envelope>(capacity.max(1));
     let task = tokio::spawn(async move {
         let mut pending: BTreeMap<Category, Pending> = BTreeMap::new();
         let period =
@@ -89,17 +113,25 @@ pub fn spawn_writer(
         loop {
             tokio::select! {
                 got = rx.recv() => {
-                    let Some(points) = got else { break };
+                    let Some(Envelope { points, ack }) = got else { break };
                     for p in points {
                         let cat = p.category();
                         let e = pending.entry(cat).or_default();
                         e.bytes += p.approx_size();
                         e.since.get_or_insert_with(Instant::now);
                         e.points.push(p);
+                        if let Some(a) = &ack {
+                            if !e.acks.last().is_some_and(|l| l.same(a)) {
+                                e.acks.push(a.share());
+                            }
+                        }
                         if e.points.len() >= batch.max_points || e.bytes >= batch.max_bytes {
                             let full = std::mem::take(e);
-                            write(output.as_ref(), cat, full.points).await;
+                            write(output.as_ref(), cat, full).await;
                         }
+                    }
+                    if let Some(a) = ack {
+                        a.release();
                     }
                 }
                 _ = tick.tick() => {
@@ -111,14 +143,14 @@ pub fn spawn_writer(
                         .collect();
                     for cat in due {
                         if let Some(p) = pending.remove(&cat) {
-                            write(output.as_ref(), cat, p.points).await;
+                            write(output.as_ref(), cat, p).await;
                         }
                     }
                 }
             }
         }
         for (cat, p) in std::mem::take(&mut pending) {
-            write(output.as_ref(), cat, p.points).await;
+            write(output.as_ref(), cat, p).await;
         }
         if let Err(e) = output.flush().await {
             tracing::error!(output = output.name(), error = %e, "io.flush failed");
@@ -127,12 +159,21 @@ pub fn spawn_writer(
     (Sink { tx }, WriterHandle { task })
 }
 
-async fn write(output: &dyn Output, cat: Category, points: Vec<Point>) {
-    if points.is_empty() {
-        return;
-    }
-    if let Err(e) = output.write(cat, &points).await {
-        tracing::error!(output = output.name(), category = %cat, points = points.len(), error = %e, "io.write failed");
+async fn write(output: &dyn Output, cat: Category, batch: Pending) {
+    let outcome = if batch.points.is_empty() {
+        AckOutcome::Delivered
+    } else {
+        match output.write(cat, &batch.points).await {
+            Ok(Delivery::Delivered) => AckOutcome::Delivered,
+            Ok(Delivery::Buffered) => AckOutcome::Buffered,
+            Err(e) => {
+                tracing::error!(output = output.name(), category = %cat, points = batch.points.len(), error = %e, "io.write failed");
+                AckOutcome::Dropped
+            }
+        }
+    };
+    for a in batch.acks {
+        a.complete(outcome);
     }
 }
 
@@ -208,9 +249,9 @@ mod batch_tests {
         fn name(&self) -> &str {
             "sizes"
         }
-        async fn write(&self, category: Category, points: &[Point]) -> Result<(), IoError> {
+        async fn write(&self, category: Category, points: &[Point]) -> Result<Delivery, IoError> {
             self.0.lock().unwrap().push((category, points.len()));
-            Ok(())
+            Ok(Delivery::Delivered)
         }
     }
 

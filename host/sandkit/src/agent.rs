@@ -38,16 +38,25 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
     let watcher =
         watch_plugins_dir(cfg.runtime.plugins_dir.clone(), sup.clone(), RESCAN_EVERY).await?;
     let status_file = cfg.data_dir.join("status.json");
-    let status_task = tokio::spawn(write_status_forever(sup.clone(), status_file.clone()));
+    let status_task = tokio::spawn(write_status_forever(
+        sup.clone(),
+        output.clone(),
+        cfg.data_dir.clone(),
+    ));
 
     wait_for_signal().await;
     tracing::info!("sandkit.stop: stopping plugins and flushing the output");
     drop(watcher);
     status_task.abort();
     sup.shutdown().await;
-    write_status(&sup, &status_file, &mut String::new());
+    write_json(&sup.statuses(), &status_file, &mut String::new());
     drop(sup);
     writer.finish().await;
+    write_json(
+        &output.lane_stats(),
+        &cfg.data_dir.join("outputs.json"),
+        &mut String::new(),
+    );
     tracing::info!("sandkit.stop: done");
     Ok(())
 }
@@ -67,10 +76,10 @@ async fn wait_for_signal() {
     }
 }
 
-/// Write status.json unless it would be the same as `last` (an idle agent writes nothing).
-fn write_status(sup: &Supervisor, path: &Path, last: &mut String) {
-    let statuses = sup.statuses();
-    let text = match serde_json::to_string_pretty(&statuses) {
+/// Write `value` as JSON to `path` unless it would be the same as `last` (an idle agent writes
+/// nothing).
+fn write_json<T: serde::Serialize>(value: &T, path: &Path, last: &mut String) {
+    let text = match serde_json::to_string_pretty(value) {
         Ok(t) => t,
         Err(e) => return tracing::warn!(error = %e, "sandkit.status cannot encode"),
     };
@@ -84,11 +93,14 @@ fn write_status(sup: &Supervisor, path: &Path, last: &mut String) {
     }
 }
 
-async fn write_status_forever(sup: Arc<Supervisor>, path: PathBuf) {
+/// status.json (plugins) and outputs.json (counters per destination and category).
+async fn write_status_forever(sup: Arc<Supervisor>, output: Arc<dyn Output>, data_dir: PathBuf) {
     let mut tick = tokio::time::interval(STATUS_EVERY);
-    let mut last = String::new();
+    let (status, outputs) = (data_dir.join("status.json"), data_dir.join("outputs.json"));
+    let (mut last_status, mut last_outputs) = (String::new(), String::new());
     loop {
         tick.tick().await;
-        write_status(&sup, &path, &mut last);
+        write_json(&sup.statuses(), &status, &mut last_status);
+        write_json(&output.lane_stats(), &outputs, &mut last_outputs);
     }
 }

@@ -237,5 +237,34 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
             str_of("last_error")
         );
     }
+    let outputs: Vec<serde_json::Value> =
+        std::fs::read_to_string(cfg.data_dir.join("outputs.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+    if !outputs.is_empty() {
+        println!(
+            "\n{:<40} {:<14} {:>10} {:>8} {:>10} {:>12} {:>8}",
+            "output url", "category", "sent", "retries", "dropped", "buffer KiB", "avg ms"
+        );
+    }
+    for o in outputs {
+        let num = |k: &str| o.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let dropped =
+            num("dropped_rejected") + num("dropped_unreachable") + num("dropped_overflow");
+        let ok_requests = num("requests").saturating_sub(num("retries")).max(1);
+        println!(
+            "{:<40} {:<14} {:>10} {:>8} {:>10} {:>12} {:>8.1}",
+            o.get("url").and_then(|v| v.as_str()).unwrap_or_default(),
+            o.get("category")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default(),
+            num("points_sent"),
+            num("retries"),
+            dropped,
+            num("buffer_bytes") / 1024,
+            num("latency_us_total") as f64 / ok_requests as f64 / 1000.0
+        );
+    }
     Ok(())
 }

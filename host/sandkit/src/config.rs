@@ -2,7 +2,7 @@
 //! settings each part of the agent uses.
 
 use anyhow::{bail, Context, Result};
-use sandkit_io::{BatchConfig, Compression, Endpoint, HttpOutputConfig};
+use sandkit_io::{BatchConfig, BufferConfig, Compression, Endpoint, HttpOutputConfig};
 use sandkit_runtime::config::{toml_message, ByteSize, HumanDuration};
 use sandkit_runtime::{RawRuntimeConfig, RuntimeConfig};
 use serde::Deserialize;
@@ -89,6 +89,18 @@ struct RawOutput {
     max_points: Option<usize>,
     /// Approximate uncompressed bytes per batch, e.g. "1MiB".
     max_bytes: Option<ByteSize>,
+    /// Keep batches that cannot be delivered on disk (HTTP outputs); default true.
+    buffer: Option<bool>,
+    /// Where; default `<data_dir>/buffer`.
+    buffer_dir: Option<PathBuf>,
+    /// Cap of undelivered bytes per category; default 2 GiB.
+    buffer_max_bytes: Option<ByteSize>,
+    /// Cap for `object` and `custom_object`; default 128 MiB.
+    buffer_max_bytes_object: Option<ByteSize>,
+    /// fdatasync each buffered batch before acknowledging it; default true.
+    buffer_fsync: Option<bool>,
+    /// Longest wait between two tries of an unreachable output; default 30 s.
+    backoff_max: Option<HumanDuration>,
 }
 
 fn default_compression() -> String {
@@ -125,6 +137,12 @@ impl Default for RawOutput {
             flush_interval: None,
             max_points: None,
             max_bytes: None,
+            buffer: None,
+            buffer_dir: None,
+            buffer_max_bytes: None,
+            buffer_max_bytes_object: None,
+            buffer_fsync: None,
+            backoff_max: None,
         }
     }
 }
@@ -233,7 +251,7 @@ impl AgentConfig {
             .data_dir
             .clone()
             .unwrap_or_else(|| resolve(&raw.data_dir));
-        let output = output_kind(&raw.output, ov, source, &resolve)?;
+        let output = output_kind(&raw.output, ov, source, &resolve, &data_dir)?;
         let batch = BatchConfig {
             flush_interval: raw
                 .output
@@ -278,6 +296,7 @@ fn output_kind(
     ov: &Overrides,
     source: &Path,
     resolve: &dyn Fn(&Path) -> PathBuf,
+    data_dir: &Path,
 ) -> Result<OutputKind> {
     let err = |key: &str, why: &str| {
         anyhow::anyhow!(
@@ -294,6 +313,25 @@ fn output_kind(
     }
     let compression = Compression::parse(&o.compression, o.compression_level)
         .map_err(|e| err("compression", &e))?;
+    let buffer = o.buffer.unwrap_or(true).then(|| {
+        let defaults = BufferConfig::new(
+            o.buffer_dir
+                .as_deref()
+                .map_or_else(|| data_dir.join("buffer"), resolve),
+        );
+        BufferConfig {
+            max_bytes: o.buffer_max_bytes.map_or(defaults.max_bytes, |b| b.0),
+            max_bytes_object: o
+                .buffer_max_bytes_object
+                .map_or(defaults.max_bytes_object, |b| b.0),
+            fsync: o.buffer_fsync.unwrap_or(defaults.fsync),
+            ..defaults
+        }
+    });
+    let backoff_max = o.backoff_max.map_or(Duration::from_secs(30), |d| d.0);
+    if backoff_max < Duration::from_millis(500) {
+        return Err(err("backoff_max", "must be at least 500ms"));
+    }
     let http = |endpoint: Endpoint| {
         OutputKind::Http(HttpOutputConfig {
             endpoint,
@@ -301,8 +339,9 @@ fn output_kind(
             timeout: o.timeout.map_or(Duration::from_secs(30), |d| d.0),
             max_retries: o.max_retries,
             backoff_initial: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
+            backoff_max,
             uint_support: o.uint_support.unwrap_or(o.kind != "influxdb"),
+            buffer: buffer.clone(),
         })
     };
     Ok(match o.kind.as_str() {

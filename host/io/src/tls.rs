@@ -1,0 +1,918 @@
+//! HTTPS and HTTP proxy support for the HTTP outputs: one pooled HTTP/1.1 client that speaks
+//! plain HTTP and TLS (rustls with the `ring` provider, the system roots plus an optional CA
+//! file), directly or through an `http://` proxy. An `https://` target goes through the proxy
+//! with `CONNECT host:port` and TLS inside the tunnel; an `http://` target is sent to the proxy
+//! in absolute form. Basic auth for the proxy comes from the proxy URL's userinfo; the password
+//! never appears in an error, a log line or a `Debug` output.
+
+use crate::IoError;
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderValue, PROXY_AUTHORIZATION};
+use hyper::{Request, Uri};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::legacy::{Client, ResponseFuture};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+use tower_service::Service;
+
+/// TLS and proxy settings of an HTTP output.
+#[derive(Clone, Default)]
+pub struct TlsProxyConfig {
+    /// Extra PEM CA certificates trusted in addition to the system roots (one file, may hold
+    /// several certificates).
+    pub ca_file: Option<PathBuf>,
+    /// `http://host:port` (optionally `http://user:pass@host:port`, percent-encoded) of a proxy:
+    /// `https://` targets go through `CONNECT`, `http://` targets are sent in absolute form.
+    pub proxy: Option<String>,
+}
+
+impl std::fmt::Debug for TlsProxyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsProxyConfig")
+            .field("ca_file", &self.ca_file)
+            .field("proxy", &self.proxy.as_deref().map(redact_proxy))
+            .finish()
+    }
+}
+
+/// The HTTP client of an output: a pooled `hyper_util` legacy client over [`SandkitConnector`]
+/// that also adds `Proxy-Authorization` to plain `http://` requests sent through a proxy with
+/// credentials (a connector cannot add headers, so this is a thin wrapper, not a type alias).
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: Client<SandkitConnector, Full<Bytes>>,
+    /// `Basic ...`, marked sensitive so `Debug` does not show it.
+    proxy_auth: Option<HeaderValue>,
+}
+
+impl HttpClient {
+    /// Sends a request with an absolute URI (`http://` or `https://`), like
+    /// [`Client::request`]. Transport errors carry their cause in the source chain: show them
+    /// with [`describe_error`].
+    pub fn request(&self, mut req: Request<Full<Bytes>>) -> ResponseFuture {
+        if let Some(auth) = &self.proxy_auth {
+            if req.uri().scheme() == Some(&hyper::http::uri::Scheme::HTTP) {
+                req.headers_mut()
+                    .entry(PROXY_AUTHORIZATION)
+                    .or_insert_with(|| auth.clone());
+            }
+        }
+        self.client.request(req)
+    }
+}
+
+/// Builds the client of output `output`: system roots plus `cfg.ca_file`, HTTP/1.1 with ALPN
+/// `http/1.1`, TCP nodelay, idle connections kept 90 s for reuse, and `cfg.proxy` if set.
+/// Having no trusted root at all is not an error here (the URLs are not known): an `https://`
+/// request then fails its handshake with an error that says so.
+///
+/// # Errors
+/// [`IoError::Config`] if the CA file cannot be read or holds no valid certificate, or the proxy
+/// is not an `http://host[:port]` URL.
+pub fn build_client(cfg: &TlsProxyConfig, output: &str) -> Result<HttpClient, IoError> {
+    let config_error = |message: String| IoError::Config {
+        output: output.to_string(),
+        message,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (system_roots, _) = roots.add_parsable_certificates(native.certs);
+    for e in &native.errors {
+        tracing::warn!(output, error = %e, "cannot load some system CA certificates");
+    }
+    if let Some(path) = &cfg.ca_file {
+        for cert in read_ca_file(path).map_err(config_error)? {
+            roots.add(cert).map_err(|e| {
+                config_error(format!(
+                    "ca_file {}: not a usable CA certificate: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+    }
+    let no_roots = roots.is_empty();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_error(format!("tls setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    tcp.enforce_http(false);
+    let proxy = match &cfg.proxy {
+        Some(raw) => Some(parse_proxy(raw).map_err(config_error)?),
+        None => None,
+    };
+    tracing::debug!(
+        output,
+        system_roots,
+        ca_file = ?cfg.ca_file,
+        proxy = proxy.as_ref().map(|p| p.shown.as_str()),
+        "http client built"
+    );
+    let proxy_auth = proxy.as_ref().and_then(|p| p.auth.clone());
+    let connector = SandkitConnector {
+        proxy: proxy.map(|p| {
+            let tunnel = Tunnel::new(p.uri.clone(), tcp.clone());
+            let tunnel = match &p.auth {
+                Some(auth) => tunnel.with_auth(auth.clone()),
+                None => tunnel,
+            };
+            ProxyRoute {
+                uri: p.uri,
+                shown: p.shown,
+                tunnel,
+            }
+        }),
+        tcp,
+        tls: TlsConnector::from(Arc::new(tls)),
+        no_roots,
+    };
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_timer(TokioTimer::new())
+        .build(connector);
+    Ok(HttpClient { client, proxy_auth })
+}
+
+/// The cause of an error and all its sources, joined with ": " (the client's own errors say
+/// only "client error (Connect)" at the top).
+pub fn describe_error(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = e.source();
+    }
+    out
+}
+
+fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| format!("ca_file {shown}: cannot read: {e}"))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("ca_file {shown}: invalid PEM: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("ca_file {shown}: no PEM certificate found"));
+    }
+    Ok(certs)
+}
+
+/// A validated proxy URL.
+#[derive(Debug)]
+struct ProxySettings {
+    /// `http://host:port`, without userinfo.
+    uri: Uri,
+    /// The URL as written, password replaced by `***`: for errors and logs.
+    shown: String,
+    auth: Option<HeaderValue>,
+}
+
+fn parse_proxy(raw: &str) -> Result<ProxySettings, String> {
+    let shown = redact_proxy(raw);
+    let bad = |why: &str| format!("proxy {shown:?}: {why}");
+    let uri: Uri = raw
+        .trim()
+        .parse()
+        .map_err(|e| bad(&format!("not a valid URL ({e})")))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(bad(
+            "not an http:// URL (https:// and socks proxies are not supported)",
+        ));
+    }
+    let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
+    let host = authority.host();
+    if host.is_empty() {
+        return Err(bad("has no host"));
+    }
+    if uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
+        return Err(bad("must not have a path or query"));
+    }
+    let port = authority.port_u16().unwrap_or(80);
+    let target: Uri = format!("http://{host}:{port}")
+        .parse()
+        .map_err(|e| bad(&format!("not a valid URL ({e})")))?;
+    let auth = match authority.as_str().rsplit_once('@') {
+        Some((userinfo, _)) => {
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            let mut plain = percent_decode(user);
+            plain.push(b':');
+            plain.extend(percent_decode(pass));
+            let encoded = base64::engine::general_purpose::STANDARD.encode(plain);
+            let mut value = HeaderValue::try_from(format!("Basic {encoded}"))
+                .map_err(|_| bad("credentials do not fit in a header"))?;
+            value.set_sensitive(true);
+            Some(value)
+        }
+        None => None,
+    };
+    Ok(ProxySettings {
+        uri: target,
+        shown,
+        auth,
+    })
+}
+
+/// The proxy URL with the password (anything between the first ':' of the userinfo and the last
+/// '@') replaced by `***`; it works on strings that are not valid URLs too.
+fn redact_proxy(raw: &str) -> String {
+    let start = raw.find("://").map_or(0, |i| i + 3);
+    let Some(at) = raw[start..].rfind('@').map(|i| start + i) else {
+        return raw.to_string();
+    };
+    match raw[start..at].find(':') {
+        Some(colon) => format!("{}:***{}", &raw[..start + colon], &raw[at..]),
+        None => raw.to_string(),
+    }
+}
+
+/// `%XX` sequences decoded; anything else, including a malformed `%`, kept as it is.
+fn percent_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The connector of [`HttpClient`]: TCP (nodelay), then TLS for `https://`, directly or through
+/// the configured proxy.
+#[derive(Clone)]
+pub struct SandkitConnector {
+    tcp: HttpConnector,
+    tls: TlsConnector,
+    proxy: Option<ProxyRoute>,
+    /// No trusted root at all: said in handshake errors.
+    no_roots: bool,
+}
+
+#[derive(Debug, Clone)]
+struct ProxyRoute {
+    uri: Uri,
+    shown: String,
+    tunnel: Tunnel<HttpConnector>,
+}
+
+impl std::fmt::Debug for SandkitConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandkitConnector")
+            .field("proxy", &self.proxy.as_ref().map(|p| &p.shown))
+            .field("no_roots", &self.no_roots)
+            .finish()
+    }
+}
+
+/// Why a connection could not be made, with the target (and proxy) named. The text already
+/// holds the cause, so it has no `source`.
+#[derive(Debug)]
+pub struct ConnectError(String);
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+type Connecting = Pin<Box<dyn Future<Output = Result<SandkitStream, ConnectError>> + Send>>;
+
+impl Service<Uri> for SandkitConnector {
+    type Response = SandkitStream;
+    type Error = ConnectError;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // HttpConnector and Tunnel are always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        Box::pin(self.clone().connect(dst))
+    }
+}
+
+impl SandkitConnector {
+    async fn connect(mut self, dst: Uri) -> Result<SandkitStream, ConnectError> {
+        let https = match dst.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(ConnectError(format!("{dst}: not an http(s) URL"))),
+        };
+        let host = dst
+            .host()
+            .ok_or_else(|| ConnectError(format!("{dst}: no host")))?;
+        let port = dst.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let target = format!("{host}:{port}");
+        let fail = |what: String, e: &dyn std::error::Error| {
+            ConnectError(format!("{what}: {}", describe_error(e)))
+        };
+        let tcp = match (&mut self.proxy, https) {
+            (None, _) => self
+                .tcp
+                .call(dst.clone())
+                .await
+                .map_err(|e| fail(format!("connect to {target}"), &e))?,
+            (Some(proxy), false) => {
+                let tcp = self
+                    .tcp
+                    .call(proxy.uri.clone())
+                    .await
+                    .map_err(|e| fail(format!("connect to proxy {:?}", proxy.shown), &e))?;
+                return Ok(SandkitStream {
+                    io: Io::Plain(tcp),
+                    proxied: true,
+                });
+            }
+            (Some(proxy), true) => proxy
+                .tunnel
+                .call(dst.clone())
+                .await
+                .map_err(|e| fail(format!("proxy {:?}: CONNECT {target}", proxy.shown), &e))?,
+        };
+        if !https {
+            return Ok(SandkitStream {
+                io: Io::Plain(tcp),
+                proxied: false,
+            });
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(bare.to_string())
+            .map_err(|e| ConnectError(format!("{target}: not a valid TLS server name: {e}")))?;
+        let tls = self
+            .tls
+            .connect(name, tcp.into_inner())
+            .await
+            .map_err(|e| handshake_error(&e, &target, self.no_roots))?;
+        Ok(SandkitStream {
+            io: Io::Tls(Box::new(TokioIo::new(tls))),
+            proxied: false,
+        })
+    }
+}
+
+fn handshake_error(err: &io::Error, target: &str, no_roots: bool) -> ConnectError {
+    let mut message = format!("tls handshake with {target}: {err}");
+    let unknown_issuer = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| {
+            matches!(
+                e,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+            )
+        });
+    if unknown_issuer && no_roots {
+        message
+            .push_str(" (no trusted CA certificate: the system has none and ca_file is not set)");
+    } else if unknown_issuer {
+        message.push_str(
+            " (the certificate is not signed by a trusted CA; set ca_file to trust a private CA)",
+        );
+    }
+    ConnectError(message)
+}
+
+/// A connection made by [`SandkitConnector`].
+pub struct SandkitStream {
+    io: Io,
+    /// Plain HTTP to a proxy: the client then writes absolute-form request targets.
+    proxied: bool,
+}
+
+enum Io {
+    Plain(TokioIo<TcpStream>),
+    Tls(Box<TokioIo<TlsStream<TcpStream>>>),
+}
+
+impl std::fmt::Debug for SandkitStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.io {
+            Io::Plain(_) => "plain",
+            Io::Tls(_) => "tls",
+        };
+        f.debug_struct("SandkitStream")
+            .field("io", &kind)
+            .field("proxied", &self.proxied)
+            .finish()
+    }
+}
+
+impl Connection for SandkitStream {
+    fn connected(&self) -> Connected {
+        match &self.io {
+            Io::Plain(s) => s.connected().proxy(self.proxied),
+            Io::Tls(s) => s.inner().get_ref().0.connected(),
+        }
+    }
+}
+
+impl hyper::rt::Read for SandkitStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl hyper::rt::Write for SandkitStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.io {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use hyper::body::Incoming;
+    use hyper::service::service_fn;
+    use hyper::{Method, Response, StatusCode};
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio_rustls::TlsAcceptor;
+
+    const LIMIT: Duration = Duration::from_secs(20);
+
+    /// A CA (PEM) and a TLS acceptor whose certificate (for 127.0.0.1) that CA signed.
+    fn pki() -> (String, TlsAcceptor) {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "sandkit test CA");
+        ca_params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let leaf_params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key)
+            .unwrap();
+        server.alpn_protocols = vec![b"http/1.1".to_vec()];
+        (ca.pem(), TlsAcceptor::from(Arc::new(server)))
+    }
+
+    /// What the test server received: method, request target, headers, body.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        method: Method,
+        target: String,
+        proxy_auth: Option<String>,
+        body: Bytes,
+    }
+
+    #[derive(Clone, Default)]
+    struct Log {
+        accepted: Arc<AtomicUsize>,
+        requests: Arc<Mutex<Vec<Seen>>>,
+    }
+
+    /// An HTTP/1.1 server on a free loopback port (TLS if `tls` is set) answering "ok".
+    async fn server(tls: Option<TlsAcceptor>) -> (SocketAddr, Log) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = Log::default();
+        let shared = log.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                shared.accepted.fetch_add(1, Ordering::SeqCst);
+                let requests = shared.requests.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        let requests = requests.clone();
+                        async move {
+                            let method = req.method().clone();
+                            let target = req.uri().to_string();
+                            let proxy_auth = req
+                                .headers()
+                                .get(PROXY_AUTHORIZATION)
+                                .map(|v| v.to_str().unwrap().to_string());
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            requests.lock().unwrap().push(Seen {
+                                method,
+                                target,
+                                proxy_auth,
+                                body,
+                            });
+                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("ok"))))
+                        }
+                    });
+                    let http = hyper::server::conn::http1::Builder::new();
+                    let _ = match tls {
+                        Some(acceptor) => match acceptor.accept(tcp).await {
+                            Ok(s) => http.serve_connection(TokioIo::new(s), service).await,
+                            Err(_) => return,
+                        },
+                        None => http.serve_connection(TokioIo::new(tcp), service).await,
+                    };
+                });
+            }
+        });
+        (addr, log)
+    }
+
+    /// A small HTTP proxy: `CONNECT host:port` is answered 200 and then tunnelled; an
+    /// absolute-form request is forwarded, with the rest of the connection, to its host. Records
+    /// each connection's request head.
+    async fn proxy() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let shared = heads.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let heads = shared.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let end = loop {
+                        let mut chunk = [0u8; 4096];
+                        let n = client.read(&mut chunk).await.unwrap();
+                        assert!(n > 0, "proxy: connection closed inside the request head");
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    heads.lock().unwrap().push(head.clone());
+                    let mut parts = head.split_whitespace();
+                    let method = parts.next().unwrap().to_string();
+                    let target = parts.next().unwrap().to_string();
+                    let mut upstream = if method == "CONNECT" {
+                        let upstream = TcpStream::connect(&target).await.unwrap();
+                        client
+                            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                            .await
+                            .unwrap();
+                        buf.drain(..end);
+                        upstream
+                    } else {
+                        let rest = target.strip_prefix("http://").unwrap();
+                        let authority = rest.split('/').next().unwrap();
+                        TcpStream::connect(authority).await.unwrap()
+                    };
+                    upstream.write_all(&buf).await.unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                });
+            }
+        });
+        (addr, heads)
+    }
+
+    async fn post(client: &HttpClient, url: &str, body: &'static str) -> (StatusCode, Bytes) {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(url)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let resp = client
+            .request(req)
+            .await
+            .unwrap_or_else(|e| panic!("POST {url}: {}", describe_error(&e)));
+        let status = resp.status();
+        (status, resp.into_body().collect().await.unwrap().to_bytes())
+    }
+
+    fn ca_file(dir: &tempfile::TempDir, pem: &str) -> PathBuf {
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, pem).unwrap();
+        path
+    }
+
+    fn basic(userpass: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(userpass)
+        )
+    }
+
+    #[tokio::test]
+    async fn https_post_trusts_ca_file_and_reuses_the_connection() {
+        tokio::time::timeout(LIMIT, async {
+            let (ca_pem, acceptor) = pki();
+            let dir = tempfile::tempdir().unwrap();
+            let (addr, log) = server(Some(acceptor)).await;
+            let cfg = TlsProxyConfig {
+                ca_file: Some(ca_file(&dir, &ca_pem)),
+                proxy: None,
+            };
+            let client = build_client(&cfg, "test").unwrap();
+            let url = format!("https://{addr}/write?db=x");
+            assert_eq!(
+                post(&client, &url, "cpu v=1").await,
+                (StatusCode::OK, "ok".into())
+            );
+            // Let the first connection go back to the pool before the second request checks
+            // one out (else the client may start a second connection in the race).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert_eq!(
+                post(&client, &url, "cpu v=2").await,
+                (StatusCode::OK, "ok".into())
+            );
+            let seen = log.requests.lock().unwrap().clone();
+            assert_eq!(seen.len(), 2);
+            assert!(seen
+                .iter()
+                .all(|s| s.method == Method::POST && s.target == "/write?db=x"));
+            assert_eq!(seen[0].body, "cpu v=1");
+            assert_eq!(seen[1].body, "cpu v=2");
+            assert_eq!(
+                log.accepted.load(Ordering::SeqCst),
+                1,
+                "one TCP connection reused"
+            );
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn https_without_the_ca_file_fails_on_the_certificate() {
+        tokio::time::timeout(LIMIT, async {
+            let (_, acceptor) = pki();
+            let (addr, log) = server(Some(acceptor)).await;
+            let client = build_client(&TlsProxyConfig::default(), "test").unwrap();
+            let req = Request::post(format!("https://{addr}/write"))
+                .body(Full::new(Bytes::from("cpu v=1")))
+                .unwrap();
+            let err = client.request(req).await.unwrap_err();
+            let text = describe_error(&err);
+            assert!(
+                text.contains(&format!("tls handshake with {addr}")),
+                "{text}"
+            );
+            assert!(text.contains("certificate"), "{text}");
+            assert!(text.contains("UnknownIssuer"), "{text}");
+            assert!(log.requests.lock().unwrap().is_empty());
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn https_through_a_proxy_uses_connect_with_basic_auth() {
+        tokio::time::timeout(LIMIT, async {
+            let (ca_pem, acceptor) = pki();
+            let dir = tempfile::tempdir().unwrap();
+            let (addr, log) = server(Some(acceptor)).await;
+            let (proxy_addr, heads) = proxy().await;
+            let cfg = TlsProxyConfig {
+                ca_file: Some(ca_file(&dir, &ca_pem)),
+                proxy: Some(format!("http://agent:s%3Acret@{proxy_addr}")),
+            };
+            let client = build_client(&cfg, "test").unwrap();
+            let url = format!("https://{addr}/write");
+            assert_eq!(
+                post(&client, &url, "cpu v=1").await,
+                (StatusCode::OK, "ok".into())
+            );
+            let heads = heads.lock().unwrap().clone();
+            assert_eq!(heads.len(), 1);
+            assert!(
+                heads[0].starts_with(&format!("CONNECT {addr} HTTP/1.1\r\n")),
+                "{heads:?}"
+            );
+            let auth = format!("Proxy-Authorization: {}\r\n", basic("agent:s:cret"));
+            assert!(heads[0].contains(&auth), "{heads:?}");
+            let seen = log.requests.lock().unwrap().clone();
+            assert_eq!(seen.len(), 1);
+            assert_eq!(seen[0].target, "/write");
+            assert_eq!(seen[0].body, "cpu v=1");
+            assert_eq!(seen[0].proxy_auth, None, "credentials stay with the proxy");
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn http_through_a_proxy_uses_absolute_form() {
+        tokio::time::timeout(LIMIT, async {
+            let (addr, log) = server(None).await;
+            let (proxy_addr, heads) = proxy().await;
+            let url = format!("http://{addr}/write?db=x");
+
+            let cfg = TlsProxyConfig {
+                ca_file: None,
+                proxy: Some(format!("http://agent:pw@{proxy_addr}/")),
+            };
+            let client = build_client(&cfg, "test").unwrap();
+            assert_eq!(
+                post(&client, &url, "cpu v=1").await,
+                (StatusCode::OK, "ok".into())
+            );
+            let head = heads.lock().unwrap()[0].clone();
+            assert!(
+                head.starts_with(&format!("POST {url} HTTP/1.1\r\n")),
+                "{head}"
+            );
+            assert!(head.to_ascii_lowercase().contains(&format!(
+                "proxy-authorization: {}\r\n",
+                basic("agent:pw").to_ascii_lowercase()
+            )));
+
+            let cfg = TlsProxyConfig {
+                ca_file: None,
+                proxy: Some(format!("http://{proxy_addr}")),
+            };
+            let client = build_client(&cfg, "test").unwrap();
+            assert_eq!(
+                post(&client, &url, "cpu v=2").await,
+                (StatusCode::OK, "ok".into())
+            );
+            let head = heads.lock().unwrap()[1].clone();
+            assert!(
+                head.starts_with(&format!("POST {url} HTTP/1.1\r\n")),
+                "{head}"
+            );
+            assert!(
+                !head.to_ascii_lowercase().contains("proxy-authorization"),
+                "{head}"
+            );
+
+            let seen = log.requests.lock().unwrap().clone();
+            assert_eq!(seen.len(), 2);
+            assert_eq!(seen[0].body, "cpu v=1");
+            assert_eq!(seen[1].body, "cpu v=2");
+        })
+        .await
+        .unwrap();
+    }
+
+    fn config_error(cfg: TlsProxyConfig) -> String {
+        let err = build_client(&cfg, "influx").unwrap_err();
+        assert!(matches!(err, IoError::Config { .. }), "{err:?}");
+        err.to_string()
+    }
+
+    #[test]
+    fn bad_config_errors_name_the_file_or_url_but_not_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.pem");
+        let text = config_error(TlsProxyConfig {
+            ca_file: Some(missing.clone()),
+            proxy: None,
+        });
+        assert!(
+            text.starts_with("output influx: config: ca_file "),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{}: cannot read", missing.display())),
+            "{text}"
+        );
+
+        let empty = dir.path().join("empty.pem");
+        let key = rcgen::KeyPair::generate().unwrap().serialize_pem();
+        std::fs::write(&empty, format!("just text\n{key}")).unwrap();
+        let text = config_error(TlsProxyConfig {
+            ca_file: Some(empty.clone()),
+            proxy: None,
+        });
+        let want = format!("ca_file {}: no PEM certificate found", empty.display());
+        assert!(text.ends_with(&want), "{text}");
+
+        for (proxy, shown) in [
+            (
+                "https://agent:hunter2@proxy:3128",
+                "https://agent:***@proxy:3128",
+            ),
+            ("socks5://proxy:1080", "socks5://proxy:1080"),
+            ("proxy:3128", "proxy:3128"),
+            ("agent:hunter2@proxy:3128", "agent:***@proxy:3128"),
+        ] {
+            let text = config_error(TlsProxyConfig {
+                ca_file: None,
+                proxy: Some(proxy.to_string()),
+            });
+            assert!(text.contains(&format!("proxy {shown:?}: ")), "{text}");
+            assert!(text.contains("not an http:// URL"), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        let text = config_error(TlsProxyConfig {
+            ca_file: None,
+            proxy: Some("http://agent:hunter2@proxy:3128/path".into()),
+        });
+        assert!(text.contains("must not have a path"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        let text = config_error(TlsProxyConfig {
+            ca_file: None,
+            proxy: Some("http://a:hunter2/x@y@proxy:3128 bad".into()),
+        });
+        assert!(!text.contains("hunter2"), "{text}");
+
+        let cfg = TlsProxyConfig {
+            ca_file: None,
+            proxy: Some("http://agent:hunter2@127.0.0.1:3128".into()),
+        };
+        let client = build_client(&cfg, "influx").unwrap();
+        assert!(!format!("{cfg:?} {client:?}").contains("hunter2"));
+        assert!(format!("{cfg:?}").contains("agent:***@127.0.0.1:3128"));
+    }
+
+    #[test]
+    fn percent_decoding_of_credentials() {
+        assert_eq!(percent_decode("a%40b%3a%zz%4"), b"a@b:%zz%4");
+    }
+}
