@@ -123,6 +123,7 @@ fn output(addr: SocketAddr, compression: Compression, buffer: Option<BufferConfi
         backoff_max: Duration::from_millis(500),
         uint_support: true,
         buffer,
+        tls: Default::default(),
     })
     .expect("output")
 }

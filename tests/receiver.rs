@@ -12,6 +12,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio_rustls::TlsAcceptor;
 
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -49,6 +50,20 @@ pub async fn start_receiver(fail_first: usize, fail_status: u16) -> Receiver {
 
 /// A receiver on `listener`; runs on the current tokio runtime until it stops.
 pub fn serve(listener: tokio::net::TcpListener, fail_first: usize, fail_status: u16) -> Receiver {
+    serve_with(listener, fail_first, fail_status, None)
+}
+
+/// As [`serve`], over TLS with `acceptor` (see [`test_pki`]).
+pub fn serve_tls(listener: tokio::net::TcpListener, acceptor: TlsAcceptor) -> Receiver {
+    serve_with(listener, 0, 200, Some(acceptor))
+}
+
+fn serve_with(
+    listener: tokio::net::TcpListener,
+    fail_first: usize,
+    fail_status: u16,
+    tls: Option<TlsAcceptor>,
+) -> Receiver {
     let r = Receiver {
         addr: listener.local_addr().unwrap(),
         got: Arc::default(),
@@ -61,6 +76,7 @@ pub fn serve(listener: tokio::net::TcpListener, fail_first: usize, fail_status: 
                 return;
             };
             let rr = rr.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let rr = rr.clone();
@@ -109,9 +125,14 @@ pub fn serve(listener: tokio::net::TcpListener, fail_first: usize, fail_status: 
                         Ok(Response::new(Full::new(Bytes::new())))
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                let http = hyper::server::conn::http1::Builder::new();
+                let _ = match tls {
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(s) => http.serve_connection(TokioIo::new(s), svc).await,
+                        Err(_) => return,
+                    },
+                    None => http.serve_connection(TokioIo::new(stream), svc).await,
+                };
             });
         }
     });
@@ -129,4 +150,35 @@ impl Receiver {
             .map(|g| g.body.as_str())
             .collect()
     }
+}
+
+/// A throwaway CA and a certificate for 127.0.0.1 signed by it: the CA in PEM (for `ca_file`)
+/// and an acceptor for [`serve_tls`].
+pub fn test_pki() -> (String, TlsAcceptor) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "sandkit test CA");
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    (ca.pem(), TlsAcceptor::from(Arc::new(server)))
 }

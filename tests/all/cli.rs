@@ -66,6 +66,30 @@ fn config_check_accepts_good_and_names_bad_keys() {
         err.contains("sandkit.toml") && err.contains("plugin_dir"),
         "{err}"
     );
+
+    // The output's CA file and proxy are checked too, and the proxy password is not shown.
+    std::fs::write(
+        d.path().join("sandkit.toml"),
+        "[output]\nkind = \"dataway\"\nurls = [\"https://dw:9529\"]\ntoken = \"t\"\n\
+         ca_file = \"missing.pem\"\n",
+    )
+    .unwrap();
+    let out = sandkit(d.path(), ["config", "check", "-c", "sandkit.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("missing.pem"),
+        "{err}"
+    );
+    std::fs::write(
+        d.path().join("sandkit.toml"),
+        "[output]\nkind = \"dataway\"\nurls = [\"https://dw:9529\"]\ntoken = \"t\"\n\
+         proxy = \"socks5://u:hunter2@p:1080\"\n",
+    )
+    .unwrap();
+    let out = sandkit(d.path(), ["config", "check", "-c", "sandkit.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("proxy"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
 }
 
 #[test]

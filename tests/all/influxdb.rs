@@ -160,6 +160,7 @@ async fn collector_points_are_queryable_in_influxdb_with_types_and_tags() {
         backoff_max: Duration::from_millis(500),
         uint_support: false,
         buffer: None,
+        tls: Default::default(),
     })
     .unwrap();
     out.write(sandkit_io::Category::Metric, &points)

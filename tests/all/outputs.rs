@@ -6,7 +6,7 @@ use sandkit_io::{
     encode_points, spawn_writer, Ack, AckOutcome, BatchConfig, BufferConfig, Category, Compression,
     Delivery, Endpoint, FieldValue, HttpOutput, HttpOutputConfig, Output, Point,
 };
-use sandkit_tests::receiver::{serve, start_receiver};
+use sandkit_tests::receiver::{serve, serve_tls, start_receiver, test_pki};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -56,6 +56,7 @@ fn config(urls: Vec<String>, compression: Compression, retries: u32) -> HttpOutp
         backoff_max: Duration::from_millis(100),
         uint_support: true,
         buffer: None,
+        tls: Default::default(),
     }
 }
 
@@ -402,4 +403,51 @@ async fn acks_cover_every_batch_of_a_send() {
     drop(sink);
     writer.finish().await;
     assert_eq!(acks.recv().await.unwrap(), ("b", AckOutcome::Dropped));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataway_over_tls_with_a_private_ca() {
+    let (ca_pem, acceptor) = test_pki();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let r = serve_tls(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        acceptor,
+    );
+    let url = format!("https://{}", r.addr);
+    let mut c = config(vec![url.clone()], Compression::Zstd(1), 0);
+    c.tls.ca_file = Some(ca);
+    let out = HttpOutput::new(c).unwrap();
+    let mut sent = Vec::new();
+    for b in 0..3 {
+        let pts = points_from(b * 20, 20, Category::Metric);
+        assert_eq!(
+            out.write(Category::Metric, &pts).await.unwrap(),
+            Delivery::Delivered
+        );
+        sent.extend(pts);
+    }
+    assert_eq!(r.bodies("/v1/write/metric"), encode_points(&sent));
+    assert_eq!(r.got.lock().unwrap()[0].query, "token=tkn_secret%2F%2B1");
+
+    // Without the CA the certificate is not trusted: the error says so, and a buffered output
+    // keeps the batch instead of losing it.
+    let mut c = config(vec![url], Compression::Zstd(1), 0);
+    c.buffer = Some(BufferConfig::new(dir.path().join("buffer")));
+    let untrusted = HttpOutput::new(c).unwrap();
+    let pts = points(5, Category::Metric);
+    assert_eq!(
+        untrusted.write(Category::Metric, &pts).await.unwrap(),
+        Delivery::Buffered
+    );
+    let mut c = config(vec![format!("https://{}", r.addr)], Compression::Zstd(1), 0);
+    c.max_retries = 0;
+    let e = HttpOutput::new(c)
+        .unwrap()
+        .write(Category::Metric, &pts)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("certificate") && e.contains("ca_file"), "{e}");
 }

@@ -11,13 +11,12 @@
 //! retried in memory `max_retries` times and then dropped and counted.
 
 use crate::buffer::{DiskQueue, QueueConfig, Record};
+use crate::tls::{build_client, describe_error, HttpClient, TlsProxyConfig};
 use crate::{encode_points_with, Category, Compression, Delivery, IoError, Output, Point};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, StatusCode};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use rand::Rng;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -60,6 +59,8 @@ pub struct HttpOutputConfig {
     pub uint_support: bool,
     /// The durable buffer; `None` keeps failed batches in memory only.
     pub buffer: Option<BufferConfig>,
+    /// Extra CA certificates and an optional proxy.
+    pub tls: TlsProxyConfig,
 }
 
 /// Where and how much the durable buffer keeps.
@@ -238,7 +239,7 @@ fn target_id(output: &str, base: &str, params: &str) -> String {
 struct Inner {
     name: &'static str,
     config: HttpOutputConfig,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: HttpClient,
     targets: Vec<Target>,
     /// Per target, per category (in `Category::ALL` order).
     stats: Vec<Vec<LaneStats>>,
@@ -296,19 +297,16 @@ impl HttpOutput {
             return Err(cfg_err("no URL configured".into()));
         }
         for u in urls {
-            if !u.starts_with("http://") {
+            let ok = u.starts_with("http://") || u.starts_with("https://");
+            if !ok || u.parse::<hyper::Uri>().is_err() {
                 return Err(cfg_err(format!(
-                    "{}: only http:// URLs are supported in this version (HTTPS is not built yet)",
+                    "{:?} is not an http:// or https:// URL",
                     redact(u)
                 )));
             }
         }
         let targets = Self::targets(name, &config.endpoint);
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
+        let client = build_client(&config.tls, name)?;
         let stats = targets
             .iter()
             .map(|_| Category::ALL.iter().map(|_| LaneStats::default()).collect())
@@ -684,7 +682,9 @@ impl Inner {
             Err(_) => {
                 return Attempt::Retry(format!("no response within {:?}", self.config.timeout))
             }
-            Ok(Err(e)) => return Attempt::Retry(format!("transport error: {}", error_chain(&e))),
+            Ok(Err(e)) => {
+                return Attempt::Retry(format!("transport error: {}", describe_error(&e)))
+            }
             Ok(Ok(r)) => r,
         };
         let status = resp.status();
@@ -717,18 +717,6 @@ impl Inner {
             Attempt::Rejected(format!("status {status}: {text}"))
         }
     }
-}
-
-/// An error and its sources, `a: b: c` (hyper's own message alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Re-send a lane's queue, oldest first, until it is empty; then wait for more.
@@ -878,6 +866,7 @@ mod tests {
             backoff_max: Duration::from_millis(1),
             uint_support: true,
             buffer: None,
+            tls: TlsProxyConfig::default(),
         })
         .unwrap();
         let t = &out.inner.targets;
@@ -898,10 +887,10 @@ mod tests {
     }
 
     #[test]
-    fn https_is_refused_clearly_for_now() {
+    fn urls_must_be_http_or_https() {
         let e = HttpOutput::new(HttpOutputConfig {
             endpoint: Endpoint::InfluxV1 {
-                url: "https://influx:8086".into(),
+                url: "ftp://influx:8086".into(),
                 db: "x".into(),
             },
             compression: Compression::None,
@@ -911,8 +900,13 @@ mod tests {
             backoff_max: Duration::from_millis(1),
             uint_support: true,
             buffer: None,
+            tls: TlsProxyConfig::default(),
         })
         .unwrap_err();
-        assert!(e.to_string().contains("only http://"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("\"ftp://influx:8086\" is not an http:// or https:// URL"),
+            "{e}"
+        );
     }
 }

@@ -124,24 +124,88 @@ fn backslash_is_ambiguous(next: Option<char>, eq: bool, first: bool) -> bool {
     }
 }
 
+/// The integer nearest to `y`, if `|y| < 2^50` and `y` is within `|y| * 2^-51` of it.
+///
+/// If a decimal `n / 10^k` reads back as a float `x` (`|x - n / 10^k|` at most half the gap
+/// between floats near `x`, which is at most `|x| * 2^-53`), then `y = x * 10^k` rounded to a
+/// float is within `|y| * 2^-52` of `n`, so this finds `n` (it is below 1/2 away). Most floats
+/// that are not short decimals fail the test, so [`write_float`] rarely needs to divide.
+#[inline(always)]
+fn near_integer(y: f64) -> Option<i64> {
+    const MAX: f64 = (1u64 << 50) as f64;
+    const NEAR: f64 = 1.0 / (1u64 << 51) as f64;
+    if !(y.abs() < MAX) {
+        return None;
+    }
+    let n = (y + 0.5f64.copysign(y)) as i64;
+    // Exact: `n` and `y` are within a factor of two (or `n` is 0).
+    ((n as f64 - y).abs() <= y.abs() * NEAR).then_some(n)
+}
+
 /// A finite float as the shortest text that reads back as the same `f64` (zmij, as ryu):
 /// `1.5`, `-0.001`, `1e-7`, `1.7976931348623157e+308`, and integral values without `.0`
 /// (`2`, `-0`), which line protocol still reads as floats since they carry no `i` or `u`.
 #[inline]
 fn write_float(out: &mut String, ints: &mut itoa::Buffer, x: f64) {
-    // Integral values below 2^53 (`84.0`, common in metrics) are their own shortest text, the
-    // same digits zmij would give, and itoa is cheaper. Comparing bits keeps `-0` for zmij.
-    let i = x as i64;
-    if (i as f64).to_bits() == x.to_bits() && i.unsigned_abs() < 1 << 53 {
-        out.push_str(ints.format(i));
-        return;
+    // Fast paths, common in metrics: integral values (`84`), and decimals with at most three
+    // digits after the point (`12.5`, `3.25`, `0.125`), written with itoa. For `x * 10^k`
+    // below 2^50, at most one decimal with k digits after the point reads back as `x` (the
+    // floats there are less than 10^-k / 4 apart), and `near_integer` finds it. The correctly
+    // rounded division `n / 10^k` is what a parser reads from that text, so comparing its bits
+    // with `x` checks it (and leaves `-0` to zmij). Trying k = 0, 1, 2, 3 in order gives the
+    // fewest digits, without trailing zeros: the text zmij writes. `x * 1000` being near an
+    // integer is needed for any of k = 1, 2, 3, so other floats skip those tries.
+    if let Some(n) = near_integer(x) {
+        if (n as f64).to_bits() == x.to_bits() {
+            out.push_str(ints.format(n));
+            return;
+        }
+    }
+    if near_integer(x * 1000.0).is_some() {
+        for (k, p) in [(1, 10.0), (2, 100.0), (3, 1000.0)] {
+            if let Some(n) = near_integer(x * p) {
+                if (n as f64 / p).to_bits() == x.to_bits() {
+                    write_decimal(out, ints, n, k);
+                    return;
+                }
+            }
+        }
     }
     let mut buf = zmij::Buffer::new();
     // `format`, not `format_finite`: points cannot hold NaN or infinities, but if one did it
     // would read `NaN` or `inf` as before, not an arbitrary number.
     let s = buf.format(x);
-    // zmij writes integral values in fixed notation as `123.0`; no other output ends in `.0`.
-    out.push_str(s.strip_suffix(".0").unwrap_or(s));
+    // zmij writes integral values in fixed notation as `123.0` (and -0.0 as `-0.0`); no other
+    // output ends in `.0`. Integral values below 2^50 took the first path, and other floats
+    // below it have a shortest text that is not an integer, so only look for `.0` (a read
+    // that stalls on the bytes zmij has just written) where it can be.
+    if x == 0.0 || !(x.abs() < (1u64 << 50) as f64) {
+        out.push_str(s.strip_suffix(".0").unwrap_or(s));
+    } else {
+        out.push_str(s);
+    }
+}
+
+/// `n / 10^k` in fixed notation, for `k` from 1 to 3.
+#[inline]
+fn write_decimal(out: &mut String, ints: &mut itoa::Buffer, n: i64, k: usize) {
+    if n < 0 {
+        out.push('-');
+    }
+    let digits = ints.format(n.unsigned_abs());
+    match digits.len().checked_sub(k) {
+        Some(int @ 1..) => {
+            let (int, frac) = digits.split_at(int);
+            out.push_str(int);
+            out.push('.');
+            out.push_str(frac);
+        }
+        // |x| < 1: `0.` and the zeros that lead the fraction.
+        _ => {
+            out.push_str(["0.", "0.0", "0.00"][k - digits.len()]);
+            out.push_str(digits);
+        }
+    }
 }
 
 /// A string field value: quoted, with `"` and `\` escaped.
@@ -393,6 +457,14 @@ mod tests {
             (-0.0, "-0"),
             (3.25, "3.25"),
             (-0.001, "-0.001"),
+            (12.5, "12.5"),
+            (-0.05, "-0.05"),
+            (0.125, "0.125"),
+            (999.999, "999.999"),
+            (1_234_567.125, "1234567.125"),
+            (0.0625, "0.0625"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (1_125_899_906_842_624.0, "1125899906842624"),
             (0.1 + 0.2, "0.30000000000000004"),
             (123_456_789_012_345.0, "123456789012345"),
             (9_007_199_254_740_992.0, "9007199254740992"),
@@ -447,7 +519,11 @@ mod tests {
                         | proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL
                         | proptest::num::f64::ZERO,
                     (-(1i64 << 54)..(1i64 << 54)).prop_map(|i| i as f64),
-                    (-100_000i64..100_000).prop_map(|i| i as f64 / 100.0),
+                    // Short decimals, and the edges of the fast path for them.
+                    (-100_000_000i64..100_000_000, 0..6usize)
+                        .prop_map(|(i, k)| i as f64 / [1.0, 1e1, 1e2, 1e3, 1e4, 1e5][k]),
+                    (-(1i64 << 53)..(1i64 << 53), 0..5usize)
+                        .prop_map(|(i, k)| i as f64 / [1.0, 1e1, 1e2, 1e3, 1e4][k]),
                 ],
             ) {
                 let mut text = String::new();

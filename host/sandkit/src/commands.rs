@@ -17,6 +17,13 @@ pub fn config_check(args: &ConfigArgs) -> Result<()> {
     let rc = &cfg.runtime;
     let mut errors = 0;
     let mut checked = 0;
+    // The CA file and the proxy URL are read when the output starts; check them now.
+    if let crate::config::OutputKind::Http(h) = &cfg.output {
+        if let Err(e) = sandkit_io::build_client(&h.tls, "http") {
+            eprintln!("error: {}: {e}", cfg.source.display());
+            errors += 1;
+        }
+    }
     if let Ok(rd) = std::fs::read_dir(&rc.conf_dir) {
         let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();

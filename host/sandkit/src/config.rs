@@ -2,7 +2,9 @@
 //! settings each part of the agent uses.
 
 use anyhow::{bail, Context, Result};
-use sandkit_io::{BatchConfig, BufferConfig, Compression, Endpoint, HttpOutputConfig};
+use sandkit_io::{
+    BatchConfig, BufferConfig, Compression, Endpoint, HttpOutputConfig, TlsProxyConfig,
+};
 use sandkit_runtime::config::{toml_message, ByteSize, HumanDuration};
 use sandkit_runtime::{RawRuntimeConfig, RuntimeConfig};
 use serde::Deserialize;
@@ -101,6 +103,10 @@ struct RawOutput {
     buffer_fsync: Option<bool>,
     /// Longest wait between two tries of an unreachable output; default 30 s.
     backoff_max: Option<HumanDuration>,
+    /// PEM file of CA certificates trusted besides the system roots (a private DataWay CA).
+    ca_file: Option<PathBuf>,
+    /// `http://[user:pass@]host:port` of an HTTP proxy (CONNECT for https:// URLs).
+    proxy: Option<String>,
 }
 
 fn default_compression() -> String {
@@ -143,6 +149,8 @@ impl Default for RawOutput {
             buffer_max_bytes_object: None,
             buffer_fsync: None,
             backoff_max: None,
+            ca_file: None,
+            proxy: None,
         }
     }
 }
@@ -342,6 +350,10 @@ fn output_kind(
             backoff_max,
             uint_support: o.uint_support.unwrap_or(o.kind != "influxdb"),
             buffer: buffer.clone(),
+            tls: TlsProxyConfig {
+                ca_file: o.ca_file.as_deref().map(resolve),
+                proxy: o.proxy.clone(),
+            },
         })
     };
     Ok(match o.kind.as_str() {
