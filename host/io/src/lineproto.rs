@@ -134,12 +134,13 @@ fn backslash_is_ambiguous(next: Option<char>, eq: bool, first: bool) -> bool {
 fn near_integer(y: f64) -> Option<i64> {
     const MAX: f64 = (1u64 << 50) as f64;
     const NEAR: f64 = 1.0 / (1u64 << 51) as f64;
-    if !(y.abs() < MAX) {
-        return None;
+    if y.abs() < MAX {
+        let n = (y + 0.5f64.copysign(y)) as i64;
+        // Exact: `n` and `y` are within a factor of two (or `n` is 0).
+        ((n as f64 - y).abs() <= y.abs() * NEAR).then_some(n)
+    } else {
+        None
     }
-    let n = (y + 0.5f64.copysign(y)) as i64;
-    // Exact: `n` and `y` are within a factor of two (or `n` is 0).
-    ((n as f64 - y).abs() <= y.abs() * NEAR).then_some(n)
 }
 
 /// A finite float as the shortest text that reads back as the same `f64` (zmij, as ryu):
@@ -179,7 +180,7 @@ fn write_float(out: &mut String, ints: &mut itoa::Buffer, x: f64) {
     // output ends in `.0`. Integral values below 2^50 took the first path, and other floats
     // below it have a shortest text that is not an integer, so only look for `.0` (a read
     // that stalls on the bytes zmij has just written) where it can be.
-    if x == 0.0 || !(x.abs() < (1u64 << 50) as f64) {
+    if x == 0.0 || x.abs() >= (1u64 << 50) as f64 {
         out.push_str(s.strip_suffix(".0").unwrap_or(s));
     } else {
         out.push_str(s);
