@@ -4,6 +4,9 @@
 //! uploader is limited by encoding and compression, not by its own overhead. Also: how fast the
 //! durable buffer takes batches (fdatasync on) and replays them.
 //!
+//! `cpu ns/pt` is the process CPU time per point of the upload (writer, sender, and the
+//! in-process receiver) against the baseline's wall time per point on one thread.
+//!
 //! The baseline frees the points after encoding them, as the uploader does: freeing ~15 heap
 //! strings per point is the point model's cost, not the uploader's. `write() pt/s` calls the
 //! output directly (no writer task, points not freed).
@@ -128,6 +131,21 @@ fn output(addr: SocketAddr, compression: Compression, buffer: Option<BufferConfi
     .expect("output")
 }
 
+/// CPU time of this process (all threads: writer, sender, receiver), in seconds, from
+/// /proc/self/stat (10 ms ticks: coarse, so only whole rounds are measured).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -165,13 +183,14 @@ async fn run() {
         lp_bytes / 1e6
     );
     println!(
-        "{:<8} {:>6} {:>14} {:>14} {:>14} {:>7} {:>14} {:>14}",
+        "{:<8} {:>6} {:>14} {:>14} {:>14} {:>7} {:>11} {:>14} {:>14}",
         "codec",
         "size",
         "baseline pt/s",
         "write() pt/s",
         "upload pt/s",
         "ratio",
+        "cpu ns/pt",
         "buffer in pt/s",
         "replay pt/s"
     );
@@ -180,7 +199,7 @@ async fn run() {
         Compression::Gzip(1),
         Compression::Zstd(1),
     ] {
-        let (mut base, mut direct, mut up) = (vec![], vec![], vec![]);
+        let (mut base, mut direct, mut up, mut up_cpu) = (vec![], vec![], vec![], vec![]);
         let (mut buf_in, mut replay) = (vec![], vec![]);
         let mut compressed = 0u64;
         for _ in 0..ROUNDS {
@@ -214,6 +233,7 @@ async fn run() {
             let out = Arc::new(output(addr, compression, None));
             let input = batches.clone();
             let start_points = counter.points.load(Ordering::Relaxed);
+            let cpu = cpu_seconds();
             let t = Instant::now();
             let (sink, writer) = spawn_writer(
                 out,
@@ -231,6 +251,7 @@ async fn run() {
             writer.finish().await;
             wait_for(&counter, start_points + POINTS as u64).await;
             up.push(POINTS as f64 / t.elapsed().as_secs_f64());
+            up_cpu.push((cpu_seconds() - cpu) * 1e9 / POINTS as f64);
 
             // The durable buffer: the receiver is "down" (a closed port), so every batch is
             // appended with fdatasync; then a new output replays it to the live receiver.
@@ -272,13 +293,15 @@ async fn run() {
         }
         let (b, u) = (median(base), median(up));
         println!(
-            "{:<8} {:>5.1}% {:>14.0} {:>14.0} {:>14.0} {:>6.2}x {:>14.0} {:>14.0}",
+            "{:<8} {:>5.1}% {:>14.0} {:>14.0} {:>14.0} {:>6.2}x {:>5.0}/{:<5.0} {:>14.0} {:>14.0}",
             format!("{compression:?}").to_lowercase(),
             compressed as f64 / lp_bytes * 100.0,
             b,
             median(direct),
             u,
             b / u,
+            median(up_cpu),
+            1e9 / b,
             median(buf_in),
             median(replay),
         );

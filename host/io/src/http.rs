@@ -12,7 +12,7 @@
 
 use crate::buffer::{DiskQueue, QueueConfig, Record};
 use crate::tls::{build_client, describe_error, HttpClient, TlsProxyConfig};
-use crate::{encode_points_with, Category, Compression, Delivery, IoError, Output, Point};
+use crate::{encode_points_with, Category, Compression, Delivery, Encoded, IoError, Output, Point};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -814,20 +814,30 @@ impl Output for HttpOutput {
         self.lane_snapshots()
     }
 
-    async fn write(&self, category: Category, points: &[Point]) -> Result<Delivery, IoError> {
+    fn encode(&self, _category: Category, points: &[Point]) -> Option<Result<Encoded, IoError>> {
         let inner = &self.inner;
         let text = encode_points_with(points, inner.config.uint_support);
-        let body = Bytes::from(inner.config.compression.compress(text.as_bytes()).map_err(
-            |source| IoError::Write {
-                output: inner.name.into(),
-                source,
-            },
-        )?);
-        let n = u32::try_from(points.len()).unwrap_or(u32::MAX);
+        Some(
+            inner
+                .config
+                .compression
+                .compress(text.as_bytes())
+                .map(|body| Encoded {
+                    body: Bytes::from(body),
+                    points: u32::try_from(points.len()).unwrap_or(u32::MAX),
+                })
+                .map_err(|source| IoError::Write {
+                    output: inner.name.into(),
+                    source,
+                }),
+        )
+    }
+
+    async fn send(&self, category: Category, batch: &Encoded) -> Result<Delivery, IoError> {
         let mut worst = Delivery::Delivered;
         let mut first_err = None;
-        for t in 0..inner.targets.len() {
-            match self.deliver(t, category, &body, n).await {
+        for t in 0..self.inner.targets.len() {
+            match self.deliver(t, category, &batch.body, batch.points).await {
                 Ok(Delivery::Buffered) => worst = Delivery::Buffered,
                 Ok(Delivery::Delivered) => {}
                 Err(e) => {
@@ -836,6 +846,14 @@ impl Output for HttpOutput {
             }
         }
         first_err.map_or(Ok(worst), Err)
+    }
+
+    async fn write(&self, category: Category, points: &[Point]) -> Result<Delivery, IoError> {
+        match self.encode(category, points) {
+            Some(Ok(batch)) => self.send(category, &batch).await,
+            Some(Err(e)) => Err(e),
+            None => Ok(Delivery::Delivered),
+        }
     }
 }
 

@@ -2,6 +2,13 @@
 
 use crate::{encode_points, Category, IoError, LaneSnapshot, Point};
 
+/// A batch encoded for sending: the request body (compressed line protocol) and its points.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub body: bytes::Bytes,
+    pub points: u32,
+}
+
 /// Where a written batch went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -28,6 +35,23 @@ pub trait Output: Send + Sync + Debug {
     /// When the batch is given up: the destination refused it, or could not be reached and
     /// there is no buffer to keep it in.
     async fn write(&self, category: Category, points: &[Point]) -> Result<Delivery, IoError>;
+
+    /// Encode a batch for [`Output::send`], or `None` if this output only has `write`. The
+    /// writer encodes the next batch while the previous one is being sent.
+    fn encode(&self, _category: Category, _points: &[Point]) -> Option<Result<Encoded, IoError>> {
+        None
+    }
+
+    /// Send a batch made by [`Output::encode`].
+    ///
+    /// # Errors
+    /// As for `write`; outputs without `encode` refuse.
+    async fn send(&self, _category: Category, _batch: &Encoded) -> Result<Delivery, IoError> {
+        Err(IoError::Config {
+            output: self.name().into(),
+            message: "this output takes points, not encoded batches".into(),
+        })
+    }
 
     /// Counters per destination and category (HTTP outputs), for status and `/metrics`.
     fn lane_stats(&self) -> Vec<LaneSnapshot> {

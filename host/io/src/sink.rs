@@ -4,7 +4,7 @@ use crate::{Ack, AckOutcome, Category, Delivery, IoError, Output, Point};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -95,9 +95,78 @@ struct Pending {
     acks: Vec<Ack>,
 }
 
+/// Batches being written at once. Encoding (and compressing) a batch overlaps the sending of the
+/// one before it; per category, batches are sent one at a time and in order.
+const IN_FLIGHT: u32 = 4;
+
+/// The batches handed to the output and not yet written.
+struct InFlight {
+    output: Arc<dyn Output>,
+    slots: Arc<Semaphore>,
+    /// Per category, fires when the last batch dispatched for it has been written.
+    last: BTreeMap<Category, oneshot::Receiver<()>>,
+}
+
+impl InFlight {
+    /// Start writing `batch` in its own task; waits only for a free slot.
+    async fn dispatch(&mut self, cat: Category, batch: Pending) {
+        if batch.points.is_empty() {
+            batch.acks.into_iter().for_each(|a| a.release());
+            return;
+        }
+        let Ok(slot) = self.slots.clone().acquire_owned().await else {
+            return; // never closed; the acks report Lost if it were
+        };
+        let (done, done_rx) = oneshot::channel();
+        let prev = self.last.insert(cat, done_rx);
+        let output = self.output.clone();
+        tokio::spawn(async move {
+            let n = batch.points.len();
+            // Encode while the previous batch of this category may still be in flight.
+            let result = match output.encode(cat, &batch.points) {
+                Some(encoded) => {
+                    drop(batch.points);
+                    if let Some(p) = prev {
+                        let _ = p.await;
+                    }
+                    match encoded {
+                        Ok(e) => output.send(cat, &e).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                None => {
+                    if let Some(p) = prev {
+                        let _ = p.await;
+                    }
+                    output.write(cat, &batch.points).await
+                }
+            };
+            let outcome = match result {
+                Ok(Delivery::Delivered) => AckOutcome::Delivered,
+                Ok(Delivery::Buffered) => AckOutcome::Buffered,
+                Err(e) => {
+                    tracing::error!(output = output.name(), category = %cat, points = n, error = %e, "io.write failed");
+                    AckOutcome::Dropped
+                }
+            };
+            for a in batch.acks {
+                a.complete(outcome);
+            }
+            let _ = done.send(());
+            drop(slot);
+        });
+    }
+
+    /// Wait until every dispatched batch is written.
+    async fn finish(self) {
+        let _ = self.slots.acquire_many(IN_FLIGHT).await;
+    }
+}
+
 /// Start the writer task for `output`: points are batched per category and written when a batch
-/// is full or old enough. `capacity` batches may wait in the channel; while the output is slow,
-/// senders wait, so memory is bounded by the channel and one batch per category.
+/// is full or old enough. `capacity` batches may wait in the channel and up to four are being
+/// written; while the output is slow, senders wait, so memory is bounded by the channel, the
+/// batches in flight and one pending batch per category.
 pub fn spawn_writer(
     output: Arc<dyn Output>,
     capacity: usize,
@@ -106,6 +175,11 @@ pub fn spawn_writer(
     let (tx, mut rx) = mpsc::channel::<Envelope>(capacity.max(1));
     let task = tokio::spawn(async move {
         let mut pending: BTreeMap<Category, Pending> = BTreeMap::new();
+        let mut inflight = InFlight {
+            output: output.clone(),
+            slots: Arc::new(Semaphore::new(IN_FLIGHT as usize)),
+            last: BTreeMap::new(),
+        };
         let period =
             (batch.flush_interval / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
         let mut tick = tokio::time::interval(period);
@@ -127,7 +201,7 @@ pub fn spawn_writer(
                         }
                         if e.points.len() >= batch.max_points || e.bytes >= batch.max_bytes {
                             let full = std::mem::take(e);
-                            write(output.as_ref(), cat, full).await;
+                            inflight.dispatch(cat, full).await;
                         }
                     }
                     if let Some(a) = ack {
@@ -143,38 +217,21 @@ pub fn spawn_writer(
                         .collect();
                     for cat in due {
                         if let Some(p) = pending.remove(&cat) {
-                            write(output.as_ref(), cat, p).await;
+                            inflight.dispatch(cat, p).await;
                         }
                     }
                 }
             }
         }
         for (cat, p) in std::mem::take(&mut pending) {
-            write(output.as_ref(), cat, p).await;
+            inflight.dispatch(cat, p).await;
         }
+        inflight.finish().await;
         if let Err(e) = output.flush().await {
             tracing::error!(output = output.name(), error = %e, "io.flush failed");
         }
     });
     (Sink { tx }, WriterHandle { task })
-}
-
-async fn write(output: &dyn Output, cat: Category, batch: Pending) {
-    let outcome = if batch.points.is_empty() {
-        AckOutcome::Delivered
-    } else {
-        match output.write(cat, &batch.points).await {
-            Ok(Delivery::Delivered) => AckOutcome::Delivered,
-            Ok(Delivery::Buffered) => AckOutcome::Buffered,
-            Err(e) => {
-                tracing::error!(output = output.name(), category = %cat, points = batch.points.len(), error = %e, "io.write failed");
-                AckOutcome::Dropped
-            }
-        }
-    };
-    for a in batch.acks {
-        a.complete(outcome);
-    }
 }
 
 #[cfg(test)]
