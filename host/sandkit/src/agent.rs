@@ -23,7 +23,7 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
     let output: Arc<dyn Output> = match &cfg.output {
         OutputKind::Stdout => Arc::new(StdoutOutput),
         OutputKind::File(p) => Arc::new(FileOutput::open(p).await?),
-        OutputKind::Http(h) => Arc::new(HttpOutput::new(h.clone())?),
+        OutputKind::Http(h) => Arc::new(HttpOutput::new((**h).clone())?),
     };
     let (sink, writer) = spawn_writer(output.clone(), cfg.queue_batches, cfg.batch);
     let runtime = Arc::new(Runtime::new(cfg.runtime.clone())?);

@@ -180,7 +180,7 @@ impl Default for RawLog {
 pub enum OutputKind {
     Stdout,
     File(PathBuf),
-    Http(HttpOutputConfig),
+    Http(Box<HttpOutputConfig>),
 }
 
 /// The validated agent config.
@@ -341,7 +341,7 @@ fn output_kind(
         return Err(err("backoff_max", "must be at least 500ms"));
     }
     let http = |endpoint: Endpoint| {
-        OutputKind::Http(HttpOutputConfig {
+        OutputKind::Http(Box::new(HttpOutputConfig {
             endpoint,
             compression,
             timeout: o.timeout.map_or(Duration::from_secs(30), |d| d.0),
@@ -354,7 +354,7 @@ fn output_kind(
                 ca_file: o.ca_file.as_deref().map(resolve),
                 proxy: o.proxy.clone(),
             },
-        })
+        }))
     };
     Ok(match o.kind.as_str() {
         "stdout" => OutputKind::Stdout,
