@@ -90,6 +90,21 @@ fn config_check_accepts_good_and_names_bad_keys() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("proxy"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+
+    // One DataWay URL and token listed twice would send every batch twice through one buffer.
+    std::fs::write(
+        d.path().join("sandkit.toml"),
+        "[output]\nkind = \"dataway\"\n\
+         urls = [\"http://dw:9528?token=tkn_a\", \"http://dw:9528/?token=tkn_a\"]\n",
+    )
+    .unwrap();
+    let out = sandkit(d.path(), ["config", "check", "-c", "sandkit.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("listed twice"),
+        "{err}"
+    );
+    assert!(!err.contains("tkn_a"), "{err}");
 }
 
 #[test]

@@ -63,6 +63,32 @@ pub struct HttpOutputConfig {
     pub tls: TlsProxyConfig,
 }
 
+impl HttpOutputConfig {
+    /// Check what [`HttpOutput::new`] checks (URLs, duplicate destinations, the CA file and the
+    /// proxy) without starting anything.
+    ///
+    /// # Errors
+    /// The first problem found, naming the output and the URL (without secrets).
+    pub fn check(&self) -> Result<(), IoError> {
+        let name = self.endpoint.output_name();
+        HttpOutput::targets(name, &self.endpoint).map_err(|message| IoError::Config {
+            output: name.into(),
+            message,
+        })?;
+        build_client(&self.tls, name).map(|_| ())
+    }
+}
+
+impl Endpoint {
+    fn output_name(&self) -> &'static str {
+        match self {
+            Endpoint::DataWay { .. } => "dataway",
+            Endpoint::InfluxV1 { .. } => "influxdb",
+            Endpoint::InfluxV2 { .. } => "influxdb2",
+        }
+    }
+}
+
 /// Where and how much the durable buffer keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BufferConfig {
@@ -187,9 +213,17 @@ enum Attempt {
     Rejected(String),
 }
 
-/// `http://host:port/path?query` without the query, for logs.
-fn redact(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
+/// `http://user:pass@host:port/path?query` without the credentials and the query, for logs.
+fn redact(url: &str) -> String {
+    let no_query = url.split(['?', '#']).next().unwrap_or(url);
+    let (scheme, rest) = no_query.split_once("://").unwrap_or(("", no_query));
+    let (auth, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
+    if scheme.is_empty() {
+        format!("{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}")
+    }
 }
 
 fn encode_query(s: &str) -> String {
@@ -209,6 +243,33 @@ fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// Split `http(s)://host:port/path?a=1&b=2` into `http(s)://host:port/path` (no trailing slash)
+/// and its query parameters as written. Credentials in the URL are refused: they would end up
+/// in logs and directory names.
+fn split_url(url: &str) -> Result<(String, Vec<String>), String> {
+    let shown = redact(url);
+    let bad = || format!("{shown:?} is not an http:// or https:// URL");
+    let uri: hyper::Uri = url.parse().map_err(|_| bad())?;
+    let scheme = uri.scheme_str().filter(|s| *s == "http" || *s == "https");
+    let (Some(scheme), Some(auth)) = (scheme, uri.authority()) else {
+        return Err(bad());
+    };
+    if auth.as_str().contains('@') {
+        return Err(format!(
+            "{shown:?}: credentials in the URL are not supported (they would be logged); use the token setting"
+        ));
+    }
+    let base = format!("{scheme}://{auth}{}", uri.path().trim_end_matches('/'));
+    let params = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    Ok((base, params))
 }
 
 fn target_id(output: &str, base: &str, params: &str) -> String {
@@ -261,6 +322,8 @@ struct Lane {
 pub struct HttpOutput {
     inner: Arc<Inner>,
     lanes: Mutex<HashMap<(usize, Category), Arc<Lane>>>,
+    /// Held while a queue is being opened, so that one directory is never opened twice.
+    opening: tokio::sync::Mutex<()>,
     drains: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -284,28 +347,19 @@ impl HttpOutput {
     /// # Errors
     /// A URL that is not `http://`, an empty URL list, or a buffer that cannot be opened.
     pub fn new(config: HttpOutputConfig) -> Result<Self, IoError> {
-        let (name, urls): (&'static str, Vec<&String>) = match &config.endpoint {
-            Endpoint::DataWay { urls, .. } => ("dataway", urls.iter().collect()),
-            Endpoint::InfluxV1 { url, .. } => ("influxdb", vec![url]),
-            Endpoint::InfluxV2 { url, .. } => ("influxdb2", vec![url]),
+        let name = config.endpoint.output_name();
+        let urls = match &config.endpoint {
+            Endpoint::DataWay { urls, .. } => urls.len(),
+            _ => 1,
         };
         let cfg_err = |message: String| IoError::Config {
             output: name.into(),
             message,
         };
-        if urls.is_empty() {
+        if urls == 0 {
             return Err(cfg_err("no URL configured".into()));
         }
-        for u in urls {
-            let ok = u.starts_with("http://") || u.starts_with("https://");
-            if !ok || u.parse::<hyper::Uri>().is_err() {
-                return Err(cfg_err(format!(
-                    "{:?} is not an http:// or https:// URL",
-                    redact(u)
-                )));
-            }
-        }
-        let targets = Self::targets(name, &config.endpoint);
+        let targets = Self::targets(name, &config.endpoint).map_err(cfg_err)?;
         let client = build_client(&config.tls, name)?;
         let stats = targets
             .iter()
@@ -320,6 +374,7 @@ impl HttpOutput {
                 stats,
             }),
             lanes: Mutex::default(),
+            opening: tokio::sync::Mutex::default(),
             drains: Mutex::default(),
         };
         if let Some(buf) = out.inner.config.buffer.clone() {
@@ -333,26 +388,42 @@ impl HttpOutput {
         Ok(out)
     }
 
-    fn targets(name: &str, endpoint: &Endpoint) -> Vec<Target> {
-        match endpoint {
+    fn targets(name: &str, endpoint: &Endpoint) -> Result<Vec<Target>, String> {
+        let targets = match endpoint {
             Endpoint::DataWay { urls, token } => urls
                 .iter()
                 .map(|u| {
                     // DataKit users often write the token into the URL: `https://dw?token=tkn_x`.
-                    let (base, tok) = match u.split_once("?token=") {
-                        Some((b, t)) => (b.trim_end_matches('/'), t.to_string()),
-                        None => (u.trim_end_matches('/'), token.clone()),
-                    };
-                    Target {
-                        base: base.to_string(),
-                        query: format!("token={}", encode_query(&tok)),
-                        header: None,
-                        id: target_id(name, base, ""),
+                    // It is taken from there (as written) or from the config (encoded); other
+                    // query parameters are passed on as they are, and never logged.
+                    let (base, params) = split_url(u)?;
+                    let mut query: Vec<String> = params
+                        .iter()
+                        .filter(|p| !p.starts_with("token="))
+                        .cloned()
+                        .collect();
+                    match params.iter().find(|p| p.starts_with("token=")) {
+                        Some(t) => query.push(t.clone()),
+                        None => query.push(format!("token={}", encode_query(token))),
                     }
+                    let query = query.join("&");
+                    Ok(Target {
+                        id: target_id(name, &base, &query),
+                        base,
+                        query,
+                        header: None,
+                    })
                 })
-                .collect(),
+                .collect::<Result<Vec<_>, String>>()?,
             Endpoint::InfluxV1 { url, db } => {
-                let base = format!("{}/write", url.trim_end_matches('/'));
+                let (base, params) = split_url(url)?;
+                if !params.is_empty() {
+                    return Err(format!(
+                        "{:?}: the URL takes no query here; set db in the config",
+                        redact(url)
+                    ));
+                }
+                let base = format!("{base}/write");
                 let query = format!("db={}&precision=ns", encode_query(db));
                 vec![Target {
                     id: target_id(name, &base, &query),
@@ -367,20 +438,31 @@ impl HttpOutput {
                 bucket,
                 token,
             } => {
-                let base = format!("{}/api/v2/write", url.trim_end_matches('/'));
+                let (base, params) = split_url(url)?;
+                if !params.is_empty() {
+                    return Err(format!("{:?}: the URL takes no query here; set org, bucket and token in the config", redact(url)));
+                }
+                let base = format!("{base}/api/v2/write");
                 let query = format!(
                     "org={}&bucket={}&precision=ns",
                     encode_query(org),
                     encode_query(bucket)
                 );
                 vec![Target {
-                    id: target_id(name, &base, &query),
+                    // The token is part of the destination: another token, another queue.
+                    id: target_id(name, &base, &format!("{query}&{token}")),
                     base,
                     query,
                     header: Some(("authorization", format!("Token {token}"))),
                 }]
             }
+        };
+        for (i, t) in targets.iter().enumerate() {
+            if targets[..i].iter().any(|o| o.id == t.id) {
+                return Err(format!("{:?} is listed twice with the same token", t.base));
+            }
         }
+        Ok(targets)
     }
 
     /// Open the queues an earlier run left with data; warn about those of URLs no longer
@@ -402,7 +484,7 @@ impl HttpOutput {
             };
             for cat in Category::ALL {
                 if e.path().join(cat.as_str()).is_dir() {
-                    let lane = self.lane(t, cat)?;
+                    let lane = self.lane_now(t, cat)?;
                     let n = lane.unread.load(Ordering::Relaxed);
                     if n > 0 {
                         tracing::info!(url = %self.inner.targets[t].base, category = %cat, bytes = n, "io.buffer replaying batches left by the last run");
@@ -413,25 +495,63 @@ impl HttpOutput {
         Ok(())
     }
 
-    /// The lane of a target and category, opened (and its drain task started) on first use.
-    fn lane(&self, target: usize, category: Category) -> Result<Arc<Lane>, IoError> {
-        let mut lanes = self.lanes.lock().map_err(|_| IoError::WriterGone)?;
-        if let Some(l) = lanes.get(&(target, category)) {
-            return Ok(l.clone());
-        }
-        let Some(buf) = &self.inner.config.buffer else {
-            return Err(IoError::WriterGone);
-        };
+    fn lane_dir(&self, target: usize, category: Category) -> Option<(PathBuf, QueueConfig)> {
+        let buf = self.inner.config.buffer.as_ref()?;
         let dir = buf
             .dir
             .join(&self.inner.targets[target].id)
             .join(category.as_str());
-        let q =
-            DiskQueue::open(&dir, buf.queue_config(category)).map_err(|source| IoError::Open {
-                output: self.inner.name.into(),
-                path: dir.clone(),
-                source,
-            })?;
+        Some((dir, buf.queue_config(category)))
+    }
+
+    fn existing_lane(&self, target: usize, category: Category) -> Option<Arc<Lane>> {
+        self.lanes.lock().ok()?.get(&(target, category)).cloned()
+    }
+
+    /// The lane of a target and category, opened (and its drain task started) on first use.
+    /// The queue is opened on a blocking thread (it may cut a torn tail), one at a time.
+    async fn lane(&self, target: usize, category: Category) -> Result<Arc<Lane>, IoError> {
+        if let Some(l) = self.existing_lane(target, category) {
+            return Ok(l);
+        }
+        let _one = self.opening.lock().await;
+        if let Some(l) = self.existing_lane(target, category) {
+            return Ok(l);
+        }
+        let Some((dir, cfg)) = self.lane_dir(target, category) else {
+            return Err(IoError::WriterGone);
+        };
+        let d = dir.clone();
+        let q = tokio::task::spawn_blocking(move || DiskQueue::open(&d, cfg))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.install(target, category, dir, q)
+    }
+
+    /// [`HttpOutput::lane`] for the constructor, where blocking is expected.
+    fn lane_now(&self, target: usize, category: Category) -> Result<Arc<Lane>, IoError> {
+        if let Some(l) = self.existing_lane(target, category) {
+            return Ok(l);
+        }
+        let Some((dir, cfg)) = self.lane_dir(target, category) else {
+            return Err(IoError::WriterGone);
+        };
+        let q = DiskQueue::open(&dir, cfg);
+        self.install(target, category, dir, q)
+    }
+
+    fn install(
+        &self,
+        target: usize,
+        category: Category,
+        dir: PathBuf,
+        q: std::io::Result<DiskQueue>,
+    ) -> Result<Arc<Lane>, IoError> {
+        let q = q.map_err(|source| IoError::Open {
+            output: self.inner.name.into(),
+            path: dir,
+            source,
+        })?;
         let lane = Arc::new(Lane {
             target,
             category,
@@ -443,7 +563,10 @@ impl HttpOutput {
             .lane_stats(target, category)
             .buffer_bytes
             .store(lane.unread.load(Ordering::Relaxed), Ordering::Relaxed);
-        lanes.insert((target, category), lane.clone());
+        self.lanes
+            .lock()
+            .map_err(|_| IoError::WriterGone)?
+            .insert((target, category), lane.clone());
         let task = tokio::spawn(drain(self.inner.clone(), lane.clone()));
         if let Ok(mut d) = self.drains.lock() {
             d.push(task);
@@ -516,10 +639,7 @@ impl HttpOutput {
         let inner = &self.inner;
         let (url, shown) = inner.targets[t].url(&inner.config.endpoint, cat);
         let buffered = inner.config.buffer.is_some();
-        let queued = {
-            let lanes = self.lanes.lock().map_err(|_| IoError::WriterGone)?;
-            lanes.get(&(t, cat)).cloned()
-        };
+        let queued = self.existing_lane(t, cat);
         if let Some(lane) = queued.filter(|l| l.unread.load(Ordering::Acquire) > 0) {
             return self.buffer(&lane, body, n).await;
         }
@@ -539,7 +659,7 @@ impl HttpOutput {
                     .retries
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(output = inner.name, url = %shown, category = %cat, "io.http unreachable, batch buffered on disk: {why}");
-                let lane = self.lane(t, cat)?;
+                let lane = self.lane(t, cat).await?;
                 return self.buffer(&lane, body, n).await;
             }
             if tries >= inner.config.max_retries {
@@ -688,14 +808,11 @@ impl Inner {
             Ok(Ok(r)) => r,
         };
         let status = resp.status();
-        let text = match tokio::time::timeout(self.config.timeout, resp.into_body().collect()).await
-        {
-            Ok(Ok(b)) => String::from_utf8_lossy(&b.to_bytes()[..])
-                .chars()
-                .take(512)
-                .collect::<String>(),
-            _ => String::new(),
-        };
+        // The body is read (so that the connection can be reused) up to a bound: a broken or
+        // hostile server cannot make the agent buffer an endless answer.
+        let text = tokio::time::timeout(self.config.timeout, read_capped(resp.into_body()))
+            .await
+            .unwrap_or_default();
         if status.is_success() {
             let us = start.elapsed().as_micros() as u64;
             stats.latency_us_total.fetch_add(us, Ordering::Relaxed);
@@ -711,12 +828,34 @@ impl Inner {
                 .bytes_sent
                 .fetch_add(body.len() as u64, Ordering::Relaxed);
             Attempt::Done
-        } else if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        } else if status.is_server_error()
+            || status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::REQUEST_TIMEOUT
+        {
             Attempt::Retry(format!("status {status}: {text}"))
         } else {
             Attempt::Rejected(format!("status {status}: {text}"))
         }
     }
+}
+
+/// Bytes of a response body read at most; the first 512 characters are kept for the log.
+const MAX_RESPONSE_BYTES: usize = 64 << 10;
+
+async fn read_capped(mut body: hyper::body::Incoming) -> String {
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(data) = frame.data_ref() {
+            seen += data.len();
+            let room = 2048usize.saturating_sub(kept.len());
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+        if seen > MAX_RESPONSE_BYTES {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&kept).chars().take(512).collect()
 }
 
 /// Re-send a lane's queue, oldest first, until it is empty; then wait for more.
@@ -761,30 +900,40 @@ async fn drain(inner: Arc<Inner>, lane: Arc<Lane>) {
                 tokio::time::sleep(jittered(inner.config.backoff_max)).await;
                 continue;
             }
-            Err(_) => return,
-        };
-        let body = Bytes::from(rec.body);
-        let outcome = inner
-            .attempt(lane.target, lane.category, &url, &body, rec.points)
-            .await;
-        match outcome {
-            Attempt::Retry(why) => {
-                failing += 1;
-                stats.retries.fetch_add(1, Ordering::Relaxed);
-                let wait = jittered(delay);
-                if failing == 1 || failing.is_power_of_two() {
-                    tracing::warn!(output = inner.name, url = %shown, category = %lane.category, attempts = failing, buffered_bytes = lane.unread.load(Ordering::Relaxed), "io.http still unreachable, next try in {wait:?}: {why}");
-                }
-                tokio::time::sleep(wait).await;
-                delay = (delay * 2).min(inner.config.backoff_max);
+            Err(e) => {
+                // A panic in a blocking read, or the runtime shutting down: try again later.
+                tracing::error!(output = inner.name, url = %shown, category = %lane.category, error = %e, "io.buffer read task failed; retrying");
+                tokio::time::sleep(jittered(inner.config.backoff_max)).await;
                 continue;
             }
-            Attempt::Rejected(reason) => {
-                inner.rejected(lane.target, lane.category, &shown, rec.points, &reason);
-            }
-            Attempt::Done => {
-                if failing > 0 {
-                    tracing::info!(output = inner.name, url = %shown, category = %lane.category, after_attempts = failing, "io.http reachable again, sending the buffer");
+        };
+        // The record is held until it is sent: if the cap pushes its segment out meanwhile, it
+        // still goes first (and is not counted as dropped), so order is kept.
+        let body = Bytes::from(rec.body);
+        loop {
+            let outcome = inner
+                .attempt(lane.target, lane.category, &url, &body, rec.points)
+                .await;
+            match outcome {
+                Attempt::Retry(why) => {
+                    failing += 1;
+                    stats.retries.fetch_add(1, Ordering::Relaxed);
+                    let wait = jittered(delay);
+                    if failing == 1 || failing.is_power_of_two() {
+                        tracing::warn!(output = inner.name, url = %shown, category = %lane.category, attempts = failing, buffered_bytes = lane.unread.load(Ordering::Relaxed), "io.http still unreachable, next try in {wait:?}: {why}");
+                    }
+                    tokio::time::sleep(wait).await;
+                    delay = (delay * 2).min(inner.config.backoff_max);
+                }
+                Attempt::Rejected(reason) => {
+                    inner.rejected(lane.target, lane.category, &shown, rec.points, &reason);
+                    break;
+                }
+                Attempt::Done => {
+                    if failing > 0 {
+                        tracing::info!(output = inner.name, url = %shown, category = %lane.category, after_attempts = failing, "io.http reachable again, sending the buffer");
+                    }
+                    break;
                 }
             }
         }
@@ -867,7 +1016,68 @@ mod tests {
             redact("http://h:1/v1/write/metric?token=tkn_secret"),
             "http://h:1/v1/write/metric"
         );
+        assert_eq!(
+            redact("https://u:pw@h:1/p?token=t#x"),
+            "https://h:1/p".to_string()
+        );
         assert_eq!(encode_query("a b&c=d"), "a%20b%26c%3Dd");
+    }
+
+    fn dataway(urls: &[&str], token: &str) -> Result<HttpOutput, IoError> {
+        HttpOutput::new(HttpOutputConfig {
+            endpoint: Endpoint::DataWay {
+                urls: urls.iter().map(|u| u.to_string()).collect(),
+                token: token.into(),
+            },
+            compression: Compression::Gzip(1),
+            timeout: Duration::from_secs(1),
+            max_retries: 0,
+            backoff_initial: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(1),
+            uint_support: true,
+            buffer: None,
+            tls: TlsProxyConfig::default(),
+        })
+    }
+
+    #[test]
+    fn one_base_url_with_two_tokens_gets_two_queues() {
+        // Two workspaces behind one DataWay: their batches must never share a buffer.
+        let out = dataway(
+            &[
+                "http://dw:9528?token=tkn_a",
+                "http://dw:9528/?x=1&token=tkn_b",
+            ],
+            "",
+        )
+        .unwrap();
+        let t = &out.inner.targets;
+        assert_ne!(t[0].id, t[1].id);
+        let (url, shown) = t[1].url(&out.inner.config.endpoint, Category::Metric);
+        assert_eq!(url, "http://dw:9528/v1/write/metric?x=1&token=tkn_b");
+        assert_eq!(shown, "http://dw:9528/v1/write/metric");
+        assert!(!t[1].id.contains("tkn"), "{}", t[1].id);
+        // The same URL and token twice would send every batch twice into one queue.
+        let e = dataway(
+            &["http://dw:9528?token=tkn_a", "http://dw:9528/?token=tkn_a"],
+            "",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("\"http://dw:9528\" is listed twice"), "{e}");
+        assert!(!e.contains("tkn_a"), "{e}");
+    }
+
+    #[test]
+    fn credentials_in_urls_are_refused_without_being_shown() {
+        let e = dataway(&["https://user:s3cret@dw:9528?token=tkn_a"], "")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("credentials in the URL are not supported"),
+            "{e}"
+        );
+        assert!(!e.contains("s3cret") && !e.contains("tkn_a"), "{e}");
     }
 
     #[test]

@@ -17,9 +17,9 @@ pub fn config_check(args: &ConfigArgs) -> Result<()> {
     let rc = &cfg.runtime;
     let mut errors = 0;
     let mut checked = 0;
-    // The CA file and the proxy URL are read when the output starts; check them now.
+    // URLs, the CA file and the proxy are checked when the output starts; check them now.
     if let crate::config::OutputKind::Http(h) = &cfg.output {
-        if let Err(e) = sandkit_io::build_client(&h.tls, "http") {
+        if let Err(e) = h.check() {
             eprintln!("error: {}: {e}", cfg.source.display());
             errors += 1;
         }

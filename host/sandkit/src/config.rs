@@ -364,7 +364,8 @@ fn output_kind(
                 return Err(err("urls", "at least one DataWay URL is required"));
             }
             let token = o.token.clone().unwrap_or_default();
-            if token.is_empty() && o.urls.iter().any(|u| !u.contains("?token=")) {
+            let has_token = |u: &str| u.split_once('?').is_some_and(|(_, q)| q.split('&').any(|p| p.starts_with("token=")));
+            if token.is_empty() && !o.urls.iter().all(|u| has_token(u)) {
                 return Err(err("token", "required unless every URL carries ?token="));
             }
             http(Endpoint::DataWay { urls: o.urls.clone(), token })
