@@ -15,10 +15,14 @@ TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongwo
 
 all: build
 
-## deps: install what is missing (the wasm32-wasip2 target)
+## deps: install what is missing (the wasm32-wasip2 target; Debian's librocksdb-dev, which the
+## state store links through ROCKSDB_LIB_DIR in .cargo/config.toml, and libclang-dev for its bindgen)
 deps:
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first"; exit 1; }
 	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+	@dpkg -s librocksdb-dev libclang-dev >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librocksdb-dev libclang-dev; }
 
 ## guests: build every guest component and copy them to build/wasm
 guests: deps
@@ -43,10 +47,11 @@ run: build
 	cd $(BUILD)/agent && exec $(BIN) run
 
 ## test-deps: real servers the integration tests start on loopback (Debian packages)
+TEST_PACKAGES := influxdb logrotate nginx
 test-deps:
-	@command -v influxd >/dev/null || { \
+	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq influxdb; }
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES); }
 
 ## lint: formatting and clippy, as CI checks them
 lint: deps

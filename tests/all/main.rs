@@ -7,6 +7,7 @@ mod cli;
 mod collectors;
 mod durability;
 mod faults;
+mod files;
 mod influxdb;
 mod outputs;
 mod plugins_dir;

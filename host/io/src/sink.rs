@@ -50,6 +50,21 @@ impl Sink {
     }
 }
 
+impl Sink {
+    /// [`Sink::send_acked`] for a source on its own thread (outside the tokio runtime): waits
+    /// while the writer's queue is full.
+    ///
+    /// # Errors
+    /// When the writer task has stopped.
+    pub fn blocking_send_acked(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
+        let env = Envelope {
+            points,
+            ack: Some(ack),
+        };
+        self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
+    }
+}
+
 /// The writer task; await [`WriterHandle::finish`] after dropping every `Sink` to flush.
 #[derive(Debug)]
 pub struct WriterHandle {

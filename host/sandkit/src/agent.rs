@@ -4,6 +4,7 @@
 use crate::config::OutputKind;
 use crate::ConfigArgs;
 use anyhow::{Context, Result};
+use sandkit_files::FileSource;
 use sandkit_io::{spawn_writer, FileOutput, HttpOutput, Output, StdoutOutput};
 use sandkit_runtime::{watch_plugins_dir, Runtime, Supervisor};
 use std::path::{Path, PathBuf};
@@ -34,6 +35,13 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
         output = output.name(),
         "sandkit.start"
     );
+    let files = if cfg.files.is_empty() {
+        None
+    } else {
+        let dir = cfg.data_dir.join("state");
+        let store = sandkit_state::Store::open(&dir)?;
+        Some(FileSource::start(cfg.files.clone(), store, sink.clone())?)
+    };
     let sup = Supervisor::new(runtime, sink, cfg.global_tags.clone());
     let watcher =
         watch_plugins_dir(cfg.runtime.plugins_dir.clone(), sup.clone(), RESCAN_EVERY).await?;
@@ -46,12 +54,19 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
 
     wait_for_signal().await;
     tracing::info!("sandkit.stop: stopping plugins and flushing the output");
+    if let Some(f) = &files {
+        f.request_stop();
+    }
     drop(watcher);
     status_task.abort();
     sup.shutdown().await;
     write_json(&sup.statuses(), &status_file, &mut String::new());
     drop(sup);
     writer.finish().await;
+    if let Some(f) = files {
+        // The tasks wait for the acknowledgements of their last batches and save offsets.
+        let _ = tokio::task::spawn_blocking(move || f.join()).await;
+    }
     write_json(
         &output.lane_stats(),
         &cfg.data_dir.join("outputs.json"),

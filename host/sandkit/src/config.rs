@@ -2,6 +2,7 @@
 //! settings each part of the agent uses.
 
 use anyhow::{bail, Context, Result};
+use sandkit_files::{FileTask, RawFileTask};
 use sandkit_io::{
     BatchConfig, BufferConfig, Compression, Endpoint, HttpOutputConfig, TlsProxyConfig,
 };
@@ -36,6 +37,9 @@ struct RawConfig {
     log: RawLog,
     #[serde(default)]
     runtime: RawRuntimeConfig,
+    /// Log files to collect: one `[[files]]` table per task.
+    #[serde(default)]
+    files: Vec<RawFileTask>,
 }
 
 fn default_plugins_dir() -> PathBuf {
@@ -195,6 +199,7 @@ pub struct AgentConfig {
     pub batch: BatchConfig,
     pub log_level: String,
     pub runtime: RuntimeConfig,
+    pub files: Vec<FileTask>,
 }
 
 /// Overrides from the command line.
@@ -286,15 +291,37 @@ impl AgentConfig {
         let runtime =
             raw.runtime
                 .validate(source, data_dir.join("cache"), plugins_dir, conf_dir)?;
+        let global_tags: Vec<(String, String)> = global_tags.into_iter().collect();
+        let mut files = Vec::new();
+        for (i, t) in raw.files.iter().enumerate() {
+            let task = t.validate(&global_tags).map_err(|e| {
+                anyhow::anyhow!(
+                    "config error in {}: [[files]] #{} (source {:?}): {e}",
+                    source.display(),
+                    i + 1,
+                    t.source
+                )
+            })?;
+            if files.iter().any(|f: &FileTask| f.name == task.name) {
+                bail!(
+                    "config error in {}: [[files]] #{}: a task named {:?} exists already; set `name`",
+                    source.display(),
+                    i + 1,
+                    task.name
+                );
+            }
+            files.push(task);
+        }
         Ok(AgentConfig {
             source: source.to_path_buf(),
             data_dir,
-            global_tags: global_tags.into_iter().collect(),
+            global_tags,
             output,
             queue_batches: raw.output.queue_batches.max(1),
             batch,
             log_level: raw.log.level,
             runtime,
+            files,
         })
     }
 }

@@ -1,0 +1,151 @@
+//! Multi-line records (stack traces, pretty-printed JSON): a line that matches the start
+//! pattern begins a record, and the lines after it that do not are appended to it, joined by
+//! `\n`. The last record is held until the next start line, until the flush timeout has passed
+//! without a new line (the caller checks [`Multiline::idle_since`]), or until the file is
+//! finished. A record longer than `max_bytes` keeps its first part and is marked truncated.
+
+use crate::lines::Line;
+use regex::Regex;
+use std::time::Instant;
+
+#[derive(Debug)]
+pub struct Multiline {
+    start: Regex,
+    max_bytes: usize,
+    pending: Option<Line>,
+    last_line: Option<Instant>,
+}
+
+impl Multiline {
+    pub fn new(start: Regex, max_bytes: usize) -> Self {
+        Multiline {
+            start,
+            max_bytes: max_bytes.max(1),
+            pending: None,
+            last_line: None,
+        }
+    }
+
+    /// Take one line; a record it completes goes to `out`.
+    pub fn push(&mut self, line: Line, out: &mut Vec<Line>) {
+        self.last_line = Some(Instant::now());
+        match &mut self.pending {
+            Some(rec) if !self.start.is_match(&line.text) => {
+                rec.end = line.end;
+                if rec.truncated || rec.text.len() + 1 + line.text.len() > self.max_bytes {
+                    if !rec.truncated {
+                        let room = self.max_bytes.saturating_sub(rec.text.len() + 1);
+                        if room > 0 {
+                            rec.text.push('\n');
+                            rec.text.push_str(prefix(&line.text, room));
+                        }
+                        rec.truncated = true;
+                    }
+                } else {
+                    rec.text.push('\n');
+                    rec.text.push_str(&line.text);
+                    rec.truncated |= line.truncated;
+                }
+            }
+            _ => {
+                if let Some(rec) = self.pending.replace(line) {
+                    out.push(rec);
+                }
+            }
+        }
+    }
+
+    /// Emit the held record, if any.
+    pub fn flush(&mut self, out: &mut Vec<Line>) {
+        if let Some(rec) = self.pending.take() {
+            out.push(rec);
+        }
+    }
+
+    /// When the held record last grew (`None` when nothing is held).
+    pub fn idle_since(&self) -> Option<Instant> {
+        self.pending.as_ref().and(self.last_line)
+    }
+
+    /// Offset of the held record's first byte: offsets may not be committed past it.
+    pub fn pending_start(&self) -> Option<u64> {
+        self.pending.as_ref().map(|l| l.start)
+    }
+
+    /// Drop the held record (the file was truncated and is read again from the start).
+    pub fn reset(&mut self) {
+        self.pending = None;
+    }
+}
+
+/// The longest prefix of `s` of at most `n` bytes that ends on a character boundary.
+fn prefix(s: &str, n: usize) -> &str {
+    let mut i = n.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    &s[..i]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str, start: u64) -> Line {
+        Line {
+            text: text.into(),
+            start,
+            end: start + text.len() as u64 + 1,
+            truncated: false,
+        }
+    }
+
+    fn run(lines: &[&str], max: usize) -> (Vec<Line>, Multiline) {
+        let mut m = Multiline::new(Regex::new(r"^\d{4}-").unwrap(), max);
+        let mut out = Vec::new();
+        let mut at = 0;
+        for l in lines {
+            let l = line(l, at);
+            at = l.end;
+            m.push(l, &mut out);
+        }
+        (out, m)
+    }
+
+    #[test]
+    fn continuation_lines_join_the_record_they_follow() {
+        let (mut out, mut m) = run(
+            &[
+                "2026-01-01 boom",
+                "  at a()",
+                "  at b()",
+                "2026-01-01 ok",
+                "tail",
+            ],
+            1000,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].text, "2026-01-01 boom\n  at a()\n  at b()");
+        assert_eq!((out[0].start, out[0].end), (0, 34));
+        assert_eq!(m.pending_start(), Some(34));
+        assert!(m.idle_since().is_some());
+        m.flush(&mut out);
+        assert_eq!(out[1].text, "2026-01-01 ok\ntail");
+        assert_eq!(m.pending_start(), None);
+    }
+
+    #[test]
+    fn lines_before_the_first_start_form_a_record() {
+        let (out, _) = run(&["orphan", "more", "2026-01-01 x"], 1000);
+        assert_eq!(out[0].text, "orphan\nmore");
+    }
+
+    #[test]
+    fn records_over_the_limit_are_truncated_but_end_where_they_end() {
+        let (mut out, mut m) = run(&["2026-01-01 a", "bbbbbbbb", "cccc"], 16);
+        m.flush(&mut out);
+        assert_eq!(out[0].text, "2026-01-01 a\nbbb");
+        assert!(out[0].truncated);
+        assert_eq!(out[0].end, 13 + 9 + 5);
+    }
+}

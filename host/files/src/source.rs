@@ -1,0 +1,831 @@
+//! The running file source: one thread per task. Each thread discovers files (a scan every
+//! `scan_interval`, sooner on notify events for created, renamed and removed files, and in full
+//! after an inotify overflow), keeps one instance per file, reads the instances in turn with
+//! positioned reads, and hands their records to the IO layer with an acknowledgement. Offsets
+//! move with the sliding window ([`crate::window`]) and are saved in RocksDB every 200 ms and
+//! when a file is closed or the agent stops.
+//!
+//! Why threads and not tokio tasks: reads and RocksDB writes block, notify calls back on its own
+//! thread, and a task count is small (one per `[[files]]` table), so a plain loop per task is the
+//! simplest thing that keeps the runtime's workers free.
+
+use crate::config::FileTask;
+use crate::error::FilesError;
+use crate::identity::{compare, fingerprint, FileId, Fingerprint, Seen, FINGERPRINT_BYTES};
+use crate::lines::{Line, LineSplitter};
+use crate::multiline::Multiline;
+use crate::window::OffsetWindow;
+use notify::{EventKind, RecursiveMode, Watcher};
+use sandkit_io::{Ack, AckOutcome, FieldValue, Point, Sink};
+use sandkit_state::{Batch, Family, Store};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Bytes read from one file per turn.
+const READ_CHUNK: usize = 256 << 10;
+/// Batches of one file in flight at once: the bound on duplicates after a crash.
+pub const MAX_IN_FLIGHT: usize = 8;
+/// Longest sleep when there is nothing to read (new lines are noticed by polling the open
+/// files; notify only tells about new, renamed and removed files).
+const IDLE_POLL: Duration = Duration::from_millis(200);
+const SAVE_EVERY: Duration = Duration::from_millis(200);
+/// Files a scan may return per task.
+const SCAN_LIMIT: usize = 100_000;
+/// How long a stopping task waits for the acknowledgements of its last batches.
+const STOP_WAIT: Duration = Duration::from_secs(15);
+
+/// Saved per file: where reading resumes, and what the file started with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OffsetRecord {
+    offset: u64,
+    fp: Fingerprint,
+}
+
+/// Saved per file: its last path and whether an instance is reading it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InstanceRecord {
+    path: String,
+    open: bool,
+    updated_ns: i64,
+}
+
+/// Saved per task: that it has run before (files found at its first start are read from the
+/// end unless `from_beginning`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TaskRecord {
+    source: String,
+    paths: Vec<String>,
+    created_ns: i64,
+}
+
+/// Counters of one task.
+#[derive(Debug, Default)]
+pub struct TaskStats {
+    pub files_open: AtomicU64,
+    pub lines: AtomicU64,
+    pub bytes: AtomicU64,
+    pub truncated_lines: AtomicU64,
+    pub invalid_utf8_lines: AtomicU64,
+    /// Files read again from the start because they shrank or their first bytes changed.
+    pub restarts: AtomicU64,
+    /// Files closed after a rename, a deletion or a newer time-pattern file.
+    pub rotations: AtomicU64,
+    pub dropped_acks: AtomicU64,
+}
+
+enum Msg {
+    /// Files were created, renamed or removed (`full`: events were lost, scan everything).
+    Fs {
+        full: bool,
+    },
+    Ack {
+        serial: u64,
+        seq: u64,
+        outcome: AckOutcome,
+    },
+    Stop,
+}
+
+/// The file source of the agent: one thread per task.
+#[derive(Debug)]
+pub struct FileSource {
+    threads: Vec<(String, JoinHandle<()>, Sender<Msg>)>,
+    stop: Arc<AtomicBool>,
+    stats: Vec<(String, Arc<TaskStats>)>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Msg::Fs { full } => write!(f, "Fs({full})"),
+            Msg::Ack { serial, seq, .. } => write!(f, "Ack({serial},{seq})"),
+            Msg::Stop => write!(f, "Stop"),
+        }
+    }
+}
+
+impl FileSource {
+    /// Start one thread per task.
+    ///
+    /// # Errors
+    /// Two tasks with one name, the store, or a thread that cannot be spawned.
+    pub fn start(tasks: Vec<FileTask>, store: Store, sink: Sink) -> Result<FileSource, FilesError> {
+        let mut names = HashSet::new();
+        for t in &tasks {
+            if !names.insert(t.name.clone()) {
+                return Err(FilesError::Task {
+                    task: t.name.clone(),
+                    reason: "two [[files]] tasks have this name; set `name` to tell them apart"
+                        .into(),
+                });
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut src = FileSource {
+            threads: Vec::new(),
+            stop: stop.clone(),
+            stats: Vec::new(),
+        };
+        for task in tasks {
+            let name = task.name.clone();
+            if let Some(p) = &task.pipeline {
+                tracing::warn!(task = %name, pipeline = %p, "files.task pipelines are not applied yet: records go out unparsed");
+            }
+            let stats = Arc::new(TaskStats::default());
+            let (tx, rx) = channel();
+            let runner = Runner::new(
+                task,
+                store.clone(),
+                sink.clone(),
+                tx.clone(),
+                rx,
+                stats.clone(),
+                stop.clone(),
+            )?;
+            let handle = std::thread::Builder::new()
+                .name(format!("files-{name}"))
+                .spawn(move || runner.run())
+                .map_err(|e| FilesError::Task {
+                    task: name.clone(),
+                    reason: format!("cannot start its thread: {e}"),
+                })?;
+            src.threads.push((name.clone(), handle, tx));
+            src.stats.push((name, stats));
+        }
+        Ok(src)
+    }
+
+    /// Counters per task.
+    pub fn stats(&self) -> &[(String, Arc<TaskStats>)] {
+        &self.stats
+    }
+
+    /// Tell every task to stop reading and drop its `Sink` (so that the writer can finish);
+    /// then [`FileSource::join`] waits for the last acknowledgements and the saved offsets.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for (_, _, tx) in &self.threads {
+            let _ = tx.send(Msg::Stop);
+        }
+    }
+
+    /// Wait for every task to save its offsets and end (blocking).
+    pub fn join(self) {
+        self.request_stop();
+        for (name, h, _) in self.threads {
+            if h.join().is_err() {
+                tracing::error!(task = %name, "files.task thread panicked");
+            }
+        }
+    }
+}
+
+/// One open file.
+#[derive(Debug)]
+struct Instance {
+    serial: u64,
+    id: FileId,
+    key: String,
+    path: PathBuf,
+    filename: String,
+    file: File,
+    fp: Fingerprint,
+    splitter: LineSplitter,
+    multiline: Option<Multiline>,
+    window: OffsetWindow,
+    saved: u64,
+    /// Match time of a time-pattern file.
+    time: Option<u64>,
+    /// At the end of the file since.
+    eof_since: Option<Instant>,
+    /// Renamed out of the rule or deleted: finish and close.
+    detached: bool,
+    /// The last records were flushed; close once acknowledged.
+    finishing: bool,
+    last_ts: i64,
+}
+
+struct Runner {
+    task: Arc<FileTask>,
+    store: Store,
+    sink: Option<Sink>,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    stats: Arc<TaskStats>,
+    stop: Arc<AtomicBool>,
+    open: HashMap<u64, Instance>,
+    by_id: HashMap<FileId, u64>,
+    next_serial: u64,
+    /// Files found by the first scan of a task never run before start at their end.
+    first_scan_from_end: bool,
+    scan_at: Instant,
+    newest_time: Option<u64>,
+    last_save: Instant,
+    buf: Vec<u8>,
+    watcher: Option<notify::RecommendedWatcher>,
+    watched: HashSet<PathBuf>,
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+impl Runner {
+    fn new(
+        task: FileTask,
+        store: Store,
+        sink: Sink,
+        tx: Sender<Msg>,
+        rx: Receiver<Msg>,
+        stats: Arc<TaskStats>,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Runner, FilesError> {
+        let state_err = |e: sandkit_state::StateError| FilesError::State {
+            task: task.name.clone(),
+            source: e,
+        };
+        let known: Option<TaskRecord> = store.get(Family::Tasks, &task.name).map_err(state_err)?;
+        if known.is_none() {
+            store
+                .put(
+                    Family::Tasks,
+                    &task.name,
+                    &TaskRecord {
+                        source: task.source.clone(),
+                        paths: task
+                            .rules
+                            .rules()
+                            .iter()
+                            .map(|r| r.pattern().to_string())
+                            .collect(),
+                        created_ns: now_ns(),
+                    },
+                )
+                .map_err(state_err)?;
+        }
+        let wtx = tx.clone();
+        let watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+            let full = match &ev {
+                Err(_) => true,
+                Ok(e) if e.need_rescan() => true,
+                Ok(e) => match e.kind {
+                    EventKind::Create(_) | EventKind::Remove(_) => false,
+                    EventKind::Modify(notify::event::ModifyKind::Name(_)) => false,
+                    _ => return,
+                },
+            };
+            let _ = wtx.send(Msg::Fs { full });
+        })
+        .map_err(|e| {
+            tracing::warn!(task = %task.name, error = %e, "files.watch unavailable; new files are found by the periodic scan only");
+        })
+        .ok();
+        Ok(Runner {
+            first_scan_from_end: known.is_none() && !task.from_beginning,
+            task: Arc::new(task),
+            store,
+            sink: Some(sink),
+            tx,
+            rx,
+            stats,
+            stop,
+            open: HashMap::new(),
+            by_id: HashMap::new(),
+            next_serial: 0,
+            scan_at: Instant::now(),
+            newest_time: None,
+            last_save: Instant::now(),
+            buf: vec![0; READ_CHUNK],
+            watcher,
+            watched: HashSet::new(),
+        })
+    }
+
+    fn key(&self, id: FileId) -> String {
+        format!("{}/{id}", self.task.name)
+    }
+
+    fn run(mut self) {
+        tracing::info!(task = %self.task.name, paths = ?self.task.rules.rules().iter().map(|r| r.pattern()).collect::<Vec<_>>(), "files.task started");
+        while !self.stop.load(Ordering::Relaxed) {
+            self.handle_messages(None);
+            if Instant::now() >= self.scan_at {
+                self.scan();
+                self.scan_at = Instant::now() + self.task.scan_interval;
+            }
+            let mut progress = false;
+            let serials: Vec<u64> = self.open.keys().copied().collect();
+            for s in serials {
+                progress |= self.pump(s);
+            }
+            self.close_finished();
+            if self.last_save.elapsed() >= SAVE_EVERY {
+                self.save_offsets();
+            }
+            if !progress {
+                let wait = IDLE_POLL.min(self.scan_at.saturating_duration_since(Instant::now()));
+                self.handle_messages(Some(wait));
+            }
+        }
+        self.finish();
+    }
+
+    /// Take pending messages; with `wait`, block up to it for the first one.
+    fn handle_messages(&mut self, wait: Option<Duration>) {
+        let mut first = match wait {
+            Some(w) => self.rx.recv_timeout(w).ok(),
+            None => None,
+        };
+        loop {
+            let m = match first.take() {
+                Some(m) => m,
+                None => match self.rx.try_recv() {
+                    Ok(m) => m,
+                    Err(_) => return,
+                },
+            };
+            match m {
+                Msg::Fs { full } => {
+                    // Let a burst of events settle, then scan.
+                    let soon = Instant::now() + Duration::from_millis(if full { 0 } else { 50 });
+                    self.scan_at = self.scan_at.min(soon);
+                }
+                Msg::Ack {
+                    serial,
+                    seq,
+                    outcome,
+                } => self.acked(serial, seq, outcome),
+                Msg::Stop => {}
+            }
+        }
+    }
+
+    fn acked(&mut self, serial: u64, seq: u64, outcome: AckOutcome) {
+        let Some(inst) = self.open.get_mut(&serial) else {
+            return;
+        };
+        if outcome == AckOutcome::Lost {
+            // The writer stopped first: these records are read again at the next start.
+            return;
+        }
+        if outcome == AckOutcome::Dropped {
+            self.stats.dropped_acks.fetch_add(1, Ordering::Relaxed);
+        }
+        inst.window.complete(seq);
+    }
+
+    /// Watch the rules' roots that exist (again after they appear), then match files.
+    fn scan(&mut self) {
+        if let Some(w) = self.watcher.as_mut() {
+            for root in self.task.rules.roots() {
+                if !self.watched.contains(&root) && root.is_dir() {
+                    match w.watch(&root, RecursiveMode::Recursive) {
+                        Ok(()) => {
+                            self.watched.insert(root);
+                        }
+                        Err(e) => {
+                            tracing::warn!(task = %self.task.name, dir = %root.display(), error = %e, "files.watch cannot watch; relying on the periodic scan")
+                        }
+                    }
+                }
+            }
+        }
+        let found = self.task.rules.scan(SCAN_LIMIT);
+        self.newest_time = found.iter().filter_map(|(_, m)| m.time).max();
+        let mut seen = HashSet::new();
+        for (path, m) in found {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let id = FileId::of(&meta);
+            seen.insert(id);
+            if let Some(inst) = self.by_id.get(&id).and_then(|s| self.open.get_mut(s)) {
+                if inst.path != path {
+                    tracing::info!(task = %self.task.name, from = %inst.path.display(), to = %path.display(), "files.instance renamed");
+                    inst.filename = file_name(&path);
+                    inst.path = path;
+                }
+                inst.time = m.time;
+                inst.detached = false;
+                // Truncated and written past the old offset before a read noticed the shrink:
+                // the first bytes tell.
+                if compare(inst.fp, &inst.file, meta.len()).is_ok_and(|s| s == Seen::Changed) {
+                    restart(&self.task.name, &self.stats, inst, meta.len());
+                }
+                continue;
+            }
+            self.open_file(&path, id, meta.len(), m.time);
+        }
+        self.first_scan_from_end = false;
+        for inst in self.open.values_mut() {
+            if !seen.contains(&inst.id) && !inst.detached {
+                tracing::info!(task = %self.task.name, file = %inst.path.display(), "files.instance renamed away or deleted; reading it to its end");
+                inst.detached = true;
+            }
+        }
+        self.forget_gone(&seen);
+    }
+
+    /// Delete the records of files that no scan finds any more and that are not open.
+    fn forget_gone(&mut self, seen: &HashSet<FileId>) {
+        let prefix = format!("{}/", self.task.name);
+        let Ok(records) = self
+            .store
+            .scan::<InstanceRecord>(Family::Instances, &prefix)
+        else {
+            return;
+        };
+        let open: HashSet<String> = self.open.values().map(|i| i.key.clone()).collect();
+        let seen_keys: HashSet<String> = seen.iter().map(|id| self.key(*id)).collect();
+        let mut batch = Batch::new();
+        let mut n = 0;
+        for (key, _) in records {
+            if !open.contains(&key) && !seen_keys.contains(&key) {
+                batch.delete(Family::Instances, &key);
+                batch.delete(Family::Offsets, &key);
+                n += 1;
+            }
+        }
+        if n > 0 {
+            if let Err(e) = self.store.write(batch) {
+                tracing::warn!(task = %self.task.name, error = %e, "files.state cannot forget gone files");
+            }
+        }
+    }
+
+    /// Open a file found by a scan, at its saved offset (or at its start or end when new).
+    fn open_file(&mut self, path: &Path, id: FileId, len: u64, time: Option<u64>) {
+        let key = self.key(id);
+        let saved: Option<OffsetRecord> = match self.store.get(Family::Offsets, &key) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(task = %self.task.name, file = %path.display(), error = %e, "files.state unreadable offset; reading the file from the start");
+                None
+            }
+        };
+        if saved.as_ref().is_some_and(|s| {
+            s.offset == len && s.fp.len as usize >= FINGERPRINT_BYTES.min(len as usize)
+        }) {
+            return; // read to its end before and unchanged: stays closed
+        }
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(task = %self.task.name, file = %path.display(), error = %e, "files.instance cannot open");
+                return;
+            }
+        };
+        let Ok(meta) = file.metadata() else { return };
+        if FileId::of(&meta) != id {
+            return; // replaced between the scan and the open: the next scan sees the new one
+        }
+        let len = meta.len();
+        let start = match &saved {
+            Some(s) => match compare(s.fp, &file, len) {
+                Ok(Seen::Same) if len >= s.offset => s.offset,
+                Ok(_) => {
+                    tracing::info!(task = %self.task.name, file = %path.display(), saved_offset = s.offset, size = len, "files.instance content changed since last seen (truncated or a reused inode): reading from the start");
+                    self.stats.restarts.fetch_add(1, Ordering::Relaxed);
+                    0
+                }
+                Err(_) => return,
+            },
+            None if self.first_scan_from_end => len,
+            None => 0,
+        };
+        let Ok(fp) = fingerprint(&file, len) else {
+            return;
+        };
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let t = &self.task;
+        let inst = Instance {
+            serial,
+            id,
+            key: key.clone(),
+            path: path.to_path_buf(),
+            filename: file_name(path),
+            file,
+            fp,
+            splitter: LineSplitter::new(t.line, start),
+            multiline: t
+                .multiline
+                .clone()
+                .map(|re| Multiline::new(re, t.line.max_line_bytes)),
+            window: OffsetWindow::new(start),
+            saved: u64::MAX,
+            time,
+            eof_since: None,
+            detached: false,
+            finishing: false,
+            last_ts: 0,
+        };
+        tracing::info!(task = %t.name, file = %path.display(), offset = start, "files.instance opened");
+        let rec = InstanceRecord {
+            path: path.display().to_string(),
+            open: true,
+            updated_ns: now_ns(),
+        };
+        if let Err(e) = self.store.put(Family::Instances, &key, &rec) {
+            tracing::warn!(task = %t.name, error = %e, "files.state cannot save the instance");
+        }
+        self.stats.files_open.fetch_add(1, Ordering::Relaxed);
+        self.by_id.insert(id, serial);
+        self.open.insert(serial, inst);
+    }
+
+    /// Read one chunk of one file and send its records. Returns whether anything was read.
+    fn pump(&mut self, serial: u64) -> bool {
+        let Some(inst) = self.open.get_mut(&serial) else {
+            return false;
+        };
+        if inst.finishing || inst.window.in_flight() >= MAX_IN_FLIGHT {
+            return false;
+        }
+        let Ok(meta) = inst.file.metadata() else {
+            return false;
+        };
+        let pos = inst.splitter.next_offset();
+        let size = meta.len();
+        if size < pos {
+            restart(&self.task.name, &self.stats, inst, size);
+            return true;
+        }
+        if meta.nlink() == 0 && !inst.detached {
+            tracing::info!(task = %self.task.name, file = %inst.path.display(), "files.instance deleted; reading it to its end");
+            inst.detached = true;
+        }
+        let mut records = Vec::new();
+        if size == pos {
+            inst.eof_since.get_or_insert_with(Instant::now);
+            if let Some(m) = inst.multiline.as_mut() {
+                if m.idle_since()
+                    .is_some_and(|t| t.elapsed() >= self.task.multiline_timeout)
+                {
+                    m.flush(&mut records);
+                }
+            }
+            if records.is_empty() {
+                return false;
+            }
+        } else {
+            let want = usize::try_from(size - pos)
+                .unwrap_or(READ_CHUNK)
+                .min(READ_CHUNK);
+            let n = match inst.file.read_at(&mut self.buf[..want], pos) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(task = %self.task.name, file = %inst.path.display(), error = %e, "files.instance read failed");
+                    return false;
+                }
+            };
+            if n == 0 {
+                return false;
+            }
+            inst.eof_since = None;
+            self.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            let before = inst.splitter.stats;
+            let mut lines = Vec::new();
+            inst.splitter.feed(&self.buf[..n], &mut lines);
+            let after = inst.splitter.stats;
+            self.stats
+                .lines
+                .fetch_add(after.lines - before.lines, Ordering::Relaxed);
+            self.stats
+                .truncated_lines
+                .fetch_add(after.truncated - before.truncated, Ordering::Relaxed);
+            self.stats
+                .invalid_utf8_lines
+                .fetch_add(after.invalid_utf8 - before.invalid_utf8, Ordering::Relaxed);
+            match inst.multiline.as_mut() {
+                Some(m) => lines.into_iter().for_each(|l| m.push(l, &mut records)),
+                None => records = lines,
+            }
+        }
+        send(
+            &self.task,
+            self.sink.as_ref(),
+            &self.tx,
+            &self.stats,
+            inst,
+            records,
+        );
+        true
+    }
+
+    /// Finish files that are renamed away, deleted, superseded by a newer time-pattern file or
+    /// inactive, once they are at their end and idle long enough; close them once their last
+    /// records are acknowledged.
+    fn close_finished(&mut self) {
+        let mut close = Vec::new();
+        for inst in self.open.values_mut() {
+            let Some(since) = inst.eof_since else {
+                continue;
+            };
+            let superseded = matches!((inst.time, self.newest_time), (Some(t), Some(n)) if n > t);
+            let wait = if inst.detached || superseded {
+                self.task.rotate_wait
+            } else {
+                self.task.close_inactive
+            };
+            if since.elapsed() < wait {
+                continue;
+            }
+            if !inst.finishing {
+                // The file is done: its unfinished line and held record go out now. An inactive
+                // file keeps them: it may grow again.
+                if inst.detached || superseded {
+                    let mut records = Vec::new();
+                    inst.splitter.flush(&mut records);
+                    let mut out = Vec::new();
+                    if let Some(m) = inst.multiline.as_mut() {
+                        records.into_iter().for_each(|l| m.push(l, &mut out));
+                        m.flush(&mut out);
+                    } else {
+                        out = records;
+                    }
+                    send(
+                        &self.task,
+                        self.sink.as_ref(),
+                        &self.tx,
+                        &self.stats,
+                        inst,
+                        out,
+                    );
+                    self.stats.rotations.fetch_add(1, Ordering::Relaxed);
+                }
+                inst.finishing = true;
+            }
+            if inst.window.in_flight() == 0 {
+                close.push(inst.serial);
+            }
+        }
+        for s in close {
+            if let Some(inst) = self.open.remove(&s) {
+                self.by_id.remove(&inst.id);
+                self.save_one(&inst, false);
+                self.stats.files_open.fetch_sub(1, Ordering::Relaxed);
+                tracing::info!(task = %self.task.name, file = %inst.path.display(), offset = inst.window.committed(), "files.instance closed");
+            }
+        }
+    }
+
+    fn save_one(&self, inst: &Instance, open: bool) {
+        let mut b = Batch::new();
+        let off = OffsetRecord {
+            offset: inst.window.committed(),
+            fp: inst.fp,
+        };
+        let rec = InstanceRecord {
+            path: inst.path.display().to_string(),
+            open,
+            updated_ns: now_ns(),
+        };
+        let r = b
+            .put(Family::Offsets, &inst.key, &off)
+            .and_then(|()| b.put(Family::Instances, &inst.key, &rec))
+            .and_then(|()| self.store.write(b));
+        if let Err(e) = r {
+            tracing::warn!(task = %self.task.name, file = %inst.path.display(), error = %e, "files.state cannot save the offset");
+        }
+    }
+
+    /// Save the offsets that moved since the last save, in one write.
+    fn save_offsets(&mut self) {
+        self.last_save = Instant::now();
+        let mut b = Batch::new();
+        let mut n = 0;
+        for inst in self.open.values_mut() {
+            let off = inst.window.committed();
+            if off == inst.saved {
+                continue;
+            }
+            // A file that was short when first seen gets a longer fingerprint once it has grown.
+            if (inst.fp.len as usize) < FINGERPRINT_BYTES && off > u64::from(inst.fp.len) {
+                if let Ok(fp) = fingerprint(&inst.file, off) {
+                    inst.fp = fp;
+                }
+            }
+            let rec = OffsetRecord {
+                offset: off,
+                fp: inst.fp,
+            };
+            if b.put(Family::Offsets, &inst.key, &rec).is_ok() {
+                inst.saved = off;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            if let Err(e) = self.store.write(b) {
+                tracing::warn!(task = %self.task.name, error = %e, "files.state cannot save offsets");
+            }
+        }
+    }
+
+    /// Stop: hand the `Sink` back, wait for the last acknowledgements, save every offset.
+    fn finish(mut self) {
+        self.sink = None;
+        let deadline = Instant::now() + STOP_WAIT;
+        while self.open.values().any(|i| i.window.in_flight() > 0) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!(task = %self.task.name, "files.task stopping without every acknowledgement: those records are read again at the next start");
+                break;
+            }
+            match self.rx.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(Msg::Ack {
+                    serial,
+                    seq,
+                    outcome,
+                }) => self.acked(serial, seq, outcome),
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        for inst in self.open.values() {
+            self.save_one(inst, false);
+        }
+        if let Err(e) = self.store.sync() {
+            tracing::warn!(task = %self.task.name, error = %e, "files.state cannot sync");
+        }
+        drop(self.watcher.take());
+        tracing::info!(task = %self.task.name, lines = self.stats.lines.load(Ordering::Relaxed), "files.task stopped");
+    }
+}
+
+/// The file was truncated (copytruncate) or rewritten: read it again from the start.
+fn restart(task: &str, stats: &TaskStats, inst: &mut Instance, size: u64) {
+    tracing::warn!(task = %task, file = %inst.path.display(), offset = inst.splitter.next_offset(), size, "files.instance truncated or rewritten (copytruncate): reading from the start");
+    stats.restarts.fetch_add(1, Ordering::Relaxed);
+    inst.splitter.reset(0);
+    inst.window.reset(0);
+    if let Some(m) = inst.multiline.as_mut() {
+        m.reset();
+    }
+    inst.fp = fingerprint(&inst.file, size).unwrap_or(inst.fp);
+    inst.saved = u64::MAX;
+    inst.finishing = false;
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Turn records into points and send them with an acknowledgement that moves the window.
+fn send(
+    task: &FileTask,
+    sink: Option<&Sink>,
+    tx: &Sender<Msg>,
+    stats: &TaskStats,
+    inst: &mut Instance,
+    records: Vec<Line>,
+) {
+    let (Some(sink), Some(last)) = (sink, records.last()) else {
+        return;
+    };
+    let end = last.end;
+    let mut points = Vec::with_capacity(records.len());
+    let mut ts = now_ns().max(inst.last_ts + 1);
+    for r in records {
+        let mut tags = Vec::with_capacity(task.tags.len() + 2);
+        tags.extend(task.tags.iter().cloned());
+        tags.push(("filename".to_string(), inst.filename.clone()));
+        if r.truncated {
+            tags.push(("truncated".to_string(), "true".to_string()));
+        }
+        let fields = vec![("message".to_string(), FieldValue::Text(r.text))];
+        match Point::new(task.source.clone(), tags, fields, ts, task.category) {
+            Ok(p) => points.push(p),
+            Err(e) => {
+                tracing::warn!(task = %task.name, file = %inst.path.display(), offset = r.start, error = %e, "files.record cannot become a point");
+            }
+        }
+        ts += 1;
+    }
+    inst.last_ts = ts - 1;
+    let seq = inst.window.push(end);
+    let serial = inst.serial;
+    let tx = tx.clone();
+    let ack = Ack::new(move |outcome| {
+        let _ = tx.send(Msg::Ack {
+            serial,
+            seq,
+            outcome,
+        });
+    });
+    if sink.blocking_send_acked(points, ack).is_err() {
+        stats.dropped_acks.fetch_add(1, Ordering::Relaxed);
+    }
+}
