@@ -69,6 +69,7 @@ test: build lint test-deps
 bench: build
 	cargo bench -p sandkit-benches
 	bash benches/idle.sh
+	bash benches/tail.sh
 
 fmt:
 	cargo fmt --all

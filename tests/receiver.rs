@@ -10,7 +10,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio_rustls::TlsAcceptor;
 
@@ -40,6 +40,8 @@ pub struct Receiver {
     pub got: Arc<Mutex<Vec<Received>>>,
     /// Every request, failed ones too.
     pub requests: Arc<AtomicUsize>,
+    /// While set, connections are closed as soon as they are accepted (a DataWay that is down).
+    pub down: Arc<AtomicBool>,
 }
 
 /// A receiver on a fresh loopback port.
@@ -68,6 +70,7 @@ fn serve_with(
         addr: listener.local_addr().unwrap(),
         got: Arc::default(),
         requests: Arc::default(),
+        down: Arc::default(),
     };
     let rr = r.clone();
     tokio::spawn(async move {
@@ -75,12 +78,20 @@ fn serve_with(
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
+            if rr.down.load(Ordering::SeqCst) {
+                drop(stream);
+                continue;
+            }
             let rr = rr.clone();
             let tls = tls.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let rr = rr.clone();
                     async move {
+                        if rr.down.load(Ordering::SeqCst) {
+                            // An error from the service closes the connection unanswered.
+                            return Err(std::io::Error::other("receiver is down"));
+                        }
                         let n = rr.requests.fetch_add(1, Ordering::SeqCst);
                         let path = req.uri().path().to_string();
                         let query = req.uri().query().unwrap_or_default().to_string();
@@ -114,7 +125,7 @@ fn serve_with(
                                 .status(fail_status)
                                 .body(Full::new(Bytes::from("{\"error\":\"go away\"}")))
                                 .unwrap();
-                            return Ok::<_, std::convert::Infallible>(resp);
+                            return Ok::<_, std::io::Error>(resp);
                         }
                         rr.got.lock().unwrap().push(Received {
                             path,

@@ -272,3 +272,254 @@ async fn hourly_time_pattern_files_are_followed_and_finished() {
     assert_eq!(assert_all_arrived(&got, 901), 0);
     assert!(!got.contains(&10_000));
 }
+
+/// The `line <n> ` sequence numbers in line-protocol text (one point per line).
+fn seqs_in_lp(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| {
+            let at = l.find("message=\"line ")? + "message=\"line ".len();
+            l[at..].split(' ').next()?.parse().ok()
+        })
+        .collect()
+}
+
+fn start_agent(dir: &Path) -> (std::process::Child, crate::cli::KillOnDrop) {
+    let child = Command::new(sandkit_tests::sandkit_bin())
+        .args(["run", "-c", "sandkit.toml"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = crate::cli::KillOnDrop(child.id());
+    (child, guard)
+}
+
+/// The bound on lines sent twice after one `kill -9`: one window of the file (its batches in
+/// flight, each at most one read chunk) plus the batch the output buffer was sending.
+fn dup_bound_per_kill(min_line_bytes: u64) -> u64 {
+    (sandkit_files::source::MAX_IN_FLIGHT as u64 * (256 << 10)) / min_line_bytes + 1000
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loop_during_a_tail_with_the_receiver_flapping_loses_no_line() {
+    const LINES: u64 = 1_000_000;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().to_path_buf();
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    let r = sandkit_tests::receiver::start_receiver(0, 200).await;
+    std::fs::write(
+        dir.join("sandkit.toml"),
+        format!(
+            "[output]\nkind = \"dataway\"\nurls = [\"http://{}\"]\ntoken = \"tkn_tail\"\n\
+             flush_interval = \"50ms\"\nbackoff_max = \"500ms\"\nbuffer_fsync = false\n\
+             [[files]]\nsource = \"app\"\npaths = [\"{}/*.log\"]\nfrom_beginning = true\n\
+             scan_interval = \"200ms\"\n",
+            r.addr,
+            logs.display()
+        ),
+    )
+    .unwrap();
+    // The log is written while the agent is killed and restarted, and the receiver goes down
+    // and up.
+    let log = logs.join("app.log");
+    let writer = std::thread::spawn(move || {
+        let mut i = 0;
+        while i < LINES {
+            append(&log, i, 20_000);
+            i += 20_000;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let mut kills = 0u64;
+    for round in 0..8u64 {
+        let (mut agent, guard) = start_agent(&dir);
+        r.down
+            .store(round % 3 == 1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(400 + 150 * (round % 4))).await;
+        agent.kill().unwrap(); // SIGKILL
+        let _ = agent.wait();
+        drop(guard);
+        kills += 1;
+    }
+    writer.join().unwrap();
+    r.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (agent, guard) = start_agent(&dir);
+    let got = || seqs_in_lp(&r.bodies("/v1/write/logging"));
+    let mut distinct = 0;
+    for _ in 0..1200 {
+        let mut g = got();
+        g.sort_unstable();
+        g.dedup();
+        distinct = g.len() as u64;
+        if distinct >= LINES {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(agent.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let _ = tokio::task::spawn_blocking(move || agent.wait_with_output())
+        .await
+        .unwrap();
+    drop(guard);
+    let all = got();
+    let dups = assert_all_arrived(&all, LINES) as u64;
+    let extra = all.len() as u64 - distinct;
+    let bound = kills * dup_bound_per_kill(40);
+    eprintln!(
+        "kill -9 loop: {LINES} lines, {kills} kills, {} received, {extra} duplicates \
+         ({dups} lines more than once), bound {bound}",
+        all.len()
+    );
+    assert!(extra <= bound, "{extra} duplicates, more than {bound}");
+}
+
+/// `nginx`, or `None` outside CI when it is not installed (under CI=true: a failure).
+fn nginx() -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/sbin/nginx");
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "nginx is not installed (make test-deps installs it)"
+    );
+    eprintln!("skipping: nginx not installed (run `make test-deps`)");
+    None
+}
+
+/// nginx's master process, stopped with SIGTERM (which stops its workers too: SIGKILL would
+/// orphan them, holding the test's stdout open) and reaped when dropped.
+struct Reaped(Option<std::process::Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            if let Some(pid) = rustix::process::Pid::from_raw(c.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            let _ = c.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_access_log_lines_delivered_equal_requests_served() {
+    const REQUESTS: usize = 3000;
+    let Some(bin) = nginx() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let prefix = d.path().join("nginx");
+    let logs = prefix.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = prefix.display();
+    std::fs::write(
+        prefix.join("nginx.conf"),
+        format!(
+            "worker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/logs/error.log;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log {p}/logs/access.log combined;\n\
+               client_body_temp_path {p}/tmp_body;\n  proxy_temp_path {p}/tmp_proxy;\n\
+               fastcgi_temp_path {p}/tmp_fcgi;\n  uwsgi_temp_path {p}/tmp_uwsgi;\n\
+               scgi_temp_path {p}/tmp_scgi;\n\
+               server {{\n    listen 127.0.0.1:{port};\n\
+                 location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let server = Command::new(&bin)
+        .arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(prefix.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Reaped(Some(server));
+    let up = wait_until(10, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    if !up {
+        let child = server.0.take().unwrap();
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "nginx did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The tail starts before the burst, on an access log nginx has just created.
+    let mut r = Running::start(
+        &format!(
+            "source = \"nginx\"\npaths = [\"{}/access.log\"]\nscan_interval = \"200ms\"\n",
+            logs.display()
+        ),
+        &d.path().join("state"),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for w in 0..16 {
+        let client = client.clone();
+        let served = served.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (w..REQUESTS).step_by(16) {
+                let uri: hyper::Uri = format!("http://127.0.0.1:{port}/burst/{i}")
+                    .parse()
+                    .unwrap();
+                if let Ok(resp) = client.get(uri).await {
+                    if resp.status() == 200 {
+                        served.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let served = served.load(Ordering::SeqCst);
+    assert_eq!(served, REQUESTS, "nginx answered every request");
+    let burst = |out: &CaptureOutput| {
+        out.points()
+            .iter()
+            .filter(|p| {
+                matches!(p.field("message"), Some(FieldValue::Text(t)) if t.contains("GET /burst/"))
+            })
+            .count()
+    };
+    assert!(
+        wait_until(30, || burst(&r.out) >= served).await,
+        "{} of {served} access log lines delivered",
+        burst(&r.out)
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    r.stop().await;
+    drop(server);
+    assert_eq!(
+        burst(&r.out),
+        served,
+        "lines delivered equal requests served"
+    );
+    let p = &r.out.points()[0];
+    assert_eq!(p.measurement(), "nginx");
+    assert_eq!(p.tag("filename"), Some("access.log"));
+}

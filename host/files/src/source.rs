@@ -2,8 +2,8 @@
 //! `scan_interval`, sooner on notify events for created, renamed and removed files, and in full
 //! after an inotify overflow), keeps one instance per file, reads the instances in turn with
 //! positioned reads, and hands their records to the IO layer with an acknowledgement. Offsets
-//! move with the sliding window ([`crate::window`]) and are saved in RocksDB every 200 ms and
-//! when a file is closed or the agent stops.
+//! move with the sliding window ([`crate::window`]) and are saved in RocksDB as soon as it moves
+//! (one write per turn of the loop), when a file is closed, and when the agent stops.
 //!
 //! Why threads and not tokio tasks: reads and RocksDB writes block, notify calls back on its own
 //! thread, and a task count is small (one per `[[files]]` table), so a plain loop per task is the
@@ -36,7 +36,6 @@ pub const MAX_IN_FLIGHT: usize = 8;
 /// Longest sleep when there is nothing to read (new lines are noticed by polling the open
 /// files; notify only tells about new, renamed and removed files).
 const IDLE_POLL: Duration = Duration::from_millis(200);
-const SAVE_EVERY: Duration = Duration::from_millis(200);
 /// Files a scan may return per task.
 const SCAN_LIMIT: usize = 100_000;
 /// How long a stopping task waits for the acknowledgements of its last batches.
@@ -228,7 +227,6 @@ struct Runner {
     first_scan_from_end: bool,
     scan_at: Instant,
     newest_time: Option<u64>,
-    last_save: Instant,
     buf: Vec<u8>,
     watcher: Option<notify::RecommendedWatcher>,
     watched: HashSet<PathBuf>,
@@ -304,7 +302,6 @@ impl Runner {
             next_serial: 0,
             scan_at: Instant::now(),
             newest_time: None,
-            last_save: Instant::now(),
             buf: vec![0; READ_CHUNK],
             watcher,
             watched: HashSet::new(),
@@ -319,6 +316,9 @@ impl Runner {
         tracing::info!(task = %self.task.name, paths = ?self.task.rules.rules().iter().map(|r| r.pattern()).collect::<Vec<_>>(), "files.task started");
         while !self.stop.load(Ordering::Relaxed) {
             self.handle_messages(None);
+            // Saved as soon as the window moves: after a crash, only the batches in flight
+            // (at most one window) are read again.
+            self.save_offsets();
             if Instant::now() >= self.scan_at {
                 self.scan();
                 self.scan_at = Instant::now() + self.task.scan_interval;
@@ -329,9 +329,6 @@ impl Runner {
                 progress |= self.pump(s);
             }
             self.close_finished();
-            if self.last_save.elapsed() >= SAVE_EVERY {
-                self.save_offsets();
-            }
             if !progress {
                 let wait = IDLE_POLL.min(self.scan_at.saturating_duration_since(Instant::now()));
                 self.handle_messages(Some(wait));
@@ -702,7 +699,6 @@ impl Runner {
 
     /// Save the offsets that moved since the last save, in one write.
     fn save_offsets(&mut self) {
-        self.last_save = Instant::now();
         let mut b = Batch::new();
         let mut n = 0;
         for inst in self.open.values_mut() {
