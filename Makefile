@@ -65,7 +65,7 @@ test: build lint test-deps
 	cargo test --release --workspace --no-fail-fast
 	cd guests && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test --workspace
 
-## bench: criterion benches, then the idle-cost measurement of `sandkit run`
+## bench: criterion benches, the idle cost of `sandkit run`, and the 200 MB tail against rsyslog
 bench: build
 	cargo bench -p sandkit-benches
 	bash benches/idle.sh

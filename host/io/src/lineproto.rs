@@ -216,12 +216,16 @@ fn write_text(out: &mut String, s: &str) {
     if none_special(s.as_bytes(), text_special) {
         out.push_str(s);
     } else {
-        for c in s.chars() {
-            if c == '"' || c == '\\' {
-                out.push('\\');
-            }
-            out.push(c);
+        // Copy the runs between `"` and `\` whole: both are ASCII, so every cut is on a
+        // character boundary.
+        out.reserve(s.len() + 8);
+        let mut from = 0;
+        for at in memchr::memchr2_iter(b'"', b'\\', s.as_bytes()) {
+            out.push_str(&s[from..at]);
+            out.push('\\');
+            from = at;
         }
+        out.push_str(&s[from..]);
     }
     out.push('"');
 }
@@ -546,6 +550,22 @@ mod tests {
                     Some(FieldValue::Float(y)) => prop_assert_eq!(y.to_bits(), x.to_bits(), "{}", line),
                     other => prop_assert!(false, "{:?} from {}", other, line),
                 }
+            }
+
+            /// Any string field (quotes, backslashes, newlines, any characters) decodes back
+            /// to itself.
+            #[test]
+            fn string_fields_read_back_exactly(t in "[\"\\\\a-z \n\u{e9}\u{1f600}]{0,40}") {
+                let p = point("m", &[], vec![("f", FieldValue::Text(t.clone()))]);
+                let line = encode_points(std::slice::from_ref(&p));
+                let back = crate::decode_lines(
+                    line.as_bytes(),
+                    crate::Precision::Nanoseconds,
+                    0,
+                    Category::Metric,
+                );
+                let back = back.map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(back.first().and_then(|p| p.field("f")), Some(&FieldValue::Text(t)), "{}", line);
             }
         }
     }
