@@ -369,6 +369,11 @@ async fn kill_9_loop_during_a_tail_with_the_receiver_flapping_loses_no_line() {
         .await
         .unwrap();
     drop(guard);
+    // The last run's counters are in files.json (what `sandkit status` shows).
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("data/files.json")).unwrap())
+            .unwrap();
+    assert_eq!(stats[0]["task"], "app", "{stats}");
     let all = got();
     let dups = assert_all_arrived(&all, LINES) as u64;
     let extra = all.len() as u64 - distinct;
@@ -522,4 +527,41 @@ async fn nginx_access_log_lines_delivered_equal_requests_served() {
     let p = &r.out.points()[0];
     assert_eq!(p.measurement(), "nginx");
     assert_eq!(p.tag("filename"), Some("access.log"));
+}
+
+/// Regression (review of issue 4): lines written just before a rename, by a writer that then
+/// moves on to a new file of the same name, were lost when the idle file had been closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_written_just_before_a_rename_are_read() {
+    let d = tempfile::tempdir().unwrap();
+    let logs = d.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = logs.join("app.log");
+    let mut r = Running::start(
+        &format!(
+            "source = \"app\"\npaths = [\"{}/app.log\"]\nfrom_beginning = true\n\
+             scan_interval = \"10s\"\nrotate_wait = \"300ms\"\n",
+            logs.display()
+        ),
+        &d.path().join("state"),
+    );
+    append(&log, 0, 100);
+    assert!(wait_until(10, || seqs(&r.out).len() >= 100).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for round in 0..5u64 {
+        // Written, renamed away at once (out of the rule), and a new file in its place.
+        append(&log, 100 + round * 200, 200);
+        std::fs::rename(&log, logs.join(format!("app.log.{round}"))).unwrap();
+        append(&log, 1100 + round * 10, 10);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let n = 1150;
+    assert!(
+        wait_until(20, || seqs(&r.out).len() >= n).await,
+        "{} of {n} lines",
+        seqs(&r.out).len()
+    );
+    r.stop().await;
+    let got = seqs(&r.out);
+    assert_eq!(assert_all_arrived(&got, n as u64), 0);
 }

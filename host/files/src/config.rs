@@ -46,8 +46,9 @@ pub struct RawFileTask {
     /// A file renamed away, deleted, or superseded by a newer time-pattern file is closed once
     /// it has been at its end this long (default `5s`).
     pub rotate_wait: Option<String>,
-    /// Any other file is closed after this long at its end, and reopened when it grows
-    /// (default `5m`).
+    /// Close any other file after this long at its end, and reopen it when a scan sees it grow
+    /// (default: never; an open descriptor is what lets a file renamed away between two scans be
+    /// read to its end, so set this only when a task matches very many files).
     pub close_inactive: Option<String>,
 }
 
@@ -67,7 +68,7 @@ pub struct FileTask {
     pub scan_interval: Duration,
     pub from_beginning: bool,
     pub rotate_wait: Duration,
-    pub close_inactive: Duration,
+    pub close_inactive: Option<Duration>,
 }
 
 fn duration(key: &str, v: &Option<String>, default: Duration) -> Result<Duration, String> {
@@ -103,8 +104,13 @@ impl RawFileTask {
         };
         let mut tags: BTreeMap<String, String> = global_tags.iter().cloned().collect();
         tags.extend(self.tags.clone());
-        if tags.contains_key("filename") {
-            return Err("key \"tags\": \"filename\" is set by the agent".into());
+        for reserved in ["filename", "truncated"] {
+            if tags.contains_key(reserved) {
+                return Err(format!("key \"tags\": {reserved:?} is set by the agent"));
+            }
+        }
+        if tags.keys().any(String::is_empty) {
+            return Err("key \"tags\": a tag key is empty".into());
         }
         let multiline = match &self.multiline_start {
             None => None,
@@ -125,8 +131,9 @@ impl RawFileTask {
             &self.scan_interval,
             Duration::from_secs(10),
         )?;
-        if scan_interval < Duration::from_millis(100) {
-            return Err("key \"scan_interval\": must be at least 100ms".into());
+        if scan_interval < Duration::from_millis(100) || scan_interval > Duration::from_secs(86_400)
+        {
+            return Err("key \"scan_interval\": must be between 100ms and 1 day".into());
         }
         Ok(FileTask {
             name,
@@ -148,11 +155,14 @@ impl RawFileTask {
             scan_interval,
             from_beginning: self.from_beginning,
             rotate_wait: duration("rotate_wait", &self.rotate_wait, Duration::from_secs(5))?,
-            close_inactive: duration(
-                "close_inactive",
-                &self.close_inactive,
-                Duration::from_secs(300),
-            )?,
+            close_inactive: match &self.close_inactive {
+                None => None,
+                Some(_) => Some(duration(
+                    "close_inactive",
+                    &self.close_inactive,
+                    Duration::MAX,
+                )?),
+            },
         })
     }
 }
@@ -194,6 +204,8 @@ mod tests {
             ("rotate_wait = \"soon\"", "rotate_wait"),
             ("max_line_bytes = 1", "max_line_bytes"),
             ("tags = { filename = \"x\" }", "tags"),
+            ("tags = { truncated = \"x\" }", "tags"),
+            ("scan_interval = \"1000years\"", "scan_interval"),
         ] {
             let e = raw(extra).unwrap_err();
             assert!(e.contains(&format!("key \"{key}\"")), "{extra}: {e}");

@@ -22,4 +22,4 @@ pub mod window;
 
 pub use config::{FileTask, RawFileTask};
 pub use error::FilesError;
-pub use source::{FileSource, TaskStats};
+pub use source::{FileSource, TaskSnapshot, TaskStats};

@@ -80,6 +80,37 @@ pub struct TaskStats {
     pub dropped_acks: AtomicU64,
 }
 
+/// A copy of a task's counters, for `files.json` and `sandkit status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TaskSnapshot {
+    pub task: String,
+    pub files_open: u64,
+    pub lines: u64,
+    pub bytes: u64,
+    pub truncated_lines: u64,
+    pub invalid_utf8_lines: u64,
+    pub restarts: u64,
+    pub rotations: u64,
+    pub dropped_acks: u64,
+}
+
+impl TaskStats {
+    pub fn snapshot(&self, task: &str) -> TaskSnapshot {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        TaskSnapshot {
+            task: task.to_string(),
+            files_open: get(&self.files_open),
+            lines: get(&self.lines),
+            bytes: get(&self.bytes),
+            truncated_lines: get(&self.truncated_lines),
+            invalid_utf8_lines: get(&self.invalid_utf8_lines),
+            restarts: get(&self.restarts),
+            rotations: get(&self.rotations),
+            dropped_acks: get(&self.dropped_acks),
+        }
+    }
+}
+
 enum Msg {
     /// Files were created, renamed or removed (`full`: events were lost, scan everything).
     Fs {
@@ -225,6 +256,8 @@ struct Runner {
     next_serial: u64,
     /// Files found by the first scan of a task never run before start at their end.
     first_scan_from_end: bool,
+    /// No record of this task yet: one is written after the first scan's offsets.
+    new_task: bool,
     scan_at: Instant,
     newest_time: Option<u64>,
     buf: Vec<u8>,
@@ -253,24 +286,6 @@ impl Runner {
             source: e,
         };
         let known: Option<TaskRecord> = store.get(Family::Tasks, &task.name).map_err(state_err)?;
-        if known.is_none() {
-            store
-                .put(
-                    Family::Tasks,
-                    &task.name,
-                    &TaskRecord {
-                        source: task.source.clone(),
-                        paths: task
-                            .rules
-                            .rules()
-                            .iter()
-                            .map(|r| r.pattern().to_string())
-                            .collect(),
-                        created_ns: now_ns(),
-                    },
-                )
-                .map_err(state_err)?;
-        }
         let wtx = tx.clone();
         let watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
             let full = match &ev {
@@ -290,6 +305,7 @@ impl Runner {
         .ok();
         Ok(Runner {
             first_scan_from_end: known.is_none() && !task.from_beginning,
+            new_task: known.is_none(),
             task: Arc::new(task),
             store,
             sink: Some(sink),
@@ -308,6 +324,23 @@ impl Runner {
         })
     }
 
+    fn remember_task(&self) {
+        let rec = TaskRecord {
+            source: self.task.source.clone(),
+            paths: self
+                .task
+                .rules
+                .rules()
+                .iter()
+                .map(|r| r.pattern().to_string())
+                .collect(),
+            created_ns: now_ns(),
+        };
+        if let Err(e) = self.store.put(Family::Tasks, &self.task.name, &rec) {
+            tracing::warn!(task = %self.task.name, error = %e, "files.state cannot save the task");
+        }
+    }
+
     fn key(&self, id: FileId) -> String {
         format!("{}/{id}", self.task.name)
     }
@@ -322,6 +355,12 @@ impl Runner {
             if Instant::now() >= self.scan_at {
                 self.scan();
                 self.scan_at = Instant::now() + self.task.scan_interval;
+                if std::mem::take(&mut self.new_task) {
+                    // Only now, with the end offsets of the files found saved, is the task
+                    // known: a crash before this reads them from the end again, not from 0.
+                    self.save_offsets();
+                    self.remember_task();
+                }
             }
             let mut progress = false;
             let serials: Vec<u64> = self.open.keys().copied().collect();
@@ -372,7 +411,18 @@ impl Runner {
             return;
         };
         if outcome == AckOutcome::Lost {
-            // The writer stopped first: these records are read again at the next start.
+            // The batch did not reach the output (the writer stopped, or an output task
+            // failed): read again from the committed offset; later acks of this window are
+            // ignored, so duplicates stay within it.
+            let at = inst.window.committed();
+            tracing::warn!(task = %self.task.name, file = %inst.path.display(), offset = at, "files.instance a batch was lost before the output: reading again from the last saved offset");
+            inst.splitter.reset(at);
+            inst.window.reset(at);
+            if let Some(m) = inst.multiline.as_mut() {
+                m.reset();
+            }
+            inst.finishing = false;
+            inst.eof_since = None;
             return;
         }
         if outcome == AckOutcome::Dropped {
@@ -413,7 +463,11 @@ impl Runner {
                     inst.path = path;
                 }
                 inst.time = m.time;
-                inst.detached = false;
+                if inst.detached {
+                    inst.detached = false;
+                    inst.finishing = false;
+                    inst.eof_since = None;
+                }
                 // Truncated and written past the old offset before a read noticed the shrink:
                 // the first bytes tell.
                 if compare(inst.fp, &inst.file, meta.len()).is_ok_and(|s| s == Seen::Changed) {
@@ -425,7 +479,7 @@ impl Runner {
         }
         self.first_scan_from_end = false;
         for inst in self.open.values_mut() {
-            if !seen.contains(&inst.id) && !inst.detached {
+            if !seen.contains(&inst.id) && !inst.detached && path_gone(&inst.path, inst.id) {
                 tracing::info!(task = %self.task.name, file = %inst.path.display(), "files.instance renamed away or deleted; reading it to its end");
                 inst.detached = true;
             }
@@ -446,8 +500,16 @@ impl Runner {
         let seen_keys: HashSet<String> = seen.iter().map(|id| self.key(*id)).collect();
         let mut batch = Batch::new();
         let mut n = 0;
-        for (key, _) in records {
-            if !open.contains(&key) && !seen_keys.contains(&key) {
+        for (key, rec) in records {
+            let Some(id) = key.rsplit('/').next().and_then(parse_id) else {
+                continue;
+            };
+            // A file that is only out of sight (a directory unreadable for a while, a volume
+            // not mounted yet, the scan limit) keeps its offset.
+            if !open.contains(&key)
+                && !seen_keys.contains(&key)
+                && path_gone(Path::new(&rec.path), id)
+            {
                 batch.delete(Family::Instances, &key);
                 batch.delete(Family::Offsets, &key);
                 n += 1;
@@ -633,9 +695,23 @@ impl Runner {
             let wait = if inst.detached || superseded {
                 self.task.rotate_wait
             } else {
-                self.task.close_inactive
+                match self.task.close_inactive {
+                    Some(w) => w,
+                    None => continue,
+                }
             };
             if since.elapsed() < wait {
+                continue;
+            }
+            // Finish only what is really at its end: the window may have kept `pump` from
+            // reading bytes written since `eof_since` was set.
+            if !inst.finishing
+                && inst
+                    .file
+                    .metadata()
+                    .map_or(true, |m| m.len() != inst.splitter.next_offset())
+            {
+                inst.eof_since = None;
                 continue;
             }
             if !inst.finishing {
@@ -717,13 +793,19 @@ impl Runner {
                 fp: inst.fp,
             };
             if b.put(Family::Offsets, &inst.key, &rec).is_ok() {
-                inst.saved = off;
                 n += 1;
             }
         }
         if n > 0 {
-            if let Err(e) = self.store.write(b) {
-                tracing::warn!(task = %self.task.name, error = %e, "files.state cannot save offsets");
+            match self.store.write(b) {
+                Ok(()) => {
+                    for inst in self.open.values_mut() {
+                        inst.saved = inst.window.committed();
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(task = %self.task.name, error = %e, "files.state cannot save offsets; trying again");
+                }
             }
         }
     }
@@ -759,6 +841,23 @@ impl Runner {
     }
 }
 
+/// `dev:ino` as written in keys.
+fn parse_id(s: &str) -> Option<FileId> {
+    let (d, i) = s.split_once(':')?;
+    Some(FileId {
+        dev: d.parse().ok()?,
+        ino: i.parse().ok()?,
+    })
+}
+
+/// The file is positively gone from `path`: nothing there, or another file.
+fn path_gone(path: &Path, id: FileId) -> bool {
+    match std::fs::metadata(path) {
+        Ok(m) => FileId::of(&m) != id,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
 /// The file was truncated (copytruncate) or rewritten: read it again from the start.
 fn restart(task: &str, stats: &TaskStats, inst: &mut Instance, size: u64) {
     tracing::warn!(task = %task, file = %inst.path.display(), offset = inst.splitter.next_offset(), size, "files.instance truncated or rewritten (copytruncate): reading from the start");
@@ -771,6 +870,7 @@ fn restart(task: &str, stats: &TaskStats, inst: &mut Instance, size: u64) {
     inst.fp = fingerprint(&inst.file, size).unwrap_or(inst.fp);
     inst.saved = u64::MAX;
     inst.finishing = false;
+    inst.eof_since = None;
 }
 
 fn file_name(p: &Path) -> String {

@@ -4,7 +4,7 @@
 use crate::config::OutputKind;
 use crate::ConfigArgs;
 use anyhow::{Context, Result};
-use sandkit_files::FileSource;
+use sandkit_files::{FileSource, TaskSnapshot, TaskStats};
 use sandkit_io::{spawn_writer, FileOutput, HttpOutput, Output, StdoutOutput};
 use sandkit_runtime::{watch_plugins_dir, Runtime, Supervisor};
 use std::path::{Path, PathBuf};
@@ -46,9 +46,14 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
     let watcher =
         watch_plugins_dir(cfg.runtime.plugins_dir.clone(), sup.clone(), RESCAN_EVERY).await?;
     let status_file = cfg.data_dir.join("status.json");
+    let file_stats: Vec<(String, Arc<TaskStats>)> = files
+        .as_ref()
+        .map(|f| f.stats().to_vec())
+        .unwrap_or_default();
     let status_task = tokio::spawn(write_status_forever(
         sup.clone(),
         output.clone(),
+        file_stats.clone(),
         cfg.data_dir.clone(),
     ));
 
@@ -66,6 +71,13 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
     if let Some(f) = files {
         // The tasks wait for the acknowledgements of their last batches and save offsets.
         let _ = tokio::task::spawn_blocking(move || f.join()).await;
+    }
+    if !file_stats.is_empty() {
+        write_json(
+            &file_snapshots(&file_stats),
+            &cfg.data_dir.join("files.json"),
+            &mut String::new(),
+        );
     }
     write_json(
         &output.lane_stats(),
@@ -108,14 +120,29 @@ fn write_json<T: serde::Serialize>(value: &T, path: &Path, last: &mut String) {
     }
 }
 
-/// status.json (plugins) and outputs.json (counters per destination and category).
-async fn write_status_forever(sup: Arc<Supervisor>, output: Arc<dyn Output>, data_dir: PathBuf) {
+fn file_snapshots(stats: &[(String, Arc<TaskStats>)]) -> Vec<TaskSnapshot> {
+    stats.iter().map(|(n, s)| s.snapshot(n)).collect()
+}
+
+/// status.json (plugins), outputs.json (counters per destination and category) and, with file
+/// tasks, files.json (counters per task).
+async fn write_status_forever(
+    sup: Arc<Supervisor>,
+    output: Arc<dyn Output>,
+    file_stats: Vec<(String, Arc<TaskStats>)>,
+    data_dir: PathBuf,
+) {
     let mut tick = tokio::time::interval(STATUS_EVERY);
     let (status, outputs) = (data_dir.join("status.json"), data_dir.join("outputs.json"));
-    let (mut last_status, mut last_outputs) = (String::new(), String::new());
+    let files = data_dir.join("files.json");
+    let (mut last_status, mut last_outputs, mut last_files) =
+        (String::new(), String::new(), String::new());
     loop {
         tick.tick().await;
         write_json(&sup.statuses(), &status, &mut last_status);
         write_json(&output.lane_stats(), &outputs, &mut last_outputs);
+        if !file_stats.is_empty() {
+            write_json(&file_snapshots(&file_stats), &files, &mut last_files);
+        }
     }
 }

@@ -273,5 +273,28 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
             num("latency_us_total") as f64 / ok_requests as f64 / 1000.0
         );
     }
+    let files: Vec<serde_json::Value> = std::fs::read_to_string(cfg.data_dir.join("files.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    if !files.is_empty() {
+        println!(
+            "\n{:<20} {:>6} {:>12} {:>10} {:>10} {:>9} {:>9}",
+            "file task", "open", "lines", "MiB", "truncated", "restarts", "rotations"
+        );
+    }
+    for f in files {
+        let num = |k: &str| f.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        println!(
+            "{:<20} {:>6} {:>12} {:>10} {:>10} {:>9} {:>9}",
+            f.get("task").and_then(|v| v.as_str()).unwrap_or_default(),
+            num("files_open"),
+            num("lines"),
+            num("bytes") >> 20,
+            num("truncated_lines"),
+            num("restarts"),
+            num("rotations")
+        );
+    }
     Ok(())
 }

@@ -431,12 +431,13 @@ mod tests {
         let text: String = DEFAULT_CONFIG
             .lines()
             .map(|l| match l.strip_prefix("# ") {
-                Some(rest) if rest.split(' ').nth(1) == Some("=") => rest,
+                Some(rest) if rest.split(' ').nth(1) == Some("=") || rest.starts_with("[[") => rest,
                 _ => l,
             })
             .map(|l| format!("{l}\n"))
             .collect();
         assert!(text.contains("\nurls = "), "{text}");
+        assert!(text.contains("\n[[files]]\n"), "{text}");
         AgentConfig::parse(
             &text,
             Path::new("default"),
