@@ -6,6 +6,7 @@ use regex::Regex;
 use sandkit_io::Category;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One `[[files]]` table.
@@ -57,6 +58,8 @@ pub struct RawFileTask {
 pub struct FileTask {
     pub name: String,
     pub source: String,
+    /// `source`, shared by every point of the task.
+    pub measurement: Arc<str>,
     pub rules: RuleSet,
     pub category: Category,
     /// Sorted by key; `filename` is added per file.
@@ -138,6 +141,7 @@ impl RawFileTask {
         Ok(FileTask {
             name,
             source: self.source.clone(),
+            measurement: Arc::from(self.source.as_str()),
             rules,
             category,
             tags: tags.into_iter().collect(),

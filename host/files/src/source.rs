@@ -16,7 +16,7 @@ use crate::lines::{Line, LineSplitter};
 use crate::multiline::Multiline;
 use crate::window::OffsetWindow;
 use notify::{EventKind, RecursiveMode, Watcher};
-use sandkit_io::{Ack, AckOutcome, FieldValue, Point, Sink};
+use sandkit_io::{Ack, AckOutcome, FieldValue, Point, SharedTags, Sink};
 use sandkit_state::{Batch, Family, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -226,6 +226,8 @@ struct Instance {
     key: String,
     path: PathBuf,
     filename: String,
+    /// The points' tags: task tags and `filename`, without and with `truncated=true`.
+    tags: [SharedTags; 2],
     file: File,
     fp: Fingerprint,
     splitter: LineSplitter,
@@ -460,6 +462,7 @@ impl Runner {
                 if inst.path != path {
                     tracing::info!(task = %self.task.name, from = %inst.path.display(), to = %path.display(), "files.instance renamed");
                     inst.filename = file_name(&path);
+                    inst.tags = file_tags(&self.task, &inst.filename);
                     inst.path = path;
                 }
                 inst.time = m.time;
@@ -574,6 +577,7 @@ impl Runner {
             key: key.clone(),
             path: path.to_path_buf(),
             filename: file_name(path),
+            tags: file_tags(t, &file_name(path)),
             file,
             fp,
             splitter: LineSplitter::new(t.line, start),
@@ -873,6 +877,23 @@ fn restart(task: &str, stats: &TaskStats, inst: &mut Instance, size: u64) {
     inst.eof_since = None;
 }
 
+/// The tag sets of a file's points. Task tags are validated with the config and `filename`
+/// and `truncated` are reserved there, so this cannot fail; if it ever did, the points would
+/// carry the task tags only.
+fn file_tags(task: &FileTask, filename: &str) -> [SharedTags; 2] {
+    let make = |truncated: bool| {
+        let mut tags = task.tags.clone();
+        tags.push(("filename".to_string(), filename.to_string()));
+        if truncated {
+            tags.push(("truncated".to_string(), "true".to_string()));
+        }
+        SharedTags::new(tags)
+            .or_else(|_| SharedTags::new(task.tags.clone()))
+            .unwrap_or_else(|_| SharedTags::empty())
+    };
+    [make(false), make(true)]
+}
+
 fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -895,14 +916,9 @@ fn send(
     let mut points = Vec::with_capacity(records.len());
     let mut ts = now_ns().max(inst.last_ts + 1);
     for r in records {
-        let mut tags = Vec::with_capacity(task.tags.len() + 2);
-        tags.extend(task.tags.iter().cloned());
-        tags.push(("filename".to_string(), inst.filename.clone()));
-        if r.truncated {
-            tags.push(("truncated".to_string(), "true".to_string()));
-        }
         let fields = vec![("message".to_string(), FieldValue::Text(r.text))];
-        match Point::new(task.source.clone(), tags, fields, ts, task.category) {
+        let tags = &inst.tags[usize::from(r.truncated)];
+        match Point::with_shared(&task.measurement, tags, fields, ts, task.category) {
             Ok(p) => points.push(p),
             Err(e) => {
                 tracing::warn!(task = %task.name, file = %inst.path.display(), offset = r.start, error = %e, "files.record cannot become a point");

@@ -4,6 +4,7 @@
 use crate::PointError;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Where a point goes on the gateway (`/v1/write/{category}`), as DataKit names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,14 +83,182 @@ pub enum FieldValue {
 /// `Point` can be encoded: tags are sorted by key, keys are unique, floats are finite.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
-    measurement: String,
-    tags: Vec<(String, String)>,
+    measurement: Name,
+    tags: Tags,
     fields: Vec<(String, FieldValue)>,
     timestamp_ns: i64,
     category: Category,
 }
 
+/// A measurement name: owned, or shared by many points (a file source's lines).
+#[derive(Debug, Clone)]
+enum Name {
+    Owned(String),
+    Shared(Arc<str>),
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Name::Owned(s) => s,
+            Name::Shared(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+/// Tags: owned, or a validated set shared by many points.
+#[derive(Debug, Clone)]
+enum Tags {
+    Owned(Vec<(String, String)>),
+    Shared(SharedTags),
+}
+
+impl std::ops::Deref for Tags {
+    type Target = [(String, String)];
+    fn deref(&self) -> &[(String, String)] {
+        match self {
+            Tags::Owned(t) => t,
+            Tags::Shared(t) => &t.0,
+        }
+    }
+}
+
+impl PartialEq for Tags {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+/// Tags validated and sorted once, for many points (e.g. every line of one file): cloning is a
+/// reference count, not a copy of every string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedTags(Arc<[(String, String)]>);
+
+impl SharedTags {
+    /// Sort and validate.
+    ///
+    /// # Errors
+    /// An empty or duplicated key.
+    pub fn new(mut tags: Vec<(String, String)>) -> Result<SharedTags, PointError> {
+        tags.sort_by(|a, b| a.0.cmp(&b.0));
+        check_tags(&tags, || "(shared tags)".to_string())?;
+        Ok(SharedTags(tags.into()))
+    }
+
+    /// No tags.
+    pub fn empty() -> SharedTags {
+        SharedTags(Arc::from(Vec::new()))
+    }
+
+    pub fn as_slice(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+/// Keys of sorted tags are non-empty and unique.
+fn check_tags(
+    tags: &[(String, String)],
+    measurement: impl Fn() -> String,
+) -> Result<(), PointError> {
+    for (i, (k, _)) in tags.iter().enumerate() {
+        if k.is_empty() {
+            return Err(PointError::EmptyKey {
+                measurement: measurement(),
+                what: "tag",
+            });
+        }
+        if i > 0 && tags[i - 1].0 == *k {
+            return Err(PointError::DuplicateKey {
+                measurement: measurement(),
+                what: "tag",
+                key: k.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Fields are there, with non-empty unique keys and finite floats.
+fn check_fields(
+    fields: &[(String, FieldValue)],
+    measurement: impl Fn() -> String,
+) -> Result<(), PointError> {
+    if fields.is_empty() {
+        return Err(PointError::NoFields {
+            measurement: measurement(),
+        });
+    }
+    // Duplicate field keys: pairwise for the usual handful of fields, a set beyond that so a
+    // hostile line with 100,000 fields costs linear time, not quadratic.
+    let mut seen =
+        (fields.len() > 16).then(|| std::collections::HashSet::with_capacity(fields.len()));
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if k.is_empty() {
+            return Err(PointError::EmptyKey {
+                measurement: measurement(),
+                what: "field",
+            });
+        }
+        let dup = match seen.as_mut() {
+            Some(set) => !set.insert(k.as_str()),
+            None => fields[..i].iter().any(|(k2, _)| k2 == k),
+        };
+        if dup {
+            let key = k.clone();
+            return Err(PointError::DuplicateKey {
+                measurement: measurement(),
+                what: "field",
+                key,
+            });
+        }
+        if let FieldValue::Float(f) = v {
+            if !f.is_finite() {
+                let (key, value) = (k.clone(), *f);
+                return Err(PointError::NonFiniteFloat {
+                    measurement: measurement(),
+                    key,
+                    value,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Point {
+    /// Build a point from a shared measurement name and tag set (see [`SharedTags`]); only the
+    /// fields are validated here.
+    ///
+    /// # Errors
+    /// Empty measurement, no fields, an empty or duplicated field key, or a NaN or infinite
+    /// float.
+    pub fn with_shared(
+        measurement: &Arc<str>,
+        tags: &SharedTags,
+        fields: Vec<(String, FieldValue)>,
+        timestamp_ns: i64,
+        category: Category,
+    ) -> Result<Point, PointError> {
+        if measurement.is_empty() {
+            return Err(PointError::EmptyMeasurement);
+        }
+        check_fields(&fields, || measurement.to_string())?;
+        Ok(Point {
+            measurement: Name::Shared(measurement.clone()),
+            tags: Tags::Shared(tags.clone()),
+            fields,
+            timestamp_ns,
+            category,
+        })
+    }
+
     /// Validate and build a point.
     ///
     /// # Errors
@@ -109,65 +278,16 @@ impl Point {
             return Err(PointError::NoFields { measurement });
         }
         tags.sort_by(|a, b| a.0.cmp(&b.0));
-        for (i, (k, _)) in tags.iter().enumerate() {
-            if k.is_empty() {
-                return Err(PointError::EmptyKey {
-                    measurement,
-                    what: "tag",
-                });
-            }
-            if i > 0 && tags[i - 1].0 == *k {
-                let key = k.clone();
-                return Err(PointError::DuplicateKey {
-                    measurement,
-                    what: "tag",
-                    key,
-                });
-            }
-        }
-        // Duplicate field keys: pairwise for the usual handful of fields, a set beyond that so a
-        // hostile line with 100,000 fields costs linear time, not quadratic.
-        let mut seen =
-            (fields.len() > 16).then(|| std::collections::HashSet::with_capacity(fields.len()));
-        for (i, (k, v)) in fields.iter().enumerate() {
-            if k.is_empty() {
-                return Err(PointError::EmptyKey {
-                    measurement,
-                    what: "field",
-                });
-            }
-            let dup = match seen.as_mut() {
-                Some(set) => !set.insert(k.as_str()),
-                None => fields[..i].iter().any(|(k2, _)| k2 == k),
-            };
-            if dup {
-                let key = k.clone();
-                return Err(PointError::DuplicateKey {
-                    measurement,
-                    what: "field",
-                    key,
-                });
-            }
-            if let FieldValue::Float(f) = v {
-                if !f.is_finite() {
-                    let (key, value) = (k.clone(), *f);
-                    return Err(PointError::NonFiniteFloat {
-                        measurement,
-                        key,
-                        value,
-                    });
-                }
-            }
-        }
+        check_tags(&tags, || measurement.clone())?;
+        check_fields(&fields, || measurement.clone())?;
         Ok(Point {
-            measurement,
-            tags,
+            measurement: Name::Owned(measurement),
+            tags: Tags::Owned(tags),
             fields,
             timestamp_ns,
             category,
         })
     }
-
     pub fn measurement(&self) -> &str {
         &self.measurement
     }
@@ -206,7 +326,12 @@ impl Point {
             return;
         }
         if let Err(i) = self.tags.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
-            self.tags.insert(i, (key.to_string(), value.to_string()));
+            if let Tags::Shared(t) = &self.tags {
+                self.tags = Tags::Owned(t.as_slice().to_vec());
+            }
+            if let Tags::Owned(t) = &mut self.tags {
+                t.insert(i, (key.to_string(), value.to_string()));
+            }
         }
     }
 
@@ -232,6 +357,30 @@ impl Point {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_parts_make_the_same_point_and_copy_on_write() {
+        let tags =
+            SharedTags::new(vec![("b".into(), "2".into()), ("a".into(), "1".into())]).unwrap();
+        let m: Arc<str> = Arc::from("log");
+        let f = || vec![("message".to_string(), FieldValue::Text("x".into()))];
+        let shared = Point::with_shared(&m, &tags, f(), 5, Category::Logging).unwrap();
+        let owned = Point::new(
+            "log".into(),
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+            f(),
+            5,
+            Category::Logging,
+        )
+        .unwrap();
+        assert_eq!(shared, owned);
+        let mut p = shared.clone();
+        p.add_tag_if_missing("host", "h");
+        assert_eq!(p.tag("host"), Some("h"));
+        assert_eq!(shared.tag("host"), None, "the shared set is not changed");
+        assert!(SharedTags::new(vec![("a".into(), "1".into()), ("a".into(), "2".into())]).is_err());
+        assert!(Point::with_shared(&m, &tags, Vec::new(), 5, Category::Logging).is_err());
+    }
 
     fn p(tags: Vec<(&str, &str)>, fields: Vec<(&str, FieldValue)>) -> Result<Point, PointError> {
         Point::new(
