@@ -40,6 +40,10 @@ pub fn config_check(args: &ConfigArgs) -> Result<()> {
                     continue;
                 }
             };
+            // File tasks were checked with the agent config above.
+            if crate::config::is_files_conf(&text) {
+                continue;
+            }
             if let Err(e) = PluginConfig::parse(&text, f, rc.limits) {
                 eprintln!("error: {e}");
                 errors += 1;

@@ -187,6 +187,50 @@ pub enum OutputKind {
     Http(Box<HttpOutputConfig>),
 }
 
+/// A conf.d file of file tasks: `[[files]]` tables and nothing else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilesConf {
+    files: Vec<RawFileTask>,
+}
+
+/// Whether a conf.d file holds file tasks (a top-level `files` key) rather than a plugin's
+/// config.
+pub fn is_files_conf(text: &str) -> bool {
+    text.parse::<toml::Table>()
+        .is_ok_and(|t| t.contains_key("files"))
+}
+
+/// The `[[files]]` tasks of `conf_dir/*.toml` files that hold them, in file name order.
+fn files_in_conf_dir(conf_dir: &Path) -> Result<Vec<(PathBuf, Vec<RawFileTask>)>> {
+    let Ok(rd) = std::fs::read_dir(conf_dir) else {
+        return Ok(Vec::new());
+    };
+    let mut paths: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue; // `config check` and the plugin loader report unreadable files
+        };
+        if !is_files_conf(&text) {
+            continue;
+        }
+        let conf: FilesConf = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "config error in {}: {} (a conf.d file with [[files]] holds only [[files]] tables)",
+                p.display(),
+                toml_message(&text, &e)
+            )
+        })?;
+        out.push((p, conf.files));
+    }
+    Ok(out)
+}
+
 /// The validated agent config.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -293,24 +337,28 @@ impl AgentConfig {
                 .validate(source, data_dir.join("cache"), plugins_dir, conf_dir)?;
         let global_tags: Vec<(String, String)> = global_tags.into_iter().collect();
         let mut files = Vec::new();
-        for (i, t) in raw.files.iter().enumerate() {
-            let task = t.validate(&global_tags).map_err(|e| {
-                anyhow::anyhow!(
-                    "config error in {}: [[files]] #{} (source {:?}): {e}",
-                    source.display(),
-                    i + 1,
-                    t.source
-                )
-            })?;
-            if files.iter().any(|f: &FileTask| f.name == task.name) {
-                bail!(
-                    "config error in {}: [[files]] #{}: a task named {:?} exists already; set `name`",
-                    source.display(),
-                    i + 1,
-                    task.name
-                );
+        let mut sources = vec![(source.to_path_buf(), raw.files.clone())];
+        sources.extend(files_in_conf_dir(&runtime.conf_dir)?);
+        for (file, tasks) in &sources {
+            for (i, t) in tasks.iter().enumerate() {
+                let task = t.validate(&global_tags).map_err(|e| {
+                    anyhow::anyhow!(
+                        "config error in {}: [[files]] #{} (source {:?}): {e}",
+                        file.display(),
+                        i + 1,
+                        t.source
+                    )
+                })?;
+                if files.iter().any(|f: &FileTask| f.name == task.name) {
+                    bail!(
+                        "config error in {}: [[files]] #{}: a task named {:?} exists already; set `name`",
+                        file.display(),
+                        i + 1,
+                        task.name
+                    );
+                }
+                files.push(task);
             }
-            files.push(task);
         }
         Ok(AgentConfig {
             source: source.to_path_buf(),
@@ -423,6 +471,51 @@ mod tests {
         assert!(matches!(c.output, OutputKind::Stdout));
         assert_eq!(c.runtime.max_crashes, 6);
         assert!(c.global_tags.iter().any(|(k, _)| k == "host"));
+    }
+
+    #[test]
+    fn file_tasks_come_from_sandkit_toml_and_conf_d() {
+        let d = tempfile::tempdir().unwrap();
+        let conf = d.path().join("conf.d");
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::write(
+            conf.join("nginx-logs.toml"),
+            "[[files]]\nsource = \"nginx\"\npaths = [\"/var/log/nginx/*.log\"]\n",
+        )
+        .unwrap();
+        // A plugin's config beside it is not a file task.
+        std::fs::write(conf.join("cpu.toml"), "interval = \"10s\"\n").unwrap();
+        let ov = Overrides {
+            conf_dir: Some(conf.clone()),
+            ..Overrides::default()
+        };
+        let text = "[[files]]\nsource = \"app\"\npaths = [\"/var/log/app/*.log\"]\n";
+        let c = AgentConfig::parse(text, Path::new("sandkit.toml"), d.path(), &ov).unwrap();
+        let names: Vec<&str> = c.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["app", "nginx"]);
+        // A conf.d file of tasks holds nothing else, and errors name it.
+        std::fs::write(
+            conf.join("nginx-logs.toml"),
+            "interval = \"1s\"\n[[files]]\nsource = \"nginx\"\npaths = [\"/x/*.log\"]\n",
+        )
+        .unwrap();
+        let e = AgentConfig::parse(text, Path::new("sandkit.toml"), d.path(), &ov)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("nginx-logs.toml") && e.contains("interval"),
+            "{e}"
+        );
+        // Two tasks with one name are refused.
+        std::fs::write(
+            conf.join("nginx-logs.toml"),
+            "[[files]]\nsource = \"app\"\npaths = [\"/x/*.log\"]\n",
+        )
+        .unwrap();
+        let e = AgentConfig::parse(text, Path::new("sandkit.toml"), d.path(), &ov)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exists already"), "{e}");
     }
 
     #[test]
