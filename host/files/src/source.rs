@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Bytes read from one file per turn.
 const READ_CHUNK: usize = 256 << 10;
 /// Batches of one file in flight at once: the bound on duplicates after a crash.
-pub const MAX_IN_FLIGHT: usize = 8;
+pub const MAX_IN_FLIGHT: usize = 4;
 /// Longest sleep when there is nothing to read (new lines are noticed by polling the open
 /// files; notify only tells about new, renamed and removed files).
 const IDLE_POLL: Duration = Duration::from_millis(200);
