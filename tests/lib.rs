@@ -201,3 +201,33 @@ impl Default for Harness {
         Self::new()
     }
 }
+
+/// Poll `f` every 20 ms for up to `secs` seconds; whether it came true.
+pub async fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}
+
+/// The program at `path` from a Debian `package`, or `None` outside CI when it is not
+/// installed (the test then skips). Under CI=true a missing program fails the test.
+///
+/// # Panics
+/// Under CI=true when it is missing.
+pub fn installed(path: &str, package: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(path);
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{path} is not installed (make test-deps installs {package})"
+    );
+    eprintln!("skipping: {path} not installed (run `make test-deps`)");
+    None
+}

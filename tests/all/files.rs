@@ -5,27 +5,14 @@
 use sandkit_files::{FileSource, RawFileTask};
 use sandkit_io::{spawn_writer, BatchConfig, CaptureOutput, FieldValue, WriterHandle};
 use sandkit_state::Store;
+use sandkit_tests::{eventually, installed};
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// `logrotate`, or `None` outside CI when it is not installed (under CI=true: a failure).
-fn logrotate() -> Option<PathBuf> {
-    let p = PathBuf::from("/usr/sbin/logrotate");
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "logrotate is not installed (make test-deps installs it)"
-    );
-    eprintln!("skipping: logrotate not installed (run `make test-deps`)");
-    None
-}
+use std::time::Duration;
 
 fn task(toml_text: &str) -> sandkit_files::FileTask {
     let raw: RawFileTask = toml::from_str(toml_text).unwrap();
@@ -98,17 +85,6 @@ fn append(path: &Path, from: u64, n: u64) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
-async fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    f()
-}
-
 /// Every number below `n` arrived; returns how many arrived more than once.
 fn assert_all_arrived(got: &[u64], n: u64) -> usize {
     let mut count: BTreeMap<u64, usize> = BTreeMap::new();
@@ -150,7 +126,9 @@ fn rotate(logrotate: &Path, dir: &Path, how: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logrotate_create_and_copytruncate_during_a_tail_lose_nothing() {
-    let Some(lr) = logrotate() else { return };
+    let Some(lr) = installed("/usr/sbin/logrotate", "logrotate") else {
+        return;
+    };
     let d = tempfile::tempdir().unwrap();
     let logs = d.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
@@ -181,7 +159,7 @@ async fn logrotate_create_and_copytruncate_during_a_tail_lose_nothing() {
             // Lines written between the copy and the truncation are lost by logrotate itself;
             // wait until the tail has read what is there, as an operator's delaycompress would.
             let n = next;
-            assert!(wait_until(20, || seqs(&r.out).len() as u64 >= n).await);
+            assert!(eventually(20, || seqs(&r.out).len() as u64 >= n).await);
         }
         rotate(&lr, d.path(), how);
     }
@@ -189,14 +167,14 @@ async fn logrotate_create_and_copytruncate_during_a_tail_lose_nothing() {
     next += 500;
     let n = next;
     assert!(
-        wait_until(30, || seqs(&r.out).len() as u64 >= n).await,
+        eventually(30, || seqs(&r.out).len() as u64 >= n).await,
         "{} of {n} lines arrived",
         seqs(&r.out).len()
     );
     // Three renames were followed to their end, three truncations read from the start.
     let stats = r.source.as_ref().unwrap().stats()[0].1.clone();
     assert!(
-        wait_until(10, || stats.rotations.load(Ordering::Relaxed) >= 3).await,
+        eventually(10, || stats.rotations.load(Ordering::Relaxed) >= 3).await,
         "{stats:?}"
     );
     assert_eq!(stats.restarts.load(Ordering::Relaxed), 3, "{stats:?}");
@@ -225,7 +203,7 @@ async fn offsets_survive_a_restart_and_a_new_task_starts_at_the_end() {
     let mut r = Running::start(&conf, &state);
     tokio::time::sleep(Duration::from_millis(500)).await;
     append(&log, 100, 1000);
-    assert!(wait_until(20, || seqs(&r.out).len() >= 1000).await);
+    assert!(eventually(20, || seqs(&r.out).len() >= 1000).await);
     r.stop().await;
     assert_eq!(seqs(&r.out), (100..1100).collect::<Vec<_>>());
 
@@ -234,7 +212,7 @@ async fn offsets_survive_a_restart_and_a_new_task_starts_at_the_end() {
     append(&log, 1100, 1000);
     append(&logs.join("b.log"), 2100, 10);
     let mut r = Running::start(&conf, &state);
-    assert!(wait_until(20, || seqs(&r.out).len() >= 1010).await);
+    assert!(eventually(20, || seqs(&r.out).len() >= 1010).await);
     r.stop().await;
     let mut got = seqs(&r.out);
     got.sort_unstable();
@@ -263,10 +241,10 @@ async fn hourly_time_pattern_files_are_followed_and_finished() {
     append(&logs.join("20261122.log_x"), 10_000, 5);
     tokio::time::sleep(Duration::from_millis(300)).await;
     append(&logs.join("2026112211.log_2"), 601, 300);
-    assert!(wait_until(20, || seqs(&r.out).len() >= 901).await);
+    assert!(eventually(20, || seqs(&r.out).len() >= 901).await);
     // The superseded hours are closed after rotate_wait; the newest stays open.
     let stats = r.source.as_ref().unwrap().stats()[0].1.clone();
-    assert!(wait_until(10, || stats.files_open.load(Ordering::Relaxed) == 1).await);
+    assert!(eventually(10, || stats.files_open.load(Ordering::Relaxed) == 1).await);
     r.stop().await;
     let got = seqs(&r.out);
     assert_eq!(assert_all_arrived(&got, 901), 0);
@@ -386,20 +364,6 @@ async fn kill_9_loop_during_a_tail_with_the_receiver_flapping_loses_no_line() {
     assert!(extra <= bound, "{extra} duplicates, more than {bound}");
 }
 
-/// `nginx`, or `None` outside CI when it is not installed (under CI=true: a failure).
-fn nginx() -> Option<PathBuf> {
-    let p = PathBuf::from("/usr/sbin/nginx");
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "nginx is not installed (make test-deps installs it)"
-    );
-    eprintln!("skipping: nginx not installed (run `make test-deps`)");
-    None
-}
-
 /// nginx's master process, stopped with SIGTERM (which stops its workers too: SIGKILL would
 /// orphan them, holding the test's stdout open) and reaped when dropped.
 struct Reaped(Option<std::process::Child>);
@@ -418,7 +382,9 @@ impl Drop for Reaped {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_access_log_lines_delivered_equal_requests_served() {
     const REQUESTS: usize = 3000;
-    let Some(bin) = nginx() else { return };
+    let Some(bin) = installed("/usr/sbin/nginx", "nginx") else {
+        return;
+    };
     let d = tempfile::tempdir().unwrap();
     let prefix = d.path().join("nginx");
     let logs = prefix.join("logs");
@@ -454,7 +420,7 @@ async fn nginx_access_log_lines_delivered_equal_requests_served() {
         .spawn()
         .unwrap();
     let mut server = Reaped(Some(server));
-    let up = wait_until(10, || {
+    let up = eventually(10, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     })
     .await;
@@ -512,7 +478,7 @@ async fn nginx_access_log_lines_delivered_equal_requests_served() {
             .count()
     };
     assert!(
-        wait_until(30, || burst(&r.out) >= served).await,
+        eventually(30, || burst(&r.out) >= served).await,
         "{} of {served} access log lines delivered",
         burst(&r.out)
     );
@@ -546,7 +512,7 @@ async fn lines_written_just_before_a_rename_are_read() {
         &d.path().join("state"),
     );
     append(&log, 0, 100);
-    assert!(wait_until(10, || seqs(&r.out).len() >= 100).await);
+    assert!(eventually(10, || seqs(&r.out).len() >= 100).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
     for round in 0..5u64 {
         // Written, renamed away at once (out of the rule), and a new file in its place.
@@ -557,7 +523,7 @@ async fn lines_written_just_before_a_rename_are_read() {
     }
     let n = 1150;
     assert!(
-        wait_until(20, || seqs(&r.out).len() >= n).await,
+        eventually(20, || seqs(&r.out).len() >= n).await,
         "{} of {n} lines",
         seqs(&r.out).len()
     );

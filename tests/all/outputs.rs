@@ -6,12 +6,13 @@ use sandkit_io::{
     encode_points, spawn_writer, Ack, AckOutcome, BatchConfig, BufferConfig, Category, Compression,
     Delivery, Endpoint, FieldValue, HttpOutput, HttpOutputConfig, Output, Point,
 };
+use sandkit_tests::eventually;
 use sandkit_tests::receiver::{serve, serve_tls, start_receiver, test_pki};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn points(n: usize, cat: Category) -> Vec<Point> {
     points_from(0, n, cat)
@@ -83,17 +84,6 @@ fn closed_port() -> SocketAddr {
 }
 
 /// Poll `f` every 20 ms until it holds or `secs` pass.
-async fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    f()
-}
-
 #[tokio::test]
 async fn dataway_gzip_and_zstd_bodies_decode_to_the_points_sent() {
     for compression in [

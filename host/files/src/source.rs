@@ -245,6 +245,34 @@ struct Instance {
     last_ts: i64,
 }
 
+impl Instance {
+    /// Lines as records: through the multi-line joiner when there is one; with `flush`, its
+    /// held record too (the file is finished).
+    fn records(&mut self, lines: Vec<Line>, flush: bool) -> Vec<Line> {
+        let Some(m) = self.multiline.as_mut() else {
+            return lines;
+        };
+        let mut out = Vec::new();
+        lines.into_iter().for_each(|l| m.push(l, &mut out));
+        if flush {
+            m.flush(&mut out);
+        }
+        out
+    }
+
+    /// Read again from `offset`: unfinished lines and records are forgotten, and the
+    /// acknowledgements of batches already out are ignored (duplicates stay within the window).
+    fn rewind(&mut self, offset: u64) {
+        self.splitter.reset(offset);
+        self.window.reset(offset);
+        if let Some(m) = self.multiline.as_mut() {
+            m.reset();
+        }
+        self.finishing = false;
+        self.eof_since = None;
+    }
+}
+
 struct Runner {
     task: Arc<FileTask>,
     store: Store,
@@ -418,13 +446,7 @@ impl Runner {
             // ignored, so duplicates stay within it.
             let at = inst.window.committed();
             tracing::warn!(task = %self.task.name, file = %inst.path.display(), offset = at, "files.instance a batch was lost before the output: reading again from the last saved offset");
-            inst.splitter.reset(at);
-            inst.window.reset(at);
-            if let Some(m) = inst.multiline.as_mut() {
-                m.reset();
-            }
-            inst.finishing = false;
-            inst.eof_since = None;
+            inst.rewind(at);
             return;
         }
         if outcome == AckOutcome::Dropped {
@@ -670,10 +692,7 @@ impl Runner {
             self.stats
                 .invalid_utf8_lines
                 .fetch_add(after.invalid_utf8 - before.invalid_utf8, Ordering::Relaxed);
-            match inst.multiline.as_mut() {
-                Some(m) => lines.into_iter().for_each(|l| m.push(l, &mut records)),
-                None => records = lines,
-            }
+            records = inst.records(lines, false);
         }
         send(
             &self.task,
@@ -722,15 +741,9 @@ impl Runner {
                 // The file is done: its unfinished line and held record go out now. An inactive
                 // file keeps them: it may grow again.
                 if inst.detached || superseded {
-                    let mut records = Vec::new();
-                    inst.splitter.flush(&mut records);
-                    let mut out = Vec::new();
-                    if let Some(m) = inst.multiline.as_mut() {
-                        records.into_iter().for_each(|l| m.push(l, &mut out));
-                        m.flush(&mut out);
-                    } else {
-                        out = records;
-                    }
+                    let mut lines = Vec::new();
+                    inst.splitter.flush(&mut lines);
+                    let out = inst.records(lines, true);
                     send(
                         &self.task,
                         self.sink.as_ref(),
@@ -866,15 +879,9 @@ fn path_gone(path: &Path, id: FileId) -> bool {
 fn restart(task: &str, stats: &TaskStats, inst: &mut Instance, size: u64) {
     tracing::warn!(task = %task, file = %inst.path.display(), offset = inst.splitter.next_offset(), size, "files.instance truncated or rewritten (copytruncate): reading from the start");
     stats.restarts.fetch_add(1, Ordering::Relaxed);
-    inst.splitter.reset(0);
-    inst.window.reset(0);
-    if let Some(m) = inst.multiline.as_mut() {
-        m.reset();
-    }
+    inst.rewind(0);
     inst.fp = fingerprint(&inst.file, size).unwrap_or(inst.fp);
     inst.saved = u64::MAX;
-    inst.finishing = false;
-    inst.eof_since = None;
 }
 
 /// The tag sets of a file's points. Task tags are validated with the config and `filename`

@@ -1023,12 +1023,9 @@ mod tests {
         assert_eq!(encode_query("a b&c=d"), "a%20b%26c%3Dd");
     }
 
-    fn dataway(urls: &[&str], token: &str) -> Result<HttpOutput, IoError> {
-        HttpOutput::new(HttpOutputConfig {
-            endpoint: Endpoint::DataWay {
-                urls: urls.iter().map(|u| u.to_string()).collect(),
-                token: token.into(),
-            },
+    fn config(endpoint: Endpoint) -> HttpOutputConfig {
+        HttpOutputConfig {
+            endpoint,
             compression: Compression::Gzip(1),
             timeout: Duration::from_secs(1),
             max_retries: 0,
@@ -1037,7 +1034,14 @@ mod tests {
             uint_support: true,
             buffer: None,
             tls: TlsProxyConfig::default(),
-        })
+        }
+    }
+
+    fn dataway(urls: &[&str], token: &str) -> Result<HttpOutput, IoError> {
+        HttpOutput::new(config(Endpoint::DataWay {
+            urls: urls.iter().map(|u| u.to_string()).collect(),
+            token: token.into(),
+        }))
     }
 
     #[test]
@@ -1082,21 +1086,7 @@ mod tests {
 
     #[test]
     fn dataway_targets_take_the_token_from_the_url_or_config() {
-        let out = HttpOutput::new(HttpOutputConfig {
-            endpoint: Endpoint::DataWay {
-                urls: vec!["http://a:9528".into(), "http://b:9528/?token=tkn_b".into()],
-                token: "tkn_a".into(),
-            },
-            compression: Compression::Gzip(1),
-            timeout: Duration::from_secs(1),
-            max_retries: 0,
-            backoff_initial: Duration::from_millis(1),
-            backoff_max: Duration::from_millis(1),
-            uint_support: true,
-            buffer: None,
-            tls: TlsProxyConfig::default(),
-        })
-        .unwrap();
+        let out = dataway(&["http://a:9528", "http://b:9528/?token=tkn_b"], "tkn_a").unwrap();
         let t = &out.inner.targets;
         let e = &out.inner.config.endpoint;
         assert_eq!(
@@ -1116,20 +1106,10 @@ mod tests {
 
     #[test]
     fn urls_must_be_http_or_https() {
-        let e = HttpOutput::new(HttpOutputConfig {
-            endpoint: Endpoint::InfluxV1 {
-                url: "ftp://influx:8086".into(),
-                db: "x".into(),
-            },
-            compression: Compression::None,
-            timeout: Duration::from_secs(1),
-            max_retries: 0,
-            backoff_initial: Duration::from_millis(1),
-            backoff_max: Duration::from_millis(1),
-            uint_support: true,
-            buffer: None,
-            tls: TlsProxyConfig::default(),
-        })
+        let e = HttpOutput::new(config(Endpoint::InfluxV1 {
+            url: "ftp://influx:8086".into(),
+            db: "x".into(),
+        }))
         .unwrap_err();
         assert!(
             e.to_string()

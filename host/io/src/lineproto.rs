@@ -491,6 +491,19 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
+        /// Encode one point and decode the line again.
+        fn read_back(p: &Point) -> Result<(String, Vec<Point>), TestCaseError> {
+            let line = encode_points(std::slice::from_ref(p));
+            let back = crate::decode_lines(
+                line.as_bytes(),
+                crate::Precision::Nanoseconds,
+                0,
+                Category::Metric,
+            )
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            Ok((line, back))
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(4096))]
 
@@ -538,14 +551,7 @@ mod tests {
                 prop_assert_eq!(text.as_str(), z.strip_suffix(".0").unwrap_or(z));
 
                 let p = point("m", &[], vec![("f", FieldValue::Float(x))]);
-                let line = encode_points(std::slice::from_ref(&p));
-                let back = crate::decode_lines(
-                    line.as_bytes(),
-                    crate::Precision::Nanoseconds,
-                    0,
-                    Category::Metric,
-                );
-                let back = back.map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                let (line, back) = read_back(&p)?;
                 match back.first().and_then(|p| p.field("f")) {
                     Some(FieldValue::Float(y)) => prop_assert_eq!(y.to_bits(), x.to_bits(), "{}", line),
                     other => prop_assert!(false, "{:?} from {}", other, line),
@@ -557,14 +563,7 @@ mod tests {
             #[test]
             fn string_fields_read_back_exactly(t in "[\"\\\\a-z \n\u{e9}\u{1f600}]{0,40}") {
                 let p = point("m", &[], vec![("f", FieldValue::Text(t.clone()))]);
-                let line = encode_points(std::slice::from_ref(&p));
-                let back = crate::decode_lines(
-                    line.as_bytes(),
-                    crate::Precision::Nanoseconds,
-                    0,
-                    Category::Metric,
-                );
-                let back = back.map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                let (line, back) = read_back(&p)?;
                 prop_assert_eq!(back.first().and_then(|p| p.field("f")), Some(&FieldValue::Text(t)), "{}", line);
             }
         }
