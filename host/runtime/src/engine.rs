@@ -7,7 +7,7 @@ use crate::host::HostState;
 use crate::{RuntimeConfig, RuntimeError};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::Engine;
@@ -98,19 +98,28 @@ impl Drop for EpochTicker {
     }
 }
 
-/// Engine, linker and cache, shared by every plugin.
+/// Engine, linker and cache, shared by every plugin. They are built on first use, so that an agent
+/// with no plugins (one that only tails files, say) pays neither the memory nor the start-up time
+/// of wasmtime and keeps no epoch thread.
 pub struct Runtime {
+    config: RuntimeConfig,
+    parts: OnceLock<Parts>,
+    /// Serialises the first build: two plugins loading at once build one engine.
+    building: Mutex<()>,
+}
+
+struct Parts {
     engine: Engine,
     linker: Linker<HostState>,
     cache: ComponentCache,
-    config: RuntimeConfig,
-    _ticker: EpochTicker,
+    ticker: EpochTicker,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
             .field("config", &self.config)
+            .field("built", &self.parts.get().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -126,11 +135,27 @@ pub fn engine_config() -> wasmtime::Config {
 }
 
 impl Runtime {
-    /// Build the engine, the linker and the cache.
+    /// A runtime for `config`; the engine, the linker and the cache are built when first needed.
     ///
     /// # Errors
-    /// When the engine cannot be built or the cache directory cannot be created.
+    /// None today: kept fallible so that checks of the configuration can move here.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        Ok(Runtime {
+            config,
+            parts: OnceLock::new(),
+            building: Mutex::new(()),
+        })
+    }
+
+    /// The engine, the linker, the cache and the epoch ticker, built on the first call.
+    fn parts(&self) -> Result<&Parts, RuntimeError> {
+        if let Some(p) = self.parts.get() {
+            return Ok(p);
+        }
+        let _guard = self.building.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = self.parts.get() {
+            return Ok(p);
+        }
         let engine =
             Engine::new(&engine_config()).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::<HostState>::new(&engine);
@@ -138,28 +163,38 @@ impl Runtime {
             .map_err(|e| RuntimeError::Engine(format!("linking WASI: {e:#}")))?;
         Collector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| RuntimeError::Engine(format!("linking sandkit imports: {e:#}")))?;
-        let cache = ComponentCache::new(&engine, config.cache_dir.clone())?;
-        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick);
-        Ok(Runtime {
+        let cache = ComponentCache::new(&engine, self.config.cache_dir.clone())?;
+        let ticker = EpochTicker::start(engine.clone(), self.config.epoch_tick);
+        Ok(self.parts.get_or_init(|| Parts {
             engine,
             linker,
             cache,
-            config,
-            _ticker: ticker,
-        })
+            ticker,
+        }))
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// The engine (built now if this is the first use).
+    ///
+    /// # Errors
+    /// When the engine, the linker or the cache directory cannot be built.
+    pub fn engine(&self) -> Result<&Engine, RuntimeError> {
+        Ok(&self.parts()?.engine)
     }
 
-    pub fn linker(&self) -> &Linker<HostState> {
-        &self.linker
+    /// The linker with every host import.
+    ///
+    /// # Errors
+    /// As [`Runtime::engine`].
+    pub fn linker(&self) -> Result<&Linker<HostState>, RuntimeError> {
+        Ok(&self.parts()?.linker)
     }
 
     /// The handle instances use to keep the epoch ticking during their calls.
-    pub fn activity(&self) -> EpochActivity {
-        self._ticker.activity.clone()
+    ///
+    /// # Errors
+    /// As [`Runtime::engine`].
+    pub fn activity(&self) -> Result<EpochActivity, RuntimeError> {
+        Ok(self.parts()?.ticker.activity.clone())
     }
 
     pub fn config(&self) -> &RuntimeConfig {
@@ -176,6 +211,7 @@ impl Runtime {
         bytes: &[u8],
         hash: &str,
     ) -> Result<(Component, CacheOutcome), RuntimeError> {
-        self.cache.load(&self.engine, file, bytes, hash)
+        let parts = self.parts()?;
+        parts.cache.load(&parts.engine, file, bytes, hash)
     }
 }

@@ -155,7 +155,7 @@ pub fn collector_pre(
         reason,
     };
     let ty = component.component_type();
-    let engine = runtime.engine();
+    let engine = runtime.engine()?;
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
     let missing: Vec<&str> = ["describe", "init", "collect"]
         .into_iter()
@@ -169,7 +169,7 @@ pub fn collector_pre(
         )));
     }
     let pre = runtime
-        .linker()
+        .linker()?
         .instantiate_pre(component)
         .map_err(|e| wrong(format!("imports the host cannot satisfy: {e:#}")))?;
     CollectorPre::new(pre).map_err(|e| wrong(format!("{e:#}")))
@@ -211,7 +211,7 @@ pub(crate) async fn load_plugin_hashed(
     };
     let pre = collector_pre(runtime, file, &component)?;
     let name: Arc<str> = Arc::from(name);
-    let activity = runtime.activity();
+    let activity = runtime.activity()?;
     // describe runs without any grant: it must not depend on the host.
     let mut bare = config.clone();
     bare.sandbox = Default::default();
