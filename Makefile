@@ -9,7 +9,8 @@ WASM_OUT := $(GUEST_TARGET_DIR)/wasm32-wasip2/release
 BUILD := $(ROOT)/build
 BIN := $(CARGO_TARGET_DIR)/release/sandkit
 COLLECTORS := cpu mem disk diskio net system
-TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongworld noop
+TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongworld noop poison
+PIPELINES := nginx
 
 .PHONY: all deps guests host build run test test-deps lint fmt bench idle clean-build
 
@@ -28,7 +29,7 @@ deps:
 guests: deps
 	cd guests && CARGO_TARGET_DIR=$(GUEST_TARGET_DIR) cargo build --release --target wasm32-wasip2
 	@mkdir -p $(BUILD)/wasm
-	@for g in $(COLLECTORS) $(TEST_GUESTS); do cp $(WASM_OUT)/$$g.wasm $(BUILD)/wasm/$$g.wasm; done
+	@for g in $(COLLECTORS) $(PIPELINES) $(TEST_GUESTS); do cp $(WASM_OUT)/$$g.wasm $(BUILD)/wasm/$$g.wasm; done
 	@echo "guests: $$(ls $(BUILD)/wasm | wc -l) components in build/wasm"
 
 host: deps

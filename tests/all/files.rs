@@ -37,7 +37,7 @@ impl Running {
             },
         );
         let store = Store::open(state).unwrap();
-        let source = FileSource::start(vec![task(task_text)], store, sink).unwrap();
+        let source = FileSource::start(vec![task(task_text)], store, sink, None).unwrap();
         Running {
             out,
             source: Some(source),

@@ -28,8 +28,13 @@ pub struct RawFileTask {
     /// Tags added to every point (besides `filename` and the global tags).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    /// Pipeline that parses the records (applied from the pipelines release on).
+    /// Pipeline (a plugin in the plugins directory) that cuts the records into fields; without
+    /// one, each record is sent as its `message` field.
     pub pipeline: Option<String>,
+    /// Records per pipeline call, at most (default 1024).
+    pub pipeline_batch: Option<usize>,
+    /// Bytes of records per pipeline call, at most (default 1 MiB; a longer record goes alone).
+    pub pipeline_batch_bytes: Option<usize>,
     /// Regex that starts a multi-line record; lines that do not match join the record before.
     pub multiline_start: Option<String>,
     /// How long a multi-line record waits for more lines (default `3s`).
@@ -65,6 +70,8 @@ pub struct FileTask {
     /// Sorted by key; `filename` is added per file.
     pub tags: Vec<(String, String)>,
     pub pipeline: Option<String>,
+    pub pipeline_batch: usize,
+    pub pipeline_batch_bytes: usize,
     pub multiline: Option<Regex>,
     pub multiline_timeout: Duration,
     pub line: LineConfig,
@@ -138,6 +145,21 @@ impl RawFileTask {
         {
             return Err("key \"scan_interval\": must be between 100ms and 1 day".into());
         }
+        let pipeline_batch = self.pipeline_batch.unwrap_or(1024);
+        if !(1..=65_536).contains(&pipeline_batch) {
+            return Err(format!(
+                "key \"pipeline_batch\": {pipeline_batch} is outside 1..=65536"
+            ));
+        }
+        let pipeline_batch_bytes = self.pipeline_batch_bytes.unwrap_or(1 << 20);
+        if !(1024..=(256 << 20)).contains(&pipeline_batch_bytes) {
+            return Err(format!(
+                "key \"pipeline_batch_bytes\": {pipeline_batch_bytes} is outside 1024..=268435456"
+            ));
+        }
+        if self.pipeline.as_deref().is_some_and(|p| p.is_empty()) {
+            return Err("key \"pipeline\": must not be empty".into());
+        }
         Ok(FileTask {
             name,
             source: self.source.clone(),
@@ -146,6 +168,8 @@ impl RawFileTask {
             category,
             tags: tags.into_iter().collect(),
             pipeline: self.pipeline.clone(),
+            pipeline_batch,
+            pipeline_batch_bytes,
             multiline,
             multiline_timeout: duration(
                 "multiline_timeout",
@@ -210,6 +234,9 @@ mod tests {
             ("tags = { filename = \"x\" }", "tags"),
             ("tags = { truncated = \"x\" }", "tags"),
             ("scan_interval = \"1000years\"", "scan_interval"),
+            ("pipeline_batch = 0", "pipeline_batch"),
+            ("pipeline_batch_bytes = 10", "pipeline_batch_bytes"),
+            ("pipeline = \"\"", "pipeline"),
         ] {
             let e = raw(extra).unwrap_err();
             assert!(e.contains(&format!("key \"{key}\"")), "{extra}: {e}");

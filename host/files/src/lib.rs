@@ -8,7 +8,7 @@
 //! - [`identity`]: device, inode and fingerprint;
 //! - [`lines`], [`multiline`]: cutting bytes into records;
 //! - [`window`]: the sliding window of acknowledged offsets;
-//! - [`source`]: the running tasks;
+//! - [`source`]: the running tasks; `parse`: records through a pipeline;
 //! - [`config`]: `[[files]]` tables.
 
 pub mod config;
@@ -16,6 +16,7 @@ pub mod error;
 pub mod identity;
 pub mod lines;
 pub mod multiline;
+mod parse;
 pub mod rule;
 pub mod source;
 pub mod window;

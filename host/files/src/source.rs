@@ -14,8 +14,10 @@ use crate::error::FilesError;
 use crate::identity::{compare, fingerprint, FileId, Fingerprint, Seen, FINGERPRINT_BYTES};
 use crate::lines::{Line, LineSplitter};
 use crate::multiline::Multiline;
+use crate::parse::{FileCtx, TagCache};
 use crate::window::OffsetWindow;
 use notify::{EventKind, RecursiveMode, Watcher};
+use sandkit_io::pipeline::{LineProcessor, PipelineProvider};
 use sandkit_io::{Ack, AckOutcome, FieldValue, Point, SharedTags, Sink};
 use sandkit_state::{Batch, Family, Store};
 use serde::{Deserialize, Serialize};
@@ -78,6 +80,12 @@ pub struct TaskStats {
     /// Files closed after a rename, a deletion or a newer time-pattern file.
     pub rotations: AtomicU64,
     pub dropped_acks: AtomicU64,
+    /// Records the pipeline made.
+    pub pipeline_records: AtomicU64,
+    /// Lines the pipeline did not process (passed on raw, or parked).
+    pub pipeline_failed_lines: AtomicU64,
+    /// Of those, lines parked in the dead-letter family (fail-closed pipelines).
+    pub parked_lines: AtomicU64,
 }
 
 /// A copy of a task's counters, for `files.json` and `sandkit status`.
@@ -92,6 +100,9 @@ pub struct TaskSnapshot {
     pub restarts: u64,
     pub rotations: u64,
     pub dropped_acks: u64,
+    pub pipeline_records: u64,
+    pub pipeline_failed_lines: u64,
+    pub parked_lines: u64,
 }
 
 impl TaskStats {
@@ -107,6 +118,9 @@ impl TaskStats {
             restarts: get(&self.restarts),
             rotations: get(&self.rotations),
             dropped_acks: get(&self.dropped_acks),
+            pipeline_records: get(&self.pipeline_records),
+            pipeline_failed_lines: get(&self.pipeline_failed_lines),
+            parked_lines: get(&self.parked_lines),
         }
     }
 }
@@ -143,11 +157,18 @@ impl std::fmt::Debug for Msg {
 }
 
 impl FileSource {
-    /// Start one thread per task.
+    /// Start one thread per task; tasks that name a pipeline get a processor of it from
+    /// `pipelines`.
     ///
     /// # Errors
-    /// Two tasks with one name, the store, or a thread that cannot be spawned.
-    pub fn start(tasks: Vec<FileTask>, store: Store, sink: Sink) -> Result<FileSource, FilesError> {
+    /// Two tasks with one name, a task naming a pipeline when there are no pipelines, the
+    /// store, or a thread that cannot be spawned.
+    pub fn start(
+        tasks: Vec<FileTask>,
+        store: Store,
+        sink: Sink,
+        pipelines: Option<Arc<dyn PipelineProvider>>,
+    ) -> Result<FileSource, FilesError> {
         let mut names = HashSet::new();
         for t in &tasks {
             if !names.insert(t.name.clone()) {
@@ -166,12 +187,19 @@ impl FileSource {
         };
         for task in tasks {
             let name = task.name.clone();
-            if let Some(p) = &task.pipeline {
-                tracing::warn!(task = %name, pipeline = %p, "files.task pipelines are not applied yet: records go out unparsed");
-            }
+            let processor = match (&task.pipeline, &pipelines) {
+                (None, _) => None,
+                (Some(p), Some(provider)) => Some(provider.processor(p)),
+                (Some(p), None) => {
+                    return Err(FilesError::Task {
+                        task: name,
+                        reason: format!("names pipeline {p:?}, but this agent runs no pipelines"),
+                    })
+                }
+            };
             let stats = Arc::new(TaskStats::default());
             let (tx, rx) = channel();
-            let runner = Runner::new(
+            let mut runner = Runner::new(
                 task,
                 store.clone(),
                 sink.clone(),
@@ -180,6 +208,7 @@ impl FileSource {
                 stats.clone(),
                 stop.clone(),
             )?;
+            runner.processor = processor;
             let handle = std::thread::Builder::new()
                 .name(format!("files-{name}"))
                 .spawn(move || runner.run())
@@ -238,6 +267,8 @@ struct Instance {
     time: Option<u64>,
     /// At the end of the file since.
     eof_since: Option<Instant>,
+    /// Tag sets of pipeline records.
+    tag_cache: TagCache,
     /// Renamed out of the rule or deleted: finish and close.
     detached: bool,
     /// The last records were flushed; close once acknowledged.
@@ -293,6 +324,8 @@ struct Runner {
     buf: Vec<u8>,
     watcher: Option<notify::RecommendedWatcher>,
     watched: HashSet<PathBuf>,
+    /// The task's pipeline, if it names one.
+    processor: Option<Box<dyn LineProcessor>>,
 }
 
 fn now_ns() -> i64 {
@@ -351,6 +384,7 @@ impl Runner {
             buf: vec![0; READ_CHUNK],
             watcher,
             watched: HashSet::new(),
+            processor: None,
         })
     }
 
@@ -611,6 +645,7 @@ impl Runner {
             saved: u64::MAX,
             time,
             eof_since: None,
+            tag_cache: TagCache::default(),
             detached: false,
             finishing: false,
             last_ts: 0,
@@ -699,6 +734,8 @@ impl Runner {
             self.sink.as_ref(),
             &self.tx,
             &self.stats,
+            &self.store,
+            self.processor.as_deref_mut(),
             inst,
             records,
         );
@@ -749,6 +786,8 @@ impl Runner {
                         self.sink.as_ref(),
                         &self.tx,
                         &self.stats,
+                        &self.store,
+                        self.processor.as_deref_mut(),
                         inst,
                         out,
                     );
@@ -907,12 +946,16 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Turn records into points and send them with an acknowledgement that moves the window.
+/// Turn records into points (through the task's pipeline, if any) and send them with an
+/// acknowledgement that moves the window.
+#[allow(clippy::too_many_arguments)]
 fn send(
     task: &FileTask,
     sink: Option<&Sink>,
     tx: &Sender<Msg>,
     stats: &TaskStats,
+    store: &Store,
+    processor: Option<&mut (dyn LineProcessor + 'static)>,
     inst: &mut Instance,
     records: Vec<Line>,
 ) {
@@ -922,16 +965,34 @@ fn send(
     let end = last.end;
     let mut points = Vec::with_capacity(records.len());
     let mut ts = now_ns().max(inst.last_ts + 1);
-    for r in records {
-        let fields = vec![("message".to_string(), FieldValue::Text(r.text))];
-        let tags = &inst.tags[usize::from(r.truncated)];
-        match Point::with_shared(&task.measurement, tags, fields, ts, task.category) {
-            Ok(p) => points.push(p),
-            Err(e) => {
-                tracing::warn!(task = %task.name, file = %inst.path.display(), offset = r.start, error = %e, "files.record cannot become a point");
+    match processor {
+        Some(proc) => {
+            let path = inst.path.display().to_string();
+            let mut ctx = FileCtx {
+                task,
+                store,
+                stats,
+                path: &path,
+                tags: &inst.tags,
+                cache: &mut inst.tag_cache,
+            };
+            ts -= 1;
+            ctx.run(proc, &records, &mut ts, &mut points);
+            ts += 1;
+        }
+        None => {
+            for r in records {
+                let fields = vec![("message".to_string(), FieldValue::Text(r.text))];
+                let tags = &inst.tags[usize::from(r.truncated)];
+                match Point::with_shared(&task.measurement, tags, fields, ts, task.category) {
+                    Ok(p) => points.push(p),
+                    Err(e) => {
+                        tracing::warn!(task = %task.name, file = %inst.path.display(), offset = r.start, error = %e, "files.record cannot become a point");
+                    }
+                }
+                ts += 1;
             }
         }
-        ts += 1;
     }
     inst.last_ts = ts - 1;
     let seq = inst.window.push(end);

@@ -14,7 +14,9 @@ mod http;
 mod lineproto;
 mod lpdecode;
 mod output;
+pub mod pipeline;
 mod point;
+pub mod records;
 mod sink;
 mod tls;
 

@@ -12,6 +12,22 @@ pub mod collector {
     });
 }
 
+/// The `pipeline` world. Its imports (types, host-log, state) are the collector world's, so the
+/// one linker serves both and the host implements them once.
+pub mod pipeline {
+    wasmtime::component::bindgen!({
+        world: "pipeline",
+        path: "../../wit",
+        exports: { default: async },
+        imports: { default: trappable },
+        with: {
+            "sandkit:plugin/types": super::collector::sandkit::plugin::types,
+            "sandkit:plugin/host-log": super::collector::sandkit::plugin::host_log,
+            "sandkit:plugin/state": super::collector::sandkit::plugin::state,
+        },
+    });
+}
+
 pub use collector::sandkit::plugin::types::{
     Category as WitCategory, FieldKind, FieldValue as WitFieldValue, LogLevel, PluginInfo,
     Point as WitPoint,

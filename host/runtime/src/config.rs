@@ -306,9 +306,25 @@ pub struct RawPluginConfig {
     /// Grants.
     #[serde(default)]
     pub sandbox: Sandbox,
+    /// Pipelines: what becomes of a line the pipeline cannot process (it traps on it, or the
+    /// pipeline is disabled): "pass" it on raw with a `pipeline_error` tag (default), or "park" it
+    /// in the dead-letter store.
+    #[serde(default)]
+    pub on_error: OnError,
     /// Plugin-specific settings, handed to the plugin's `init` as JSON.
     #[serde(default)]
     pub config: Option<toml::Table>,
+}
+
+/// A pipeline's failure mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Fail open: the line goes on raw, tagged `pipeline_error=<kind>`.
+    #[default]
+    Pass,
+    /// Fail closed: the line is parked in the dead-letter column family of the state store.
+    Park,
 }
 
 /// A validated plugin config.
@@ -320,6 +336,8 @@ pub struct PluginConfig {
     pub sandbox: Sandbox,
     /// The `[config]` table as JSON text.
     pub config_json: String,
+    /// Pipelines: pass or park the lines that fail.
+    pub on_error: OnError,
     /// The file it came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -333,6 +351,7 @@ impl PluginConfig {
             limits,
             sandbox: Sandbox::default(),
             config_json: "{}".into(),
+            on_error: OnError::Pass,
             source: None,
         }
     }
@@ -372,6 +391,7 @@ impl PluginConfig {
             limits: raw.limits.apply(base),
             sandbox: raw.sandbox,
             config_json,
+            on_error: raw.on_error,
             source: Some(file.to_path_buf()),
         })
     }

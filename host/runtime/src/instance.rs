@@ -1,12 +1,14 @@
 //! One plugin instance: a `Store` made from the plugin's `InstancePre`, and calls into it under
 //! the per-call limits (fuel, wall-time deadline, memory, emitted points and bytes).
 
-use crate::bindings::collector::{Collector, CollectorPre};
+use crate::bindings::collector::Collector;
+use crate::bindings::pipeline::sandkit::plugin::pipeline_types::LineBatch;
+use crate::bindings::pipeline::Pipeline;
 use crate::bindings::PluginInfo;
 use crate::config::{Limits, PluginConfig};
 use crate::engine::EpochActivity;
 use crate::host::{HostState, LimitExceeded, StateStore};
-use crate::plugin::LoadedPlugin;
+use crate::plugin::{LoadedPlugin, PluginPre};
 use crate::RuntimeError;
 use sandkit_io::Point;
 use std::sync::{Arc, Mutex};
@@ -24,11 +26,25 @@ pub struct CallReport {
     pub elapsed: Duration,
 }
 
+/// What one `process` call returned and cost.
+#[derive(Debug, Default)]
+pub struct ProcessReport {
+    /// The records, in the record encoding (not yet validated).
+    pub output: Vec<u8>,
+    pub fuel_used: u64,
+    pub elapsed: Duration,
+}
+
+enum Bindings {
+    Collector(Collector),
+    Pipeline(Pipeline),
+}
+
 /// A live instance. After any crash (trap or deadline) it must be dropped: a trapped component
 /// cannot be entered again.
 pub struct Instance {
     store: Store<HostState>,
-    bindings: Collector,
+    bindings: Bindings,
     plugin: Arc<str>,
     limits: Limits,
     activity: EpochActivity,
@@ -99,7 +115,7 @@ impl Instance {
 
     /// As [`Instance::new`], before a [`LoadedPlugin`] exists (loading calls `describe`).
     pub(crate) async fn from_parts(
-        pre: &CollectorPre<HostState>,
+        pre: &PluginPre,
         plugin: Arc<str>,
         activity: EpochActivity,
         config: &PluginConfig,
@@ -116,8 +132,21 @@ impl Instance {
         store.limiter(|s| &mut s.limiter);
         let limits = config.limits;
         prepare(&mut store, limits);
-        let fut = pre.instantiate_async(&mut store);
-        let bindings = match tokio::time::timeout(limits.timeout, fut).await {
+        let made = match pre {
+            PluginPre::Collector(p) => {
+                let fut = p.instantiate_async(&mut store);
+                tokio::time::timeout(limits.timeout, fut)
+                    .await
+                    .map(|r| r.map(Bindings::Collector))
+            }
+            PluginPre::Pipeline(p) => {
+                let fut = p.instantiate_async(&mut store);
+                tokio::time::timeout(limits.timeout, fut)
+                    .await
+                    .map(|r| r.map(Bindings::Pipeline))
+            }
+        };
+        let bindings = match made {
             Err(_) => {
                 return Err(RuntimeError::Deadline {
                     plugin: plugin.to_string(),
@@ -177,8 +206,17 @@ impl Instance {
     pub async fn describe(&mut self) -> Result<PluginInfo, RuntimeError> {
         prepare(&mut self.store, self.limits);
         let _active = self.activity.enter();
-        let fut = self.bindings.call_describe(&mut self.store);
-        match tokio::time::timeout(self.limits.timeout, fut).await {
+        let r = match &self.bindings {
+            Bindings::Collector(b) => {
+                let fut = b.call_describe(&mut self.store);
+                tokio::time::timeout(self.limits.timeout, fut).await
+            }
+            Bindings::Pipeline(b) => {
+                let fut = b.call_describe(&mut self.store);
+                tokio::time::timeout(self.limits.timeout, fut).await
+            }
+        };
+        match r {
             Err(_) => Err(self.deadline("describe")),
             Ok(Err(e)) => Err(self.fail("describe", &e)),
             Ok(Ok(info)) => Ok(info),
@@ -192,8 +230,17 @@ impl Instance {
     pub async fn init(&mut self, config_json: &str) -> Result<(), RuntimeError> {
         prepare(&mut self.store, self.limits);
         let _active = self.activity.enter();
-        let fut = self.bindings.call_init(&mut self.store, config_json);
-        match tokio::time::timeout(self.limits.timeout, fut).await {
+        let r = match &self.bindings {
+            Bindings::Collector(b) => {
+                let fut = b.call_init(&mut self.store, config_json);
+                tokio::time::timeout(self.limits.timeout, fut).await
+            }
+            Bindings::Pipeline(b) => {
+                let fut = b.call_init(&mut self.store, config_json);
+                tokio::time::timeout(self.limits.timeout, fut).await
+            }
+        };
+        match r {
             Err(_) => Err(self.deadline("init")),
             Ok(Err(e)) => Err(self.fail("init", &e)),
             Ok(Ok(Err(message))) => Err(RuntimeError::Guest {
@@ -213,8 +260,11 @@ impl Instance {
     pub async fn collect(&mut self) -> Result<CallReport, RuntimeError> {
         prepare(&mut self.store, self.limits);
         let _active = self.activity.enter();
+        let Bindings::Collector(b) = &self.bindings else {
+            return Err(self.not_a("collector", "collect"));
+        };
         let start = Instant::now();
-        let fut = self.bindings.call_collect(&mut self.store);
+        let fut = b.call_collect(&mut self.store);
         let r = tokio::time::timeout(self.limits.timeout, fut).await;
         let elapsed = start.elapsed();
         match r {
@@ -236,6 +286,56 @@ impl Instance {
                     elapsed,
                 })
             }
+        }
+    }
+}
+
+impl Instance {
+    fn not_a(&self, world: &str, call: &str) -> RuntimeError {
+        RuntimeError::Plugin {
+            plugin: self.plugin.to_string(),
+            reason: format!("is not a {world}: it has no {call}"),
+        }
+    }
+
+    /// Call a pipeline's `process` on a batch of lines (line `i` is `data[ends[i-1]..ends[i]]`).
+    ///
+    /// # Errors
+    /// On a trap, a deadline overrun, an error returned by the plugin, or when the plugin is not
+    /// a pipeline.
+    pub async fn process(
+        &mut self,
+        source: &str,
+        data: &[u8],
+        ends: &[u32],
+    ) -> Result<ProcessReport, RuntimeError> {
+        let Bindings::Pipeline(b) = &self.bindings else {
+            return Err(self.not_a("pipeline", "process"));
+        };
+        prepare(&mut self.store, self.limits);
+        let _active = self.activity.enter();
+        let batch = LineBatch {
+            source: source.to_string(),
+            data: data.to_vec(),
+            ends: ends.to_vec(),
+        };
+        let start = Instant::now();
+        let fut = b.call_process(&mut self.store, &batch);
+        let r = tokio::time::timeout(self.limits.timeout, fut).await;
+        let elapsed = start.elapsed();
+        match r {
+            Err(_) => Err(self.deadline("process")),
+            Ok(Err(e)) => Err(self.fail("process", &e)),
+            Ok(Ok(Err(message))) => Err(RuntimeError::Guest {
+                plugin: self.plugin.to_string(),
+                call: "process",
+                message,
+            }),
+            Ok(Ok(Ok(output))) => Ok(ProcessReport {
+                output,
+                fuel_used: self.fuel_used(),
+                elapsed,
+            }),
         }
     }
 }

@@ -13,19 +13,24 @@ mod error;
 mod host;
 mod instance;
 mod logstream;
+mod pipeline;
 mod plugin;
 mod status;
 mod supervisor;
 mod sys;
 
 pub use cache::{CacheOutcome, ComponentCache};
-pub use config::{Limits, PluginConfig, RawRuntimeConfig, RuntimeConfig, Sandbox};
+pub use config::{Limits, OnError, PluginConfig, RawRuntimeConfig, RuntimeConfig, Sandbox};
 pub use directory::{watch_plugins_dir, DirWatcher};
 pub use engine::{engine_config, Runtime};
 pub use error::RuntimeError;
 pub use host::StateStore;
-pub use instance::{CallReport, Instance};
-pub use plugin::{load_plugin, load_plugin_file, plugin_name, LoadedPlugin, PluginDescription};
+pub use instance::{CallReport, Instance, ProcessReport};
+pub use pipeline::{PipelineEntry, PipelineRegistry, PipelineRunner, RegistryProvider};
+pub use plugin::{
+    load_plugin, load_plugin_file, plugin_name, plugin_pre, LoadedPlugin, PluginDescription,
+    PluginPre,
+};
 pub use status::{PluginState, PluginStatus};
 pub use supervisor::{effective_interval, plugin_files, Supervisor};
 pub use sys::hostname;

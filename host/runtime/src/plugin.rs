@@ -2,6 +2,7 @@
 //! the `InstancePre`, and ask the plugin to describe itself.
 
 use crate::bindings::collector::CollectorPre;
+use crate::bindings::pipeline::PipelinePre;
 use crate::bindings::{FieldKind, PluginInfo};
 use crate::cache::{CacheOutcome, ComponentCache};
 use crate::config::PluginConfig;
@@ -111,7 +112,7 @@ pub struct LoadedPlugin {
     pub name: Arc<str>,
     pub file: PathBuf,
     pub hash: String,
-    pub pre: CollectorPre<HostState>,
+    pub pre: PluginPre,
     pub description: PluginDescription,
     pub cache: CacheOutcome,
     /// Keeps the epoch ticking while this plugin's calls run.
@@ -140,39 +141,89 @@ pub fn plugin_name(file: &Path) -> Option<String> {
     Some(stem.to_string())
 }
 
-/// Build the collector `InstancePre` for a component, or say why it is not a collector.
+/// The `InstancePre` of a plugin, by world.
+#[derive(Clone)]
+pub enum PluginPre {
+    Collector(CollectorPre<HostState>),
+    Pipeline(PipelinePre<HostState>),
+}
+
+impl std::fmt::Debug for PluginPre {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PluginPre({})", self.world())
+    }
+}
+
+impl PluginPre {
+    /// The world's name.
+    pub fn world(&self) -> &'static str {
+        match self {
+            PluginPre::Collector(_) => "collector",
+            PluginPre::Pipeline(_) => "pipeline",
+        }
+    }
+
+    pub(crate) fn engine(&self) -> &wasmtime::Engine {
+        match self {
+            PluginPre::Collector(p) => p.engine(),
+            PluginPre::Pipeline(p) => p.engine(),
+        }
+    }
+}
+
+/// Build the `InstancePre` for a component: a pipeline when it exports `process`, otherwise a
+/// collector; or say why it is neither.
 ///
 /// # Errors
 /// [`RuntimeError::WrongWorld`] naming the file and what is missing.
-pub fn collector_pre(
+pub fn plugin_pre(
     runtime: &Runtime,
     file: &Path,
     component: &wasmtime::component::Component,
-) -> Result<CollectorPre<HostState>, RuntimeError> {
+) -> Result<PluginPre, RuntimeError> {
+    let engine = runtime.engine()?;
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+    let world = if exports.iter().any(|e| e == "process") {
+        "pipeline"
+    } else {
+        "collector"
+    };
     let wrong = |reason: String| RuntimeError::WrongWorld {
         file: file.to_path_buf(),
-        world: "collector",
+        world,
         reason,
     };
-    let ty = component.component_type();
-    let engine = runtime.engine()?;
-    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    let missing: Vec<&str> = ["describe", "init", "collect"]
+    let wanted: [&str; 3] = if world == "pipeline" {
+        ["describe", "init", "process"]
+    } else {
+        ["describe", "init", "collect"]
+    };
+    let missing: Vec<&str> = wanted
         .into_iter()
         .filter(|n| !exports.iter().any(|e| e == n))
         .collect();
     if !missing.is_empty() {
         return Err(wrong(format!(
-            "missing export(s) {}; it exports [{}]",
+            "missing export(s) {}; it exports [{}]{}",
             missing.join(", "),
-            exports.join(", ")
+            exports.join(", "),
+            if world == "collector" {
+                " (a pipeline exports describe, init, process)"
+            } else {
+                ""
+            }
         )));
     }
     let pre = runtime
         .linker()?
         .instantiate_pre(component)
         .map_err(|e| wrong(format!("imports the host cannot satisfy: {e:#}")))?;
-    CollectorPre::new(pre).map_err(|e| wrong(format!("{e:#}")))
+    Ok(if world == "pipeline" {
+        PluginPre::Pipeline(PipelinePre::new(pre).map_err(|e| wrong(format!("{e:#}")))?)
+    } else {
+        PluginPre::Collector(CollectorPre::new(pre).map_err(|e| wrong(format!("{e:#}")))?)
+    })
 }
 
 /// Load `bytes` (read from `file`) as plugin `name`: compile or fetch from cache, check the world,
@@ -209,7 +260,7 @@ pub(crate) async fn load_plugin_hashed(
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(compile)?,
         _ => compile()?,
     };
-    let pre = collector_pre(runtime, file, &component)?;
+    let pre = plugin_pre(runtime, file, &component)?;
     let name: Arc<str> = Arc::from(name);
     let activity = runtime.activity()?;
     // describe runs without any grant: it must not depend on the host.

@@ -7,7 +7,8 @@
 use crate::config::PluginConfig;
 use crate::host::StateStore;
 use crate::instance::Instance;
-use crate::plugin::{load_plugin_hashed, plugin_name, LoadedPlugin, PluginDescription};
+use crate::pipeline::{PipelineEntry, PipelineRegistry};
+use crate::plugin::{load_plugin_hashed, plugin_name, LoadedPlugin, PluginDescription, PluginPre};
 use crate::status::{PluginState, PluginStatus};
 use crate::{Runtime, RuntimeError};
 use rand::Rng;
@@ -34,6 +35,7 @@ pub struct Supervisor {
     sink: Sink,
     global_tags: Arc<Vec<(String, String)>>,
     plugins: Mutex<HashMap<String, Entry>>,
+    pipelines: Arc<PipelineRegistry>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -83,11 +85,17 @@ fn lock(s: &Mutex<PluginStatus>) -> std::sync::MutexGuard<'_, PluginStatus> {
 impl Supervisor {
     pub fn new(runtime: Arc<Runtime>, sink: Sink, global_tags: Vec<(String, String)>) -> Arc<Self> {
         Arc::new(Supervisor {
+            pipelines: PipelineRegistry::new(runtime.clone()),
             runtime,
             sink,
             global_tags: Arc::new(global_tags),
             plugins: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The pipelines loaded from the plugins directory.
+    pub fn pipelines(&self) -> &Arc<PipelineRegistry> {
+        &self.pipelines
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -169,7 +177,35 @@ impl Supervisor {
             "runtime.plugin loaded"
         );
         self.stop_entry(&name).await;
-        self.start(loaded, config);
+        if matches!(loaded.pre, PluginPre::Pipeline(_)) {
+            self.register_pipeline(loaded, config);
+        } else {
+            self.pipelines.remove(&name);
+            self.start(loaded, config);
+        }
+    }
+
+    /// A pipeline has no schedule: it runs when a source hands it lines. Register it (replacing
+    /// an older version: sources switch to it at their next batch).
+    fn register_pipeline(&self, plugin: LoadedPlugin, config: PluginConfig) {
+        let name = plugin.name.to_string();
+        let mut st = PluginStatus::new(&name, plugin.file.clone());
+        st.hash = Some(plugin.hash.clone());
+        st.description = Some(plugin.description.clone());
+        st.state = PluginState::Running;
+        let status = Arc::new(Mutex::new(st));
+        self.pipelines
+            .insert(PipelineEntry::new(plugin, config.clone(), status.clone()));
+        let (stop, _) = watch::channel(false);
+        self.entries().insert(
+            name,
+            Entry {
+                status,
+                stop,
+                task: None,
+                config: Some(config),
+            },
+        );
     }
 
     fn insert_idle(&self, name: &str, st: PluginStatus, config: Option<PluginConfig>) {
@@ -212,6 +248,7 @@ impl Supervisor {
     /// A plugin file was removed: stop the plugin (its current call, if any, finishes and its
     /// points are sent).
     pub async fn remove(&self, name: &str) {
+        self.pipelines.remove(name);
         if self.stop_entry(name).await {
             tracing::info!(plugin = %name, "runtime.plugin removed");
         }

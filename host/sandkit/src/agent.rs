@@ -6,7 +6,7 @@ use crate::ConfigArgs;
 use anyhow::{Context, Result};
 use sandkit_files::{FileSource, TaskSnapshot, TaskStats};
 use sandkit_io::{spawn_writer, FileOutput, HttpOutput, Output, StdoutOutput};
-use sandkit_runtime::{watch_plugins_dir, Runtime, Supervisor};
+use sandkit_runtime::{watch_plugins_dir, RegistryProvider, Runtime, Supervisor};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,16 +35,41 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
         output = output.name(),
         "sandkit.start"
     );
+    let sup = Supervisor::new(runtime, sink.clone(), cfg.global_tags.clone());
+    // Plugins load first (the first scan of the directory is done when this returns), so that
+    // file tasks find the pipelines they name.
+    let watcher =
+        watch_plugins_dir(cfg.runtime.plugins_dir.clone(), sup.clone(), RESCAN_EVERY).await?;
     let files = if cfg.files.is_empty() {
         None
     } else {
+        for t in &cfg.files {
+            if let Some(p) = &t.pipeline {
+                if sup.pipelines().get(p).is_none() {
+                    tracing::warn!(
+                        task = %t.name, pipeline = %p, plugins_dir = %cfg.runtime.plugins_dir.display(),
+                        "files.task names a pipeline that is not loaded (no {p}.wasm, or it failed to load); \
+                         its lines go on unparsed, tagged pipeline_error=missing, until it loads"
+                    );
+                }
+            }
+        }
         let dir = cfg.data_dir.join("state");
         let store = sandkit_state::Store::open(&dir)?;
-        Some(FileSource::start(cfg.files.clone(), store, sink.clone())?)
+        let provider: Arc<dyn sandkit_io::pipeline::PipelineProvider> =
+            Arc::new(RegistryProvider {
+                registry: sup.pipelines().clone(),
+                handle: tokio::runtime::Handle::current(),
+            });
+        Some(FileSource::start(
+            cfg.files.clone(),
+            store,
+            sink.clone(),
+            Some(provider),
+        )?)
     };
-    let sup = Supervisor::new(runtime, sink, cfg.global_tags.clone());
-    let watcher =
-        watch_plugins_dir(cfg.runtime.plugins_dir.clone(), sup.clone(), RESCAN_EVERY).await?;
+    // The writer finishes once every sink is dropped: the supervisor and the file tasks hold theirs.
+    drop(sink);
     let status_file = cfg.data_dir.join("status.json");
     let file_stats: Vec<(String, Arc<TaskStats>)> = files
         .as_ref()

@@ -56,11 +56,18 @@ pub enum Family {
     Instances,
     /// Read offsets of file instances (`offsets`).
     Offsets,
+    /// Lines a fail-closed pipeline could not process, parked for inspection (`deadletter`).
+    DeadLetters,
 }
 
 impl Family {
     /// Every family, in a fixed order.
-    pub const ALL: [Family; 3] = [Family::Tasks, Family::Instances, Family::Offsets];
+    pub const ALL: [Family; 4] = [
+        Family::Tasks,
+        Family::Instances,
+        Family::Offsets,
+        Family::DeadLetters,
+    ];
 
     /// The column family's name in RocksDB.
     pub fn name(self) -> &'static str {
@@ -68,6 +75,7 @@ impl Family {
             Family::Tasks => "tasks",
             Family::Instances => "instances",
             Family::Offsets => "offsets",
+            Family::DeadLetters => "deadletter",
         }
     }
 }

@@ -34,10 +34,12 @@ extern crate self as sandkit_sdk;
 mod config;
 mod info;
 mod point;
+pub mod records;
 
 pub use config::Config;
 pub use info::{FieldKind, MeasurementInfo, PluginInfo};
 pub use point::{Category, Emitter, FieldValue, Point};
+pub use records::{Batch, Record, Records, Value};
 
 /// The raw bindings, for the macros; not part of the stable API.
 #[doc(hidden)]
@@ -49,6 +51,25 @@ pub mod bindings {
         export_macro_name: "export_collector_world",
         default_bindings_module: "sandkit_sdk::bindings",
         runtime_path: "sandkit_sdk::wit_bindgen::rt",
+    });
+}
+
+/// The raw bindings of the `pipeline` world, for the [`pipeline!`] macro; they share the types,
+/// logging and state interfaces with [`bindings`].
+#[doc(hidden)]
+pub mod pipeline_bindings {
+    wit_bindgen::generate!({
+        world: "pipeline",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_pipeline_world",
+        default_bindings_module: "sandkit_sdk::pipeline_bindings",
+        runtime_path: "sandkit_sdk::wit_bindgen::rt",
+        with: {
+            "sandkit:plugin/types@0.1.0": crate::bindings::sandkit::plugin::types,
+            "sandkit:plugin/host-log@0.1.0": crate::bindings::sandkit::plugin::host_log,
+            "sandkit:plugin/state@0.1.0": crate::bindings::sandkit::plugin::state,
+        },
     });
 }
 
@@ -74,6 +95,61 @@ pub trait Collector: Sized + 'static {
     /// # Errors
     /// A message the host logs and counts; the instance keeps running.
     fn collect(&mut self, out: &mut Emitter) -> Result<(), String>;
+}
+
+/// A log pipeline: batches of raw lines in, records out. One value lives per instance.
+///
+/// Implement [`process_line`](Pipeline::process_line); the default
+/// [`process`](Pipeline::process) calls it for every line of the batch. A line may give no
+/// record (it is dropped: a filter), one, or many. A panic traps the instance: the host retries
+/// the batch on a fresh instance, then isolates the line that traps and passes it on raw (or
+/// parks it), so a parser bug costs one line, not the batch.
+///
+/// ```ignore
+/// use sandkit_sdk::{Config, Pipeline, PluginInfo, Records};
+///
+/// struct Level;
+///
+/// impl Pipeline for Level {
+///     fn describe() -> PluginInfo {
+///         PluginInfo::new("level", "0.1.0", "the first word of a line as its status")
+///     }
+///     fn init(_config: Config) -> Result<Self, String> {
+///         Ok(Level)
+///     }
+///     fn process_line(&mut self, line: &str, out: &mut Records) {
+///         let word = line.split(' ').next().unwrap_or("");
+///         out.record().tag("status", word).keep_message();
+///     }
+/// }
+///
+/// sandkit_sdk::pipeline!(Level);
+/// ```
+pub trait Pipeline: Sized + 'static {
+    /// What the plugin is. Called before `init`, possibly on a different instance.
+    fn describe() -> PluginInfo;
+
+    /// Build the pipeline from its `[config]` table.
+    ///
+    /// # Errors
+    /// A message the host logs with the plugin's name; the pipeline does not start.
+    fn init(config: Config) -> Result<Self, String>;
+
+    /// Write the records of one line to `out` (with [`Records::record`]).
+    fn process_line(&mut self, line: &str, out: &mut Records);
+
+    /// Write the records of a whole batch; by default [`process_line`](Pipeline::process_line)
+    /// for each line in order.
+    ///
+    /// # Errors
+    /// A message the host logs and counts; the batch then passes through raw.
+    fn process(&mut self, batch: &Batch<'_>, out: &mut Records) -> Result<(), String> {
+        for (i, line) in batch.lines().enumerate() {
+            out.set_line(i);
+            self.process_line(line, out);
+        }
+        Ok(())
+    }
 }
 
 /// Host logging. Lines appear in the agent's log tagged with the plugin name.
@@ -214,6 +290,36 @@ pub mod __private {
         Ok(())
     }
 
+    pub fn describe_pipeline<P: Pipeline>() -> bindings::sandkit::plugin::types::PluginInfo {
+        P::describe().into_raw()
+    }
+
+    pub fn init_pipeline<P: Pipeline>(config: String) -> Result<(), String> {
+        let config = Config::parse(&config)?;
+        let p = P::init(config)?;
+        INSTANCE.with(|i| *i.borrow_mut() = Some(Box::new(p)));
+        Ok(())
+    }
+
+    pub fn process<P: Pipeline>(
+        batch: pipeline_bindings::sandkit::plugin::pipeline_types::LineBatch,
+    ) -> Result<Vec<u8>, String> {
+        let data =
+            std::str::from_utf8(&batch.data).map_err(|e| format!("the batch is not UTF-8: {e}"))?;
+        let batch = Batch::new(&batch.source, data, &batch.ends)?;
+        INSTANCE.with(|i| {
+            let mut slot = i.borrow_mut();
+            let p = slot
+                .as_mut()
+                .and_then(|b| b.downcast_mut::<P>())
+                .ok_or_else(|| "process called before init".to_string())?;
+            // Parsed records are about as long as their lines, plus keys and headers.
+            let mut out = Records::new(&batch, batch.data().len() + 64 * batch.len());
+            p.process(&batch, &mut out)?;
+            Ok(out.into_bytes())
+        })
+    }
+
     pub fn collect<C: Collector>() -> Result<(), String> {
         INSTANCE.with(|i| {
             let mut slot = i.borrow_mut();
@@ -227,6 +333,30 @@ pub mod __private {
             r
         })
     }
+}
+
+/// Export a [`Pipeline`] implementation as the plugin's `pipeline` world.
+#[macro_export]
+macro_rules! pipeline {
+    ($ty:ty) => {
+        const _: () = {
+            struct __SandkitExport;
+            impl $crate::pipeline_bindings::Guest for __SandkitExport {
+                fn describe() -> $crate::bindings::sandkit::plugin::types::PluginInfo {
+                    $crate::__private::describe_pipeline::<$ty>()
+                }
+                fn init(config: ::std::string::String) -> Result<(), ::std::string::String> {
+                    $crate::__private::init_pipeline::<$ty>(config)
+                }
+                fn process(
+                    batch: $crate::pipeline_bindings::sandkit::plugin::pipeline_types::LineBatch,
+                ) -> Result<::std::vec::Vec<u8>, ::std::string::String> {
+                    $crate::__private::process::<$ty>(batch)
+                }
+            }
+            $crate::pipeline_bindings::export_pipeline_world!(__SandkitExport);
+        };
+    };
 }
 
 /// Export a [`Collector`] implementation as the plugin's `collector` world.

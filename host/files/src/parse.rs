@@ -1,0 +1,308 @@
+//! Records through a pipeline: batches cut by count and bytes, the pipeline's records turned into
+//! points, and the lines it could not process passed on raw with a `pipeline_error` tag
+//! (fail-open) or parked in the dead-letter column family (fail-closed). No line is lost: a
+//! record that cannot become a point goes on raw too.
+
+use crate::config::FileTask;
+use crate::lines::Line;
+use crate::source::TaskStats;
+use sandkit_io::pipeline::{LineProcessor, Part, Processed};
+use sandkit_io::records::{FieldRef, Item, RecordReader};
+use sandkit_io::{FieldValue, Point, SharedTags};
+use sandkit_state::{Batch, Family, Store};
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+
+/// Distinct tag sets kept per file (a pipeline's tags are mostly few values: `status=OK`...).
+const TAG_CACHE: usize = 64;
+
+/// Whether the line was truncated, a record's tags, and the set they give.
+type CachedTags = (bool, Vec<(String, String)>, SharedTags);
+
+/// Tag sets of one file's points: the file's tags plus a record's, validated once.
+#[derive(Debug, Default)]
+pub(crate) struct TagCache {
+    entries: Vec<CachedTags>,
+}
+
+impl TagCache {
+    /// The shared set of `base` plus `extra` (a key already in `base` keeps its value there).
+    fn get(
+        &mut self,
+        base: &SharedTags,
+        truncated: bool,
+        extra: &[(&str, &str)],
+    ) -> Option<SharedTags> {
+        if let Some(e) = self.entries.iter().find(|(t, tags, _)| {
+            *t == truncated
+                && tags.len() == extra.len()
+                && tags
+                    .iter()
+                    .zip(extra)
+                    .all(|((k, v), (k2, v2))| k == k2 && v == v2)
+        }) {
+            return Some(e.2.clone());
+        }
+        let mut all = base.as_slice().to_vec();
+        for (k, v) in extra {
+            if !all.iter().any(|(bk, _)| bk == k) {
+                all.push((k.to_string(), v.to_string()));
+            }
+        }
+        let shared = SharedTags::new(all).ok()?;
+        if self.entries.len() >= TAG_CACHE {
+            self.entries.clear();
+        }
+        let key = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.entries.push((truncated, key, shared.clone()));
+        Some(shared)
+    }
+}
+
+/// A parked line, as stored in the dead-letter family.
+#[derive(Debug, Serialize)]
+struct DeadLetter<'a> {
+    task: &'a str,
+    pipeline: &'a str,
+    file: &'a str,
+    /// Byte offsets of the line in the file.
+    start: u64,
+    end: u64,
+    kind: &'a str,
+    error: &'a str,
+    line: &'a str,
+    parked_ns: i64,
+}
+
+/// What a file's records need besides the task.
+pub(crate) struct FileCtx<'a> {
+    pub task: &'a FileTask,
+    pub store: &'a Store,
+    pub stats: &'a TaskStats,
+    pub path: &'a str,
+    /// Without and with `truncated=true`.
+    pub tags: &'a [SharedTags; 2],
+    pub cache: &'a mut TagCache,
+}
+
+fn value(v: FieldRef<'_>) -> FieldValue {
+    match v {
+        FieldRef::Int(x) => FieldValue::Int(x),
+        FieldRef::Uint(x) => FieldValue::Uint(x),
+        FieldRef::Float(x) => FieldValue::Float(x),
+        FieldRef::Bool(x) => FieldValue::Bool(x),
+        FieldRef::Text(s) => FieldValue::Text(s.to_string()),
+    }
+}
+
+impl FileCtx<'_> {
+    /// `records` through `processor` in batches; their points appended to `out`. `ts` is the
+    /// time of records that do not set one (it grows by 1 ns per record).
+    pub fn run(
+        &mut self,
+        processor: &mut dyn LineProcessor,
+        records: &[Line],
+        ts: &mut i64,
+        out: &mut Vec<Point>,
+    ) {
+        let mut data = String::new();
+        let mut ends = Vec::new();
+        let mut from = 0;
+        while from < records.len() {
+            data.clear();
+            ends.clear();
+            let mut to = from;
+            while to < records.len()
+                && to - from < self.task.pipeline_batch
+                && (to == from
+                    || data.len() + records[to].text.len() <= self.task.pipeline_batch_bytes)
+            {
+                data.push_str(&records[to].text);
+                ends.push(u32::try_from(data.len()).unwrap_or(u32::MAX));
+                to += 1;
+            }
+            let processed = processor.process(&self.task.source, &data, &ends);
+            self.points(
+                processor.name(),
+                &records[from..to],
+                &data,
+                processed,
+                ts,
+                out,
+            );
+            from = to;
+        }
+    }
+
+    fn points(
+        &mut self,
+        pipeline: &str,
+        lines: &[Line],
+        data: &str,
+        processed: Processed,
+        ts: &mut i64,
+        out: &mut Vec<Point>,
+    ) {
+        let mut parked = Batch::new();
+        let mut parked_lines: Vec<(usize, String, i64)> = Vec::new();
+        let now = *ts;
+        for part in processed.parts {
+            match part {
+                Part::Records(chunk) => {
+                    let base = chunk.lines.start as usize;
+                    let Some(sub) = data.get(chunk.bytes.clone()) else {
+                        continue;
+                    };
+                    let n = (chunk.lines.end - chunk.lines.start) as usize;
+                    let Ok(mut reader) = RecordReader::new(&chunk.output, sub, n) else {
+                        continue;
+                    };
+                    let mut produced = 0u64;
+                    while let Some(Ok((h, items))) = reader.next_record() {
+                        let line = &lines[base + h.line as usize];
+                        let time = h.time.unwrap_or_else(|| {
+                            *ts += 1;
+                            *ts
+                        });
+                        match self.point(line, h.keep_message, items, time) {
+                            Some(p) => out.push(p),
+                            None => {
+                                self.stats
+                                    .pipeline_failed_lines
+                                    .fetch_add(1, Ordering::Relaxed);
+                                if let Some(p) = self.raw(line, "invalid_record", time) {
+                                    out.push(p);
+                                }
+                            }
+                        }
+                        produced += 1;
+                    }
+                    self.stats
+                        .pipeline_records
+                        .fetch_add(produced, Ordering::Relaxed);
+                }
+                Part::Failed(f) => {
+                    let range = f.lines.start as usize..f.lines.end as usize;
+                    self.stats
+                        .pipeline_failed_lines
+                        .fetch_add(range.len() as u64, Ordering::Relaxed);
+                    for (i, line) in lines.iter().enumerate().take(range.end).skip(range.start) {
+                        *ts += 1;
+                        if processed.fail_closed {
+                            let key = format!("{}/{pipeline}/{:020}", self.task.name, *ts);
+                            let letter = DeadLetter {
+                                task: &self.task.name,
+                                pipeline,
+                                file: self.path,
+                                start: line.start,
+                                end: line.end,
+                                kind: &f.kind,
+                                error: &f.message,
+                                line: &line.text,
+                                parked_ns: now,
+                            };
+                            if parked.put(Family::DeadLetters, &key, &letter).is_ok() {
+                                parked_lines.push((i, f.kind.clone(), *ts));
+                                continue;
+                            }
+                        }
+                        if let Some(p) = self.raw(line, &f.kind, *ts) {
+                            out.push(p);
+                        }
+                    }
+                }
+            }
+        }
+        if !parked_lines.is_empty() {
+            // Parked lines are stored before their offsets can move (the batch's ack comes
+            // later); if the store refuses them, they go on raw rather than being lost.
+            match self.store.write(parked) {
+                Ok(()) => {
+                    tracing::warn!(task = %self.task.name, pipeline, lines = parked_lines.len(), "files.deadletter lines parked");
+                    self.stats
+                        .parked_lines
+                        .fetch_add(parked_lines.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::error!(task = %self.task.name, pipeline, error = %e, "files.deadletter cannot park lines; they go on raw");
+                    for (i, kind, t) in parked_lines {
+                        if let Some(p) = self.raw(&lines[i], &kind, t) {
+                            out.push(p);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A line as it came, tagged with why the pipeline did not process it.
+    fn raw(&mut self, line: &Line, kind: &str, ts: i64) -> Option<Point> {
+        let tags = self.cache.get(
+            &self.tags[usize::from(line.truncated)],
+            line.truncated,
+            &[("pipeline_error", kind)],
+        )?;
+        let fields = vec![("message".to_string(), FieldValue::Text(line.text.clone()))];
+        Point::with_shared(
+            &self.task.measurement,
+            &tags,
+            fields,
+            ts,
+            self.task.category,
+        )
+        .ok()
+    }
+
+    /// The point of one record, or `None` when it is not a valid point.
+    fn point(
+        &mut self,
+        line: &Line,
+        keep_message: bool,
+        items: &[Item<'_>],
+        ts: i64,
+    ) -> Option<Point> {
+        let mut fields = Vec::with_capacity(items.len() + 1);
+        let mut tags: Vec<(&str, &str)> = Vec::new();
+        let mut measurement = None;
+        for item in items {
+            match *item {
+                Item::Field(k, v) => fields.push((k.to_string(), value(v))),
+                Item::Tag(k, v) => tags.push((k, v)),
+                Item::Measurement(m) => measurement = Some(m),
+            }
+        }
+        if keep_message && !fields.iter().any(|(k, _)| k == "message") {
+            fields.push(("message".to_string(), FieldValue::Text(line.text.clone())));
+        }
+        let base = &self.tags[usize::from(line.truncated)];
+        match measurement {
+            None if tags.is_empty() => {
+                Point::with_shared(&self.task.measurement, base, fields, ts, self.task.category)
+                    .ok()
+            }
+            None => {
+                let shared = self.cache.get(base, line.truncated, &tags)?;
+                Point::with_shared(
+                    &self.task.measurement,
+                    &shared,
+                    fields,
+                    ts,
+                    self.task.category,
+                )
+                .ok()
+            }
+            Some(m) => {
+                let mut all = base.as_slice().to_vec();
+                for (k, v) in tags {
+                    if !all.iter().any(|(bk, _)| bk == k) {
+                        all.push((k.to_string(), v.to_string()));
+                    }
+                }
+                Point::new(m.to_string(), all, fields, ts, self.task.category).ok()
+            }
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Pipelines: the registry of loaded pipeline plugins, and the runner that calls one for one
+//! source, isolating the lines it cannot process.
+//!
+//! A batch whose call fails (trap, deadline, error, malformed output) is retried once on a fresh
+//! instance. If it fails again, it is bisected: each half is called on its own, halves that pass
+//! are kept, halves that fail are split again, down to single lines, which are the poison lines.
+//! Every line ends up either in a record chunk or in a failed part; the source passes failed
+//! lines on raw or parks them. The bisection spends at most `2 * log2(lines) + 8` failed calls on
+//! a batch; past that, the ranges still unresolved fail whole (`unisolated`), so a pipeline that
+//! fails on every line costs bounded time.
+//!
+//! Crashes follow the supervisor's rule with one difference: a pipeline is disabled after
+//! `max_crashes` *consecutive* batches that crashed (a batch that passes resets the run), so a
+//! rare poison line does not disable a working parser, while one that crashes on everything is
+//! disabled within `max_crashes` batches. A disabled pipeline fails every batch as `disabled`;
+//! its lines pass through raw (or are parked). Replacing its file re-enables it.
+
+use crate::config::{OnError, PluginConfig};
+use crate::host::StateStore;
+use crate::instance::Instance;
+use crate::plugin::LoadedPlugin;
+use crate::status::{PluginState, PluginStatus};
+use crate::{Runtime, RuntimeError};
+use sandkit_io::pipeline::{Chunk, Failed, LineProcessor, Part, PipelineProvider, Processed};
+use sandkit_io::records::RecordReader;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A loaded pipeline, shared by every source that names it.
+pub struct PipelineEntry {
+    pub(crate) plugin: LoadedPlugin,
+    pub(crate) config: PluginConfig,
+    pub(crate) status: Arc<Mutex<PluginStatus>>,
+    state: Arc<Mutex<StateStore>>,
+    /// Batches in a row that crashed.
+    consecutive: AtomicU32,
+}
+
+impl std::fmt::Debug for PipelineEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineEntry")
+            .field("plugin", &self.plugin.name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl PipelineEntry {
+    pub(crate) fn new(
+        plugin: LoadedPlugin,
+        config: PluginConfig,
+        status: Arc<Mutex<PluginStatus>>,
+    ) -> Self {
+        PipelineEntry {
+            plugin,
+            config,
+            status,
+            state: Arc::new(Mutex::new(StateStore::default())),
+            consecutive: AtomicU32::new(0),
+        }
+    }
+
+    fn disabled(&self) -> bool {
+        lock(&self.status).state == PluginState::Disabled
+    }
+}
+
+/// The pipelines loaded from the plugins directory, by name.
+pub struct PipelineRegistry {
+    runtime: Arc<Runtime>,
+    entries: Mutex<HashMap<String, Arc<PipelineEntry>>>,
+}
+
+impl std::fmt::Debug for PipelineRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineRegistry").finish_non_exhaustive()
+    }
+}
+
+impl PipelineRegistry {
+    pub fn new(runtime: Arc<Runtime>) -> Arc<Self> {
+        Arc::new(PipelineRegistry {
+            runtime,
+            entries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn insert(&self, entry: PipelineEntry) {
+        lock(&self.entries).insert(entry.plugin.name.to_string(), Arc::new(entry));
+    }
+
+    pub(crate) fn remove(&self, name: &str) -> bool {
+        lock(&self.entries).remove(name).is_some()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<PipelineEntry>> {
+        lock(&self.entries).get(name).cloned()
+    }
+
+    /// Names of the loaded pipelines, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = lock(&self.entries).keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// A runner of pipeline `name` for one source. Its calls block the calling thread (a
+    /// source's own thread) on `handle`; use [`PipelineRunner::process_async`] inside a runtime.
+    pub fn runner(self: &Arc<Self>, name: &str, handle: tokio::runtime::Handle) -> PipelineRunner {
+        PipelineRunner {
+            registry: self.clone(),
+            name: name.to_string(),
+            handle,
+            current: None,
+        }
+    }
+}
+
+/// Makes blocking runners for sources on their own threads.
+#[derive(Debug, Clone)]
+pub struct RegistryProvider {
+    pub registry: Arc<PipelineRegistry>,
+    pub handle: tokio::runtime::Handle,
+}
+
+impl PipelineProvider for RegistryProvider {
+    fn processor(&self, name: &str) -> Box<dyn LineProcessor> {
+        Box::new(self.registry.runner(name, self.handle.clone()))
+    }
+}
+
+/// Runs one pipeline for one source with its own instance.
+pub struct PipelineRunner {
+    registry: Arc<PipelineRegistry>,
+    name: String,
+    handle: tokio::runtime::Handle,
+    current: Option<(Arc<PipelineEntry>, Instance)>,
+}
+
+impl std::fmt::Debug for PipelineRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineRunner")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a call gave nothing usable.
+struct CallError {
+    kind: String,
+    message: String,
+    /// The instance is gone (trap, deadline): a crash.
+    crash: bool,
+}
+
+impl CallError {
+    fn from_runtime(e: &RuntimeError) -> Self {
+        let (kind, crash) = match e {
+            RuntimeError::Deadline { .. } => ("deadline".to_string(), true),
+            RuntimeError::Trap { trap, .. } => (
+                trap.strip_prefix('[')
+                    .and_then(|t| t.split(']').next())
+                    .unwrap_or("trap")
+                    .to_string(),
+                true,
+            ),
+            RuntimeError::Guest { .. } => ("error".to_string(), false),
+            _ => ("start_error".to_string(), true),
+        };
+        CallError {
+            kind,
+            message: e.to_string(),
+            crash,
+        }
+    }
+}
+
+/// The byte range of lines `r` in the batch.
+fn bytes_of(ends: &[u32], r: &Range<u32>) -> Range<usize> {
+    let start = if r.start == 0 {
+        0
+    } else {
+        ends[r.start as usize - 1] as usize
+    };
+    start..ends[r.end as usize - 1] as usize
+}
+
+impl PipelineRunner {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Process a batch (see [`LineProcessor::process`]) inside a tokio runtime.
+    pub async fn process_async(&mut self, source: &str, data: &str, ends: &[u32]) -> Processed {
+        let n = u32::try_from(ends.len()).unwrap_or(u32::MAX);
+        let Some(entry) = self.registry.get(&self.name) else {
+            self.current = None;
+            return Processed::all_failed(
+                n,
+                "missing",
+                format!("pipeline {} is not loaded", self.name),
+                false,
+            );
+        };
+        let fail_closed = entry.config.on_error == OnError::Park;
+        if entry.disabled() {
+            self.current = None;
+            return Processed::all_failed(
+                n,
+                "disabled",
+                format!(
+                    "pipeline {} is disabled after repeated crashes; replace its file to re-enable it",
+                    self.name
+                ),
+                fail_closed,
+            );
+        }
+        if n == 0 {
+            return Processed::default();
+        }
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|(e, _)| !Arc::ptr_eq(e, &entry))
+        {
+            self.current = None; // the plugin was reloaded
+        }
+        let mut crashed = false;
+        let mut parts = Vec::new();
+        let all = 0..n;
+        let first = self.call(&entry, source, data, ends, &all).await;
+        let mut last = match first {
+            Ok(chunk) => {
+                parts.push(Part::Records(chunk));
+                None
+            }
+            Err(e) => Some(e),
+        };
+        if let Some(e) = &last {
+            crashed |= e.crash;
+            tracing::warn!(pipeline = %self.name, source, lines = n, kind = %e.kind, error = %e.message, "pipeline.batch failed; retrying it on a fresh instance");
+            self.current = None;
+            match self.call(&entry, source, data, ends, &all).await {
+                Ok(chunk) => {
+                    parts.push(Part::Records(chunk));
+                    last = None;
+                }
+                Err(e) => {
+                    crashed |= e.crash;
+                    last = Some(e);
+                }
+            }
+        }
+        if let Some(e) = last {
+            self.isolate(&entry, source, data, ends, e, &mut parts, &mut crashed)
+                .await;
+        }
+        self.count(&entry, crashed);
+        parts.sort_by_key(|p| match p {
+            Part::Records(c) => c.lines.start,
+            Part::Failed(f) => f.lines.start,
+        });
+        Processed { parts, fail_closed }
+    }
+
+    /// Bisect a batch whose whole call failed twice.
+    #[allow(clippy::too_many_arguments)]
+    async fn isolate(
+        &mut self,
+        entry: &Arc<PipelineEntry>,
+        source: &str,
+        data: &str,
+        ends: &[u32],
+        first: CallError,
+        parts: &mut Vec<Part>,
+        crashed: &mut bool,
+    ) {
+        let n = ends.len() as u32;
+        let mut budget = 2 * (32 - n.leading_zeros()) + 8;
+        // Ranges known to fail, with the error of their last call.
+        let mut failing = vec![(0..n, first)];
+        while let Some((r, e)) = failing.pop() {
+            if r.end - r.start == 1 || budget == 0 {
+                let kind = if r.end - r.start == 1 {
+                    e.kind
+                } else {
+                    "unisolated".to_string()
+                };
+                tracing::warn!(pipeline = %self.name, source, lines = ?r, kind = %kind, error = %e.message, "pipeline.lines isolated: they go on unprocessed");
+                parts.push(Part::Failed(Failed {
+                    lines: r,
+                    kind,
+                    message: e.message,
+                }));
+                continue;
+            }
+            let mid = r.start + (r.end - r.start) / 2;
+            for half in [r.start..mid, mid..r.end] {
+                match self.call(entry, source, data, ends, &half).await {
+                    Ok(chunk) => parts.push(Part::Records(chunk)),
+                    Err(e) => {
+                        *crashed |= e.crash;
+                        budget = budget.saturating_sub(1);
+                        failing.push((half, e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Crash accounting for one batch, and the status counters.
+    fn count(&self, entry: &PipelineEntry, crashed: bool) {
+        let max = self.registry.runtime.config().max_crashes;
+        let run = if crashed {
+            entry.consecutive.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            entry.consecutive.store(0, Ordering::Relaxed);
+            0
+        };
+        let mut st = lock(&entry.status);
+        if crashed {
+            st.crashes += 1;
+            st.restarts += 1;
+        }
+        if run >= max && st.state != PluginState::Disabled {
+            st.state = PluginState::Disabled;
+            tracing::error!(
+                pipeline = %self.name, batches = run,
+                "pipeline.disabled after {run} batches in a row crashed; its lines pass through unprocessed; replace {} to re-enable it",
+                entry.plugin.file.display()
+            );
+        }
+    }
+
+    /// One call on lines `r`, on the current instance or a fresh one.
+    async fn call(
+        &mut self,
+        entry: &Arc<PipelineEntry>,
+        source: &str,
+        data: &str,
+        ends: &[u32],
+        r: &Range<u32>,
+    ) -> Result<Chunk, CallError> {
+        if self.current.is_none() {
+            let made = async {
+                let mut inst =
+                    Instance::new(&entry.plugin, &entry.config, entry.state.clone()).await?;
+                inst.init(&entry.config.config_json).await?;
+                Ok::<_, RuntimeError>(inst)
+            }
+            .await;
+            match made {
+                Ok(inst) => self.current = Some((entry.clone(), inst)),
+                Err(e) => {
+                    let mut ce = CallError::from_runtime(&e);
+                    ce.crash = true;
+                    lock(&entry.status).last_error = Some(e.to_string());
+                    return Err(ce);
+                }
+            }
+        }
+        let Some((_, inst)) = self.current.as_mut() else {
+            return Err(CallError {
+                kind: "start_error".into(),
+                message: "no instance".into(),
+                crash: true,
+            });
+        };
+        let bytes = bytes_of(ends, r);
+        let base = bytes.start as u32;
+        let sub_ends: Vec<u32> = ends[r.start as usize..r.end as usize]
+            .iter()
+            .map(|e| e - base)
+            .collect();
+        let sub = &data[bytes.clone()];
+        let result = inst.process(source, sub.as_bytes(), &sub_ends).await;
+        let peak = inst.memory_peak();
+        match result {
+            Ok(report) => {
+                {
+                    let mut st = lock(&entry.status);
+                    st.fuel_used += report.fuel_used;
+                    st.last_call_us = report.elapsed.as_micros() as u64;
+                    st.memory_peak_bytes = st.memory_peak_bytes.max(peak);
+                }
+                match RecordReader::validate(&report.output, sub, sub_ends.len()) {
+                    Ok(records) => {
+                        let mut st = lock(&entry.status);
+                        st.calls += 1;
+                        st.points += records as u64;
+                    }
+                    Err(e) => {
+                        let mut st = lock(&entry.status);
+                        st.errors += 1;
+                        st.last_error = Some(format!("{e}"));
+                        return Err(CallError {
+                            kind: "malformed".into(),
+                            message: format!("pipeline {}: {e}", self.name),
+                            crash: false,
+                        });
+                    }
+                }
+                Ok(Chunk {
+                    lines: r.clone(),
+                    bytes,
+                    output: report.output,
+                })
+            }
+            Err(e) => {
+                let ce = CallError::from_runtime(&e);
+                {
+                    let mut st = lock(&entry.status);
+                    st.last_error = Some(e.to_string());
+                    if ce.crash {
+                        st.last_crash_kind = Some(ce.kind.clone());
+                    } else {
+                        st.errors += 1;
+                    }
+                }
+                if ce.crash {
+                    self.current = None;
+                }
+                Err(ce)
+            }
+        }
+    }
+}
+
+impl LineProcessor for PipelineRunner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn process(&mut self, source: &str, data: &str, ends: &[u32]) -> Processed {
+        let handle = self.handle.clone();
+        handle.block_on(self.process_async(source, data, ends))
+    }
+}

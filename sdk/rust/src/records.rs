@@ -1,0 +1,361 @@
+//! The pipeline record encoding: what a pipeline's `process` returns.
+//!
+//! One byte buffer for a whole batch, written here and read by the host without any allocation in
+//! the guest per record or per field (docs/architecture.md, "Pipeline record encoding"). All
+//! integers little-endian:
+//!
+//! ```text
+//! output := "SKR1" record*
+//! record := line:u32 flags:u8 time:i64 items:u16 item{items}
+//!           flags: 1 = time is set (else the host's time), 2 = keep the input line as `message`
+//! item   := kind:u8 key-len:u16 key value
+//!           kind 0 tag   / 1 text field : len:u32 UTF-8 bytes
+//!           kind 2 tag   / 3 text field : start:u32 len:u32, a slice of the batch's `data`
+//!           kind 4 int i64 / 5 uint u64 / 6 float f64 / 7 bool u8
+//!           kind 8 measurement (empty key): len:u32 UTF-8 bytes
+//! ```
+//!
+//! Strings that are slices of the input line are written as references (kinds 2 and 3): the host
+//! reads them from its own copy of the batch, so cutting a line into fields copies nothing twice.
+
+/// The magic at the start of every output.
+pub const MAGIC: &[u8; 4] = b"SKR1";
+/// Flag: the record's time is set.
+pub const F_TIME: u8 = 1;
+/// Flag: the host adds the input line as the `message` field (unless the record has one).
+pub const F_MESSAGE: u8 = 2;
+/// Bytes of a record header: line, flags, time, item count.
+pub const HEADER: usize = 4 + 1 + 8 + 2;
+
+/// Item kinds.
+pub mod kind {
+    pub const TAG: u8 = 0;
+    pub const TEXT: u8 = 1;
+    pub const TAG_REF: u8 = 2;
+    pub const TEXT_REF: u8 = 3;
+    pub const INT: u8 = 4;
+    pub const UINT: u8 = 5;
+    pub const FLOAT: u8 = 6;
+    pub const BOOL: u8 = 7;
+    pub const MEASUREMENT: u8 = 8;
+}
+
+/// A field value for [`Record::field`]; `From` is implemented for the usual Rust types.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+    Bool(bool),
+    Text(&'a str),
+}
+
+macro_rules! value_from {
+    ($($t:ty => $v:ident as $as:ty),*) => {
+        $(impl From<$t> for Value<'_> {
+            fn from(x: $t) -> Self { Value::$v(x as $as) }
+        })*
+    };
+}
+value_from!(i64 => Int as i64, i32 => Int as i64, u64 => Uint as u64, u32 => Uint as u64,
+            u16 => Uint as u64, usize => Uint as u64, f64 => Float as f64, f32 => Float as f64);
+
+impl From<bool> for Value<'_> {
+    fn from(x: bool) -> Self {
+        Value::Bool(x)
+    }
+}
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(x: &'a str) -> Self {
+        Value::Text(x)
+    }
+}
+impl<'a> From<&'a String> for Value<'a> {
+    fn from(x: &'a String) -> Self {
+        Value::Text(x)
+    }
+}
+
+/// A batch of input lines, as the host sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    source: &'a str,
+    data: &'a str,
+    ends: &'a [u32],
+}
+
+impl<'a> Batch<'a> {
+    /// A batch over `data` with line `i` at `data[ends[i-1]..ends[i]]`.
+    ///
+    /// # Errors
+    /// When an end is out of order, past `data`, or not on a character boundary.
+    pub fn new(source: &'a str, data: &'a str, ends: &'a [u32]) -> Result<Self, String> {
+        let mut prev = 0usize;
+        for (i, &e) in ends.iter().enumerate() {
+            let e = e as usize;
+            if e < prev || e > data.len() || !data.is_char_boundary(e) {
+                return Err(format!(
+                    "line {i} of the batch ends at byte {e}, which is not a line end in {} bytes",
+                    data.len()
+                ));
+            }
+            prev = e;
+        }
+        Ok(Batch { source, data, ends })
+    }
+
+    /// The source the lines come from (the file task or HTTP source).
+    pub fn source(&self) -> &'a str {
+        self.source
+    }
+
+    /// Number of lines.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the batch has no lines.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Line `i` (without its line break).
+    ///
+    /// # Panics
+    /// When `i` is not below [`Batch::len`].
+    pub fn line(&self, i: usize) -> &'a str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.data[start..self.ends[i] as usize]
+    }
+
+    /// The lines in order.
+    pub fn lines(&self) -> impl Iterator<Item = &'a str> + '_ {
+        (0..self.len()).map(|i| self.line(i))
+    }
+
+    /// All lines concatenated (what `ends` indexes).
+    pub fn data(&self) -> &'a str {
+        self.data
+    }
+}
+
+/// The records a pipeline makes from a batch, written straight into the output encoding.
+#[derive(Debug)]
+pub struct Records {
+    buf: Vec<u8>,
+    /// Address range of the batch's data: strings inside it are written as references.
+    data_start: usize,
+    data_len: usize,
+    line: u32,
+}
+
+impl Records {
+    /// An empty output for records of `batch`, with room for about `capacity` bytes.
+    pub fn new(batch: &Batch<'_>, capacity: usize) -> Self {
+        let mut buf = Vec::with_capacity(capacity.max(64));
+        buf.extend_from_slice(MAGIC);
+        Records {
+            buf,
+            data_start: batch.data.as_ptr() as usize,
+            data_len: batch.data.len(),
+            line: 0,
+        }
+    }
+
+    /// Set the input line the next records come from (the SDK's batch loop does this).
+    pub fn set_line(&mut self, line: usize) {
+        self.line = u32::try_from(line).unwrap_or(u32::MAX);
+    }
+
+    /// Start a record for the current line. Add its fields with the builder's methods; it is
+    /// complete when the builder is dropped. A line may give zero, one or many records.
+    pub fn record(&mut self) -> Record<'_> {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&self.line.to_le_bytes());
+        self.buf.push(0);
+        self.buf.extend_from_slice(&0i64.to_le_bytes());
+        self.buf.extend_from_slice(&0u16.to_le_bytes());
+        Record {
+            out: self,
+            at,
+            items: 0,
+        }
+    }
+
+    /// A record that is the input line as it came, in the `message` field.
+    pub fn passthrough(&mut self) {
+        self.record().keep_message();
+    }
+
+    /// The encoded output.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether no record was written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.len() == MAGIC.len()
+    }
+
+    /// Where `s` lies in the batch's data, if it does.
+    fn slice_of_data(&self, s: &str) -> Option<(u32, u32)> {
+        let p = s.as_ptr() as usize;
+        if p >= self.data_start && p + s.len() <= self.data_start + self.data_len {
+            Some(((p - self.data_start) as u32, s.len() as u32))
+        } else {
+            None
+        }
+    }
+
+    fn key(&mut self, kind: u8, key: &str) {
+        let k = &key.as_bytes()[..key.len().min(u16::MAX as usize)];
+        self.buf.push(kind);
+        self.buf.extend_from_slice(&(k.len() as u16).to_le_bytes());
+        self.buf.extend_from_slice(k);
+    }
+
+    fn string(&mut self, inline: u8, by_ref: u8, key: &str, value: &str) {
+        match self.slice_of_data(value) {
+            Some((start, len)) => {
+                self.key(by_ref, key);
+                self.buf.extend_from_slice(&start.to_le_bytes());
+                self.buf.extend_from_slice(&len.to_le_bytes());
+            }
+            None => {
+                self.key(inline, key);
+                let v = &value.as_bytes()[..value.len().min(u32::MAX as usize)];
+                self.buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                self.buf.extend_from_slice(v);
+            }
+        }
+    }
+}
+
+/// One record being written; complete when dropped.
+#[derive(Debug)]
+pub struct Record<'r> {
+    out: &'r mut Records,
+    at: usize,
+    items: u16,
+}
+
+impl Record<'_> {
+    fn counted(&mut self) -> &mut Self {
+        self.items = self.items.saturating_add(1);
+        self
+    }
+
+    /// Add a tag (indexed, low cardinality: status, method, host...).
+    pub fn tag(&mut self, key: &str, value: &str) -> &mut Self {
+        self.out.string(kind::TAG, kind::TAG_REF, key, value);
+        self.counted()
+    }
+
+    /// Add a field.
+    pub fn field<'v>(&mut self, key: &str, value: impl Into<Value<'v>>) -> &mut Self {
+        match value.into() {
+            Value::Text(s) => self.out.string(kind::TEXT, kind::TEXT_REF, key, s),
+            Value::Int(x) => {
+                self.out.key(kind::INT, key);
+                self.out.buf.extend_from_slice(&x.to_le_bytes());
+            }
+            Value::Uint(x) => {
+                self.out.key(kind::UINT, key);
+                self.out.buf.extend_from_slice(&x.to_le_bytes());
+            }
+            Value::Float(x) => {
+                self.out.key(kind::FLOAT, key);
+                self.out.buf.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            Value::Bool(x) => {
+                self.out.key(kind::BOOL, key);
+                self.out.buf.push(u8::from(x));
+            }
+        }
+        self.counted()
+    }
+
+    /// Set the record's time in nanoseconds since the Unix epoch (default: when it was read).
+    pub fn time_ns(&mut self, ns: i64) -> &mut Self {
+        self.out.buf[self.at + 4] |= F_TIME;
+        self.out.buf[self.at + 5..self.at + 13].copy_from_slice(&ns.to_le_bytes());
+        self
+    }
+
+    /// Keep the input line as the `message` field (the host adds it from its own copy).
+    pub fn keep_message(&mut self) -> &mut Self {
+        self.out.buf[self.at + 4] |= F_MESSAGE;
+        self
+    }
+
+    /// Send the record under another measurement than the source's.
+    pub fn measurement(&mut self, name: &str) -> &mut Self {
+        self.out.key(kind::MEASUREMENT, "");
+        let v = name.as_bytes();
+        self.out
+            .buf
+            .extend_from_slice(&(v.len() as u32).to_le_bytes());
+        self.out.buf.extend_from_slice(v);
+        self.counted()
+    }
+}
+
+impl Drop for Record<'_> {
+    fn drop(&mut self) {
+        let n = self.items.to_le_bytes();
+        self.out.buf[self.at + 13..self.at + 15].copy_from_slice(&n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_of_the_line_become_references_and_others_inline() {
+        let data = "GET /a 200";
+        let ends = [data.len() as u32];
+        let batch = Batch::new("nginx", data, &ends).unwrap();
+        let mut out = Records::new(&batch, 0);
+        out.set_line(0);
+        let line = batch.line(0);
+        let owned = String::from("GET");
+        out.record()
+            .tag("method", &line[..3])
+            .field("path", &owned)
+            .field("status", 200i64)
+            .time_ns(7)
+            .keep_message();
+        let b = out.into_bytes();
+        assert_eq!(&b[..4], MAGIC);
+        assert_eq!(u32::from_le_bytes(b[4..8].try_into().unwrap()), 0);
+        assert_eq!(b[8], F_TIME | F_MESSAGE);
+        assert_eq!(i64::from_le_bytes(b[9..17].try_into().unwrap()), 7);
+        assert_eq!(u16::from_le_bytes(b[17..19].try_into().unwrap()), 3);
+        // tag by reference: kind, key, start 0, len 3
+        assert_eq!(b[19], kind::TAG_REF);
+        assert_eq!(&b[22..28], b"method");
+        assert_eq!(u32::from_le_bytes(b[28..32].try_into().unwrap()), 0);
+        assert_eq!(u32::from_le_bytes(b[32..36].try_into().unwrap()), 3);
+        // text inline
+        assert_eq!(b[36], kind::TEXT);
+        assert_eq!(&b[39..43], b"path");
+        assert_eq!(u32::from_le_bytes(b[43..47].try_into().unwrap()), 3);
+        assert_eq!(&b[47..50], b"GET");
+        assert_eq!(b[50], kind::INT);
+    }
+
+    #[test]
+    fn bad_ends_are_refused() {
+        assert!(Batch::new("s", "abc", &[2, 1]).is_err());
+        assert!(Batch::new("s", "abc", &[4]).is_err());
+        assert!(Batch::new("s", "é", &[1]).is_err());
+        let b = Batch::new("s", "abcd", &[1, 1, 4]).unwrap();
+        assert_eq!(b.lines().collect::<Vec<_>>(), ["a", "", "bcd"]);
+    }
+}
