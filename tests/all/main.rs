@@ -10,5 +10,6 @@ mod faults;
 mod files;
 mod influxdb;
 mod outputs;
+mod pipelines;
 mod plugins_dir;
 mod sandbox;

@@ -76,12 +76,15 @@ pub fn trap_kind(e: &wasmtime::Error) -> &'static str {
     }
 }
 
+/// `[kind] cause`: the root cause only. wasmtime's own message adds a backtrace of
+/// `<unknown>!<wasm function N>` frames (guests are stripped), one line per frame: no help in a
+/// status, and it would be repeated in every `pipeline_error` message.
 fn describe_error(e: &wasmtime::Error) -> String {
     let kind = trap_kind(e);
     let root = e.root_cause().to_string();
     let top = e.to_string();
-    let mut text = if top == root {
-        top
+    let mut text = if top == root || top.contains("wasm backtrace:") {
+        root
     } else {
         format!("{top}: {root}")
     };

@@ -90,6 +90,21 @@ impl PipelineRegistry {
         })
     }
 
+    /// Register a loaded pipeline outside the supervisor (one-off commands, tests); its status.
+    pub fn insert_loaded(
+        &self,
+        plugin: LoadedPlugin,
+        config: PluginConfig,
+    ) -> Arc<Mutex<PluginStatus>> {
+        let mut st = PluginStatus::new(&plugin.name, plugin.file.clone());
+        st.hash = Some(plugin.hash.clone());
+        st.description = Some(plugin.description.clone());
+        st.state = PluginState::Running;
+        let status = Arc::new(Mutex::new(st));
+        self.insert(PipelineEntry::new(plugin, config, status.clone()));
+        status
+    }
+
     pub(crate) fn insert(&self, entry: PipelineEntry) {
         lock(&self.entries).insert(entry.plugin.name.to_string(), Arc::new(entry));
     }

@@ -1,11 +1,12 @@
-//! The short-lived commands: `config check`, `plugin test`, `plugin list`, `status`.
+//! The short-lived commands: `config check`, `plugin test`, `plugin list`, `pipeline test`,
+//! `status`.
 
 use crate::ConfigArgs;
 use anyhow::{bail, Context, Result};
 use sandkit_io::encode_points;
 use sandkit_runtime::{
-    load_plugin_file, plugin_files, plugin_name, Instance, PluginConfig, PluginDescription,
-    RawRuntimeConfig, Runtime, StateStore,
+    load_plugin_file, plugin_files, plugin_name, Instance, PipelineRegistry, PluginConfig,
+    PluginDescription, PluginPre, RawRuntimeConfig, Runtime, StateStore,
 };
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -299,6 +300,229 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
             num("restarts"),
             num("rotations")
         );
+    }
+    Ok(())
+}
+
+/// Where `sandkit pipeline test` finds its plugin: a .wasm file, or a name in `plugins_dir`.
+fn resolve_plugin(plugin: &str, plugins_dir: &Path) -> Result<PathBuf> {
+    let p = PathBuf::from(plugin);
+    if p.extension().is_some_and(|e| e == "wasm") || p.exists() {
+        return Ok(p);
+    }
+    let p = plugins_dir.join(format!("{plugin}.wasm"));
+    if p.exists() {
+        Ok(p)
+    } else {
+        bail!(
+            "no plugin {plugin:?}: neither a .wasm file nor {}",
+            p.display()
+        )
+    }
+}
+
+/// One record as a line of line protocol (without a timestamp when the record has none), or
+/// why it is not a valid point.
+fn render_record(
+    source: &str,
+    line: &str,
+    h: &sandkit_io::records::Header,
+    items: &[sandkit_io::records::Item<'_>],
+) -> String {
+    use sandkit_io::records::{FieldRef, Item};
+    use sandkit_io::{FieldValue, Point};
+    let mut measurement = source.to_string();
+    let mut tags = Vec::new();
+    let mut fields = Vec::new();
+    for item in items {
+        match *item {
+            Item::Measurement(m) => measurement = m.to_string(),
+            Item::Tag(k, v) => tags.push((k.to_string(), v.to_string())),
+            Item::Field(k, v) => fields.push((
+                k.to_string(),
+                match v {
+                    FieldRef::Int(x) => FieldValue::Int(x),
+                    FieldRef::Uint(x) => FieldValue::Uint(x),
+                    FieldRef::Float(x) => FieldValue::Float(x),
+                    FieldRef::Bool(x) => FieldValue::Bool(x),
+                    FieldRef::Text(s) => FieldValue::Text(s.to_string()),
+                },
+            )),
+        }
+    }
+    if h.keep_message && !fields.iter().any(|(k, _)| k == "message") {
+        fields.push(("message".to_string(), FieldValue::Text(line.to_string())));
+    }
+    match Point::new(
+        measurement,
+        tags,
+        fields,
+        h.time.unwrap_or(0),
+        sandkit_io::Category::Logging,
+    ) {
+        Ok(p) => {
+            let mut s = String::new();
+            sandkit_io::encode_point(&mut s, &p);
+            let s = s.trim_end_matches('\n');
+            match h.time {
+                Some(_) => s.to_string(),
+                None => s.strip_suffix(" 0").unwrap_or(s).to_string(),
+            }
+        }
+        Err(e) => format!("(not a valid point: {e})"),
+    }
+}
+
+/// `sandkit pipeline test <plugin> < sample.log`: every line before (`>`), its records after
+/// (`<`, line protocol), and the lines the pipeline could not process (`!`, with why).
+pub async fn pipeline_test(
+    plugin: &str,
+    config: Option<&Path>,
+    plugins_dir: &Path,
+    source: Option<&str>,
+    batch: usize,
+) -> Result<()> {
+    use sandkit_io::pipeline::Part;
+    use sandkit_io::records::RecordReader;
+    use std::io::{BufRead, Write};
+    crate::init_logging("warn");
+    let file = resolve_plugin(plugin, plugins_dir)?;
+    let name = plugin_name(&file).with_context(|| {
+        format!(
+            "{}: a plugin file must be named <name>.wasm",
+            file.display()
+        )
+    })?;
+    let runtime = Arc::new(oneoff_runtime()?);
+    let pc = match config {
+        Some(c) => {
+            let text = std::fs::read_to_string(c)
+                .with_context(|| format!("cannot read {}", c.display()))?;
+            PluginConfig::parse(&text, c, runtime.config().limits)?
+        }
+        None => PluginConfig::default_with(runtime.config().limits),
+    };
+    let loaded = load_plugin_file(&runtime, &name, &file, &pc).await?;
+    if !matches!(loaded.pre, PluginPre::Pipeline(_)) {
+        bail!(
+            "{}: {name} is a {}, not a pipeline",
+            file.display(),
+            loaded.pre.world()
+        );
+    }
+    let d = loaded.description.clone();
+    eprintln!("# {} {}: {}", d.name, d.version, d.description);
+    let registry = PipelineRegistry::new(runtime.clone());
+    let status = registry.insert_loaded(loaded, pc);
+    let mut runner = registry.runner(&name, tokio::runtime::Handle::current());
+    let source = source.unwrap_or(&name).to_string();
+    let stdin = std::io::stdin();
+    let mut lines: Vec<String> = Vec::new();
+    let (mut total, mut records, mut failed) = (0usize, 0usize, 0usize);
+    let start = std::time::Instant::now();
+    let mut out = std::io::stdout().lock();
+    let mut input = stdin.lock().lines();
+    loop {
+        lines.clear();
+        for l in input.by_ref() {
+            let l = l.context("reading stdin")?;
+            lines.push(l.strip_suffix('\r').map(str::to_string).unwrap_or(l));
+            if lines.len() >= batch.max(1) {
+                break;
+            }
+        }
+        if lines.is_empty() {
+            break;
+        }
+        let mut data = String::new();
+        let mut ends = Vec::with_capacity(lines.len());
+        for l in &lines {
+            data.push_str(l);
+            ends.push(u32::try_from(data.len()).context("a batch over 4 GiB")?);
+        }
+        let processed = runner.process_async(&source, &data, &ends).await;
+        // What each line became, in order.
+        let mut after: Vec<Vec<String>> = vec![Vec::new(); lines.len()];
+        for part in &processed.parts {
+            match part {
+                Part::Records(chunk) => {
+                    let base = chunk.lines.start as usize;
+                    let sub = &data[chunk.bytes.clone()];
+                    let n = (chunk.lines.end - chunk.lines.start) as usize;
+                    let mut reader = RecordReader::new(&chunk.output, sub, n)?;
+                    while let Some(r) = reader.next_record() {
+                        let (h, items) = r?;
+                        let i = base + h.line as usize;
+                        after[i].push(format!(
+                            "< {}",
+                            render_record(&source, &lines[i], &h, items)
+                        ));
+                        records += 1;
+                    }
+                }
+                Part::Failed(f) => {
+                    for a in &mut after[f.lines.start as usize..f.lines.end as usize] {
+                        a.push(format!("! {}: {}", f.kind, f.message));
+                        failed += 1;
+                    }
+                }
+            }
+        }
+        for (line, recs) in lines.iter().zip(&after) {
+            writeln!(out, "> {line}")?;
+            if recs.is_empty() {
+                writeln!(out, "< (dropped: no record)")?;
+            }
+            for r in recs {
+                writeln!(out, "{r}")?;
+            }
+        }
+        total += lines.len();
+    }
+    let st = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    eprintln!(
+        "# {total} lines, {records} records, {failed} lines not processed, {} calls, {} crashes, {} fuel, {:?}, memory peak {} KiB",
+        st.calls,
+        st.crashes,
+        st.fuel_used,
+        start.elapsed(),
+        st.memory_peak_bytes / 1024
+    );
+    Ok(())
+}
+
+/// `sandkit deadletter list|purge`: the lines fail-closed pipelines parked, one JSON object per
+/// line (`key`, `task`, `pipeline`, `file`, `start`, `end`, `kind`, `error`, `line`,
+/// `parked_ns`). The state store is locked by a running agent: stop it first.
+pub fn deadletter(args: &ConfigArgs, task: Option<&str>, purge: bool) -> Result<()> {
+    use sandkit_state::{Batch, Family, Store};
+    let cfg = args.load(None)?;
+    crate::init_logging("warn");
+    let dir = cfg.data_dir.join("state");
+    if !dir.exists() {
+        bail!(
+            "{} does not exist: no file task has run with this data_dir",
+            dir.display()
+        );
+    }
+    let store = Store::open(&dir)?;
+    let prefix = task.map(|t| format!("{t}/")).unwrap_or_default();
+    let entries: Vec<(String, serde_json::Value)> = store.scan(Family::DeadLetters, &prefix)?;
+    if purge {
+        let mut batch = Batch::new();
+        for (k, _) in &entries {
+            batch.delete(Family::DeadLetters, k);
+        }
+        store.write(batch)?;
+        store.sync()?;
+        eprintln!("purged {} parked line(s)", entries.len());
+        return Ok(());
+    }
+    for (key, mut v) in entries {
+        if let Some(o) = v.as_object_mut() {
+            o.insert("key".into(), serde_json::Value::String(key));
+        }
+        println!("{v}");
     }
     Ok(())
 }

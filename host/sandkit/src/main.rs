@@ -56,6 +56,16 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Work with pipelines.
+    Pipeline {
+        #[command(subcommand)]
+        command: PipelineCommand,
+    },
+    /// Lines that fail-closed pipelines parked (`on_error = "park"`); stop the agent first.
+    Deadletter {
+        #[command(subcommand)]
+        command: DeadletterCommand,
+    },
     /// Show the status of the plugins of a running agent (from data_dir/status.json).
     Status {
         #[command(flatten)]
@@ -103,6 +113,48 @@ enum PluginCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DeadletterCommand {
+    /// Print the parked lines, one JSON object per line.
+    List {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Only this file task's.
+        #[arg(long)]
+        task: Option<String>,
+    },
+    /// Delete the parked lines.
+    Purge {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Only this file task's.
+        #[arg(long)]
+        task: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PipelineCommand {
+    /// Run lines from stdin through a pipeline: each line (`>`), its records as line protocol
+    /// (`<`), and the lines it could not process (`!`, with why).
+    Test {
+        /// A .wasm file, or the name of a plugin in --plugins-dir.
+        plugin: String,
+        /// A plugin config (the conf.d format).
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
+        /// Where plugin names are looked up.
+        #[arg(long, default_value = "plugins")]
+        plugins_dir: PathBuf,
+        /// The source (measurement) of the records; default: the plugin's name.
+        #[arg(long)]
+        source: Option<String>,
+        /// Lines per call.
+        #[arg(long, default_value_t = 1024)]
+        batch: usize,
+    },
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -132,6 +184,31 @@ fn main() -> Result<()> {
             Command::Plugin {
                 command: PluginCommand::List { cfg, json },
             } => commands::plugin_list(&cfg, json).await,
+            Command::Pipeline {
+                command:
+                    PipelineCommand::Test {
+                        plugin,
+                        config,
+                        plugins_dir,
+                        source,
+                        batch,
+                    },
+            } => {
+                commands::pipeline_test(
+                    &plugin,
+                    config.as_deref(),
+                    &plugins_dir,
+                    source.as_deref(),
+                    batch,
+                )
+                .await
+            }
+            Command::Deadletter {
+                command: DeadletterCommand::List { cfg, task },
+            } => commands::deadletter(&cfg, task.as_deref(), false),
+            Command::Deadletter {
+                command: DeadletterCommand::Purge { cfg, task },
+            } => commands::deadletter(&cfg, task.as_deref(), true),
             Command::Status { cfg, json } => commands::status(&cfg, json),
         }
     })

@@ -131,7 +131,14 @@ pub fn parse(line: &str) -> Option<Access<'_>> {
             Some(_) => {
                 let t = c.token();
                 let (key, value) = match t.split_once('=') {
-                    Some((k, v)) => (timing_name(k), v),
+                    // `urt="0.1, 0.2"`: a quoted value may hold spaces.
+                    Some((k, v)) if v.starts_with('"') && !(v.len() > 1 && v.ends_with('"')) => {
+                        let start = c.at - v.len() + 1;
+                        let rest = c.until(b'"');
+                        let end = c.at - usize::from(rest.is_some());
+                        (timing_name(k), &line[start..end.max(start)])
+                    }
+                    Some((k, v)) => (timing_name(k), v.trim_matches('"')),
                     None => ("request_time", t),
                 };
                 // `-` (no upstream) and lists of upstream times (`0.1, 0.2`) are left out.
@@ -396,6 +403,10 @@ mod tests {
         assert_eq!(a.request, Request::Raw(r"\x16\x03\x01"));
         assert_eq!(a.timings[0], Some(("request_time", 0.5)));
         assert_eq!(a.timings[1], Some(("upstream_response_time", 0.25)));
+        let a = parse(r#"1.2.3.4 - - [01/Mar/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-" uct="0.001" urt="0.1, 0.2" uht="0.5""#).unwrap();
+        assert_eq!(a.timings[0], Some(("upstream_connect_time", 0.001)));
+        assert_eq!(a.timings[1], Some(("upstream_header_time", 0.5)));
+        assert_eq!(a.timings[2], None);
         assert!(parse("not an access log").is_none());
         assert!(parse(r#"1.2.3.4 - - [x] "GET / HTTP/1.1" abc 0 "-" "-""#).is_none());
     }

@@ -1,0 +1,379 @@
+//! Pipelines: the bundled parsers against golden outputs (through `sandkit pipeline test`), poison
+//! lines isolated by bisection, a hanging pipeline cut by its deadline, disabling after crashing
+//! batches, and the whole path through the agent: file task -> pipeline -> output, with a
+//! fail-closed pipeline parking its poison line in the dead-letter family.
+
+use sandkit_io::pipeline::{Part, Processed};
+use sandkit_io::records::{FieldRef, Item, RecordReader};
+use sandkit_runtime::PluginState;
+use sandkit_tests::{eventually, repo_root, sandkit_bin, wasm, Harness};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// `sandkit pipeline test <guest> < tests/data/pipelines/<name>.log` must print
+/// `<name>.expected` exactly (`UPDATE_GOLDEN=1` rewrites it).
+fn golden(guest: &str, name: &str, config: Option<&str>) {
+    let dir = repo_root().join("tests/data/pipelines");
+    let input = std::fs::File::open(dir.join(format!("{name}.log"))).unwrap();
+    let mut cmd = Command::new(sandkit_bin());
+    cmd.arg("pipeline").arg("test").arg(wasm(guest));
+    let conf_file;
+    if let Some(c) = config {
+        conf_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(conf_file.path(), c).unwrap();
+        cmd.arg("--config").arg(conf_file.path());
+    }
+    let out = cmd
+        .stdin(Stdio::from(input))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected_path = dir.join(format!("{name}.expected"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&expected_path, &stdout).unwrap();
+    }
+    let expected = std::fs::read_to_string(&expected_path).unwrap();
+    for (i, (got, want)) in stdout.lines().zip(expected.lines()).enumerate() {
+        assert_eq!(got, want, "{name}: line {} of the output differs", i + 1);
+    }
+    assert_eq!(
+        stdout.lines().count(),
+        expected.lines().count(),
+        "{name}: output length"
+    );
+}
+
+#[test]
+fn nginx_access_golden() {
+    golden("nginx", "nginx-access", None);
+}
+
+/// Lines `line i`, with the given ones replaced.
+fn batch(n: usize, special: &[(usize, &str)]) -> (String, Vec<u32>) {
+    let mut data = String::new();
+    let mut ends = Vec::new();
+    for i in 0..n {
+        match special.iter().find(|(j, _)| *j == i) {
+            Some((_, s)) => data.push_str(&format!("{s} {i}")),
+            None => data.push_str(&format!("line {i}")),
+        }
+        ends.push(data.len() as u32);
+    }
+    (data, ends)
+}
+
+/// The `n` field of every record, by input line; and the failed lines with their kind.
+fn outcome(p: &Processed, data: &str) -> (BTreeMap<u32, i64>, BTreeMap<u32, String>) {
+    let mut parsed = BTreeMap::new();
+    let mut failed = BTreeMap::new();
+    for part in &p.parts {
+        match part {
+            Part::Records(c) => {
+                let n = (c.lines.end - c.lines.start) as usize;
+                let mut r = RecordReader::new(&c.output, &data[c.bytes.clone()], n).unwrap();
+                while let Some(rec) = r.next_record() {
+                    let (h, items) = rec.unwrap();
+                    let line = c.lines.start + h.line;
+                    assert!(h.keep_message);
+                    let n = items
+                        .iter()
+                        .find_map(|i| match i {
+                            Item::Field("n", FieldRef::Int(n)) => Some(*n),
+                            _ => None,
+                        })
+                        .unwrap_or(-1);
+                    assert!(
+                        parsed.insert(line, n).is_none(),
+                        "line {line} has two records"
+                    );
+                }
+            }
+            Part::Failed(f) => {
+                for l in f.lines.clone() {
+                    assert!(failed.insert(l, f.kind.clone()).is_none());
+                }
+            }
+        }
+    }
+    (parsed, failed)
+}
+
+async fn poison_harness(tweak: impl FnOnce(&mut sandkit_runtime::RuntimeConfig)) -> Harness {
+    let h = Harness::with_config(tweak);
+    let file = h.install("poison", "poison");
+    h.sup.upsert(&file).await;
+    h.wait_state("poison", PluginState::Running, WAIT).await;
+    assert!(h.sup.pipelines().get("poison").is_some());
+    h
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_line_is_isolated_and_every_other_line_is_parsed() {
+    let h = poison_harness(|_| {}).await;
+    let mut runner = h
+        .sup
+        .pipelines()
+        .runner("poison", tokio::runtime::Handle::current());
+    let (data, ends) = batch(1000, &[(437, "POISON")]);
+    let p = runner.process_async("test", &data, &ends).await;
+    let (parsed, failed) = outcome(&p, &data);
+    assert_eq!(
+        failed.into_iter().collect::<Vec<_>>(),
+        vec![(437, "unreachable".to_string())]
+    );
+    assert_eq!(parsed.len(), 999);
+    for (line, n) in &parsed {
+        assert_eq!(i64::from(*line), *n, "line {line} parsed as {n}");
+    }
+    assert!(!p.fail_closed);
+    let st = h.sup.status("poison").unwrap();
+    assert_eq!(st.crashes, 1, "one crash per failed batch: {st:#?}");
+    assert_eq!(st.state, PluginState::Running);
+
+    // Two poison lines far apart, and one in the first and last place: all isolated.
+    let (data, ends) = batch(
+        1024,
+        &[
+            (0, "POISON"),
+            (500, "POISON"),
+            (501, "POISON"),
+            (1023, "POISON"),
+        ],
+    );
+    let p = runner.process_async("test", &data, &ends).await;
+    let (parsed, failed) = outcome(&p, &data);
+    assert_eq!(
+        failed.keys().copied().collect::<Vec<_>>(),
+        [0, 500, 501, 1023]
+    );
+    assert_eq!(parsed.len(), 1020);
+
+    // The next clean batch runs on a fresh instance, all parsed.
+    let (data, ends) = batch(100, &[]);
+    let (parsed, failed) = outcome(&runner.process_async("test", &data, &ends).await, &data);
+    assert!(failed.is_empty());
+    assert_eq!(parsed.len(), 100);
+    assert_eq!(h.sup.status("poison").unwrap().state, PluginState::Running);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_that_never_returns_is_cut_by_the_deadline_and_the_batch_flows() {
+    // Fuel enough for minutes: the deadline (wall time) is what stops the loop.
+    let h = poison_harness(|rc| {
+        rc.limits.timeout = Duration::from_millis(200);
+        rc.limits.fuel = u64::MAX / 4;
+    })
+    .await;
+    let mut runner = h
+        .sup
+        .pipelines()
+        .runner("poison", tokio::runtime::Handle::current());
+    let (data, ends) = batch(64, &[(10, "HANG")]);
+    let t = Instant::now();
+    let p = runner.process_async("test", &data, &ends).await;
+    let took = t.elapsed();
+    let (parsed, failed) = outcome(&p, &data);
+    assert_eq!(
+        failed.into_iter().collect::<Vec<_>>(),
+        vec![(10, "deadline".to_string())]
+    );
+    assert_eq!(parsed.len(), 63);
+    // The whole batch, the retry, and one failing half per level (64 lines: 6 levels), 200 ms
+    // each, plus instantiations.
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(
+        h.sup.status("poison").unwrap().last_crash_kind.as_deref(),
+        Some("deadline")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_that_crashes_on_every_batch_is_disabled_and_lines_pass_through() {
+    let h = poison_harness(|rc| rc.max_crashes = 3).await;
+    let mut runner = h
+        .sup
+        .pipelines()
+        .runner("poison", tokio::runtime::Handle::current());
+    let all_poison: Vec<(usize, &str)> = (0..8).map(|i| (i, "POISON")).collect();
+    let (data, ends) = batch(8, &all_poison);
+    for round in 0..3 {
+        let p = runner.process_async("test", &data, &ends).await;
+        assert_eq!(p.failed_lines(), 8, "round {round}");
+    }
+    assert_eq!(h.sup.status("poison").unwrap().state, PluginState::Disabled);
+    // Disabled: every line comes back failed as `disabled`, at once, never lost.
+    let (data, ends) = batch(5, &[]);
+    let t = Instant::now();
+    let (parsed, failed) = outcome(&runner.process_async("test", &data, &ends).await, &data);
+    assert!(t.elapsed() < Duration::from_millis(100));
+    assert!(parsed.is_empty());
+    assert_eq!(failed.len(), 5);
+    assert!(failed.values().all(|k| k == "disabled"));
+    // A rare poison line in otherwise clean batches does not disable: clean batches reset the
+    // run (checked on a fresh registry entry by replacing the file).
+    let file = h.install("poison", "poison");
+    std::fs::write(h.dir.path().join("conf.d/poison.toml"), "# reloaded\n").unwrap();
+    h.sup.upsert(&file).await;
+    h.wait_state("poison", PluginState::Running, WAIT).await;
+    for _ in 0..5 {
+        let (data, ends) = batch(50, &[(7, "POISON")]);
+        assert_eq!(
+            runner
+                .process_async("test", &data, &ends)
+                .await
+                .failed_lines(),
+            1
+        );
+        let (data, ends) = batch(50, &[]);
+        assert_eq!(
+            runner
+                .process_async("test", &data, &ends)
+                .await
+                .failed_lines(),
+            0
+        );
+    }
+    assert_eq!(h.sup.status("poison").unwrap().state, PluginState::Running);
+}
+
+/// The agent binary: two file tasks, one through the nginx pipeline, one through the poison
+/// pipeline in fail-closed mode. Every line arrives parsed but the poison one, which is parked
+/// and listed by `sandkit deadletter list` once the agent stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_runs_file_tasks_through_pipelines_and_parks_poison_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for sub in ["plugins", "conf.d", "logs"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    std::fs::copy(wasm("nginx"), d.join("plugins/nginx.wasm")).unwrap();
+    std::fs::copy(wasm("poison"), d.join("plugins/poison.wasm")).unwrap();
+    std::fs::write(d.join("conf.d/poison.toml"), "on_error = \"park\"\n").unwrap();
+    let access =
+        std::fs::read_to_string(repo_root().join("tests/data/pipelines/nginx-access.log")).unwrap();
+    std::fs::write(d.join("logs/access.log"), &access).unwrap();
+    let mut app = String::new();
+    for i in 0..2000 {
+        if i == 1234 {
+            app.push_str("this line is POISON 1234\n");
+        } else {
+            app.push_str(&format!("event {i}\n"));
+        }
+    }
+    std::fs::write(d.join("logs/app.log"), &app).unwrap();
+    let logs = d.join("logs");
+    std::fs::write(
+        d.join("sandkit.toml"),
+        format!(
+            r#"data_dir = "data"
+plugins_dir = "plugins"
+conf_dir = "conf.d"
+[output]
+kind = "file"
+path = "out.lp"
+[[files]]
+source = "nginx"
+paths = ["{0}/access.log"]
+from_beginning = true
+pipeline = "nginx"
+[[files]]
+source = "app"
+paths = ["{0}/app.log"]
+from_beginning = true
+pipeline = "poison"
+pipeline_batch = 300
+"#,
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(d.join("agent.log")).unwrap();
+    let mut child = Command::new(sandkit_bin())
+        .args(["run", "-c", "sandkit.toml"])
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let out = d.join("out.lp");
+    let lines_in = |prefix: &str| {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .count()
+    };
+    let done = eventually(20, || {
+        lines_in("nginx,") == access.lines().count() && lines_in("app,") == 1999
+    })
+    .await;
+    // A clean stop (SIGTERM) releases the state store for `deadletter list`.
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    let agent_log = std::fs::read_to_string(d.join("agent.log")).unwrap();
+    assert!(done, "not every line arrived; log:\n{agent_log}");
+    assert!(status.success(), "agent exit {status}; log:\n{agent_log}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    // nginx lines are parsed: the status tag, typed fields, and the time of the log.
+    let first = text.lines().find(|l| l.starts_with("nginx,")).unwrap();
+    assert!(first.contains("status=OK"), "{first}");
+    assert!(first.contains("status_code=200i"), "{first}");
+    assert!(first.ends_with(" 1728568536000000000"), "{first}");
+    // The unparsable nginx line passes through as its message, untagged.
+    assert!(text.contains("message=\"2024/10/10 13:55:36 [error]"));
+    // Every app line but the poison one is parsed, once.
+    let mut ns: Vec<i64> = text
+        .lines()
+        .filter(|l| l.starts_with("app,"))
+        .map(|l| {
+            let f = l.split(' ').nth(1).unwrap();
+            let n = f.split(',').find_map(|kv| kv.strip_prefix("n=")).unwrap();
+            n.trim_end_matches('i').parse().unwrap()
+        })
+        .collect();
+    ns.sort_unstable();
+    let want: Vec<i64> = (0..2000).filter(|i| *i != 1234).collect();
+    assert_eq!(ns, want);
+    assert!(
+        !text.contains("POISON"),
+        "the poison line is parked, not sent"
+    );
+    // The parked line, with its file and offsets.
+    let out = Command::new(sandkit_bin())
+        .args(["deadletter", "list", "-c", "sandkit.toml"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entries: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 1, "{listed}");
+    let e = &entries[0];
+    assert_eq!(e["line"], "this line is POISON 1234");
+    assert_eq!(e["pipeline"], "poison");
+    assert_eq!(e["task"], "app");
+    assert_eq!(e["kind"], "unreachable");
+    let start = app.find("this line is POISON").unwrap() as u64;
+    assert_eq!(e["start"], start);
+    assert!(Path::new(e["file"].as_str().unwrap()).ends_with("app.log"));
+}
