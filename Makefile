@@ -58,6 +58,7 @@ test-deps:
 lint: deps
 	cargo fmt --all --check
 	cd guests && cargo fmt --all --check
+	cd sdk/rust && cargo fmt --check
 	cargo clippy --release --workspace --all-targets -- -D warnings
 	cd guests && CARGO_TARGET_DIR=$(GUEST_TARGET_DIR) cargo clippy --release --target wasm32-wasip2 -- -D warnings
 
@@ -65,6 +66,7 @@ lint: deps
 test: build lint test-deps
 	cargo test --release --workspace --no-fail-fast
 	cd guests && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test --workspace
+	cd sdk/rust && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test
 
 ## bench: criterion benches, the idle cost of `sandkit run`, and the 200 MB tail against rsyslog
 bench: build

@@ -7,7 +7,7 @@ use crate::config::FileTask;
 use crate::lines::Line;
 use crate::source::TaskStats;
 use sandkit_io::pipeline::{LineProcessor, Part, Processed};
-use sandkit_io::records::{FieldRef, Item, RecordReader};
+use sandkit_io::records::{FieldRef, Item, RecordError, RecordReader};
 use sandkit_io::{FieldValue, Point, SharedTags};
 use sandkit_state::{Batch, Family, Store};
 use serde::Serialize;
@@ -153,36 +153,33 @@ impl FileCtx<'_> {
             match part {
                 Part::Records(chunk) => {
                     let base = chunk.lines.start as usize;
+                    let run = &lines[base..chunk.lines.end as usize];
                     let Some(sub) = data.get(chunk.bytes.clone()) else {
                         continue;
                     };
-                    let n = (chunk.lines.end - chunk.lines.start) as usize;
-                    let Ok(mut reader) = RecordReader::new(&chunk.output, sub, n) else {
-                        continue;
-                    };
-                    let mut produced = 0u64;
-                    while let Some(Ok((h, items))) = reader.next_record() {
-                        let line = &lines[base + h.line as usize];
-                        let time = h.time.unwrap_or_else(|| {
-                            *ts += 1;
-                            *ts
-                        });
-                        match self.point(line, h.keep_message, items, time) {
-                            Some(p) => out.push(p),
-                            None => {
-                                self.stats
-                                    .pipeline_failed_lines
-                                    .fetch_add(1, Ordering::Relaxed);
-                                if let Some(p) = self.raw(line, "invalid_record", time) {
+                    let before = (out.len(), *ts);
+                    match self.chunk_points(run, sub, &chunk.output, ts, out) {
+                        Ok(produced) => {
+                            self.stats
+                                .pipeline_records
+                                .fetch_add(produced, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            // Nothing of a malformed output is kept: its lines go on raw.
+                            tracing::warn!(task = %self.task.name, pipeline, error = %e, lines = run.len(), "files.pipeline output malformed; its lines go on unprocessed");
+                            out.truncate(before.0);
+                            *ts = before.1;
+                            self.stats
+                                .pipeline_failed_lines
+                                .fetch_add(run.len() as u64, Ordering::Relaxed);
+                            for line in run {
+                                *ts += 1;
+                                if let Some(p) = self.raw(line, "malformed", *ts) {
                                     out.push(p);
                                 }
                             }
                         }
-                        produced += 1;
                     }
-                    self.stats
-                        .pipeline_records
-                        .fetch_add(produced, Ordering::Relaxed);
                 }
                 Part::Failed(f) => {
                     let range = f.lines.start as usize..f.lines.end as usize;
@@ -236,6 +233,40 @@ impl FileCtx<'_> {
                 }
             }
         }
+    }
+
+    /// The points of one run's output; the number of records, or the first malformed one.
+    fn chunk_points(
+        &mut self,
+        run: &[Line],
+        data: &str,
+        output: &[u8],
+        ts: &mut i64,
+        out: &mut Vec<Point>,
+    ) -> Result<u64, RecordError> {
+        let mut reader = RecordReader::new(output, data, run.len())?;
+        let mut produced = 0u64;
+        while let Some(rec) = reader.next_record() {
+            let (h, items) = rec?;
+            let line = &run[h.line as usize];
+            let time = h.time.unwrap_or_else(|| {
+                *ts += 1;
+                *ts
+            });
+            match self.point(line, h.keep_message, items, time) {
+                Some(p) => out.push(p),
+                None => {
+                    self.stats
+                        .pipeline_failed_lines
+                        .fetch_add(1, Ordering::Relaxed);
+                    if let Some(p) = self.raw(line, "invalid_record", time) {
+                        out.push(p);
+                    }
+                }
+            }
+            produced += 1;
+        }
+        Ok(produced)
     }
 
     /// A line as it came, tagged with why the pipeline did not process it.

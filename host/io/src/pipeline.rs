@@ -13,7 +13,9 @@ pub struct Chunk {
     pub lines: Range<u32>,
     /// The run's bytes in the batch data.
     pub bytes: Range<usize>,
-    /// Validated output of the pipeline for this run.
+    /// The pipeline's output for this run: it starts with the magic; its records are checked
+    /// as they are read ([`crate::records::RecordReader`]), and a reader that finds one malformed
+    /// must pass the run's lines on unprocessed (`malformed`).
     pub output: Vec<u8>,
 }
 

@@ -42,6 +42,7 @@ pub struct PluginStatus {
     pub crashes: u32,
     /// Fresh instances made after a crash.
     pub restarts: u32,
+    /// Points emitted (collectors); lines processed (pipelines).
     pub points: u64,
     /// Points the host refused as invalid.
     pub refused_points: u64,

@@ -58,22 +58,26 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline(always)]
     fn rest(&self) -> &'a [u8] {
         &self.s.as_bytes()[self.at..]
     }
 
     /// Up to (not including) the next `b`; the cursor moves past it.
+    #[inline(always)]
     fn until(&mut self, b: u8) -> Option<&'a str> {
-        let i = self.rest().iter().position(|&c| c == b)?;
+        let i = memchr::memchr(b, self.rest())?;
         let out = &self.s[self.at..self.at + i];
         self.at += i + 1;
         Some(out)
     }
 
+    #[inline(always)]
     fn expect(&mut self, b: u8) -> Option<()> {
         (self.rest().first() == Some(&b)).then(|| self.at += 1)
     }
 
+    #[inline(always)]
     fn skip_spaces(&mut self) {
         while self.rest().first() == Some(&b' ') {
             self.at += 1;
@@ -81,18 +85,16 @@ impl<'a> Cursor<'a> {
     }
 
     /// A space-separated token (to the next space or the end).
+    #[inline(always)]
     fn token(&mut self) -> &'a str {
-        let i = self
-            .rest()
-            .iter()
-            .position(|&c| c == b' ')
-            .unwrap_or(self.rest().len());
+        let i = memchr::memchr(b' ', self.rest()).unwrap_or(self.rest().len());
         let out = &self.s[self.at..self.at + i];
         self.at += i;
         out
     }
 
     /// A double-quoted string (nginx escapes `"` inside as `\x22`, so the next `"` ends it).
+    #[inline(always)]
     fn quoted(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         self.until(b'"')
@@ -194,10 +196,17 @@ pub fn http_date_ns(s: &str) -> Option<i64> {
     if b.len() != 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
         return None;
     }
+    let digit = |i: usize| -> Option<i64> {
+        let d = b[i].wrapping_sub(b'0');
+        (d < 10).then_some(i64::from(d))
+    };
+    let two = |i: usize| Some(digit(i)? * 10 + digit(i + 1)?);
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        b[r].iter().try_fold(0i64, |acc, &d| {
-            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
-        })
+        if r.len() == 2 {
+            two(r.start)
+        } else {
+            Some(two(r.start)? * 100 + two(r.start + 2)?)
+        }
     };
     let day = num(0..2)?;
     let month = match &b[3..6] {
