@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end file tail: `sandkit run` reads a ~200 MB nginx access log (combined format, ~1.16M
-# lines) from the beginning and writes one point per line, (1) to a file (line protocol) and
-# (2) to a local HTTP receiver as DataWay batches (gzip). rsyslogd's imfile -> omfile on the same
+# lines) from the beginning and writes one point per line, (1) to a file (line protocol),
+# (2) to a local HTTP receiver as DataWay batches (gzip), and (3) through the bundled nginx
+# pipeline (Wasm, build/wasm/nginx.wasm) to the receiver with zstd: the full path of the
+# pipelines issue. rsyslogd's imfile -> omfile on the same
 # file in the same run is the baseline. For each: lines/s and MB/s of the input log, CPU time
 # (utime + stime) and its share of one core, lines per CPU second (throughput per core), and peak
 # resident memory (VmHWM), with the ratio to rsyslog. Target (issue): at least 1.2M lines/s on one
@@ -36,6 +38,8 @@ set -euo pipefail
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sandkit/target}"
 BIN="${SANDKIT_BIN:-$CARGO_TARGET_DIR/release/sandkit}"
 RECEIVER="${RECEIVER_BIN:-$CARGO_TARGET_DIR/release/bench-receiver}"
+# The pipeline of the fourth case (build/wasm of this checkout, `make guests`).
+WASM_DIR="${WASM_DIR:-$(cd "$(dirname "$0")/.." && pwd)/build/wasm}"
 RUNS="${RUNS:-1}"
 LINES="${TAIL_LINES:-1160000}"
 TIMEOUT="${TAIL_TIMEOUT:-300}"
@@ -144,6 +148,7 @@ fi
 BYTES=$(stat -c %s "$LOG")
 echo "tail.sh: $LOG: $LINES lines, $BYTES bytes; $RUNS run(s); temp dir $TMP"
 [[ -n "$RSYSLOGD" ]] || echo "tail.sh: rsyslogd not found (Debian package rsyslog): the baseline is skipped"
+[[ -f "$WASM_DIR/nginx.wasm" ]] || echo "tail.sh: $WASM_DIR/nginx.wasm not found (make guests): the pipeline case is skipped"
 
 # --- measuring ---------------------------------------------------------------------------------
 RESULTS="$TMP/results.tsv" # tool, run, status, lines, seconds, cpu ticks, VmHWM KiB
@@ -243,7 +248,8 @@ EOF
   [[ "${KEEP:-0}" == 1 ]] || rm -f "$dir/out.log"
 }
 
-# sandkit_dir DIR OUTPUT_TOML: an agent directory with no plugins and one [[files]] task.
+# sandkit_dir DIR OUTPUT_TOML [PIPELINE]: an agent directory with one [[files]] task, and no
+# plugins but PIPELINE (copied from build/wasm) when one is named.
 sandkit_dir() {
   mkdir -p "$1/plugins" "$1/conf.d"
   cat >"$1/sandkit.toml" <<EOF
@@ -257,6 +263,10 @@ source = "nginx"
 paths = ["$LOG"]
 from_beginning = true
 EOF
+  if [[ -n "${3:-}" ]]; then
+    cp "$WASM_DIR/$3.wasm" "$1/plugins/"
+    echo "pipeline = \"$3\"" >>"$1/sandkit.toml"
+  fi
 }
 
 run_sandkit_file() {
@@ -274,8 +284,9 @@ run_sandkit_file() {
   [[ "${KEEP:-0}" == 1 ]] || rm -f "$dir/out.lp"
 }
 
+# run_sandkit_http RUN TOOL COMPRESSION [PIPELINE]
 run_sandkit_http() {
-  local run=$1 dir="$TMP/run$1/sandkit-http" t0 pid rpid addr i pts bytes reqs
+  local run=$1 tool=$2 comp=$3 pipeline=${4:-} dir="$TMP/run$1/$2" t0 pid rpid addr i pts bytes reqs
   mkdir -p "$dir"
   "$RECEIVER" 127.0.0.1:0 "$dir/count" >"$dir/receiver.addr" 2>"$dir/receiver.log" &
   rpid=$!
@@ -286,27 +297,32 @@ run_sandkit_http() {
   sandkit_dir "$dir" "kind = \"dataway\"
 urls = [\"http://$addr\"]
 token = \"tkn_bench\"
-compression = \"gzip\""
+compression = \"$comp\"" "$pipeline"
   settle
   t0=$(now)
   (cd "$dir" && exec_pinned "$BIN" run -c sandkit.toml) 2>"$dir/sandkit.log" &
   pid=$!
   PIDS+=("$pid")
-  wait_done sandkit-http "$run" "$pid" "$t0" receiver "$dir/count" || tail -5 "$dir/sandkit.log" >&2 || true
-  printf 'receiver\t%s\tok\t-\t-\t%s\t%s\n' "$run" "$(cpu_ticks "$rpid")" "$(hwm_kib "$rpid")" >>"$RESULTS"
-  stop "$pid" "sandkit (dataway)" "$dir/sandkit.log"
+  wait_done "$tool" "$run" "$pid" "$t0" receiver "$dir/count" || tail -5 "$dir/sandkit.log" >&2 || true
+  [[ $tool != sandkit-http ]] ||
+    printf 'receiver\t%s\tok\t-\t-\t%s\t%s\n' "$run" "$(cpu_ticks "$rpid")" "$(hwm_kib "$rpid")" >>"$RESULTS"
+  stop "$pid" "sandkit ($tool)" "$dir/sandkit.log"
   sleep 0.2
   read -r pts bytes reqs _ <"$dir/count"
-  RECV_NOTE="receiver (run $run): $pts points in $reqs requests, $((bytes / 1000000)) MB gzip"
-  [[ "$pts" == "$LINES" ]] || NOTES+=("sandkit dataway run $run: the receiver got $pts points, want $LINES")
+  RECV_NOTE+="receiver ($tool, run $run): $pts points in $reqs requests, $((bytes / 1000000)) MB $comp; "
+  [[ "$pts" == "$LINES" ]] || NOTES+=("sandkit $tool run $run: the receiver got $pts points, want $LINES")
   stop "$rpid" receiver "$dir/receiver.log" 143
 }
 
 for ((run = 1; run <= RUNS; run++)); do
   echo "tail.sh: run $run/$RUNS"
+  RECV_NOTE=""
   if [[ -n "$RSYSLOGD" ]]; then run_rsyslog "$run" || true; fi
   run_sandkit_file "$run" || true
-  run_sandkit_http "$run" || true
+  run_sandkit_http "$run" sandkit-http gzip || true
+  if [[ -f "$WASM_DIR/nginx.wasm" ]]; then
+    run_sandkit_http "$run" sandkit-nginx zstd nginx || true
+  fi
 done
 
 # --- report ------------------------------------------------------------------------------------
@@ -338,6 +354,7 @@ awk -F'\t' -v tick="$TICK" -v bytes="$BYTES" -v rs="${RSYSLOGD:+1}" '
     name["rsyslog"] = "rsyslogd imfile -> omfile"
     name["sandkit-file"] = "sandkit files -> file"
     name["sandkit-http"] = "sandkit files -> dataway gzip"
+    name["sandkit-nginx"] = "sandkit nginx wasm -> zstd"
     printf "%-30s %4s %8s %8s %10s %7s %7s %8s %11s %9s %8s\n", "tool", "runs", "lines", "seconds",
       "lines/s", "MB/s", "CPU s", "CPU/core", "lines/CPU-s", "peak RSS", "/rsyslog"
     base = ("rsyslog" in cnt) ? med("rsyslog", "lps") : 0
@@ -367,7 +384,7 @@ fi
 
 # Last run, for each tool: where its CPU went, by thread name (seconds, share of the process's
 # CPU, and how much of that was system time), and what its resident memory was at the end.
-for t in rsyslog sandkit-file sandkit-http; do
+for t in rsyslog sandkit-file sandkit-http sandkit-nginx; do
   [[ -f "$TMP/threads.$t" ]] || continue
   awk -F'\t' -v tick="$TICK" -v t="$t" '
     { used[$2] += $3 + $4; sys[$2] += $4; n[$2]++; all += $3 + $4 }
