@@ -10,7 +10,7 @@ BUILD := $(ROOT)/build
 BIN := $(CARGO_TARGET_DIR)/release/sandkit
 COLLECTORS := cpu mem disk diskio net system
 TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongworld noop poison
-PIPELINES := nginx
+PIPELINES := nginx nginx_error json grok
 
 .PHONY: all deps guests host build run test test-deps lint fmt bench idle clean-build
 

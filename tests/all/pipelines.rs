@@ -1,4 +1,5 @@
-//! Pipelines: the bundled parsers against golden outputs (through `sandkit pipeline test`), poison
+//! Pipelines: the bundled parsers (nginx access and error, JSON, grok) against golden outputs
+//! (through `sandkit pipeline test`), poison
 //! lines isolated by bisection, a hanging pipeline cut by its deadline, disabling after crashing
 //! batches, and the whole path through the agent: file task -> pipeline -> output, with a
 //! fail-closed pipeline parking its poison line in the dead-letter family.
@@ -56,6 +57,23 @@ fn golden(guest: &str, name: &str, config: Option<&str>) {
 #[test]
 fn nginx_access_golden() {
     golden("nginx", "nginx-access", None);
+}
+
+#[test]
+fn nginx_error_golden() {
+    golden("nginx_error", "nginx-error", None);
+}
+
+#[test]
+fn json_golden() {
+    golden("json", "json", None);
+}
+
+#[test]
+fn grok_golden() {
+    let config =
+        std::fs::read_to_string(repo_root().join("tests/data/pipelines/grok.toml")).unwrap();
+    golden("grok", "grok", Some(&config));
 }
 
 /// Lines `line i`, with the given ones replaced.

@@ -213,7 +213,7 @@ impl Records {
     }
 
     fn key(&mut self, kind: u8, key: &str) {
-        let k = &key.as_bytes()[..key.len().min(u16::MAX as usize)];
+        let k = prefix(key, u16::MAX as usize).as_bytes();
         self.buf.push(kind);
         self.buf.extend_from_slice(&(k.len() as u16).to_le_bytes());
         self.buf.extend_from_slice(k);
@@ -228,7 +228,7 @@ impl Records {
             }
             None => {
                 self.key(inline, key);
-                let v = &value.as_bytes()[..value.len().min(u32::MAX as usize)];
+                let v = prefix(value, u32::MAX as usize).as_bytes();
                 self.buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
                 self.buf.extend_from_slice(v);
             }
@@ -236,7 +236,17 @@ impl Records {
     }
 }
 
-/// One record being written; complete when dropped.
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut n = s.len().min(max);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    &s[..n]
+}
+
+/// One record being written; complete when dropped. A record holds at most 65,535 items
+/// (tags, fields and a measurement); items past that are left out.
 #[derive(Debug)]
 pub struct Record<'r> {
     out: &'r mut Records,
@@ -246,18 +256,28 @@ pub struct Record<'r> {
 
 impl Record<'_> {
     fn counted(&mut self) -> &mut Self {
-        self.items = self.items.saturating_add(1);
+        self.items += 1;
         self
+    }
+
+    fn full(&self) -> bool {
+        self.items == u16::MAX
     }
 
     /// Add a tag (indexed, low cardinality: status, method, host...).
     pub fn tag(&mut self, key: &str, value: &str) -> &mut Self {
+        if self.full() {
+            return self;
+        }
         self.out.string(kind::TAG, kind::TAG_REF, key, value);
         self.counted()
     }
 
     /// Add a field.
     pub fn field<'v>(&mut self, key: &str, value: impl Into<Value<'v>>) -> &mut Self {
+        if self.full() {
+            return self;
+        }
         match value.into() {
             Value::Text(s) => self.out.string(kind::TEXT, kind::TEXT_REF, key, s),
             Value::Int(x) => {
@@ -295,6 +315,9 @@ impl Record<'_> {
 
     /// Send the record under another measurement than the source's.
     pub fn measurement(&mut self, name: &str) -> &mut Self {
+        if self.full() {
+            return self;
+        }
         self.out.key(kind::MEASUREMENT, "");
         let v = name.as_bytes();
         self.out
@@ -348,6 +371,24 @@ mod tests {
         assert_eq!(u32::from_le_bytes(b[43..47].try_into().unwrap()), 3);
         assert_eq!(&b[47..50], b"GET");
         assert_eq!(b[50], kind::INT);
+    }
+
+    #[test]
+    fn items_past_the_count_limit_are_left_out_and_keys_cut_on_a_boundary() {
+        let batch = Batch::new("s", "x", &[1]).unwrap();
+        let mut out = Records::new(&batch, 0);
+        {
+            let mut r = out.record();
+            for _ in 0..70_000 {
+                r.field("k", 1i64);
+            }
+        }
+        let b = out.into_bytes();
+        assert_eq!(u16::from_le_bytes(b[17..19].try_into().unwrap()), u16::MAX);
+        // header + 65,535 items of kind, key length, "k", i64
+        assert_eq!(b.len(), 4 + HEADER + 65_535 * (1 + 2 + 1 + 8));
+        let long = "é".repeat(40_000); // 80,000 bytes
+        assert_eq!(prefix(&long, 65_535).len(), 65_534);
     }
 
     #[test]
