@@ -126,8 +126,14 @@ fn outcome(p: &Processed, data: &str) -> (BTreeMap<u32, i64>, BTreeMap<u32, Stri
     (parsed, failed)
 }
 
-async fn poison_harness(tweak: impl FnOnce(&mut sandkit_runtime::RuntimeConfig)) -> Harness {
+async fn poison_harness(
+    tweak: impl FnOnce(&mut sandkit_runtime::RuntimeConfig),
+    conf: Option<&str>,
+) -> Harness {
     let h = Harness::with_config(tweak);
+    if let Some(c) = conf {
+        h.conf("poison", c);
+    }
     let file = h.install("poison", "poison");
     h.sup.upsert(&file).await;
     h.wait_state("poison", PluginState::Running, WAIT).await;
@@ -137,7 +143,7 @@ async fn poison_harness(tweak: impl FnOnce(&mut sandkit_runtime::RuntimeConfig))
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_line_is_isolated_and_every_other_line_is_parsed() {
-    let h = poison_harness(|_| {}).await;
+    let h = poison_harness(|_| {}, None).await;
     let mut runner = h
         .sup
         .pipelines()
@@ -187,10 +193,10 @@ async fn a_poison_line_is_isolated_and_every_other_line_is_parsed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_that_never_returns_is_cut_by_the_deadline_and_the_batch_flows() {
     // Fuel enough for minutes: the deadline (wall time) is what stops the loop.
-    let h = poison_harness(|rc| {
-        rc.limits.timeout = Duration::from_millis(200);
-        rc.limits.fuel = u64::MAX / 4;
-    })
+    let h = poison_harness(
+        |_| {},
+        Some("[limits]\ntimeout = \"200ms\"\nfuel = 1000000000000000\n"),
+    )
     .await;
     let mut runner = h
         .sup
@@ -217,7 +223,7 @@ async fn a_line_that_never_returns_is_cut_by_the_deadline_and_the_batch_flows() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_that_crashes_on_every_batch_is_disabled_and_lines_pass_through() {
-    let h = poison_harness(|rc| rc.max_crashes = 3).await;
+    let h = poison_harness(|rc| rc.max_crashes = 3, None).await;
     let mut runner = h
         .sup
         .pipelines()

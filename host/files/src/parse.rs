@@ -6,12 +6,13 @@
 use crate::config::FileTask;
 use crate::lines::Line;
 use crate::source::TaskStats;
-use sandkit_io::pipeline::{LineProcessor, Part, Processed};
+use sandkit_io::pipeline::{Chunk, LineProcessor, Part, Processed};
 use sandkit_io::records::{FieldRef, Item, RecordError, RecordReader};
-use sandkit_io::{FieldValue, Point, SharedTags};
+use sandkit_io::{FieldValue, Point, SharedStr, SharedTags};
 use sandkit_state::{Batch, Family, Store};
 use serde::Serialize;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Distinct tag sets kept per file (a pipeline's tags are mostly few values: `status=OK`...).
 const TAG_CACHE: usize = 64;
@@ -88,13 +89,36 @@ pub(crate) struct FileCtx<'a> {
     pub cache: &'a mut TagCache,
 }
 
-fn value(v: FieldRef<'_>) -> FieldValue {
+/// A field value; text that is a slice of the batch refers to it.
+fn value(data: &Arc<str>, v: FieldRef<'_>) -> FieldValue {
     match v {
         FieldRef::Int(x) => FieldValue::Int(x),
         FieldRef::Uint(x) => FieldValue::Uint(x),
         FieldRef::Float(x) => FieldValue::Float(x),
         FieldRef::Bool(x) => FieldValue::Bool(x),
-        FieldRef::Text(s) => FieldValue::Text(s.to_string()),
+        FieldRef::Text(s) => match SharedStr::of(data, s) {
+            Some(shared) => FieldValue::Shared(shared),
+            None => FieldValue::Text(s.to_string()),
+        },
+    }
+}
+
+/// A batch as its points share it.
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    data: &'a Arc<str>,
+    ends: &'a [u32],
+}
+
+impl Shared<'_> {
+    /// Line `i` as a `message` value.
+    fn line(&self, i: usize) -> FieldValue {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = self.ends[i] as usize;
+        match SharedStr::new(self.data, start..end) {
+            Some(s) => FieldValue::Shared(s),
+            None => FieldValue::Text(self.data.get(start..end).unwrap_or_default().to_string()),
+        }
     }
 }
 
@@ -125,10 +149,17 @@ impl FileCtx<'_> {
                 to += 1;
             }
             let processed = processor.process(&self.task.source, &data, &ends);
+            // One copy of the batch, shared by its points: text fields that are slices of a
+            // line, and the kept `message`, refer to it instead of copying.
+            let shared: Arc<str> = Arc::from(data.as_str());
+            let batch = Shared {
+                data: &shared,
+                ends: &ends,
+            };
             self.points(
                 processor.name(),
                 &records[from..to],
-                &data,
+                batch,
                 processed,
                 ts,
                 out,
@@ -141,7 +172,7 @@ impl FileCtx<'_> {
         &mut self,
         pipeline: &str,
         lines: &[Line],
-        data: &str,
+        batch: Shared<'_>,
         processed: Processed,
         ts: &mut i64,
         out: &mut Vec<Point>,
@@ -154,11 +185,8 @@ impl FileCtx<'_> {
                 Part::Records(chunk) => {
                     let base = chunk.lines.start as usize;
                     let run = &lines[base..chunk.lines.end as usize];
-                    let Some(sub) = data.get(chunk.bytes.clone()) else {
-                        continue;
-                    };
                     let before = (out.len(), *ts);
-                    match self.chunk_points(run, sub, &chunk.output, ts, out) {
+                    match self.chunk_points(batch, base, run, &chunk, ts, out) {
                         Ok(produced) => {
                             self.stats
                                 .pipeline_records
@@ -172,9 +200,10 @@ impl FileCtx<'_> {
                             self.stats
                                 .pipeline_failed_lines
                                 .fetch_add(run.len() as u64, Ordering::Relaxed);
-                            for line in run {
+                            for (i, line) in run.iter().enumerate() {
                                 *ts += 1;
-                                if let Some(p) = self.raw(line, "malformed", *ts) {
+                                let msg = batch.line(base + i);
+                                if let Some(p) = self.raw(line, msg, "malformed", *ts) {
                                     out.push(p);
                                 }
                             }
@@ -206,7 +235,7 @@ impl FileCtx<'_> {
                                 continue;
                             }
                         }
-                        if let Some(p) = self.raw(line, &f.kind, *ts) {
+                        if let Some(p) = self.raw(line, batch.line(i), &f.kind, *ts) {
                             out.push(p);
                         }
                     }
@@ -226,7 +255,7 @@ impl FileCtx<'_> {
                 Err(e) => {
                     tracing::error!(task = %self.task.name, pipeline, error = %e, "files.deadletter cannot park lines; they go on raw");
                     for (i, kind, t) in parked_lines {
-                        if let Some(p) = self.raw(&lines[i], &kind, t) {
+                        if let Some(p) = self.raw(&lines[i], batch.line(i), &kind, t) {
                             out.push(p);
                         }
                     }
@@ -235,31 +264,36 @@ impl FileCtx<'_> {
         }
     }
 
-    /// The points of one run's output; the number of records, or the first malformed one.
+    /// The points of one run's output (lines `base..` of the batch); the number of records, or
+    /// the first malformed one.
     fn chunk_points(
         &mut self,
+        batch: Shared<'_>,
+        base: usize,
         run: &[Line],
-        data: &str,
-        output: &[u8],
+        chunk: &Chunk,
         ts: &mut i64,
         out: &mut Vec<Point>,
     ) -> Result<u64, RecordError> {
-        let mut reader = RecordReader::new(output, data, run.len())?;
+        let data = batch.data.get(chunk.bytes.clone()).unwrap_or_default();
+        let mut reader = RecordReader::new(&chunk.output, data, run.len())?;
         let mut produced = 0u64;
         while let Some(rec) = reader.next_record() {
             let (h, items) = rec?;
-            let line = &run[h.line as usize];
+            let i = h.line as usize;
+            let line = &run[i];
             let time = h.time.unwrap_or_else(|| {
                 *ts += 1;
                 *ts
             });
-            match self.point(line, h.keep_message, items, time) {
+            let message = batch.line(base + i);
+            match self.point(batch.data, line, &message, h.keep_message, items, time) {
                 Some(p) => out.push(p),
                 None => {
                     self.stats
                         .pipeline_failed_lines
                         .fetch_add(1, Ordering::Relaxed);
-                    if let Some(p) = self.raw(line, "invalid_record", time) {
+                    if let Some(p) = self.raw(line, message, "invalid_record", time) {
                         out.push(p);
                     }
                 }
@@ -269,14 +303,14 @@ impl FileCtx<'_> {
         Ok(produced)
     }
 
-    /// A line as it came, tagged with why the pipeline did not process it.
-    fn raw(&mut self, line: &Line, kind: &str, ts: i64) -> Option<Point> {
+    /// A line as it came (`message`), tagged with why the pipeline did not process it.
+    fn raw(&mut self, line: &Line, message: FieldValue, kind: &str, ts: i64) -> Option<Point> {
         let tags = self.cache.get(
             &self.tags[usize::from(line.truncated)],
             line.truncated,
             &[("pipeline_error", kind)],
         )?;
-        let fields = vec![("message".to_string(), FieldValue::Text(line.text.clone()))];
+        let fields = vec![("message".to_string(), message)];
         Point::with_shared(
             &self.task.measurement,
             &tags,
@@ -290,7 +324,9 @@ impl FileCtx<'_> {
     /// The point of one record, or `None` when it is not a valid point.
     fn point(
         &mut self,
+        data: &Arc<str>,
         line: &Line,
+        message: &FieldValue,
         keep_message: bool,
         items: &[Item<'_>],
         ts: i64,
@@ -300,13 +336,13 @@ impl FileCtx<'_> {
         let mut measurement = None;
         for item in items {
             match *item {
-                Item::Field(k, v) => fields.push((k.to_string(), value(v))),
+                Item::Field(k, v) => fields.push((k.to_string(), value(data, v))),
                 Item::Tag(k, v) => tags.push((k, v)),
                 Item::Measurement(m) => measurement = Some(m),
             }
         }
         if keep_message && !fields.iter().any(|(k, _)| k == "message") {
-            fields.push(("message".to_string(), FieldValue::Text(line.text.clone())));
+            fields.push(("message".to_string(), message.clone()));
         }
         let base = &self.tags[usize::from(line.truncated)];
         match measurement {

@@ -273,6 +273,7 @@ pub fn encode_point_with(out: &mut String, p: &Point, uint_support: bool) {
             FieldValue::Float(x) => write_float(out, &mut ints, *x),
             FieldValue::Bool(x) => out.push_str(if *x { "true" } else { "false" }),
             FieldValue::Text(s) => write_text(out, s),
+            FieldValue::Shared(s) => write_text(out, s),
         }
     }
     out.push(' ');

@@ -77,6 +77,74 @@ pub enum FieldValue {
     Float(f64),
     Bool(bool),
     Text(String),
+    /// Text that is a slice of a shared buffer (a pipeline's batch of lines): no copy per field.
+    /// It encodes like `Text`.
+    Shared(SharedStr),
+}
+
+impl FieldValue {
+    /// The text of a `Text` or `Shared` value.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            FieldValue::Text(s) => Some(s),
+            FieldValue::Shared(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// A string that is a slice of a reference-counted buffer: making and cloning one costs a
+/// reference count, not a copy. Equal to another when the texts are.
+#[derive(Clone)]
+pub struct SharedStr {
+    buf: Arc<str>,
+    start: u32,
+    end: u32,
+}
+
+impl SharedStr {
+    /// `buf[range]`, or `None` when the range is out of bounds, not on character boundaries, or
+    /// past 4 GiB.
+    pub fn new(buf: &Arc<str>, range: std::ops::Range<usize>) -> Option<SharedStr> {
+        buf.get(range.clone())?;
+        Some(SharedStr {
+            buf: buf.clone(),
+            start: u32::try_from(range.start).ok()?,
+            end: u32::try_from(range.end).ok()?,
+        })
+    }
+
+    /// The slice of `buf` that `s` is, if it is one (by address).
+    pub fn of(buf: &Arc<str>, s: &str) -> Option<SharedStr> {
+        let start = (s.as_ptr() as usize).checked_sub(buf.as_ptr() as usize)?;
+        SharedStr::new(buf, start..start + s.len())
+    }
+
+    pub fn as_str(&self) -> &str {
+        // In bounds and on boundaries: checked in `new`, and the buffer is immutable.
+        self.buf
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for SharedStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// One measurement at one instant. Built through [`Point::new`], which validates it, so every
@@ -346,6 +414,7 @@ impl Point {
                     + 2
                     + match v {
                         FieldValue::Text(s) => s.len() + 2,
+                        FieldValue::Shared(s) => s.len() + 2,
                         _ => 8,
                     }
             })

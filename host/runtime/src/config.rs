@@ -107,7 +107,7 @@ impl Default for Limits {
 }
 
 /// Limits as written in a config file: every key optional, unset keys inherit.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
     /// Wall-time deadline of one call, e.g. "10s".
@@ -338,9 +338,18 @@ pub struct PluginConfig {
     pub config_json: String,
     /// Pipelines: pass or park the lines that fail.
     pub on_error: OnError,
+    /// The `[limits]` keys the file sets (pipelines apply them on their own defaults).
+    pub raw_limits: RawLimits,
     /// The file it came from, if any.
     pub source: Option<PathBuf>,
 }
+
+/// A pipeline call's wall-time deadline unless configured: a batch of 1,024 lines takes
+/// milliseconds, and a line that hangs the parser costs one deadline per bisection step.
+pub const PIPELINE_TIMEOUT: Duration = Duration::from_secs(2);
+/// A pipeline call's fuel unless configured: over 10x what the grok pipeline uses on a batch of
+/// 1,024 access lines (about 90M), and enough to cut a loop within about a second.
+pub const PIPELINE_FUEL: u64 = 1_000_000_000;
 
 impl PluginConfig {
     /// The config of a plugin with no conf.d file.
@@ -352,7 +361,23 @@ impl PluginConfig {
             sandbox: Sandbox::default(),
             config_json: "{}".into(),
             on_error: OnError::Pass,
+            raw_limits: RawLimits::default(),
             source: None,
+        }
+    }
+
+    /// This config for a pipeline: the deadline and fuel default to at most
+    /// [`PIPELINE_TIMEOUT`] and [`PIPELINE_FUEL`] (the runtime's limits are for collectors),
+    /// unless the file sets them.
+    pub fn for_pipeline(&self, base: Limits) -> PluginConfig {
+        let defaults = Limits {
+            timeout: base.timeout.min(PIPELINE_TIMEOUT),
+            fuel: base.fuel.min(PIPELINE_FUEL),
+            ..base
+        };
+        PluginConfig {
+            limits: self.raw_limits.apply(defaults),
+            ..self.clone()
         }
     }
 
@@ -392,6 +417,7 @@ impl PluginConfig {
             sandbox: raw.sandbox,
             config_json,
             on_error: raw.on_error,
+            raw_limits: raw.limits,
             source: Some(file.to_path_buf()),
         })
     }
@@ -427,6 +453,24 @@ pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pipelines_get_their_own_default_deadline_and_fuel_unless_set() {
+        let base = Limits::default();
+        let none = PluginConfig::default_with(base).for_pipeline(base);
+        assert_eq!(none.limits.timeout, PIPELINE_TIMEOUT);
+        assert_eq!(none.limits.fuel, PIPELINE_FUEL);
+        assert_eq!(none.limits.memory_bytes, base.memory_bytes);
+        let set = PluginConfig::parse(
+            "[limits]\ntimeout = \"30s\"\n",
+            Path::new("conf.d/p.toml"),
+            base,
+        )
+        .unwrap()
+        .for_pipeline(base);
+        assert_eq!(set.limits.timeout, Duration::from_secs(30));
+        assert_eq!(set.limits.fuel, PIPELINE_FUEL);
+    }
 
     #[test]
     fn sizes_parse() {

@@ -105,7 +105,13 @@ impl PipelineRegistry {
         status
     }
 
-    pub(crate) fn insert(&self, entry: PipelineEntry) {
+    /// The limits a pipeline runs with (see [`PluginConfig::for_pipeline`]).
+    pub fn config_for(&self, config: &PluginConfig) -> PluginConfig {
+        config.for_pipeline(self.runtime.config().limits)
+    }
+
+    pub(crate) fn insert(&self, mut entry: PipelineEntry) {
+        entry.config = self.config_for(&entry.config);
         lock(&self.entries).insert(entry.plugin.name.to_string(), Arc::new(entry));
     }
 

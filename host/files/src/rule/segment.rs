@@ -84,31 +84,63 @@ fn pieces(component: &str) -> impl Iterator<Item = Piece<'_>> {
     })
 }
 
-/// Whether a pattern is a time pattern: it has `YYYY`, `MM` or `DD` outside a backslash escape.
+/// Whether a pattern is a time pattern: one of its components has `YYYY`, `MM` or `DD` as a
+/// token (see [`time_pieces`]), outside a backslash escape.
 pub(super) fn is_time_pattern(pattern: &str) -> bool {
-    pieces(pattern).any(|p| matches!(p, Piece::Token(i) if i < 3))
+    pattern.split('/').any(|c| {
+        time_pieces(c)
+            .iter()
+            .any(|p| matches!(p, Piece::Token(i) if *i < 3))
+    })
 }
 
-/// The pieces of a time-pattern component, where a `hh` or `mm` with an ASCII letter on both
-/// sides is plain text: `summary`, `common` or `command` hold no minute.
+/// The pieces of a time-pattern component, where some would-be tokens are plain text:
+/// - a `hh` or `mm` with an ASCII letter on both sides: `summary`, `common` or `command` hold
+///   no minute;
+/// - a run of adjacent tokens with an ASCII letter or digit right before and right after it:
+///   `ADDR`, `MMX1` or a temporary directory `.tmpuDD42E` hold no date, while `app_YYYYMMDD.log`,
+///   `appYYYYMMDD.log` and `YYYYMMDDhh` do.
 fn time_pieces(component: &str) -> Vec<Piece<'_>> {
     let mut out: Vec<Piece<'_>> = pieces(component).collect();
-    let letter_at = |p: Option<&Piece<'_>>, end: bool| match p {
+    let char_at = |p: Option<&Piece<'_>>, end: bool, test: fn(&char) -> bool| match p {
         Some(Piece::Text(t)) => {
             let c = if end {
                 t.chars().last()
             } else {
                 t.chars().next()
             };
-            c.is_some_and(|c| c.is_ascii_alphabetic())
+            c.as_ref().is_some_and(test)
         }
         _ => false,
     };
     for i in 0..out.len() {
         if let Piece::Token(t @ 3..) = out[i] {
             let before = i.checked_sub(1).and_then(|j| out.get(j));
-            if letter_at(before, true) && letter_at(out.get(i + 1), false) {
+            if char_at(before, true, char::is_ascii_alphabetic)
+                && char_at(out.get(i + 1), false, char::is_ascii_alphabetic)
+            {
                 out[i] = Piece::Text(TOKENS[t].0);
+            }
+        }
+    }
+    let mut i = 0;
+    while i < out.len() {
+        if !matches!(out[i], Piece::Token(_)) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < out.len() && matches!(out[i], Piece::Token(_)) {
+            i += 1;
+        }
+        let before = start.checked_sub(1).and_then(|j| out.get(j));
+        if char_at(before, true, char::is_ascii_alphanumeric)
+            && char_at(out.get(i), false, char::is_ascii_alphanumeric)
+        {
+            for p in &mut out[start..i] {
+                if let Piece::Token(t) = *p {
+                    *p = Piece::Text(TOKENS[t].0);
+                }
             }
         }
     }

@@ -244,6 +244,29 @@ fn rule_set_excludes_by_name_and_by_path() {
     assert_eq!(set.scan(1).len(), 1);
 }
 
+/// Regression: a temporary directory named like `.tmpuDD42E` made rules under it time patterns
+/// ("time token DD is used more than once"), failing tests at random.
+#[test]
+fn tokens_inside_words_are_text() {
+    assert!(!PathRule::parse("/tmp/.tmpuDD42E/*.log")
+        .unwrap()
+        .is_time_pattern());
+    assert!(!PathRule::parse("/data/ADDR/xMM1/app.log")
+        .unwrap()
+        .is_time_pattern());
+    let r = PathRule::parse("/tmp/.tmpDDwCg3/YYYYMMDD/app_hh.log").unwrap();
+    assert!(r.is_time_pattern());
+    for p in [
+        "/d/appYYYYMMDD.log",
+        "/d/app_YYYY-MM-DD.log",
+        "/d/YYYYMMDDhh.log_[0-9]+",
+    ] {
+        assert!(PathRule::parse(p).unwrap().is_time_pattern(), "{p}");
+    }
+    let r = PathRule::parse("/d/appYYYYMMDD.log").unwrap();
+    assert!(r.matches(Path::new("/d/app20261122.log")).is_some());
+}
+
 #[test]
 fn rule_set_union_is_deduplicated_and_first_rule_wins() {
     let (_d, base) = tree(&["2026112209.log", "x.log"]);
