@@ -8,7 +8,7 @@ use crate::lines::Line;
 use crate::source::TaskStats;
 use sandkit_io::pipeline::{Chunk, LineProcessor, Part, Processed};
 use sandkit_io::records::{FieldRef, Item, RecordError, RecordReader};
-use sandkit_io::{FieldValue, Point, SharedStr, SharedTags};
+use sandkit_io::{FieldKey, FieldValue, Point, SharedStr, SharedTags};
 use sandkit_state::{Batch, Family, Store};
 use serde::Serialize;
 use std::sync::atomic::Ordering;
@@ -16,17 +16,43 @@ use std::sync::Arc;
 
 /// Distinct tag sets kept per file (a pipeline's tags are mostly few values: `status=OK`...).
 const TAG_CACHE: usize = 64;
+/// Distinct field keys kept per file.
+const KEY_CACHE: usize = 256;
 
 /// Whether the line was truncated, a record's tags, and the set they give.
 type CachedTags = (bool, Vec<(String, String)>, SharedTags);
 
-/// Tag sets of one file's points: the file's tags plus a record's, validated once.
+/// Tag sets of one file's points: the file's tags plus a record's, validated once; and the
+/// field keys its records use, shared by their points.
 #[derive(Debug, Default)]
 pub(crate) struct TagCache {
     entries: Vec<CachedTags>,
+    keys: Vec<Arc<str>>,
+    /// Where the next key lookup starts: records repeat their keys in the same order.
+    next_key: usize,
 }
 
 impl TagCache {
+    /// A field key, shared with the file's other points that use it.
+    fn key(&mut self, k: &str) -> FieldKey {
+        let n = self.keys.len();
+        for step in 0..n {
+            let i = (self.next_key + step) % n;
+            if &*self.keys[i] == k {
+                self.next_key = i + 1;
+                return FieldKey::from(&self.keys[i]);
+            }
+        }
+        if n >= KEY_CACHE {
+            // A pipeline that makes up keys (one per line): do not keep them.
+            return FieldKey::from(k);
+        }
+        let shared: Arc<str> = Arc::from(k);
+        self.keys.push(shared.clone());
+        self.next_key = n + 1;
+        FieldKey::from(shared)
+    }
+
     /// The shared set of `base` plus `extra` (a key already in `base` keeps its value there).
     fn get(
         &mut self,
@@ -336,23 +362,27 @@ impl FileCtx<'_> {
         let mut measurement = None;
         for item in items {
             match *item {
-                Item::Field(k, v) => fields.push((k.to_string(), value(data, v))),
+                Item::Field(k, v) => fields.push((self.cache.key(k), value(data, v))),
                 Item::Tag(k, v) => tags.push((k, v)),
                 Item::Measurement(m) => measurement = Some(m),
             }
         }
         if keep_message && !fields.iter().any(|(k, _)| k == "message") {
-            fields.push(("message".to_string(), message.clone()));
+            fields.push((self.cache.key("message"), message.clone()));
         }
         let base = &self.tags[usize::from(line.truncated)];
         match measurement {
-            None if tags.is_empty() => {
-                Point::with_shared(&self.task.measurement, base, fields, ts, self.task.category)
-                    .ok()
-            }
+            None if tags.is_empty() => Point::with_shared_keys(
+                &self.task.measurement,
+                base,
+                fields,
+                ts,
+                self.task.category,
+            )
+            .ok(),
             None => {
                 let shared = self.cache.get(base, line.truncated, &tags)?;
-                Point::with_shared(
+                Point::with_shared_keys(
                     &self.task.measurement,
                     &shared,
                     fields,
@@ -368,6 +398,10 @@ impl FileCtx<'_> {
                         all.push((k.to_string(), v.to_string()));
                     }
                 }
+                let fields = fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
                 Point::new(m.to_string(), all, fields, ts, self.task.category).ok()
             }
         }

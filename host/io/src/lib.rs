@@ -31,6 +31,6 @@ pub use http::{
 pub use lineproto::{encode_point, encode_point_with, encode_points, encode_points_with};
 pub use lpdecode::{decode_lines, LineDecoder, Precision, DEFAULT_MAX_LINE_BYTES};
 pub use output::{CaptureOutput, Delivery, Encoded, FileOutput, Output, StdoutOutput};
-pub use point::{Category, FieldValue, Point, SharedStr, SharedTags};
+pub use point::{Category, FieldKey, FieldValue, Point, SharedStr, SharedTags};
 pub use sink::{spawn_writer, BatchConfig, Sink, WriterHandle};
 pub use tls::{build_client, describe_error, HttpClient, TlsProxyConfig};

@@ -147,13 +147,100 @@ impl fmt::Debug for SharedStr {
     }
 }
 
+/// A field key: owned, or shared by many points (a file's pipeline records repeat the same dozen
+/// keys on every line, so a key costs a reference count instead of an allocation). Reads as a
+/// `str`; equal to another when the texts are.
+#[derive(Clone)]
+pub struct FieldKey(KeyRepr);
+
+#[derive(Clone)]
+enum KeyRepr {
+    Owned(String),
+    Shared(Arc<str>),
+}
+
+impl FieldKey {
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            KeyRepr::Owned(s) => s,
+            KeyRepr::Shared(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for FieldKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<String> for FieldKey {
+    fn from(s: String) -> Self {
+        FieldKey(KeyRepr::Owned(s))
+    }
+}
+
+impl From<&str> for FieldKey {
+    fn from(s: &str) -> Self {
+        FieldKey(KeyRepr::Owned(s.to_string()))
+    }
+}
+
+impl From<Arc<str>> for FieldKey {
+    fn from(s: Arc<str>) -> Self {
+        FieldKey(KeyRepr::Shared(s))
+    }
+}
+
+impl From<&Arc<str>> for FieldKey {
+    fn from(s: &Arc<str>) -> Self {
+        FieldKey(KeyRepr::Shared(s.clone()))
+    }
+}
+
+impl PartialEq for FieldKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<str> for FieldKey {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for FieldKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for FieldKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for FieldKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Fields with their keys as [`FieldKey`]s (the vector's allocation is reused: same layout).
+fn keyed(fields: Vec<(String, FieldValue)>) -> Vec<(FieldKey, FieldValue)> {
+    fields.into_iter().map(|(k, v)| (k.into(), v)).collect()
+}
+
 /// One measurement at one instant. Built through [`Point::new`], which validates it, so every
 /// `Point` can be encoded: tags are sorted by key, keys are unique, floats are finite.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     measurement: Name,
     tags: Tags,
-    fields: Vec<(String, FieldValue)>,
+    fields: Vec<(FieldKey, FieldValue)>,
     timestamp_ns: i64,
     category: Category,
 }
@@ -255,7 +342,7 @@ fn check_tags(
 
 /// Fields are there, with non-empty unique keys and finite floats.
 fn check_fields(
-    fields: &[(String, FieldValue)],
+    fields: &[(FieldKey, FieldValue)],
     measurement: impl Fn() -> String,
 ) -> Result<(), PointError> {
     if fields.is_empty() {
@@ -279,7 +366,7 @@ fn check_fields(
             None => fields[..i].iter().any(|(k2, _)| k2 == k),
         };
         if dup {
-            let key = k.clone();
+            let key = k.to_string();
             return Err(PointError::DuplicateKey {
                 measurement: measurement(),
                 what: "field",
@@ -288,7 +375,7 @@ fn check_fields(
         }
         if let FieldValue::Float(f) = v {
             if !f.is_finite() {
-                let (key, value) = (k.clone(), *f);
+                let (key, value) = (k.to_string(), *f);
                 return Err(PointError::NonFiniteFloat {
                     measurement: measurement(),
                     key,
@@ -311,6 +398,20 @@ impl Point {
         measurement: &Arc<str>,
         tags: &SharedTags,
         fields: Vec<(String, FieldValue)>,
+        timestamp_ns: i64,
+        category: Category,
+    ) -> Result<Point, PointError> {
+        Self::with_shared_keys(measurement, tags, keyed(fields), timestamp_ns, category)
+    }
+
+    /// As [`Point::with_shared`], with keys that may be shared too ([`FieldKey`]).
+    ///
+    /// # Errors
+    /// As [`Point::with_shared`].
+    pub fn with_shared_keys(
+        measurement: &Arc<str>,
+        tags: &SharedTags,
+        fields: Vec<(FieldKey, FieldValue)>,
         timestamp_ns: i64,
         category: Category,
     ) -> Result<Point, PointError> {
@@ -342,6 +443,7 @@ impl Point {
         if measurement.is_empty() {
             return Err(PointError::EmptyMeasurement);
         }
+        let fields = keyed(fields);
         if fields.is_empty() {
             return Err(PointError::NoFields { measurement });
         }
@@ -372,7 +474,7 @@ impl Point {
             .map(|i| self.tags[i].1.as_str())
     }
 
-    pub fn fields(&self) -> &[(String, FieldValue)] {
+    pub fn fields(&self) -> &[(FieldKey, FieldValue)] {
         &self.fields
     }
 
