@@ -270,9 +270,33 @@ async fn a_pipeline_that_crashes_on_every_batch_is_disabled_and_lines_pass_throu
     assert_eq!(h.sup.status("poison").unwrap().state, PluginState::Running);
 }
 
+/// A pipeline whose `init` refuses its config fails each batch whole, at once, as
+/// `start_error`: no line is to blame, so nothing is bisected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_cannot_init_fails_the_batch_whole_without_bisection() {
+    let h = Harness::new();
+    h.conf("nginx", "[config]\nbogus = 1\n");
+    let file = h.install("nginx", "nginx");
+    h.sup.upsert(&file).await;
+    h.wait_state("nginx", PluginState::Running, WAIT).await;
+    let mut runner = h
+        .sup
+        .pipelines()
+        .runner("nginx", tokio::runtime::Handle::current());
+    let (data, ends) = batch(256, &[]);
+    let p = runner.process_async("test", &data, &ends).await;
+    assert_eq!(p.parts.len(), 1, "{p:?}");
+    let Part::Failed(f) = &p.parts[0] else {
+        panic!("{p:?}");
+    };
+    assert_eq!((f.lines.clone(), f.kind.as_str()), (0..256, "start_error"));
+    assert!(f.message.contains("bogus"), "{}", f.message);
+}
+
 /// The agent binary: two file tasks, one through the nginx pipeline, one through the poison
-/// pipeline in fail-closed mode. Every line arrives parsed but the poison one, which is parked
-/// and listed by `sandkit deadletter list` once the agent stops.
+/// pipeline in fail-closed mode. Every line arrives parsed but the poison one and the one whose
+/// two records are not valid points, which are parked (once each) and listed by
+/// `sandkit deadletter list` once the agent stops.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_runs_file_tasks_through_pipelines_and_parks_poison_lines() {
     let dir = tempfile::tempdir().unwrap();
@@ -290,6 +314,8 @@ async fn agent_runs_file_tasks_through_pipelines_and_parks_poison_lines() {
     for i in 0..2000 {
         if i == 1234 {
             app.push_str("this line is POISON 1234\n");
+        } else if i == 1500 {
+            app.push_str("this line is DUP 1500\n");
         } else {
             app.push_str(&format!("event {i}\n"));
         }
@@ -338,7 +364,7 @@ pipeline_batch = 300
             .count()
     };
     let done = eventually(20, || {
-        lines_in("nginx,") == access.lines().count() && lines_in("app,") == 1999
+        lines_in("nginx,") == access.lines().count() && lines_in("app,") == 1998
     })
     .await;
     // A clean stop (SIGTERM) releases the state store for `deadletter list`.
@@ -369,11 +395,15 @@ pipeline_batch = 300
         })
         .collect();
     ns.sort_unstable();
-    let want: Vec<i64> = (0..2000).filter(|i| *i != 1234).collect();
+    let want: Vec<i64> = (0..2000).filter(|i| *i != 1234 && *i != 1500).collect();
     assert_eq!(ns, want);
     assert!(
         !text.contains("POISON"),
         "the poison line is parked, not sent"
+    );
+    assert!(
+        !text.contains("DUP"),
+        "the line of invalid records is parked, once"
     );
     // The parked line, with its file and offsets.
     let out = Command::new(sandkit_bin())
@@ -391,8 +421,16 @@ pipeline_batch = 300
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(entries.len(), 1, "{listed}");
-    let e = &entries[0];
+    assert_eq!(entries.len(), 2, "{listed}");
+    let e = entries
+        .iter()
+        .find(|e| e["kind"] == "unreachable")
+        .expect("the poison line");
+    let dup = entries
+        .iter()
+        .find(|e| e["kind"] == "invalid_record")
+        .expect("the line whose records are not points, parked once");
+    assert_eq!(dup["line"], "this line is DUP 1500");
     assert_eq!(e["line"], "this line is POISON 1234");
     assert_eq!(e["pipeline"], "poison");
     assert_eq!(e["task"], "app");

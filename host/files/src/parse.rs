@@ -89,6 +89,25 @@ impl TagCache {
     }
 }
 
+/// The lines of one batch that failed, and where they go.
+struct Failures<'a> {
+    pipeline: &'a str,
+    fail_closed: bool,
+    parked: Batch,
+    /// Parked lines (index, kind, time), to send raw if the store refuses them.
+    parked_lines: Vec<(usize, String, i64)>,
+    /// Lines already failed (a line fails once, however many of its records are invalid).
+    done: Vec<bool>,
+    now: i64,
+}
+
+/// FNV-1a of a path, for dead-letter keys.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// A parked line, as stored in the dead-letter family.
 #[derive(Debug, Serialize)]
 struct DeadLetter<'a> {
@@ -203,75 +222,82 @@ impl FileCtx<'_> {
         ts: &mut i64,
         out: &mut Vec<Point>,
     ) {
-        let mut parked = Batch::new();
-        let mut parked_lines: Vec<(usize, String, i64)> = Vec::new();
-        let now = *ts;
+        let mut fails = Failures {
+            pipeline,
+            fail_closed: processed.fail_closed,
+            parked: Batch::new(),
+            parked_lines: Vec::new(),
+            done: vec![false; lines.len()],
+            now: *ts,
+        };
+        let first_point = out.len();
+        let mut records = 0u64;
         for part in processed.parts {
             match part {
                 Part::Records(chunk) => {
                     let base = chunk.lines.start as usize;
                     let run = &lines[base..chunk.lines.end as usize];
                     let before = (out.len(), *ts);
-                    match self.chunk_points(batch, base, run, &chunk, ts, out) {
+                    let mut invalid = Vec::new();
+                    match self.chunk_points(batch, base, run, &chunk, ts, out, &mut invalid) {
                         Ok(produced) => {
+                            records += produced;
                             self.stats
                                 .pipeline_records
                                 .fetch_add(produced, Ordering::Relaxed);
+                            for i in invalid {
+                                self.fail_line(
+                                    &mut fails,
+                                    batch,
+                                    lines,
+                                    i,
+                                    "invalid_record",
+                                    "a record is not a valid point",
+                                    ts,
+                                    out,
+                                );
+                            }
                         }
                         Err(e) => {
-                            // Nothing of a malformed output is kept: its lines go on raw.
+                            // Nothing of a malformed output is kept: its lines fail.
                             tracing::warn!(task = %self.task.name, pipeline, error = %e, lines = run.len(), "files.pipeline output malformed; its lines go on unprocessed");
                             out.truncate(before.0);
                             *ts = before.1;
-                            self.stats
-                                .pipeline_failed_lines
-                                .fetch_add(run.len() as u64, Ordering::Relaxed);
-                            for (i, line) in run.iter().enumerate() {
-                                *ts += 1;
-                                let msg = batch.line(base + i);
-                                if let Some(p) = self.raw(line, msg, "malformed", *ts) {
-                                    out.push(p);
-                                }
+                            let why = e.to_string();
+                            for i in base..base + run.len() {
+                                self.fail_line(
+                                    &mut fails,
+                                    batch,
+                                    lines,
+                                    i,
+                                    "malformed",
+                                    &why,
+                                    ts,
+                                    out,
+                                );
                             }
                         }
                     }
                 }
                 Part::Failed(f) => {
-                    let range = f.lines.start as usize..f.lines.end as usize;
-                    self.stats
-                        .pipeline_failed_lines
-                        .fetch_add(range.len() as u64, Ordering::Relaxed);
-                    for (i, line) in lines.iter().enumerate().take(range.end).skip(range.start) {
-                        *ts += 1;
-                        if processed.fail_closed {
-                            let key = format!("{}/{pipeline}/{:020}", self.task.name, *ts);
-                            let letter = DeadLetter {
-                                task: &self.task.name,
-                                pipeline,
-                                file: self.path,
-                                start: line.start,
-                                end: line.end,
-                                kind: &f.kind,
-                                error: &f.message,
-                                line: &line.text,
-                                parked_ns: now,
-                            };
-                            if parked.put(Family::DeadLetters, &key, &letter).is_ok() {
-                                parked_lines.push((i, f.kind.clone(), *ts));
-                                continue;
-                            }
-                        }
-                        if let Some(p) = self.raw(line, batch.line(i), &f.kind, *ts) {
-                            out.push(p);
-                        }
+                    for i in f.lines.start as usize..f.lines.end as usize {
+                        self.fail_line(&mut fails, batch, lines, i, &f.kind, &f.message, ts, out);
                     }
                 }
             }
         }
-        if !parked_lines.is_empty() {
+        // A batch that the pipeline mostly filtered away would keep its whole text alive for
+        // a few points: those points get their own copies.
+        if records * 2 < lines.len() as u64 {
+            for p in &mut out[first_point..] {
+                p.own_text();
+            }
+        }
+        if !fails.parked_lines.is_empty() {
             // Parked lines are stored before their offsets can move (the batch's ack comes
             // later); if the store refuses them, they go on raw rather than being lost.
-            match self.store.write(parked) {
+            let parked_lines = std::mem::take(&mut fails.parked_lines);
+            match self.store.write(std::mem::take(&mut fails.parked)) {
                 Ok(()) => {
                     tracing::warn!(task = %self.task.name, pipeline, lines = parked_lines.len(), "files.deadletter lines parked");
                     self.stats
@@ -290,8 +316,64 @@ impl FileCtx<'_> {
         }
     }
 
+    /// Line `i` of the batch was not processed: park it (fail-closed) or send it raw, once.
+    #[allow(clippy::too_many_arguments)]
+    fn fail_line(
+        &mut self,
+        fails: &mut Failures<'_>,
+        batch: Shared<'_>,
+        lines: &[Line],
+        i: usize,
+        kind: &str,
+        error: &str,
+        ts: &mut i64,
+        out: &mut Vec<Point>,
+    ) {
+        let (Some(line), Some(done)) = (lines.get(i), fails.done.get_mut(i)) else {
+            return;
+        };
+        if std::mem::replace(done, true) {
+            return;
+        }
+        self.stats
+            .pipeline_failed_lines
+            .fetch_add(1, Ordering::Relaxed);
+        *ts += 1;
+        if fails.fail_closed {
+            // Unique per task: the time, the file (by path) and the line's offset in it.
+            let key = format!(
+                "{}/{}/{:020}/{:016x}/{}",
+                self.task.name,
+                fails.pipeline,
+                *ts,
+                fnv(self.path.as_bytes()),
+                line.start
+            );
+            let letter = DeadLetter {
+                task: &self.task.name,
+                pipeline: fails.pipeline,
+                file: self.path,
+                start: line.start,
+                end: line.end,
+                kind,
+                error,
+                line: &line.text,
+                parked_ns: fails.now,
+            };
+            if fails.parked.put(Family::DeadLetters, &key, &letter).is_ok() {
+                fails.parked_lines.push((i, kind.to_string(), *ts));
+                return;
+            }
+        }
+        if let Some(p) = self.raw(line, batch.line(i), kind, *ts) {
+            out.push(p);
+        }
+    }
+
     /// The points of one run's output (lines `base..` of the batch); the number of records, or
-    /// the first malformed one.
+    /// the first malformed one. Lines with a record that is not a valid point are added to
+    /// `invalid`.
+    #[allow(clippy::too_many_arguments)]
     fn chunk_points(
         &mut self,
         batch: Shared<'_>,
@@ -300,6 +382,7 @@ impl FileCtx<'_> {
         chunk: &Chunk,
         ts: &mut i64,
         out: &mut Vec<Point>,
+        invalid: &mut Vec<usize>,
     ) -> Result<u64, RecordError> {
         let data = batch.data.get(chunk.bytes.clone()).unwrap_or_default();
         let mut reader = RecordReader::new(&chunk.output, data, run.len())?;
@@ -315,14 +398,7 @@ impl FileCtx<'_> {
             let message = batch.line(base + i);
             match self.point(batch.data, line, &message, h.keep_message, items, time) {
                 Some(p) => out.push(p),
-                None => {
-                    self.stats
-                        .pipeline_failed_lines
-                        .fetch_add(1, Ordering::Relaxed);
-                    if let Some(p) = self.raw(line, message, "invalid_record", time) {
-                        out.push(p);
-                    }
-                }
+                None => invalid.push(base + i),
             }
             produced += 1;
         }

@@ -519,6 +519,7 @@ impl Runner {
                     tracing::info!(task = %self.task.name, from = %inst.path.display(), to = %path.display(), "files.instance renamed");
                     inst.filename = file_name(&path);
                     inst.tags = file_tags(&self.task, &inst.filename);
+                    inst.tag_cache = TagCache::default();
                     inst.path = path;
                 }
                 inst.time = m.time;

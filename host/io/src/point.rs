@@ -69,8 +69,8 @@ impl FromStr for Category {
     }
 }
 
-/// A typed field value.
-#[derive(Debug, Clone, PartialEq)]
+/// A typed field value. `Text` and `Shared` with the same text are equal.
+#[derive(Debug, Clone)]
 pub enum FieldValue {
     Int(i64),
     Uint(u64),
@@ -80,6 +80,21 @@ pub enum FieldValue {
     /// Text that is a slice of a shared buffer (a pipeline's batch of lines): no copy per field.
     /// It encodes like `Text`.
     Shared(SharedStr),
+}
+
+impl PartialEq for FieldValue {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (FieldValue::Int(a), FieldValue::Int(b)) => a == b,
+            (FieldValue::Uint(a), FieldValue::Uint(b)) => a == b,
+            (FieldValue::Float(a), FieldValue::Float(b)) => a == b,
+            (FieldValue::Bool(a), FieldValue::Bool(b)) => a == b,
+            _ => match (self.as_text(), other.as_text()) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            },
+        }
+    }
 }
 
 impl FieldValue {
@@ -501,6 +516,16 @@ impl Point {
             }
             if let Tags::Owned(t) = &mut self.tags {
                 t.insert(i, (key.to_string(), value.to_string()));
+            }
+        }
+    }
+
+    /// Replace text that refers to a shared buffer by its own copy (so that a point kept for a
+    /// while does not keep a whole batch alive).
+    pub fn own_text(&mut self) {
+        for (_, v) in &mut self.fields {
+            if let FieldValue::Shared(s) = v {
+                *v = FieldValue::Text(s.as_str().to_string());
             }
         }
     }

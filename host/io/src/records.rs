@@ -224,8 +224,15 @@ impl<'a> RecordReader<'a> {
         let kind = self.bytes(1, "item kind")?[0];
         let klen = self.u16("key length")? as usize;
         let key = self.str_of(klen, "key")?;
-        if key.is_empty() && kind != kind::MEASUREMENT {
-            return Err(self.err(at, "empty key"));
+        if key.is_empty() != (kind == kind::MEASUREMENT) {
+            return Err(self.err(
+                at,
+                if key.is_empty() {
+                    "empty key"
+                } else {
+                    "a measurement item has a key"
+                },
+            ));
         }
         Ok(match kind {
             kind::TAG => Item::Tag(key, self.inline("tag value")?),

@@ -10,9 +10,10 @@
 //! fails on every line costs bounded time.
 //!
 //! Crashes follow the supervisor's rule with one difference: a pipeline is disabled after
-//! `max_crashes` *consecutive* batches that crashed (a batch that passes resets the run), so a
-//! rare poison line does not disable a working parser, while one that crashes on everything is
-//! disabled within `max_crashes` batches. A disabled pipeline fails every batch as `disabled`;
+//! `max_crashes` *consecutive* batches that crashed and lost at least half their lines (any other
+//! batch resets the run), so poison lines, even one in every batch, do not disable a working
+//! parser, while one that crashes on everything is disabled within `max_crashes` batches. A
+//! batch whose instance cannot start or init fails whole at once (no bisection). A disabled pipeline fails every batch as `disabled`;
 //! its lines pass through raw (or are parked). Replacing its file re-enables it.
 
 use crate::config::{OnError, PluginConfig};
@@ -278,10 +279,27 @@ impl PipelineRunner {
             }
         }
         if let Some(e) = last {
-            self.isolate(&entry, source, data, ends, e, &mut parts, &mut crashed)
-                .await;
+            if e.kind == "start_error" {
+                // The instance cannot even start: no line is to blame, bisecting would only
+                // repeat the failure.
+                parts.push(Part::Failed(Failed {
+                    lines: 0..n,
+                    kind: e.kind,
+                    message: e.message,
+                }));
+            } else {
+                self.isolate(&entry, source, data, ends, e, &mut parts, &mut crashed)
+                    .await;
+            }
         }
-        self.count(&entry, crashed);
+        let failed: u32 = parts
+            .iter()
+            .map(|p| match p {
+                Part::Failed(f) => f.lines.end - f.lines.start,
+                Part::Records(_) => 0,
+            })
+            .sum();
+        self.count(&entry, crashed, failed * 2 >= n);
         parts.sort_by_key(|p| match p {
             Part::Records(c) => c.lines.start,
             Part::Failed(f) => f.lines.start,
@@ -335,9 +353,9 @@ impl PipelineRunner {
     }
 
     /// Crash accounting for one batch, and the status counters.
-    fn count(&self, entry: &PipelineEntry, crashed: bool) {
+    fn count(&self, entry: &PipelineEntry, crashed: bool, mostly_failed: bool) {
         let max = self.registry.runtime.config().max_crashes;
-        let run = if crashed {
+        let run = if crashed && mostly_failed {
             entry.consecutive.fetch_add(1, Ordering::Relaxed) + 1
         } else {
             entry.consecutive.store(0, Ordering::Relaxed);
@@ -352,7 +370,7 @@ impl PipelineRunner {
             st.state = PluginState::Disabled;
             tracing::error!(
                 pipeline = %self.name, batches = run,
-                "pipeline.disabled after {run} batches in a row crashed; its lines pass through unprocessed; replace {} to re-enable it",
+                "pipeline.disabled after {run} batches in a row crashed on most of their lines; its lines pass through unprocessed; replace {} to re-enable it",
                 entry.plugin.file.display()
             );
         }
@@ -378,8 +396,11 @@ impl PipelineRunner {
             match made {
                 Ok(inst) => self.current = Some((entry.clone(), inst)),
                 Err(e) => {
+                    // Whatever went wrong (a trap in init, an error it returned, a limit), no
+                    // line is to blame: the batch fails whole as `start_error`.
                     let mut ce = CallError::from_runtime(&e);
                     ce.crash = true;
+                    ce.kind = "start_error".into();
                     lock(&entry.status).last_error = Some(e.to_string());
                     return Err(ce);
                 }

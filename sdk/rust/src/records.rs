@@ -264,18 +264,19 @@ impl Record<'_> {
         self.items == u16::MAX
     }
 
-    /// Add a tag (indexed, low cardinality: status, method, host...).
+    /// Add a tag (indexed, low cardinality: status, method, host...). A tag with an empty key
+    /// is left out (the host would refuse the record).
     pub fn tag(&mut self, key: &str, value: &str) -> &mut Self {
-        if self.full() {
+        if self.full() || key.is_empty() {
             return self;
         }
         self.out.string(kind::TAG, kind::TAG_REF, key, value);
         self.counted()
     }
 
-    /// Add a field.
+    /// Add a field. A field with an empty key is left out (the host would refuse the record).
     pub fn field<'v>(&mut self, key: &str, value: impl Into<Value<'v>>) -> &mut Self {
-        if self.full() {
+        if self.full() || key.is_empty() {
             return self;
         }
         match value.into() {
@@ -313,9 +314,10 @@ impl Record<'_> {
         self
     }
 
-    /// Send the record under another measurement than the source's.
+    /// Send the record under another measurement than the source's (an empty name is
+    /// ignored).
     pub fn measurement(&mut self, name: &str) -> &mut Self {
-        if self.full() {
+        if self.full() || name.is_empty() {
             return self;
         }
         self.out.key(kind::MEASUREMENT, "");

@@ -1,6 +1,7 @@
 //! Test pipeline. A line `... <n>` (ending in a number) becomes a record with the int field `n`
 //! and the line as `message`; a line holding `POISON` panics (a trap), one holding `HANG` spins
-//! forever (cut by fuel or the deadline), and any other line passes through as its `message`.
+//! forever (cut by fuel or the deadline), one holding `DUP` gives two records that are not valid
+//! points (a field twice), and any other line passes through as its `message`.
 //! The host must isolate exactly the lines that trap and deliver every other one parsed.
 use sandkit_sdk::{Config, FieldKind, MeasurementInfo, Pipeline, PluginInfo, Records};
 
@@ -28,6 +29,13 @@ impl Pipeline for Poison {
     fn process_line(&mut self, line: &str, out: &mut Records) {
         if line.contains("POISON") {
             panic!("poison: deliberate panic on {line:?}");
+        }
+        if line.contains("DUP") {
+            // Two records, each with the field `n` twice: neither is a valid point.
+            for _ in 0..2 {
+                out.record().field("n", 1i64).field("n", 2i64);
+            }
+            return;
         }
         if line.contains("HANG") {
             let mut x = 0u64;
