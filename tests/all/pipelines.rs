@@ -270,6 +270,30 @@ async fn a_pipeline_that_crashes_on_every_batch_is_disabled_and_lines_pass_throu
     assert_eq!(h.sup.status("poison").unwrap().state, PluginState::Running);
 }
 
+/// A pipeline that is not loaded fails its batches as `missing`, at once; fail-closed when its
+/// conf.d file says `on_error = "park"` (it may have failed to load).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_pipeline_fails_fast_and_parks_when_its_config_says_so() {
+    let h = Harness::new();
+    h.conf("ghost", "on_error = \"park\"\n");
+    let mut ghost = h
+        .sup
+        .pipelines()
+        .runner("ghost", tokio::runtime::Handle::current());
+    let (data, ends) = batch(10, &[]);
+    let p = ghost.process_async("test", &data, &ends).await;
+    assert!(p.fail_closed);
+    let (parsed, failed) = outcome(&p, &data);
+    assert!(parsed.is_empty());
+    assert_eq!(failed.len(), 10);
+    assert!(failed.values().all(|k| k == "missing"));
+    let mut other = h
+        .sup
+        .pipelines()
+        .runner("other", tokio::runtime::Handle::current());
+    assert!(!other.process_async("test", &data, &ends).await.fail_closed);
+}
+
 /// A pipeline whose `init` refuses its config fails each batch whole, at once, as
 /// `start_error`: no line is to blame, so nothing is bisected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

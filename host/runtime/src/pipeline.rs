@@ -139,6 +139,7 @@ impl PipelineRegistry {
             name: name.to_string(),
             handle,
             current: None,
+            missing_parks: None,
         }
     }
 }
@@ -162,6 +163,9 @@ pub struct PipelineRunner {
     name: String,
     handle: tokio::runtime::Handle,
     current: Option<(Arc<PipelineEntry>, Instance)>,
+    /// While the pipeline is not loaded: whether its conf.d file says `on_error = "park"` (read
+    /// once, at the first batch that finds it missing).
+    missing_parks: Option<bool>,
 }
 
 impl std::fmt::Debug for PipelineRunner {
@@ -222,13 +226,21 @@ impl PipelineRunner {
         let n = u32::try_from(ends.len()).unwrap_or(u32::MAX);
         let Some(entry) = self.registry.get(&self.name) else {
             self.current = None;
+            // A pipeline that failed to load still has its conf.d file: a fail-closed one parks
+            // its lines while it is missing, as it would when it fails.
+            let rc = self.registry.runtime.config();
+            let parks = *self.missing_parks.get_or_insert_with(|| {
+                PluginConfig::load(&rc.conf_dir, &self.name, rc.limits)
+                    .is_ok_and(|c| c.on_error == OnError::Park)
+            });
             return Processed::all_failed(
                 n,
                 "missing",
                 format!("pipeline {} is not loaded", self.name),
-                false,
+                parks,
             );
         };
+        self.missing_parks = None;
         let fail_closed = entry.config.on_error == OnError::Park;
         if entry.disabled() {
             self.current = None;
