@@ -84,6 +84,26 @@ fn oneoff_runtime() -> Result<Runtime> {
     Ok(Runtime::new(rc)?)
 }
 
+/// The plugin config in `file` (the conf.d format), or the defaults.
+fn plugin_config(file: Option<&Path>, limits: sandkit_runtime::Limits) -> Result<PluginConfig> {
+    Ok(match file {
+        Some(c) => {
+            let text = std::fs::read_to_string(c)
+                .with_context(|| format!("cannot read {}", c.display()))?;
+            PluginConfig::parse(&text, c, limits)?
+        }
+        None => PluginConfig::default_with(limits),
+    })
+}
+
+/// A JSON list the agent wrote (outputs.json, files.json); empty when absent or unreadable.
+fn read_json_list(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
 /// `sandkit plugin test <file>`.
 pub async fn plugin_test(
     file: &Path,
@@ -99,14 +119,7 @@ pub async fn plugin_test(
         )
     })?;
     let runtime = oneoff_runtime()?;
-    let pc = match config {
-        Some(c) => {
-            let text = std::fs::read_to_string(c)
-                .with_context(|| format!("cannot read {}", c.display()))?;
-            PluginConfig::parse(&text, c, runtime.config().limits)?
-        }
-        None => PluginConfig::default_with(runtime.config().limits),
-    };
+    let pc = plugin_config(config, runtime.config().limits)?;
     let loaded = load_plugin_file(&runtime, &name, file, &pc).await?;
     let d = &loaded.description;
     eprintln!("# {} {}: {}", d.name, d.version, d.description);
@@ -249,11 +262,7 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
             str_of("last_error")
         );
     }
-    let outputs: Vec<serde_json::Value> =
-        std::fs::read_to_string(cfg.data_dir.join("outputs.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
+    let outputs: Vec<serde_json::Value> = read_json_list(&cfg.data_dir.join("outputs.json"));
     if !outputs.is_empty() {
         println!(
             "\n{:<40} {:<14} {:>10} {:>8} {:>10} {:>12} {:>8}",
@@ -278,10 +287,7 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
             num("latency_us_total") as f64 / ok_requests as f64 / 1000.0
         );
     }
-    let files: Vec<serde_json::Value> = std::fs::read_to_string(cfg.data_dir.join("files.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let files: Vec<serde_json::Value> = read_json_list(&cfg.data_dir.join("files.json"));
     if !files.is_empty() {
         println!(
             "\n{:<20} {:>6} {:>12} {:>10} {:>10} {:>9} {:>9}",
@@ -394,14 +400,7 @@ pub async fn pipeline_test(
         )
     })?;
     let runtime = Arc::new(oneoff_runtime()?);
-    let pc = match config {
-        Some(c) => {
-            let text = std::fs::read_to_string(c)
-                .with_context(|| format!("cannot read {}", c.display()))?;
-            PluginConfig::parse(&text, c, runtime.config().limits)?
-        }
-        None => PluginConfig::default_with(runtime.config().limits),
-    };
+    let pc = plugin_config(config, runtime.config().limits)?;
     let loaded = load_plugin_file(&runtime, &name, &file, &pc).await?;
     if !matches!(loaded.pre, PluginPre::Pipeline(_)) {
         bail!(

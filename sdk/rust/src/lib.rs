@@ -35,6 +35,7 @@ mod config;
 mod info;
 mod point;
 pub mod records;
+pub mod time;
 
 pub use config::Config;
 pub use info::{FieldKind, MeasurementInfo, PluginInfo};

@@ -13,6 +13,8 @@
 //! A zone is `Z`, `UTC`, `GMT`, `+08`, `+0800` or `+08:00`; a time without one is in the
 //! configured offset (`timezone`), and a syslog time without a year is in the configured `year`.
 
+use sandkit_sdk::time::{days_from_civil, days_in_month};
+
 /// Where a time without a zone or a year is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Defaults {
@@ -164,29 +166,14 @@ fn month(name: &[u8]) -> Option<i64> {
         .map(|i| i as i64 + 1)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// The time as nanoseconds since the epoch, from its parts.
 fn to_ns(date: (i64, i64, i64), clock: (i64, i64, i64, i64), offset_s: i64) -> Option<i64> {
     let (y, mo, d) = date;
     let (h, mi, s, ns) = clock;
-    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-    let month_days = match mo {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    if !(1..=12).contains(&mo) || !(1..=month_days).contains(&d) || !(0..=9999).contains(&y) {
+    if !(1..=12).contains(&mo)
+        || !(1..=days_in_month(y, mo)).contains(&d)
+        || !(0..=9999).contains(&y)
+    {
         return None;
     }
     let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - offset_s;

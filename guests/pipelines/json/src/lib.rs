@@ -59,6 +59,7 @@
 //! - `keep_message` (default true): keep the raw line as `message` when the object has none.
 //! - `max_depth` (default 10, at least 1): the most key parts of a flattened key.
 
+use sandkit_sdk::time::{days_from_civil, days_in_month};
 use sandkit_sdk::{
     Category, Config, FieldKind, MeasurementInfo, Pipeline, PluginInfo, Record, Records,
 };
@@ -439,26 +440,6 @@ pub fn rfc3339_ns(s: &str) -> Option<i64> {
     }
     let secs = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec - offset;
     i64::try_from(i128::from(secs) * 1_000_000_000 + i128::from(frac)).ok()
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 fn number_field(r: &mut Record<'_>, key: &str, n: &Number) {

@@ -20,6 +20,7 @@
 //!
 //! Config: `keep_message` (default true): keep the raw line as `message`, as DataKit does.
 
+use sandkit_sdk::time::days_from_civil;
 use sandkit_sdk::{Category, Config, FieldKind, MeasurementInfo, Pipeline, PluginInfo, Records};
 
 /// One parsed access-log line; every string is a slice of the line.
@@ -237,17 +238,6 @@ pub fn http_date_ns(s: &str) -> Option<i64> {
     }
     let days = days_from_civil(year, month, day);
     Some((days * 86_400 + h * 3600 + m * 60 + sec - zone) * 1_000_000_000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// DataKit's log level for an HTTP status code.

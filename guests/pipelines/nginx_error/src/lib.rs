@@ -34,6 +34,7 @@
 //! - `keep_message` (default true): keep the raw line as `message`, as DataKit does.
 
 use memchr::{memchr, memmem};
+use sandkit_sdk::time::{days_from_civil, days_in_month};
 use sandkit_sdk::{Category, Config, FieldKind, MeasurementInfo, Pipeline, PluginInfo, Records};
 
 /// How many `, client: ` are tried as the start of the trailing pairs.
@@ -293,26 +294,6 @@ pub fn parse_offset(s: &str) -> Option<i64> {
     };
     let (h, m) = (two(h)?, two(m)?);
     (h <= 23 && m <= 59).then_some(sign * (h * 3600 + m * 60))
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The pipeline's settings.
