@@ -326,68 +326,78 @@ impl<'a> Iterator for RecordReader<'a> {
     }
 }
 
-/// Write the record encoding (host side: tests, and the passthrough of `sandkit pipeline test`).
-#[derive(Debug)]
-pub struct RecordWriter {
-    buf: Vec<u8>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Default for RecordWriter {
-    fn default() -> Self {
-        RecordWriter {
-            buf: MAGIC.to_vec(),
-        }
+    /// Writes the record encoding, for the tests (guests use the SDK's writer).
+    #[derive(Debug)]
+    pub struct RecordWriter {
+        buf: Vec<u8>,
     }
-}
 
-impl RecordWriter {
-    /// Start a record for `line` with `time` and the message flag; then push its items.
-    pub fn record(&mut self, line: u32, time: Option<i64>, keep_message: bool, items: &[Item<'_>]) {
-        self.buf.extend_from_slice(&line.to_le_bytes());
-        let flags =
-            if time.is_some() { F_TIME } else { 0 } | if keep_message { F_MESSAGE } else { 0 };
-        self.buf.push(flags);
-        self.buf.extend_from_slice(&time.unwrap_or(0).to_le_bytes());
-        self.buf
-            .extend_from_slice(&u16::try_from(items.len()).unwrap_or(u16::MAX).to_le_bytes());
-        for item in items.iter().take(u16::MAX as usize) {
-            let (k, key) = match item {
-                Item::Tag(k, _) => (kind::TAG, *k),
-                Item::Field(k, FieldRef::Text(_)) => (kind::TEXT, *k),
-                Item::Field(k, FieldRef::Int(_)) => (kind::INT, *k),
-                Item::Field(k, FieldRef::Uint(_)) => (kind::UINT, *k),
-                Item::Field(k, FieldRef::Float(_)) => (kind::FLOAT, *k),
-                Item::Field(k, FieldRef::Bool(_)) => (kind::BOOL, *k),
-                Item::Measurement(_) => (kind::MEASUREMENT, ""),
-            };
-            let key = &key.as_bytes()[..key.len().min(u16::MAX as usize)];
-            self.buf.push(k);
-            self.buf
-                .extend_from_slice(&(key.len() as u16).to_le_bytes());
-            self.buf.extend_from_slice(key);
-            match item {
-                Item::Tag(_, v) | Item::Field(_, FieldRef::Text(v)) | Item::Measurement(v) => {
-                    self.buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                    self.buf.extend_from_slice(v.as_bytes());
-                }
-                Item::Field(_, FieldRef::Int(x)) => self.buf.extend_from_slice(&x.to_le_bytes()),
-                Item::Field(_, FieldRef::Uint(x)) => self.buf.extend_from_slice(&x.to_le_bytes()),
-                Item::Field(_, FieldRef::Float(x)) => {
-                    self.buf.extend_from_slice(&x.to_bits().to_le_bytes())
-                }
-                Item::Field(_, FieldRef::Bool(x)) => self.buf.push(u8::from(*x)),
+    impl Default for RecordWriter {
+        fn default() -> Self {
+            RecordWriter {
+                buf: MAGIC.to_vec(),
             }
         }
     }
 
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.buf
-    }
-}
+    impl RecordWriter {
+        /// Start a record for `line` with `time` and the message flag; then push its items.
+        pub fn record(
+            &mut self,
+            line: u32,
+            time: Option<i64>,
+            keep_message: bool,
+            items: &[Item<'_>],
+        ) {
+            self.buf.extend_from_slice(&line.to_le_bytes());
+            let flags =
+                if time.is_some() { F_TIME } else { 0 } | if keep_message { F_MESSAGE } else { 0 };
+            self.buf.push(flags);
+            self.buf.extend_from_slice(&time.unwrap_or(0).to_le_bytes());
+            self.buf
+                .extend_from_slice(&u16::try_from(items.len()).unwrap_or(u16::MAX).to_le_bytes());
+            for item in items.iter().take(u16::MAX as usize) {
+                let (k, key) = match item {
+                    Item::Tag(k, _) => (kind::TAG, *k),
+                    Item::Field(k, FieldRef::Text(_)) => (kind::TEXT, *k),
+                    Item::Field(k, FieldRef::Int(_)) => (kind::INT, *k),
+                    Item::Field(k, FieldRef::Uint(_)) => (kind::UINT, *k),
+                    Item::Field(k, FieldRef::Float(_)) => (kind::FLOAT, *k),
+                    Item::Field(k, FieldRef::Bool(_)) => (kind::BOOL, *k),
+                    Item::Measurement(_) => (kind::MEASUREMENT, ""),
+                };
+                let key = &key.as_bytes()[..key.len().min(u16::MAX as usize)];
+                self.buf.push(k);
+                self.buf
+                    .extend_from_slice(&(key.len() as u16).to_le_bytes());
+                self.buf.extend_from_slice(key);
+                match item {
+                    Item::Tag(_, v) | Item::Field(_, FieldRef::Text(v)) | Item::Measurement(v) => {
+                        self.buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                        self.buf.extend_from_slice(v.as_bytes());
+                    }
+                    Item::Field(_, FieldRef::Int(x)) => {
+                        self.buf.extend_from_slice(&x.to_le_bytes())
+                    }
+                    Item::Field(_, FieldRef::Uint(x)) => {
+                        self.buf.extend_from_slice(&x.to_le_bytes())
+                    }
+                    Item::Field(_, FieldRef::Float(x)) => {
+                        self.buf.extend_from_slice(&x.to_bits().to_le_bytes())
+                    }
+                    Item::Field(_, FieldRef::Bool(x)) => self.buf.push(u8::from(*x)),
+                }
+            }
+        }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+        pub fn into_bytes(self) -> Vec<u8> {
+            self.buf
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

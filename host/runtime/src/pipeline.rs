@@ -107,7 +107,7 @@ impl PipelineRegistry {
     }
 
     /// The limits a pipeline runs with (see [`PluginConfig::for_pipeline`]).
-    pub fn config_for(&self, config: &PluginConfig) -> PluginConfig {
+    fn config_for(&self, config: &PluginConfig) -> PluginConfig {
         config.for_pipeline(self.runtime.config().limits)
     }
 
@@ -122,13 +122,6 @@ impl PipelineRegistry {
 
     pub fn get(&self, name: &str) -> Option<Arc<PipelineEntry>> {
         lock(&self.entries).get(name).cloned()
-    }
-
-    /// Names of the loaded pipelines, sorted.
-    pub fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = lock(&self.entries).keys().cloned().collect();
-        v.sort();
-        v
     }
 
     /// A runner of pipeline `name` for one source. Its calls block the calling thread (a
