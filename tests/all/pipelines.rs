@@ -6,7 +6,7 @@
 
 use sandkit_io::pipeline::{Part, Processed};
 use sandkit_io::records::{FieldRef, Item, RecordReader};
-use sandkit_runtime::PluginState;
+use sandkit_runtime::{EngineKind, PluginState};
 use sandkit_tests::{eventually, repo_root, sandkit_bin, wasm, Harness};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -163,6 +163,9 @@ async fn a_poison_line_is_isolated_and_every_other_line_is_parsed() {
     let st = h.sup.status("poison").unwrap();
     assert_eq!(st.crashes, 1, "one crash per failed batch: {st:#?}");
     assert_eq!(st.state, PluginState::Running);
+    // Pipelines run without fuel metering; their CPU is accounted by the thread's clock.
+    assert_eq!(st.fuel_used, 0, "{st:#?}");
+    assert!(st.cpu_us > 0, "{st:#?}");
 
     // Two poison lines far apart, and one in the first and last place: all isolated.
     let (data, ends) = batch(
@@ -192,12 +195,8 @@ async fn a_poison_line_is_isolated_and_every_other_line_is_parsed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_that_never_returns_is_cut_by_the_deadline_and_the_batch_flows() {
-    // Fuel enough for minutes: the deadline (wall time) is what stops the loop.
-    let h = poison_harness(
-        |_| {},
-        Some("[limits]\ntimeout = \"200ms\"\nfuel = 1000000000000000\n"),
-    )
-    .await;
+    // Pipelines run without fuel metering: the deadline (wall time) is what stops the loop.
+    let h = poison_harness(|_| {}, Some("[limits]\ntimeout = \"200ms\"\n")).await;
     let mut runner = h
         .sup
         .pipelines()
@@ -462,4 +461,23 @@ pipeline_batch = 300
     let start = app.find("this line is POISON").unwrap() as u64;
     assert_eq!(e["start"], start);
     assert!(Path::new(e["file"].as_str().unwrap()).ends_with("app.log"));
+}
+
+#[test]
+fn the_engine_is_told_by_the_process_export_before_compiling() {
+    for (name, kind) in [
+        ("nginx", EngineKind::Pipeline),
+        ("grok", EngineKind::Pipeline),
+        ("poison", EngineKind::Pipeline),
+        ("system", EngineKind::Collector),
+        ("noop", EngineKind::Collector),
+    ] {
+        let bytes = std::fs::read(wasm(name)).unwrap();
+        assert_eq!(EngineKind::of_component(&bytes), kind, "{name}");
+    }
+    // Not a component: left to the compiler to report.
+    assert_eq!(
+        EngineKind::of_component(b"\0asm garbage"),
+        EngineKind::Collector
+    );
 }

@@ -347,9 +347,6 @@ pub struct PluginConfig {
 /// A pipeline call's wall-time deadline unless configured: a batch of 1,024 lines takes
 /// milliseconds, and a line that hangs the parser costs one deadline per bisection step.
 pub const PIPELINE_TIMEOUT: Duration = Duration::from_secs(2);
-/// A pipeline call's fuel unless configured: over 10x what the grok pipeline uses on a batch of
-/// 1,024 access lines (about 90M), and enough to cut a loop within about a second.
-pub const PIPELINE_FUEL: u64 = 1_000_000_000;
 
 impl PluginConfig {
     /// The config of a plugin with no conf.d file.
@@ -366,13 +363,12 @@ impl PluginConfig {
         }
     }
 
-    /// This config for a pipeline: the deadline and fuel default to at most
-    /// [`PIPELINE_TIMEOUT`] and [`PIPELINE_FUEL`] (the runtime's limits are for collectors),
-    /// unless the file sets them.
+    /// This config for a pipeline: the deadline defaults to at most [`PIPELINE_TIMEOUT`] (the
+    /// runtime's limits are for collectors) unless the file sets it. Fuel does not apply:
+    /// pipelines run on an engine without fuel metering (see `EngineKind`), cut by the deadline.
     pub fn for_pipeline(&self, base: Limits) -> PluginConfig {
         let defaults = Limits {
             timeout: base.timeout.min(PIPELINE_TIMEOUT),
-            fuel: base.fuel.min(PIPELINE_FUEL),
             ..base
         };
         PluginConfig {
@@ -455,11 +451,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pipelines_get_their_own_default_deadline_and_fuel_unless_set() {
+    fn pipelines_get_their_own_default_deadline_unless_set() {
         let base = Limits::default();
         let none = PluginConfig::default_with(base).for_pipeline(base);
         assert_eq!(none.limits.timeout, PIPELINE_TIMEOUT);
-        assert_eq!(none.limits.fuel, PIPELINE_FUEL);
         assert_eq!(none.limits.memory_bytes, base.memory_bytes);
         let set = PluginConfig::parse(
             "[limits]\ntimeout = \"30s\"\n",
@@ -469,7 +464,6 @@ mod tests {
         .unwrap()
         .for_pipeline(base);
         assert_eq!(set.limits.timeout, Duration::from_secs(30));
-        assert_eq!(set.limits.fuel, PIPELINE_FUEL);
     }
 
     #[test]

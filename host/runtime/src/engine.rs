@@ -1,5 +1,5 @@
-//! The one wasmtime engine of the agent, its epoch ticker, the linker with every host import,
-//! and the component cache.
+//! The agent's two wasmtime engines (collectors, pipelines), their epoch tickers, the linkers
+//! with every host import, and the component cache.
 
 use crate::bindings::collector::Collector;
 use crate::cache::{CacheOutcome, ComponentCache};
@@ -98,12 +98,82 @@ impl Drop for EpochTicker {
     }
 }
 
-/// Engine, linker and cache, shared by every plugin. They are built on first use, so that an agent
-/// with no plugins (one that only tails files, say) pays neither the memory nor the start-up time
-/// of wasmtime and keeps no epoch thread.
+/// Which engine a component runs on. Collectors and pipelines are compiled differently:
+///
+/// - collectors: fuel metering (a deterministic CPU budget per call, reported as `fuel_used`) and
+///   epoch interruption (the wall-time deadline);
+/// - pipelines: epoch interruption only. They run once per batch of a thousand lines on a file
+///   task's thread, where fuel metering (a counter update in every basic block) cost a fifth of
+///   the nginx pipeline's time (docs/performance.md); their CPU is accounted with the thread's
+///   CPU clock around each call instead, and the deadline still cuts a pipeline that never
+///   returns. (Cranelift's inliner was tried too: no faster end to end, and compiling the nginx
+///   pipeline took 4x the time and 160 MiB more memory.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    Collector,
+    Pipeline,
+}
+
+impl EngineKind {
+    /// The engine of the component in `bytes`: a pipeline when its top-level component exports
+    /// `process` (what [`crate::plugin_pre`] checks after compiling), else a collector. Bytes
+    /// that do not parse are left to the compiler to report.
+    pub fn of_component(bytes: &[u8]) -> EngineKind {
+        use wasmparser::{Parser, Payload};
+        let mut depth = 0usize;
+        for payload in Parser::new(0).parse_all(bytes) {
+            let Ok(payload) = payload else {
+                return EngineKind::Collector;
+            };
+            match payload {
+                Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+                Payload::End(_) => depth = depth.saturating_sub(1),
+                Payload::ComponentExportSection(exports) if depth == 0 => {
+                    for e in exports.into_iter().flatten() {
+                        if e.name.name == "process" {
+                            return EngineKind::Pipeline;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        EngineKind::Collector
+    }
+
+    fn index(self) -> usize {
+        match self {
+            EngineKind::Collector => 0,
+            EngineKind::Pipeline => 1,
+        }
+    }
+}
+
+/// The engine configuration of `kind` (both change generated code, and so the cache key).
+pub fn engine_config(kind: EngineKind) -> wasmtime::Config {
+    let mut c = wasmtime::Config::new();
+    c.wasm_component_model(true);
+    c.epoch_interruption(true);
+    c.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    match kind {
+        EngineKind::Collector => {
+            c.consume_fuel(true);
+        }
+        EngineKind::Pipeline => {
+            c.consume_fuel(false);
+        }
+    }
+    c
+}
+
+/// The engines, linkers and cache, shared by every plugin. Each engine is built on first use, so
+/// that an agent with no plugins (one that only tails files, say) pays neither the memory nor the
+/// start-up time of wasmtime and keeps no epoch thread, and one with collectors only builds no
+/// pipeline engine.
 pub struct Runtime {
     config: RuntimeConfig,
-    parts: OnceLock<Parts>,
+    /// By [`EngineKind::index`].
+    parts: [OnceLock<Parts>; 2],
     /// Serialises the first build: two plugins loading at once build one engine.
     building: Mutex<()>,
 }
@@ -119,45 +189,37 @@ impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
             .field("config", &self.config)
-            .field("built", &self.parts.get().is_some())
+            .field("collector_engine", &self.parts[0].get().is_some())
+            .field("pipeline_engine", &self.parts[1].get().is_some())
             .finish_non_exhaustive()
     }
 }
 
-/// The engine configuration: fuel and epochs on (both change generated code, and so the cache key).
-pub fn engine_config() -> wasmtime::Config {
-    let mut c = wasmtime::Config::new();
-    c.wasm_component_model(true);
-    c.consume_fuel(true);
-    c.epoch_interruption(true);
-    c.cranelift_opt_level(wasmtime::OptLevel::Speed);
-    c
-}
-
 impl Runtime {
-    /// A runtime for `config`; the engine, the linker and the cache are built when first needed.
+    /// A runtime for `config`; the engines, linkers and cache are built when first needed.
     ///
     /// # Errors
     /// None today: kept fallible so that checks of the configuration can move here.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
         Ok(Runtime {
             config,
-            parts: OnceLock::new(),
+            parts: [OnceLock::new(), OnceLock::new()],
             building: Mutex::new(()),
         })
     }
 
-    /// The engine, the linker, the cache and the epoch ticker, built on the first call.
-    fn parts(&self) -> Result<&Parts, RuntimeError> {
-        if let Some(p) = self.parts.get() {
+    /// The engine of `kind` with its linker, cache and epoch ticker, built on the first call.
+    fn parts(&self, kind: EngineKind) -> Result<&Parts, RuntimeError> {
+        let slot = &self.parts[kind.index()];
+        if let Some(p) = slot.get() {
             return Ok(p);
         }
         let _guard = self.building.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = self.parts.get() {
+        if let Some(p) = slot.get() {
             return Ok(p);
         }
-        let engine =
-            Engine::new(&engine_config()).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let engine = Engine::new(&engine_config(kind))
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| RuntimeError::Engine(format!("linking WASI: {e:#}")))?;
@@ -165,7 +227,7 @@ impl Runtime {
             .map_err(|e| RuntimeError::Engine(format!("linking sandkit imports: {e:#}")))?;
         let cache = ComponentCache::new(&engine, self.config.cache_dir.clone())?;
         let ticker = EpochTicker::start(engine.clone(), self.config.epoch_tick);
-        Ok(self.parts.get_or_init(|| Parts {
+        Ok(slot.get_or_init(|| Parts {
             engine,
             linker,
             cache,
@@ -173,35 +235,36 @@ impl Runtime {
         }))
     }
 
-    /// The engine (built now if this is the first use).
+    /// The engine of `kind` (built now if this is its first use).
     ///
     /// # Errors
     /// When the engine, the linker or the cache directory cannot be built.
-    pub fn engine(&self) -> Result<&Engine, RuntimeError> {
-        Ok(&self.parts()?.engine)
+    pub fn engine(&self, kind: EngineKind) -> Result<&Engine, RuntimeError> {
+        Ok(&self.parts(kind)?.engine)
     }
 
-    /// The linker with every host import.
+    /// The linker with every host import, for components of `kind`.
     ///
     /// # Errors
     /// As [`Runtime::engine`].
-    pub fn linker(&self) -> Result<&Linker<HostState>, RuntimeError> {
-        Ok(&self.parts()?.linker)
+    pub fn linker(&self, kind: EngineKind) -> Result<&Linker<HostState>, RuntimeError> {
+        Ok(&self.parts(kind)?.linker)
     }
 
-    /// The handle instances use to keep the epoch ticking during their calls.
+    /// The handle instances of `kind` use to keep their engine's epoch ticking during calls.
     ///
     /// # Errors
     /// As [`Runtime::engine`].
-    pub fn activity(&self) -> Result<EpochActivity, RuntimeError> {
-        Ok(self.parts()?.ticker.activity.clone())
+    pub fn activity(&self, kind: EngineKind) -> Result<EpochActivity, RuntimeError> {
+        Ok(self.parts(kind)?.ticker.activity.clone())
     }
 
     pub fn config(&self) -> &RuntimeConfig {
         &self.config
     }
 
-    /// Compile (or fetch from the cache) the component in `bytes`.
+    /// Compile (or fetch from the cache) the component in `bytes`, on the engine its exports
+    /// call for ([`EngineKind::of_component`]).
     ///
     /// # Errors
     /// When the bytes are not a valid component.
@@ -211,7 +274,7 @@ impl Runtime {
         bytes: &[u8],
         hash: &str,
     ) -> Result<(Component, CacheOutcome), RuntimeError> {
-        let parts = self.parts()?;
+        let parts = self.parts(EngineKind::of_component(bytes))?;
         parts.cache.load(&parts.engine, file, bytes, hash)
     }
 }

@@ -33,6 +33,9 @@ pub struct ProcessReport {
     pub output: Vec<u8>,
     pub fuel_used: u64,
     pub elapsed: Duration,
+    /// CPU time of the calling thread during the call (the guest, and the host functions it
+    /// called).
+    pub cpu: Duration,
 }
 
 enum Bindings {
@@ -180,10 +183,11 @@ impl Instance {
         self.store.data().limiter.memory_peak
     }
 
+    /// Fuel of the last call; 0 on the pipeline engine, which does not meter fuel.
     fn fuel_used(&self) -> u64 {
-        self.limits
-            .fuel
-            .saturating_sub(self.store.get_fuel().unwrap_or(0))
+        self.store
+            .get_fuel()
+            .map_or(0, |left| self.limits.fuel.saturating_sub(left))
     }
 
     fn fail(&self, call: &'static str, e: &wasmtime::Error) -> RuntimeError {
@@ -309,7 +313,7 @@ impl Instance {
     pub async fn process(
         &mut self,
         source: &str,
-        data: &[u8],
+        data: &str,
         ends: &[u32],
     ) -> Result<ProcessReport, RuntimeError> {
         let Bindings::Pipeline(b) = &self.bindings else {
@@ -319,13 +323,17 @@ impl Instance {
         let _active = self.activity.enter();
         let batch = LineBatch {
             source: source.to_string(),
-            data: data.to_vec(),
+            data: data.to_string(),
             ends: ends.to_vec(),
         };
         let start = Instant::now();
+        let cpu_start = thread_cpu();
         let fut = b.call_process(&mut self.store, &batch);
         let r = tokio::time::timeout(self.limits.timeout, fut).await;
         let elapsed = start.elapsed();
+        // A runner polls the call on its own thread (`Handle::block_on`), so the thread's CPU
+        // clock is the call's.
+        let cpu = thread_cpu().saturating_sub(cpu_start);
         match r {
             Err(_) => Err(self.deadline("process")),
             Ok(Err(e)) => Err(self.fail("process", &e)),
@@ -338,15 +346,25 @@ impl Instance {
                 output,
                 fuel_used: self.fuel_used(),
                 elapsed,
+                cpu,
             }),
         }
     }
 }
 
+/// The calling thread's CPU time.
+fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
 /// Before every call: a full fuel budget, a deadline that yields on every epoch tick (the wall
 /// time is enforced by the caller's timeout), and no leftovers from the previous call.
 fn prepare(store: &mut Store<HostState>, limits: Limits) {
-    // set_fuel fails only when fuel is not enabled in the engine, which `engine_config` does.
+    // set_fuel fails only on the pipeline engine, which does not meter fuel.
     let _ = store.set_fuel(limits.fuel);
     store.epoch_deadline_async_yield_and_update(1);
     store.data_mut().reset_call();

@@ -1,4 +1,5 @@
-//! Sandkit's host runtime: one wasmtime engine with fuel and epoch interruption, a disk cache of
+//! Sandkit's host runtime: wasmtime engines (collectors with fuel and epoch interruption,
+//! pipelines with epochs only), a disk cache of
 //! compiled components, per-plugin limits, the host side of the WIT imports, the supervisor that
 //! schedules and restarts plugins, and the watcher of the plugins directory.
 //!
@@ -22,7 +23,7 @@ mod sys;
 pub use cache::{CacheOutcome, ComponentCache};
 pub use config::{Limits, OnError, PluginConfig, RawRuntimeConfig, RuntimeConfig, Sandbox};
 pub use directory::{watch_plugins_dir, DirWatcher};
-pub use engine::{engine_config, Runtime};
+pub use engine::{engine_config, EngineKind, Runtime};
 pub use error::RuntimeError;
 pub use host::StateStore;
 pub use instance::{CallReport, Instance, ProcessReport};

@@ -425,13 +425,14 @@ impl PipelineRunner {
             .map(|e| e - base)
             .collect();
         let sub = &data[bytes.clone()];
-        let result = inst.process(source, sub.as_bytes(), &sub_ends).await;
+        let result = inst.process(source, sub, &sub_ends).await;
         let peak = inst.memory_peak();
         match result {
             Ok(report) => {
                 {
                     let mut st = lock(&entry.status);
                     st.fuel_used += report.fuel_used;
+                    st.cpu_us += report.cpu.as_micros() as u64;
                     st.last_call_us = report.elapsed.as_micros() as u64;
                     st.memory_peak_bytes = st.memory_peak_bytes.max(peak);
                 }

@@ -6,6 +6,7 @@ use crate::bindings::pipeline::PipelinePre;
 use crate::bindings::{FieldKind, PluginInfo};
 use crate::cache::{CacheOutcome, ComponentCache};
 use crate::config::PluginConfig;
+use crate::engine::EngineKind;
 use crate::host::{HostState, StateStore};
 use crate::instance::Instance;
 use crate::{Runtime, RuntimeError};
@@ -181,13 +182,13 @@ pub fn plugin_pre(
     file: &Path,
     component: &wasmtime::component::Component,
 ) -> Result<PluginPre, RuntimeError> {
-    let engine = runtime.engine()?;
+    let engine = component.engine();
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    let world = if exports.iter().any(|e| e == "process") {
-        "pipeline"
+    let (world, kind) = if exports.iter().any(|e| e == "process") {
+        ("pipeline", EngineKind::Pipeline)
     } else {
-        "collector"
+        ("collector", EngineKind::Collector)
     };
     let wrong = |reason: String| RuntimeError::WrongWorld {
         file: file.to_path_buf(),
@@ -215,8 +216,14 @@ pub fn plugin_pre(
             }
         )));
     }
-    let pre = runtime
-        .linker()?
+    let linker = runtime.linker(kind)?;
+    if !wasmtime::Engine::same(linker.engine(), engine) {
+        // `Runtime::component` picks the engine by the same rule; this is a guard, not a path.
+        return Err(wrong(format!(
+            "it was compiled on the engine of the other world, not a {world}'s"
+        )));
+    }
+    let pre = linker
         .instantiate_pre(component)
         .map_err(|e| wrong(format!("imports the host cannot satisfy: {e:#}")))?;
     Ok(if world == "pipeline" {
@@ -262,7 +269,10 @@ pub(crate) async fn load_plugin_hashed(
     };
     let pre = plugin_pre(runtime, file, &component)?;
     let name: Arc<str> = Arc::from(name);
-    let activity = runtime.activity()?;
+    let activity = runtime.activity(match pre {
+        PluginPre::Collector(_) => EngineKind::Collector,
+        PluginPre::Pipeline(_) => EngineKind::Pipeline,
+    })?;
     // describe runs without any grant: it must not depend on the host.
     let mut bare = config.clone();
     bare.sandbox = Default::default();

@@ -46,7 +46,10 @@ pub struct PluginStatus {
     pub points: u64,
     /// Points the host refused as invalid.
     pub refused_points: u64,
+    /// Fuel of completed calls (collectors; pipelines run without fuel metering).
     pub fuel_used: u64,
+    /// CPU time of completed `process` calls, in microseconds (pipelines).
+    pub cpu_us: u64,
     /// Largest linear memory of any instance, in bytes.
     pub memory_peak_bytes: u64,
     /// Duration of the last completed collect, in microseconds.
@@ -72,6 +75,7 @@ impl PluginStatus {
             points: 0,
             refused_points: 0,
             fuel_used: 0,
+            cpu_us: 0,
             memory_peak_bytes: 0,
             last_call_us: 0,
             last_error: None,

@@ -189,6 +189,10 @@ impl Supervisor {
     /// an older version: sources switch to it at their next batch).
     fn register_pipeline(&self, plugin: LoadedPlugin, config: PluginConfig) {
         let name = plugin.name.to_string();
+        if config.raw_limits.fuel.is_some() {
+            let file = config.source.as_deref().map(|f| f.display().to_string());
+            tracing::warn!(plugin = %name, file, "runtime.pipeline [limits] fuel has no effect on a pipeline (pipelines run without fuel metering; limits.timeout bounds them)");
+        }
         let mut st = PluginStatus::new(&name, plugin.file.clone());
         st.hash = Some(plugin.hash.clone());
         st.description = Some(plugin.description.clone());

@@ -169,12 +169,14 @@ impl Records {
 
     /// Start a record for the current line. Add its fields with the builder's methods; it is
     /// complete when the builder is dropped. A line may give zero, one or many records.
+    #[inline]
     pub fn record(&mut self) -> Record<'_> {
         let at = self.buf.len();
-        self.buf.extend_from_slice(&self.line.to_le_bytes());
-        self.buf.push(0);
-        self.buf.extend_from_slice(&0i64.to_le_bytes());
-        self.buf.extend_from_slice(&0u16.to_le_bytes());
+        let l = self.line.to_le_bytes();
+        // line, flags, time, item count (set when the record is dropped)
+        let mut header = [0u8; HEADER];
+        header[..4].copy_from_slice(&l);
+        self.buf.extend_from_slice(&header);
         Record {
             out: self,
             at,
@@ -203,6 +205,7 @@ impl Records {
     }
 
     /// Where `s` lies in the batch's data, if it does.
+    #[inline(always)]
     fn slice_of_data(&self, s: &str) -> Option<(u32, u32)> {
         let p = s.as_ptr() as usize;
         if p >= self.data_start && p + s.len() <= self.data_start + self.data_len {
@@ -212,27 +215,48 @@ impl Records {
         }
     }
 
-    fn key(&mut self, kind: u8, key: &str) {
-        let k = prefix(key, u16::MAX as usize).as_bytes();
-        self.buf.push(kind);
-        self.buf.extend_from_slice(&(k.len() as u16).to_le_bytes());
+    /// One item: kind, key and a fixed-size value, with one capacity check. Inlined, so that a
+    /// constant key is copied with a few stores (a Wasm `memory.copy` is a call into the host).
+    #[inline(always)]
+    fn item<const N: usize>(&mut self, kind: u8, key: &str, value: [u8; N]) {
+        let k = key_bytes(key);
+        self.buf.reserve(3 + k.len() + N);
+        let n = (k.len() as u16).to_le_bytes();
+        self.buf.extend_from_slice(&[kind, n[0], n[1]]);
         self.buf.extend_from_slice(k);
+        self.buf.extend_from_slice(&value);
     }
 
+    #[inline(always)]
     fn string(&mut self, inline: u8, by_ref: u8, key: &str, value: &str) {
         match self.slice_of_data(value) {
             Some((start, len)) => {
-                self.key(by_ref, key);
-                self.buf.extend_from_slice(&start.to_le_bytes());
-                self.buf.extend_from_slice(&len.to_le_bytes());
+                let (s, l) = (start.to_le_bytes(), len.to_le_bytes());
+                self.item(
+                    by_ref,
+                    key,
+                    [s[0], s[1], s[2], s[3], l[0], l[1], l[2], l[3]],
+                );
             }
-            None => {
-                self.key(inline, key);
-                let v = prefix(value, u32::MAX as usize).as_bytes();
-                self.buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                self.buf.extend_from_slice(v);
-            }
+            None => self.inline_string(inline, key, value),
         }
+    }
+
+    /// A string that is not a slice of the batch, copied into the output.
+    fn inline_string(&mut self, kind: u8, key: &str, value: &str) {
+        let v = prefix(value, u32::MAX as usize).as_bytes();
+        self.item(kind, key, (v.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(v);
+    }
+}
+
+/// A key's bytes, cut to the 65,535 its length field holds.
+#[inline(always)]
+fn key_bytes(key: &str) -> &[u8] {
+    if key.len() <= u16::MAX as usize {
+        key.as_bytes()
+    } else {
+        prefix(key, u16::MAX as usize).as_bytes()
     }
 }
 
@@ -255,17 +279,20 @@ pub struct Record<'r> {
 }
 
 impl Record<'_> {
+    #[inline(always)]
     fn counted(&mut self) -> &mut Self {
         self.items += 1;
         self
     }
 
+    #[inline(always)]
     fn full(&self) -> bool {
         self.items == u16::MAX
     }
 
     /// Add a tag (indexed, low cardinality: status, method, host...). A tag with an empty key
     /// is left out (the host would refuse the record).
+    #[inline(always)]
     pub fn tag(&mut self, key: &str, value: &str) -> &mut Self {
         if self.full() || key.is_empty() {
             return self;
@@ -275,28 +302,17 @@ impl Record<'_> {
     }
 
     /// Add a field. A field with an empty key is left out (the host would refuse the record).
+    #[inline(always)]
     pub fn field<'v>(&mut self, key: &str, value: impl Into<Value<'v>>) -> &mut Self {
         if self.full() || key.is_empty() {
             return self;
         }
         match value.into() {
             Value::Text(s) => self.out.string(kind::TEXT, kind::TEXT_REF, key, s),
-            Value::Int(x) => {
-                self.out.key(kind::INT, key);
-                self.out.buf.extend_from_slice(&x.to_le_bytes());
-            }
-            Value::Uint(x) => {
-                self.out.key(kind::UINT, key);
-                self.out.buf.extend_from_slice(&x.to_le_bytes());
-            }
-            Value::Float(x) => {
-                self.out.key(kind::FLOAT, key);
-                self.out.buf.extend_from_slice(&x.to_bits().to_le_bytes());
-            }
-            Value::Bool(x) => {
-                self.out.key(kind::BOOL, key);
-                self.out.buf.push(u8::from(x));
-            }
+            Value::Int(x) => self.out.item(kind::INT, key, x.to_le_bytes()),
+            Value::Uint(x) => self.out.item(kind::UINT, key, x.to_le_bytes()),
+            Value::Float(x) => self.out.item(kind::FLOAT, key, x.to_bits().to_le_bytes()),
+            Value::Bool(x) => self.out.item(kind::BOOL, key, [u8::from(x)]),
         }
         self.counted()
     }
@@ -320,12 +336,7 @@ impl Record<'_> {
         if self.full() || name.is_empty() {
             return self;
         }
-        self.out.key(kind::MEASUREMENT, "");
-        let v = name.as_bytes();
-        self.out
-            .buf
-            .extend_from_slice(&(v.len() as u32).to_le_bytes());
-        self.out.buf.extend_from_slice(v);
+        self.out.inline_string(kind::MEASUREMENT, "", name);
         self.counted()
     }
 }
