@@ -480,11 +480,11 @@ pub async fn pipeline_test(
     }
     let st = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
     eprintln!(
-        "# {total} lines, {records} records, {failed} lines not processed, {} calls, {} crashes, {} fuel, {:?}, memory peak {} KiB",
+        "# {total} lines, {records} records, {failed} lines not processed, {} calls, {} crashes, {:?} wall, {} µs CPU in process calls, memory peak {} KiB",
         st.calls,
         st.crashes,
-        st.fuel_used,
         start.elapsed(),
+        st.cpu_us,
         st.memory_peak_bytes / 1024
     );
     Ok(())
