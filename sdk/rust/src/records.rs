@@ -53,6 +53,7 @@ pub enum Value<'a> {
 macro_rules! value_from {
     ($($t:ty => $v:ident as $as:ty),*) => {
         $(impl From<$t> for Value<'_> {
+            #[inline]
             fn from(x: $t) -> Self { Value::$v(x as $as) }
         })*
     };
@@ -61,16 +62,19 @@ value_from!(i64 => Int as i64, i32 => Int as i64, u64 => Uint as u64, u32 => Uin
             u16 => Uint as u64, usize => Uint as u64, f64 => Float as f64, f32 => Float as f64);
 
 impl From<bool> for Value<'_> {
+    #[inline]
     fn from(x: bool) -> Self {
         Value::Bool(x)
     }
 }
 impl<'a> From<&'a str> for Value<'a> {
+    #[inline]
     fn from(x: &'a str) -> Self {
         Value::Text(x)
     }
 }
 impl<'a> From<&'a String> for Value<'a> {
+    #[inline]
     fn from(x: &'a String) -> Self {
         Value::Text(x)
     }
@@ -123,6 +127,7 @@ impl<'a> Batch<'a> {
     ///
     /// # Panics
     /// When `i` is not below [`Batch::len`].
+    #[inline]
     pub fn line(&self, i: usize) -> &'a str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.data[start..self.ends[i] as usize]
@@ -318,6 +323,7 @@ impl Record<'_> {
     }
 
     /// Set the record's time in nanoseconds since the Unix epoch (default: when it was read).
+    #[inline]
     pub fn time_ns(&mut self, ns: i64) -> &mut Self {
         self.out.buf[self.at + 4] |= F_TIME;
         self.out.buf[self.at + 5..self.at + 13].copy_from_slice(&ns.to_le_bytes());
@@ -325,6 +331,7 @@ impl Record<'_> {
     }
 
     /// Keep the input line as the `message` field (the host adds it from its own copy).
+    #[inline]
     pub fn keep_message(&mut self) -> &mut Self {
         self.out.buf[self.at + 4] |= F_MESSAGE;
         self
@@ -342,6 +349,7 @@ impl Record<'_> {
 }
 
 impl Drop for Record<'_> {
+    #[inline]
     fn drop(&mut self) {
         let n = self.items.to_le_bytes();
         self.out.buf[self.at + 13..self.at + 15].copy_from_slice(&n);
