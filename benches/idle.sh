@@ -93,7 +93,7 @@ for c in "${COLLECTORS[@]}"; do
   cp "$ROOT/build/wasm/$c.wasm" "$AGENT/plugins/$c.wasm"
   cp "$ROOT/guests/collectors/$c/conf.toml" "$AGENT/conf.d/$c.toml"
 done
-(cd "$AGENT" && exec "$BIN" run --output-file "$AGENT/out.lp") 2>"$AGENT/sandkit.log" &
+(cd "$AGENT" && exec "$BIN" run --http-listen 127.0.0.1:0 --output-file "$AGENT/out.lp") 2>"$AGENT/sandkit.log" &
 SANDKIT=$!
 PIDS+=("$SANDKIT")
 echo "idle.sh: sandkit run (pid $SANDKIT) in $AGENT; sampling for $((WARMUP + DURATION)) s"

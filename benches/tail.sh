@@ -274,7 +274,7 @@ run_sandkit_file() {
   sandkit_dir "$dir" $'kind = "file"\npath = "out.lp"'
   settle
   t0=$(now)
-  (cd "$dir" && exec_pinned "$BIN" run -c sandkit.toml) 2>"$dir/sandkit.log" &
+  (cd "$dir" && exec_pinned "$BIN" run -c sandkit.toml --http-listen 127.0.0.1:0) 2>"$dir/sandkit.log" &
   pid=$!
   PIDS+=("$pid")
   wait_done sandkit-file "$run" "$pid" "$t0" file "$dir/out.lp" || tail -5 "$dir/sandkit.log" >&2 || true
@@ -300,7 +300,7 @@ token = \"tkn_bench\"
 compression = \"$comp\"" "$pipeline"
   settle
   t0=$(now)
-  (cd "$dir" && exec_pinned "$BIN" run -c sandkit.toml) 2>"$dir/sandkit.log" &
+  (cd "$dir" && exec_pinned "$BIN" run -c sandkit.toml --http-listen 127.0.0.1:0) 2>"$dir/sandkit.log" &
   pid=$!
   PIDS+=("$pid")
   wait_done "$tool" "$run" "$pid" "$t0" receiver "$dir/count" || tail -5 "$dir/sandkit.log" >&2 || true

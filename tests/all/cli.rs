@@ -178,7 +178,7 @@ fn run_collects_and_stops_gracefully() {
     std::fs::copy(wasm("wrongworld"), d.path().join("plugins/wrongworld.wasm")).unwrap();
     let out_file = d.path().join("out.lp");
     let child = Command::new(sandkit_bin())
-        .args(["run", "--output-file"])
+        .args(["run", "--http-listen", "127.0.0.1:0", "--output-file"])
         .arg(&out_file)
         .current_dir(d.path())
         .stdout(std::process::Stdio::null())
@@ -201,6 +201,38 @@ fn run_collects_and_stops_gracefully() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The HTTP API on the port it picked: a write lands in the same output, and /metrics and
+    // /v1/plugins report the plugins.
+    let addr = std::fs::read_to_string(d.path().join("data/http.addr")).unwrap();
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/v1/write/metric",
+        "pushed,src=test v=7i 1\n",
+    );
+    assert_eq!(code, 204, "{body}");
+    assert!(std::fs::read_to_string(&out_file)
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("pushed,") && l.contains("src=test") && l.contains(",host=")));
+    let (code, metrics) = http(&addr, "GET", "/metrics", "");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("sandkit_plugin_calls_total{plugin=\"cpu\"}")
+            && metrics.contains("sandkit_plugin_state{plugin=\"wrongworld\",state=\"failed\"} 1")
+            && metrics.contains(
+                "sandkit_plugin_call_duration_seconds_bucket{plugin=\"mem\",le=\"+Inf\"}"
+            ),
+        "{metrics}"
+    );
+    let (code, plugins) = http(&addr, "GET", "/v1/plugins", "");
+    assert_eq!(code, 200);
+    let plugins: serde_json::Value = serde_json::from_str(&plugins).unwrap();
+    assert!(plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "system"));
     let status: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.path().join("data/status.json")).unwrap())
             .unwrap();
@@ -228,6 +260,31 @@ fn run_collects_and_stops_gracefully() {
     // Every line is valid line protocol with the host tag.
     let text = std::fs::read_to_string(&out_file).unwrap();
     assert!(text.lines().all(|l| l.contains(",host=")), "{text}");
+}
+
+/// One HTTP/1.1 request on its own connection: the status and the body.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr.trim()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (code, body)
 }
 
 /// Kills the agent if the test fails before stopping it, so no orphan outlives the test.

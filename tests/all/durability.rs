@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 fn start_agent(dir: &Path) -> (Child, KillOnDrop) {
     let child = Command::new(sandkit_bin())
-        .args(["run", "-c", "sandkit.toml"])
+        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -263,7 +263,7 @@ fn seqs_in_lp(text: &str) -> Vec<u64> {
 
 fn start_agent(dir: &Path) -> (std::process::Child, crate::cli::KillOnDrop) {
     let child = Command::new(sandkit_tests::sandkit_bin())
-        .args(["run", "-c", "sandkit.toml"])
+        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
         .current_dir(dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -13,3 +13,4 @@ mod outputs;
 mod pipelines;
 mod plugins_dir;
 mod sandbox;
+mod server;

@@ -372,7 +372,7 @@ pipeline_batch = 300
     .unwrap();
     let log = std::fs::File::create(d.join("agent.log")).unwrap();
     let mut child = Command::new(sandkit_bin())
-        .args(["run", "-c", "sandkit.toml"])
+        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
         .current_dir(d)
         .stdout(Stdio::null())
         .stderr(log)

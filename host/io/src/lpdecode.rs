@@ -25,6 +25,8 @@ pub enum Precision {
     Microseconds,
     Milliseconds,
     Seconds,
+    Minutes,
+    Hours,
 }
 
 impl Precision {
@@ -35,7 +37,23 @@ impl Precision {
             Precision::Microseconds => 1_000,
             Precision::Milliseconds => 1_000_000,
             Precision::Seconds => 1_000_000_000,
+            Precision::Minutes => 60_000_000_000,
+            Precision::Hours => 3_600_000_000_000,
         }
+    }
+
+    /// The `precision` parameter of InfluxDB's and DataKit's write APIs: `n`/`ns`, `u`/`us`/`µ`,
+    /// `ms`, `s`, `m`, `h`.
+    pub fn parse(s: &str) -> Option<Precision> {
+        Some(match s {
+            "n" | "ns" => Precision::Nanoseconds,
+            "u" | "us" | "µ" | "µs" => Precision::Microseconds,
+            "ms" => Precision::Milliseconds,
+            "s" => Precision::Seconds,
+            "m" => Precision::Minutes,
+            "h" => Precision::Hours,
+            _ => return None,
+        })
     }
 }
 

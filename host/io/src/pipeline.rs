@@ -89,4 +89,7 @@ pub trait PipelineProvider: Send + Sync {
     /// A processor for pipeline `name`; one that is not loaded (yet) gives a processor whose
     /// batches fail as `missing` until it is.
     fn processor(&self, name: &str) -> Box<dyn LineProcessor>;
+
+    /// Whether pipeline `name` is loaded now.
+    fn has(&self, name: &str) -> bool;
 }

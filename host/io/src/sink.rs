@@ -20,6 +20,8 @@ pub struct Sink {
 struct Envelope {
     points: Vec<Point>,
     ack: Option<Ack>,
+    /// Write the batches these points went into at once (someone is waiting on the ack).
+    now: bool,
 }
 
 impl Sink {
@@ -31,7 +33,11 @@ impl Sink {
         if points.is_empty() {
             return Ok(());
         }
-        let env = Envelope { points, ack: None };
+        let env = Envelope {
+            points,
+            ack: None,
+            now: false,
+        };
         self.tx.send(env).await.map_err(|_| IoError::WriterGone)
     }
 
@@ -45,6 +51,22 @@ impl Sink {
         let env = Envelope {
             points,
             ack: Some(ack),
+            now: false,
+        };
+        self.tx.send(env).await.map_err(|_| IoError::WriterGone)
+    }
+
+    /// [`Sink::send_acked`], and the batches these points join are written at once instead of
+    /// when they fill up or age: for a sender that waits on the acknowledgement (an HTTP client
+    /// of the server), whose own request is the batch.
+    ///
+    /// # Errors
+    /// When the writer task has stopped.
+    pub async fn send_acked_now(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
+        let env = Envelope {
+            points,
+            ack: Some(ack),
+            now: true,
         };
         self.tx.send(env).await.map_err(|_| IoError::WriterGone)
     }
@@ -60,6 +82,7 @@ impl Sink {
         let env = Envelope {
             points,
             ack: Some(ack),
+            now: false,
         };
         self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
     }
@@ -202,9 +225,13 @@ pub fn spawn_writer(
         loop {
             tokio::select! {
                 got = rx.recv() => {
-                    let Some(Envelope { points, ack }) = got else { break };
+                    let Some(Envelope { points, ack, now }) = got else { break };
+                    let mut touched: Vec<Category> = Vec::new();
                     for p in points {
                         let cat = p.category();
+                        if now && !touched.contains(&cat) {
+                            touched.push(cat);
+                        }
                         let e = pending.entry(cat).or_default();
                         e.bytes += p.approx_size();
                         e.since.get_or_insert_with(Instant::now);
@@ -221,6 +248,11 @@ pub fn spawn_writer(
                     }
                     if let Some(a) = ack {
                         a.release();
+                    }
+                    for cat in touched {
+                        if let Some(p) = pending.remove(&cat) {
+                            inflight.dispatch(cat, p).await;
+                        }
                     }
                 }
                 _ = tick.tick() => {
@@ -360,6 +392,34 @@ mod batch_tests {
         let got = out.0.lock().unwrap().clone();
         assert_eq!(got.len(), 4, "{got:?}");
         assert!(got.contains(&(Category::Metric, 50)) && got.contains(&(Category::Logging, 1)));
+        drop(sink);
+        handle.finish().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn send_acked_now_writes_at_once_and_acks() {
+        let out = Arc::new(Sizes::default());
+        let cfg = BatchConfig {
+            flush_interval: Duration::from_secs(3600),
+            max_points: usize::MAX,
+            max_bytes: usize::MAX,
+        };
+        let (sink, handle) = spawn_writer(out.clone(), 4, cfg);
+        // A point waiting in a batch, then a send that wants its batch written now.
+        sink.send(vec![pt(Category::Metric)]).await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let ack = Ack::new(move |o| {
+            let _ = tx.send(o);
+        });
+        sink.send_acked_now(vec![pt(Category::Metric), pt(Category::Metric)], ack)
+            .await
+            .unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(1), rx)
+            .await
+            .expect("acknowledged without waiting for the flush interval")
+            .unwrap();
+        assert_eq!(outcome, AckOutcome::Delivered);
+        assert_eq!(*out.0.lock().unwrap(), vec![(Category::Metric, 3)]);
         drop(sink);
         handle.finish().await;
     }

@@ -32,6 +32,6 @@ pub use plugin::{
     load_plugin, load_plugin_file, plugin_name, plugin_pre, LoadedPlugin, PluginDescription,
     PluginPre,
 };
-pub use status::{PluginState, PluginStatus};
+pub use status::{LatencyHistogram, PluginState, PluginStatus, CALL_LATENCY_BUCKETS_MS};
 pub use supervisor::{effective_interval, plugin_files, Supervisor};
 pub use sys::hostname;

@@ -148,6 +148,10 @@ impl PipelineProvider for RegistryProvider {
     fn processor(&self, name: &str) -> Box<dyn LineProcessor> {
         Box::new(self.registry.runner(name, self.handle.clone()))
     }
+
+    fn has(&self, name: &str) -> bool {
+        self.registry.get(name).is_some()
+    }
 }
 
 /// Runs one pipeline for one source with its own instance.
@@ -434,6 +438,7 @@ impl PipelineRunner {
                     st.fuel_used += report.fuel_used;
                     st.cpu_us += report.cpu.as_micros() as u64;
                     st.last_call_us = report.elapsed.as_micros() as u64;
+                    st.call_latency.observe(report.elapsed);
                     st.memory_peak_bytes = st.memory_peak_bytes.max(peak);
                 }
                 // Only the magic is checked here; the source checks every record as it reads

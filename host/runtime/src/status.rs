@@ -3,6 +3,45 @@
 use crate::plugin::PluginDescription;
 use serde::Serialize;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// Upper bounds, in milliseconds, of the buckets of [`LatencyHistogram`] (the last bucket,
+/// one more, counts the slower calls).
+pub const CALL_LATENCY_BUCKETS_MS: [u64; 12] =
+    [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10_000];
+
+/// Call durations: counts per bucket of [`CALL_LATENCY_BUCKETS_MS`] (not cumulative), their
+/// sum and their number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LatencyHistogram {
+    pub buckets: [u64; CALL_LATENCY_BUCKETS_MS.len() + 1],
+    pub sum_us: u64,
+    pub count: u64,
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram {
+            buckets: [0; CALL_LATENCY_BUCKETS_MS.len() + 1],
+            sum_us: 0,
+            count: 0,
+        }
+    }
+}
+
+impl LatencyHistogram {
+    /// Count one call of duration `d`.
+    pub fn observe(&mut self, d: Duration) {
+        let ms = d.as_secs_f64() * 1000.0;
+        let i = CALL_LATENCY_BUCKETS_MS
+            .iter()
+            .position(|&b| ms <= b as f64)
+            .unwrap_or(CALL_LATENCY_BUCKETS_MS.len());
+        self.buckets[i] += 1;
+        self.sum_us = self.sum_us.saturating_add(d.as_micros() as u64);
+        self.count += 1;
+    }
+}
 
 /// Where a plugin is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,6 +93,8 @@ pub struct PluginStatus {
     pub memory_peak_bytes: u64,
     /// Duration of the last completed collect, in microseconds.
     pub last_call_us: u64,
+    /// Durations of completed calls (collect, or process for pipelines).
+    pub call_latency: LatencyHistogram,
     pub last_error: Option<String>,
     /// Kind of the last crash: out_of_fuel, unreachable, limit, deadline, ...
     pub last_crash_kind: Option<String>,
@@ -78,8 +119,29 @@ impl PluginStatus {
             cpu_us: 0,
             memory_peak_bytes: 0,
             last_call_us: 0,
+            call_latency: LatencyHistogram::default(),
             last_error: None,
             last_crash_kind: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_fall_in_their_buckets() {
+        let mut h = LatencyHistogram::default();
+        for ms in [0, 1, 3, 10_000, 20_000] {
+            h.observe(Duration::from_millis(ms));
+        }
+        assert_eq!(h.count, 5);
+        assert_eq!(h.sum_us, 30_004_000);
+        // 0 and 1 ms in the first bucket (<= 1), 3 ms in <= 5, 10 s in the last bounded one.
+        assert_eq!(h.buckets[0], 2);
+        assert_eq!(h.buckets[2], 1);
+        assert_eq!(h.buckets[CALL_LATENCY_BUCKETS_MS.len() - 1], 1);
+        assert_eq!(h.buckets[CALL_LATENCY_BUCKETS_MS.len()], 1);
     }
 }

@@ -438,6 +438,7 @@ impl PluginTask {
             st.refused_points += report.refused;
             st.fuel_used += report.fuel_used;
             st.last_call_us = report.elapsed.as_micros() as u64;
+            st.call_latency.observe(report.elapsed);
         }
         if let Some(why) = report.first_refusal {
             tracing::warn!(plugin = %self.name(), refused = report.refused, reason = %why, "runtime.emit points refused");

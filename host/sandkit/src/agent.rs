@@ -5,6 +5,7 @@ use crate::config::OutputKind;
 use crate::ConfigArgs;
 use anyhow::{Context, Result};
 use sandkit_files::{FileSource, TaskSnapshot, TaskStats};
+use sandkit_io::pipeline::PipelineProvider;
 use sandkit_io::{spawn_writer, FileOutput, HttpOutput, Output, StdoutOutput};
 use sandkit_runtime::{watch_plugins_dir, RegistryProvider, Runtime, Supervisor};
 use std::path::{Path, PathBuf};
@@ -16,8 +17,15 @@ const RESCAN_EVERY: Duration = Duration::from_secs(10);
 /// How often status.json is rewritten.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
 
-pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> {
-    let cfg = args.load(output_file)?;
+pub async fn run(
+    args: &ConfigArgs,
+    output_file: Option<PathBuf>,
+    http_listen: Option<std::net::SocketAddr>,
+) -> Result<()> {
+    let mut cfg = args.load(output_file)?;
+    if let (Some(http), Some(addr)) = (cfg.http.as_mut(), http_listen) {
+        http.listen = addr;
+    }
     crate::init_logging(&cfg.log_level);
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
@@ -40,6 +48,10 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
     // file tasks find the pipelines they name.
     let watcher =
         watch_plugins_dir(cfg.runtime.plugins_dir.clone(), sup.clone(), RESCAN_EVERY).await?;
+    let provider: Arc<dyn PipelineProvider> = Arc::new(RegistryProvider {
+        registry: sup.pipelines().clone(),
+        handle: tokio::runtime::Handle::current(),
+    });
     let files = if cfg.files.is_empty() {
         None
     } else {
@@ -56,25 +68,43 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
         }
         let dir = cfg.data_dir.join("state");
         let store = sandkit_state::Store::open(&dir)?;
-        let provider: Arc<dyn sandkit_io::pipeline::PipelineProvider> =
-            Arc::new(RegistryProvider {
-                registry: sup.pipelines().clone(),
-                handle: tokio::runtime::Handle::current(),
-            });
         Some(FileSource::start(
             cfg.files.clone(),
             store,
             sink.clone(),
-            Some(provider),
+            Some(provider.clone()),
         )?)
     };
-    // The writer finishes once every sink is dropped: the supervisor and the file tasks hold theirs.
-    drop(sink);
     let status_file = cfg.data_dir.join("status.json");
     let file_stats: Vec<(String, Arc<TaskStats>)> = files
         .as_ref()
         .map(|f| f.stats().to_vec())
         .unwrap_or_default();
+    let server = match &cfg.http {
+        Some(http) => {
+            let state = sandkit_server::ServerState {
+                global_tags: cfg.global_tags.clone(),
+                plugins: {
+                    let sup = sup.clone();
+                    Arc::new(move || sup.statuses())
+                },
+                lanes: {
+                    let output = output.clone();
+                    Arc::new(move || output.lane_stats())
+                },
+                files: {
+                    let stats = file_stats.clone();
+                    Arc::new(move || file_snapshots(&stats))
+                },
+                pipelines: Some(provider.clone()),
+            };
+            Some(start_server(http, &cfg.data_dir, sink.clone(), state).await?)
+        }
+        None => None,
+    };
+    // The writer finishes once every sink is dropped: the supervisor, the file tasks and the
+    // server hold theirs.
+    drop(sink);
     let status_task = tokio::spawn(write_status_forever(
         sup.clone(),
         output.clone(),
@@ -88,6 +118,10 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
         f.request_stop();
     }
     drop(watcher);
+    if let Some(server) = server {
+        // Writes in flight finish (their points reach the writer, which is still running).
+        server.shutdown().await;
+    }
     status_task.abort();
     sup.shutdown().await;
     write_json(&sup.statuses(), &status_file, &mut String::new());
@@ -111,6 +145,24 @@ pub async fn run(args: &ConfigArgs, output_file: Option<PathBuf>) -> Result<()> 
     );
     tracing::info!("sandkit.stop: done");
     Ok(())
+}
+
+/// Start the HTTP server; the address it got is written to `<data_dir>/http.addr` (for a
+/// config that says port 0).
+async fn start_server(
+    http: &sandkit_server::HttpConfig,
+    data_dir: &Path,
+    sink: sandkit_io::Sink,
+    state: sandkit_server::ServerState,
+) -> Result<sandkit_server::ServerHandle> {
+    let server = sandkit_server::start(http.clone(), sink, state)
+        .await
+        .context("starting the HTTP server ([http] in the config; enabled = false turns it off)")?;
+    let addr_file = data_dir.join("http.addr");
+    if let Err(e) = std::fs::write(&addr_file, server.local_addr().to_string()) {
+        tracing::warn!(file = %addr_file.display(), error = %e, "sandkit.start cannot write the server's address");
+    }
+    Ok(server)
 }
 
 async fn wait_for_signal() {

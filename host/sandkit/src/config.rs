@@ -8,6 +8,7 @@ use sandkit_io::{
 };
 use sandkit_runtime::config::{toml_message, ByteSize, HumanDuration};
 use sandkit_runtime::{RawRuntimeConfig, RuntimeConfig};
+use sandkit_server::{HttpConfig, RawHttpConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,9 @@ struct RawConfig {
     /// Log files to collect: one `[[files]]` table per task.
     #[serde(default)]
     files: Vec<RawFileTask>,
+    /// The HTTP server: inbound writes, /metrics, status.
+    #[serde(default)]
+    http: RawHttpConfig,
 }
 
 fn default_plugins_dir() -> PathBuf {
@@ -244,6 +248,8 @@ pub struct AgentConfig {
     pub log_level: String,
     pub runtime: RuntimeConfig,
     pub files: Vec<FileTask>,
+    /// `None` when `[http] enabled = false`.
+    pub http: Option<HttpConfig>,
 }
 
 /// Overrides from the command line.
@@ -360,7 +366,12 @@ impl AgentConfig {
                 files.push(task);
             }
         }
+        let http = raw
+            .http
+            .validate()
+            .map_err(|e| anyhow::anyhow!("config error in {}: {e}", source.display()))?;
         Ok(AgentConfig {
+            http,
             source: source.to_path_buf(),
             data_dir,
             global_tags,

@@ -45,6 +45,10 @@ enum Command {
         /// Append line protocol to this file instead of the configured output.
         #[arg(long)]
         output_file: Option<PathBuf>,
+        /// Serve the HTTP API on this address instead of `[http] listen` (port 0: a free port,
+        /// written to <data_dir>/http.addr).
+        #[arg(long)]
+        http_listen: Option<std::net::SocketAddr>,
     },
     /// Check or print configuration.
     Config {
@@ -162,7 +166,11 @@ fn main() -> Result<()> {
         .build()?;
     rt.block_on(async move {
         match cli.command {
-            Command::Run { cfg, output_file } => agent::run(&cfg, output_file).await,
+            Command::Run {
+                cfg,
+                output_file,
+                http_listen,
+            } => agent::run(&cfg, output_file, http_listen).await,
             Command::Config {
                 command: ConfigCommand::Check { cfg },
             } => commands::config_check(&cfg),

@@ -1,0 +1,138 @@
+//! Routing: method and path to a handler, the concurrency cap, and the shape of responses
+//! (JSON errors `{"error": "..."}`, as InfluxDB 1.x answers).
+
+use crate::write::{self, Api};
+use crate::{metrics, Shared};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Method, Request, Response, StatusCode};
+use sandkit_io::Category;
+use std::str::FromStr;
+
+pub(crate) type Resp = Response<Full<Bytes>>;
+
+/// A response with a body and a content type.
+pub(crate) fn reply(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// `{"error": message}` with `status`.
+pub(crate) fn error(status: StatusCode, message: &str) -> Resp {
+    let body = serde_json::json!({ "error": message }).to_string();
+    reply(status, "application/json", body)
+}
+
+pub(crate) fn no_content() -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Resp {
+    match serde_json::to_vec_pretty(value) {
+        Ok(body) => reply(StatusCode::OK, "application/json", body),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// What a request is for.
+enum Route {
+    Health,
+    Plugins,
+    Metrics,
+    Write(Api),
+}
+
+impl Route {
+    /// The route of `path`, with the method it takes.
+    fn of(path: &str) -> Option<(Route, Method)> {
+        Some(match path {
+            "/v1/health" | "/health" => (Route::Health, Method::GET),
+            "/v1/plugins" => (Route::Plugins, Method::GET),
+            "/metrics" => (Route::Metrics, Method::GET),
+            "/write" => (Route::Write(Api::InfluxV1), Method::POST),
+            "/api/v2/write" => (Route::Write(Api::InfluxV2), Method::POST),
+            _ => {
+                let cat = path.strip_prefix("/v1/write/")?;
+                let cat = Category::from_str(cat).ok()?;
+                (Route::Write(Api::DataKit(cat)), Method::POST)
+            }
+        })
+    }
+
+    /// The label of the route in the server's own metrics.
+    fn label(&self) -> &'static str {
+        match self {
+            Route::Health => "/v1/health",
+            Route::Plugins => "/v1/plugins",
+            Route::Metrics => "/metrics",
+            Route::Write(Api::InfluxV1) => "/write",
+            Route::Write(Api::InfluxV2) => "/api/v2/write",
+            Route::Write(Api::DataKit(_)) => "/v1/write/{category}",
+        }
+    }
+}
+
+/// Answer one request.
+pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
+    let Some((route, method)) = Route::of(req.uri().path()) else {
+        let msg = if req.uri().path().starts_with("/v1/write/") {
+            "unknown category: use metric, logging, object, custom_object, keyevent, network, \
+             tracing, rum, security or profiling"
+        } else {
+            "no such route"
+        };
+        shared.count("other", 404);
+        return error(StatusCode::NOT_FOUND, msg);
+    };
+    let label = route.label();
+    if req.method() != method && !(method == Method::GET && req.method() == Method::HEAD) {
+        shared.count(label, 405);
+        let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        r.headers_mut().insert(
+            ALLOW,
+            HeaderValue::from_static(if method == Method::GET {
+                "GET, HEAD"
+            } else {
+                "POST"
+            }),
+        );
+        return r;
+    }
+    let Ok(_slot) = shared.slots.try_acquire() else {
+        shared.count(label, 503);
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests in flight; try again",
+        );
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
+    let resp = match route {
+        Route::Health => json(&serde_json::json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": shared.started.elapsed().as_secs(),
+        })),
+        Route::Plugins => json(&(shared.state.plugins)()),
+        Route::Metrics => reply(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            metrics::render(shared),
+        ),
+        Route::Write(api) => write::handle(shared, req, api).await,
+    };
+    shared.count(label, resp.status().as_u16());
+    resp
+}

@@ -1,0 +1,267 @@
+//! The write routes: line protocol in, points to the sink, answered once the output has them.
+//!
+//! - `POST /v1/write/{category}` (DataKit): `precision` (`n`, `u`, `ms`, `s`, `m`, `h`),
+//!   `ignore_global_tags` (also DataKit's `ignore_global_host_tags`); for logging, `pipeline`
+//!   or `source` (see `pipelines`).
+//! - `POST /write` (InfluxDB 1.x): `precision` as above; `db`, `rp` and the rest are accepted
+//!   and ignored. Points are metrics.
+//! - `POST /api/v2/write` (InfluxDB 2.x): `precision` (`ns`, `us`, `ms`, `s`); `org` and
+//!   `bucket` are accepted and ignored. Points are metrics.
+//!
+//! With a token configured, each wants `Authorization: Bearer <token>` or `Token <token>`, or
+//! `?token=<token>` (as DataWay URLs carry it).
+
+use crate::body::{decode, read_limited};
+use crate::routes::{error, no_content, Resp};
+use crate::Shared;
+use hyper::body::Incoming;
+use hyper::header::{
+    HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, WWW_AUTHENTICATE,
+};
+use hyper::{Request, StatusCode};
+use sandkit_io::{decode_lines, Ack, AckOutcome, Category, Precision};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Which write API a request speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    DataKit(Category),
+    InfluxV1,
+    InfluxV2,
+}
+
+/// The query string's `key=value` pairs, percent-decoded.
+pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Equal in time that does not depend on where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether the request carries the token (always, when none is configured).
+fn authorized(token: Option<&str>, req: &Request<Incoming>, query: &[(String, String)]) -> bool {
+    let Some(token) = token else {
+        return true;
+    };
+    let header = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("Token "))
+        });
+    let given = header.or_else(|| {
+        query
+            .iter()
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.as_str())
+    });
+    given.is_some_and(|g| same_secret(g.trim().as_bytes(), token.as_bytes()))
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// Handle one write.
+pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>, api: Api) -> Resp {
+    let query = query_pairs(req.uri().query().unwrap_or(""));
+    if !authorized(shared.config.token.as_deref(), &req, &query) {
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "a token is required: Authorization: Bearer <token>",
+        );
+        r.headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    let param = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.as_str());
+    let precision = match param("precision") {
+        None | Some("") => Precision::Nanoseconds,
+        Some(p) => match Precision::parse(p) {
+            Some(p)
+                if api != Api::InfluxV2 || !matches!(p, Precision::Minutes | Precision::Hours) =>
+            {
+                p
+            }
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("precision {p:?} is not one of n, ns, u, us, ms, s, m, h"),
+                )
+            }
+        },
+    };
+    let category = match api {
+        Api::DataKit(c) => c,
+        Api::InfluxV1 | Api::InfluxV2 => Category::Metric,
+    };
+    let ignore_global = ["ignore_global_tags", "ignore_global_host_tags"]
+        .iter()
+        .any(|k| matches!(param(k), Some("true") | Some("1")));
+
+    let encoding = req
+        .headers()
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let length = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = match read_limited(req.into_body(), length, shared.config.max_body).await {
+        Ok(b) => b,
+        Err(e) => return error(e.status(), &e.to_string()),
+    };
+    let limit = shared.config.max_decompressed;
+    let decoded = tokio::task::spawn_blocking(move || {
+        let text = decode(encoding.as_deref(), body, limit)?;
+        Ok::<_, crate::BodyError>(decode_lines(&text, precision, now_ns(), category))
+    })
+    .await;
+    let mut points = match decoded {
+        Ok(Ok(Ok(points))) => points,
+        Ok(Ok(Err(e))) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("{e}; nothing of this body was written"),
+            )
+        }
+        Ok(Err(e)) => return error(e.status(), &e.to_string()),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    if points.is_empty() {
+        return no_content();
+    }
+    if let (Api::DataKit(Category::Logging), Some(pipes)) = (api, shared.pipelines.clone()) {
+        let named = param("pipeline")
+            .filter(|p| !p.is_empty())
+            .map(str::to_string);
+        let source = param("source").unwrap_or("").to_string();
+        let chosen =
+            named.or_else(|| (!source.is_empty() && pipes.has(&source)).then(|| source.clone()));
+        if let Some(name) = chosen {
+            let source = if source.is_empty() {
+                name.clone()
+            } else {
+                source
+            };
+            match tokio::task::spawn_blocking(move || pipes.apply(&name, &source, points)).await {
+                Ok(p) => points = p,
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            }
+        }
+    }
+    if !ignore_global {
+        for p in &mut points {
+            for (k, v) in &shared.state.global_tags {
+                p.add_tag_if_missing(k, v);
+            }
+        }
+    }
+    let n = points.len();
+    let Some(sink) = shared.sink() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the agent is shutting down",
+        );
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let ack = Ack::new(move |o| {
+        let _ = tx.send(o);
+    });
+    if sink.send_acked_now(points, ack).await.is_err() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the agent is shutting down",
+        );
+    }
+    drop(sink);
+    match tokio::time::timeout(shared.config.ack_timeout, rx).await {
+        Ok(Ok(o)) if o.is_safe() => no_content(),
+        Ok(Ok(o)) => {
+            let why = match o {
+                AckOutcome::Dropped => "the output refused them or gave up",
+                _ => "they were lost (the agent is stopping)",
+            };
+            tracing::warn!(points = n, outcome = ?o, "server.write points not delivered");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("{n} points were not delivered: {why}"),
+            )
+        }
+        Ok(Err(_)) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the points were not acknowledged (the agent is stopping)",
+        ),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "{n} points were not delivered or buffered within {:?}; they may still be",
+                shared.config.ack_timeout
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_decoded() {
+        assert_eq!(
+            query_pairs("db=x&precision=s&token=a%2Bb%3D&flag&p=a+b&bad=%zz%4"),
+            vec![
+                ("db".into(), "x".into()),
+                ("precision".into(), "s".into()),
+                ("token".into(), "a+b=".into()),
+                ("flag".into(), String::new()),
+                ("p".into(), "a b".into()),
+                ("bad".into(), "%zz%4".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+    }
+}
