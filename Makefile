@@ -9,8 +9,9 @@ WASM_OUT := $(GUEST_TARGET_DIR)/wasm32-wasip2/release
 BUILD := $(ROOT)/build
 BIN := $(CARGO_TARGET_DIR)/release/sandkit
 COLLECTORS := cpu mem disk diskio net system
-TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongworld noop poison
+TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongworld noop poison badinput
 PIPELINES := nginx nginx_error json grok
+INPUTS := webhook
 
 .PHONY: all deps guests host build run test test-deps lint fmt bench idle clean-build
 
@@ -29,7 +30,7 @@ deps:
 guests: deps
 	cd guests && CARGO_TARGET_DIR=$(GUEST_TARGET_DIR) cargo build --release --target wasm32-wasip2
 	@mkdir -p $(BUILD)/wasm
-	@for g in $(COLLECTORS) $(PIPELINES) $(TEST_GUESTS); do cp $(WASM_OUT)/$$g.wasm $(BUILD)/wasm/$$g.wasm; done
+	@for g in $(COLLECTORS) $(PIPELINES) $(INPUTS) $(TEST_GUESTS); do cp $(WASM_OUT)/$$g.wasm $(BUILD)/wasm/$$g.wasm; done
 	@echo "guests: $$(ls $(BUILD)/wasm | wc -l) components in build/wasm"
 
 host: deps
@@ -48,7 +49,7 @@ run: build
 	cd $(BUILD)/agent && exec $(BIN) run
 
 ## test-deps: real servers the integration tests start on loopback (Debian packages)
-TEST_PACKAGES := influxdb logrotate nginx
+TEST_PACKAGES := influxdb logrotate nginx prometheus prometheus-node-exporter wrk
 test-deps:
 	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -49,6 +49,7 @@ fn state() -> ServerState {
         lanes: Arc::new(Vec::new),
         files: Arc::new(Vec::new),
         pipelines: None,
+        inputs: None,
     }
 }
 
@@ -538,4 +539,301 @@ async fn logging_writes_go_through_the_pipeline_their_source_names() {
         points[4].field("message").and_then(FieldValue::as_text),
         Some(access)
     );
+}
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_remote_writes_to_the_agent() {
+    let Some(prometheus) = sandkit_tests::installed("/usr/bin/prometheus", "prometheus") else {
+        return;
+    };
+    let Some(exporter) = sandkit_tests::installed(
+        "/usr/bin/prometheus-node-exporter",
+        "prometheus-node-exporter",
+    ) else {
+        return;
+    };
+    let s = start(config(|_| {})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let node_port = free_port();
+    let _exporter = Child(
+        std::process::Command::new(exporter)
+            .arg(format!("--web.listen-address=127.0.0.1:{node_port}"))
+            .args([
+                "--collector.disable-defaults",
+                "--collector.loadavg",
+                "--collector.meminfo",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n\
+             scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{node_port}']\n\
+             remote_write:\n  - url: http://{}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n",
+            s.addr()
+        ),
+    )
+    .unwrap();
+    let _prometheus = Child(
+        std::process::Command::new(prometheus)
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let arrived = sandkit_tests::eventually(90, || {
+        s.capture.points().iter().any(|p| {
+            p.measurement() == "node"
+                && p.field("load1").is_some()
+                && p.tag("job") == Some("node")
+                && p.tag("instance") == Some(&format!("127.0.0.1:{node_port}"))
+        })
+    })
+    .await;
+    let points = s.capture.points();
+    assert!(
+        arrived,
+        "no node_load1 from Prometheus in 90 s; got {} points: {:?}",
+        points.len(),
+        points.iter().take(5).collect::<Vec<_>>()
+    );
+    // Prometheus' own series about the scrape arrive too (`up`: measurement prom).
+    assert!(points
+        .iter()
+        .any(|p| p.measurement() == "prom" && p.field("up").is_some()));
+    let (code, metrics) = request(s.addr(), "GET", "/metrics", &[], b"").await;
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("route=\"/api/v1/write\",code=\"204\""),
+        "{metrics}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_write_bodies_are_checked() {
+    let s = start(config(|c| c.max_decompressed = 1 << 20)).await;
+    let (code, text) = request(s.addr(), "POST", "/api/v1/write", &[], b"not snappy").await;
+    assert_eq!(code, 400, "{text}");
+    // Snappy says how long it will be: a bomb is refused before it is decompressed.
+    let big = snap::raw::Encoder::new()
+        .compress_vec(&vec![0u8; 4 << 20])
+        .unwrap();
+    let (code, text) = request(s.addr(), "POST", "/prom_remote_write", &[], &big).await;
+    assert_eq!(code, 413, "{text}");
+    assert!(s.stop().await.is_empty());
+}
+
+/// A CA, and a certificate for 127.0.0.1 it signed, as PEM files in `dir`: (cert, key, ca).
+fn pki(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("ca.pem"),
+    );
+    std::fs::write(&paths.0, leaf.pem()).unwrap();
+    std::fs::write(&paths.1, key.serialize_pem()).unwrap();
+    std::fs::write(&paths.2, ca.pem()).unwrap();
+    paths
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_when_a_certificate_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = pki(dir.path());
+    let s = start(config(|c| c.tls = Some((cert.clone(), key.clone())))).await;
+    let client = sandkit_io::build_client(
+        &sandkit_io::TlsProxyConfig {
+            ca_file: Some(ca),
+            proxy: None,
+        },
+        "test",
+    )
+    .unwrap();
+    let url = format!("https://127.0.0.1:{}/v1/write/metric", s.addr().port());
+    let req = hyper::Request::post(url)
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            b"tls f=1i",
+        )))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    assert_eq!(resp.status(), 204);
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let (code, _) = request(s.addr(), "GET", "/v1/health", &[], b"").await;
+    assert_eq!(code, 0);
+    assert_eq!(s.stop().await.len(), 1);
+
+    // A key that is not a key: the server does not start, and says which file.
+    std::fs::write(&key, "not a key").unwrap();
+    let (sink, _writer) = spawn_writer(Arc::new(CaptureOutput::new()), 1, BatchConfig::default());
+    let e = sandkit_server::start(config(|c| c.tls = Some((cert, key.clone()))), sink, state())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("key.pem"), "{e}");
+}
+
+/// A server over a harness with the `webhook` input and the misbehaving `badinput`.
+async fn input_server(h: &sandkit_tests::Harness) -> (ServerHandle, WriterHandle, CaptureOutput) {
+    // Fuel for minutes: the deadline is what cuts HANG.
+    h.conf(
+        "badinput",
+        "[limits]\ntimeout = \"300ms\"\nfuel = 1000000000000000\n",
+    );
+    h.conf(
+        "webhook",
+        "[config]\nmeasurement_key = \"kind\"\ntags = [\"service\"]\ncategory = \"keyevent\"\n",
+    );
+    for name in ["webhook", "badinput"] {
+        let file = h.install(name, name);
+        h.sup.upsert(&file).await;
+        h.wait_state(
+            name,
+            sandkit_runtime::PluginState::Running,
+            Duration::from_secs(60),
+        )
+        .await;
+    }
+    let capture = CaptureOutput::new();
+    let (sink, writer) = spawn_writer(Arc::new(capture.clone()), 8, BatchConfig::default());
+    let mut st = state();
+    st.inputs = Some(h.sup.inputs().clone());
+    let handle = sandkit_server::start(config(|_| {}), sink, st)
+        .await
+        .unwrap();
+    (handle, writer, capture)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_input_turns_json_bodies_into_points() {
+    let h = sandkit_tests::Harness::new();
+    let (handle, writer, capture) = input_server(&h).await;
+    let addr = handle.local_addr();
+    let body = br#"[{"kind":"deploy","service":"pay","time":"2024-03-01T12:00:00Z","build":{"id":42,"ok":true},"took":1.5},
+                   {"kind":"rollback","service":"pay","reason":"errors"}]"#;
+    let (code, text) = request(
+        addr,
+        "POST",
+        "/v1/input/webhook",
+        &[("Content-Type", "application/json")],
+        body,
+    )
+    .await;
+    assert_eq!(code, 204, "{text}");
+    let (code, text) = request(addr, "POST", "/v1/input/webhook", &[], b"[{\"a\":1}, 2]").await;
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("element 1 is not a JSON object"), "{text}");
+    let (code, _) = request(addr, "POST", "/v1/input/nosuch", &[], b"{}").await;
+    assert_eq!(code, 404);
+    handle.shutdown().await;
+    writer.finish().await;
+    let points = capture.points();
+    assert_eq!(points.len(), 2, "{points:#?}");
+    let p = &points[0];
+    assert_eq!(p.measurement(), "deploy");
+    assert_eq!(p.category(), Category::Keyevent);
+    assert_eq!(p.tag("service"), Some("pay"));
+    assert_eq!(p.tag("host"), Some("h1"), "global tags");
+    assert_eq!(p.field("build_id"), Some(&FieldValue::Int(42)));
+    assert_eq!(p.field("build_ok"), Some(&FieldValue::Bool(true)));
+    assert_eq!(p.field("took"), Some(&FieldValue::Float(1.5)));
+    assert_eq!(p.timestamp_ns(), 1_709_294_400_000_000_000);
+    assert_eq!(points[1].measurement(), "rollback");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misbehaving_input_is_contained_and_its_bodies_are_not_written() {
+    let h = sandkit_tests::Harness::new();
+    let (handle, writer, capture) = input_server(&h).await;
+    let addr = handle.local_addr();
+    let post = |body: &'static [u8]| request(addr, "POST", "/v1/input/badinput", &[], body);
+    assert_eq!(post(b"one").await.0, 204);
+    let (code, text) = post(b"ERR").await;
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("refused"), "{text}");
+    // One valid and one invalid point: neither is written.
+    let (code, text) = post(b"BAD").await;
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("invalid"), "{text}");
+    let (code, text) = post(b"PANIC").await;
+    assert_eq!(code, 500, "{text}");
+    assert!(text.contains("unreachable"), "{text}");
+    // A fresh instance takes the next body; the other input was never disturbed.
+    assert_eq!(post(b"two").await.0, 204);
+    let (code, text) = post(b"HANG").await;
+    assert_eq!(code, 500, "{text}");
+    assert!(text.contains("deadline"), "{text}");
+    assert_eq!(post(b"three").await.0, 204);
+    let st = h.sup.status("badinput").unwrap();
+    assert_eq!((st.crashes, st.restarts, st.errors), (2, 2, 2), "{st:#?}");
+    assert_eq!(st.state, sandkit_runtime::PluginState::Running);
+    let (code, _) = request(addr, "POST", "/v1/input/webhook", &[], b"{\"a\":1}").await;
+    assert_eq!(code, 204);
+    // Crashes in a row disable it (max_crashes, 6 by default); then it answers 503 at once.
+    for _ in 0..6 {
+        assert_eq!(post(b"PANIC").await.0, 500);
+    }
+    assert_eq!(
+        h.sup.status("badinput").unwrap().state,
+        sandkit_runtime::PluginState::Disabled
+    );
+    let (code, text) = post(b"four").await;
+    assert_eq!(code, 503, "{text}");
+    handle.shutdown().await;
+    writer.finish().await;
+    let texts: Vec<String> = capture
+        .points()
+        .iter()
+        .filter(|p| p.measurement() == "badinput")
+        .map(|p| {
+            p.field("text")
+                .and_then(FieldValue::as_text)
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(texts, ["one", "two", "three"]);
 }

@@ -28,6 +28,23 @@ pub mod pipeline {
     });
 }
 
+/// The `input` world (a passive input: an HTTP body in, points out through `emit`). Its imports
+/// are the collector world's.
+pub mod input {
+    wasmtime::component::bindgen!({
+        world: "input",
+        path: "../../wit",
+        exports: { default: async },
+        imports: { default: trappable },
+        with: {
+            "sandkit:plugin/types": super::collector::sandkit::plugin::types,
+            "sandkit:plugin/host-log": super::collector::sandkit::plugin::host_log,
+            "sandkit:plugin/emit": super::collector::sandkit::plugin::emit,
+            "sandkit:plugin/state": super::collector::sandkit::plugin::state,
+        },
+    });
+}
+
 pub use collector::sandkit::plugin::types::{
     Category as WitCategory, FieldKind, FieldValue as WitFieldValue, LogLevel, PluginInfo,
     Point as WitPoint,

@@ -58,6 +58,21 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
+    /// A short, stable name of a crash for status and metrics: the trap kind in a trap's
+    /// message (`unreachable`, `out_of_fuel`...), `deadline`, `init_error` or `start_error`.
+    pub fn crash_kind(&self) -> String {
+        match self {
+            RuntimeError::Deadline { .. } => "deadline".to_string(),
+            RuntimeError::Trap { trap, .. } => trap
+                .strip_prefix('[')
+                .and_then(|t| t.split(']').next())
+                .unwrap_or("trap")
+                .to_string(),
+            RuntimeError::Guest { .. } => "init_error".to_string(),
+            _ => "start_error".to_string(),
+        }
+    }
+
     /// Whether the failure is a crash: the instance cannot be used again and counts toward
     /// disabling the plugin.
     pub fn is_crash(&self) -> bool {

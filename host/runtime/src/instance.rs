@@ -2,6 +2,7 @@
 //! the per-call limits (fuel, wall-time deadline, memory, emitted points and bytes).
 
 use crate::bindings::collector::Collector;
+use crate::bindings::input::Input;
 use crate::bindings::pipeline::sandkit::plugin::pipeline_types::LineBatch;
 use crate::bindings::pipeline::Pipeline;
 use crate::bindings::PluginInfo;
@@ -41,6 +42,7 @@ pub struct ProcessReport {
 enum Bindings {
     Collector(Collector),
     Pipeline(Pipeline),
+    Input(Input),
 }
 
 /// A live instance. After any crash (trap or deadline) it must be dropped: a trapped component
@@ -151,6 +153,12 @@ impl Instance {
                     .await
                     .map(|r| r.map(Bindings::Pipeline))
             }
+            PluginPre::Input(p) => {
+                let fut = p.instantiate_async(&mut store);
+                tokio::time::timeout(limits.timeout, fut)
+                    .await
+                    .map(|r| r.map(Bindings::Input))
+            }
         };
         let bindings = match made {
             Err(_) => {
@@ -222,6 +230,10 @@ impl Instance {
                 let fut = b.call_describe(&mut self.store);
                 tokio::time::timeout(self.limits.timeout, fut).await
             }
+            Bindings::Input(b) => {
+                let fut = b.call_describe(&mut self.store);
+                tokio::time::timeout(self.limits.timeout, fut).await
+            }
         };
         match r {
             Err(_) => Err(self.deadline("describe")),
@@ -243,6 +255,10 @@ impl Instance {
                 tokio::time::timeout(self.limits.timeout, fut).await
             }
             Bindings::Pipeline(b) => {
+                let fut = b.call_init(&mut self.store, config_json);
+                tokio::time::timeout(self.limits.timeout, fut).await
+            }
+            Bindings::Input(b) => {
                 let fut = b.call_init(&mut self.store, config_json);
                 tokio::time::timeout(self.limits.timeout, fut).await
             }
@@ -282,17 +298,52 @@ impl Instance {
                 call: "collect",
                 message,
             }),
-            Ok(Ok(Ok(()))) => {
-                let fuel_used = self.fuel_used();
-                let data = self.store.data_mut();
-                Ok(CallReport {
-                    points: std::mem::take(&mut data.emitted),
-                    refused: data.refused,
-                    first_refusal: data.first_refusal.take(),
-                    fuel_used,
-                    elapsed,
-                })
-            }
+            Ok(Ok(Ok(()))) => Ok(self.report(elapsed)),
+        }
+    }
+
+    /// What the call that just returned emitted and cost.
+    fn report(&mut self, elapsed: Duration) -> CallReport {
+        let fuel_used = self.fuel_used();
+        let data = self.store.data_mut();
+        CallReport {
+            points: std::mem::take(&mut data.emitted),
+            refused: data.refused,
+            first_refusal: data.first_refusal.take(),
+            fuel_used,
+            elapsed,
+        }
+    }
+
+    /// Call an input's `handle` on a request body; the points it emitted come back in the
+    /// report.
+    ///
+    /// # Errors
+    /// On a trap, a deadline overrun, or an error returned by the plugin (its points are
+    /// dropped with it), or when the plugin is not an input.
+    pub async fn handle(
+        &mut self,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<CallReport, RuntimeError> {
+        let Bindings::Input(b) = &self.bindings else {
+            return Err(self.not_a("input", "handle"));
+        };
+        prepare(&mut self.store, self.limits);
+        let _active = self.activity.enter();
+        let start = Instant::now();
+        let fut = b.call_handle(&mut self.store, content_type, body);
+        let r = tokio::time::timeout(self.limits.timeout, fut).await;
+        let elapsed = start.elapsed();
+        match r {
+            Err(_) => Err(self.deadline("handle")),
+            Ok(Err(e)) => Err(self.fail("handle", &e)),
+            Ok(Ok(Err(message))) => Err(RuntimeError::Guest {
+                plugin: self.plugin.to_string(),
+                call: "handle",
+                message,
+            }),
+            Ok(Ok(Ok(()))) => Ok(self.report(elapsed)),
         }
     }
 }

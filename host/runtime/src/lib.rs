@@ -12,6 +12,7 @@ mod directory;
 mod engine;
 mod error;
 mod host;
+mod input;
 mod instance;
 mod logstream;
 mod pipeline;
@@ -26,6 +27,7 @@ pub use directory::{watch_plugins_dir, DirWatcher};
 pub use engine::{engine_config, EngineKind, Runtime};
 pub use error::RuntimeError;
 pub use host::StateStore;
+pub use input::{InputError, InputRegistry};
 pub use instance::{CallReport, Instance, ProcessReport};
 pub use pipeline::{PipelineEntry, PipelineRegistry, PipelineRunner, RegistryProvider};
 pub use plugin::{

@@ -2,6 +2,7 @@
 //! the `InstancePre`, and ask the plugin to describe itself.
 
 use crate::bindings::collector::CollectorPre;
+use crate::bindings::input::InputPre;
 use crate::bindings::pipeline::PipelinePre;
 use crate::bindings::{FieldKind, PluginInfo};
 use crate::cache::{CacheOutcome, ComponentCache};
@@ -147,6 +148,7 @@ pub fn plugin_name(file: &Path) -> Option<String> {
 pub enum PluginPre {
     Collector(CollectorPre<HostState>),
     Pipeline(PipelinePre<HostState>),
+    Input(InputPre<HostState>),
 }
 
 impl std::fmt::Debug for PluginPre {
@@ -161,6 +163,7 @@ impl PluginPre {
         match self {
             PluginPre::Collector(_) => "collector",
             PluginPre::Pipeline(_) => "pipeline",
+            PluginPre::Input(_) => "input",
         }
     }
 
@@ -168,6 +171,7 @@ impl PluginPre {
         match self {
             PluginPre::Collector(p) => p.engine(),
             PluginPre::Pipeline(p) => p.engine(),
+            PluginPre::Input(p) => p.engine(),
         }
     }
 }
@@ -187,6 +191,8 @@ pub fn plugin_pre(
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
     let (world, kind) = if exports.iter().any(|e| e == "process") {
         ("pipeline", EngineKind::Pipeline)
+    } else if exports.iter().any(|e| e == "handle") {
+        ("input", EngineKind::Collector)
     } else {
         ("collector", EngineKind::Collector)
     };
@@ -195,10 +201,10 @@ pub fn plugin_pre(
         world,
         reason,
     };
-    let wanted: [&str; 3] = if world == "pipeline" {
-        ["describe", "init", "process"]
-    } else {
-        ["describe", "init", "collect"]
+    let wanted: [&str; 3] = match world {
+        "pipeline" => ["describe", "init", "process"],
+        "input" => ["describe", "init", "handle"],
+        _ => ["describe", "init", "collect"],
     };
     let missing: Vec<&str> = wanted
         .into_iter()
@@ -210,7 +216,7 @@ pub fn plugin_pre(
             missing.join(", "),
             exports.join(", "),
             if world == "collector" {
-                " (a pipeline exports describe, init, process)"
+                " (a pipeline exports describe, init, process; an input describe, init, handle)"
             } else {
                 ""
             }
@@ -226,10 +232,12 @@ pub fn plugin_pre(
     let pre = linker
         .instantiate_pre(component)
         .map_err(|e| wrong(format!("imports the host cannot satisfy: {e:#}")))?;
-    Ok(if world == "pipeline" {
-        PluginPre::Pipeline(PipelinePre::new(pre).map_err(|e| wrong(format!("{e:#}")))?)
-    } else {
-        PluginPre::Collector(CollectorPre::new(pre).map_err(|e| wrong(format!("{e:#}")))?)
+    Ok(match world {
+        "pipeline" => {
+            PluginPre::Pipeline(PipelinePre::new(pre).map_err(|e| wrong(format!("{e:#}")))?)
+        }
+        "input" => PluginPre::Input(InputPre::new(pre).map_err(|e| wrong(format!("{e:#}")))?),
+        _ => PluginPre::Collector(CollectorPre::new(pre).map_err(|e| wrong(format!("{e:#}")))?),
     })
 }
 
@@ -270,7 +278,7 @@ pub(crate) async fn load_plugin_hashed(
     let pre = plugin_pre(runtime, file, &component)?;
     let name: Arc<str> = Arc::from(name);
     let activity = runtime.activity(match pre {
-        PluginPre::Collector(_) => EngineKind::Collector,
+        PluginPre::Collector(_) | PluginPre::Input(_) => EngineKind::Collector,
         PluginPre::Pipeline(_) => EngineKind::Pipeline,
     })?;
     // describe runs without any grant: it must not depend on the host.

@@ -6,6 +6,7 @@
 
 use crate::config::PluginConfig;
 use crate::host::StateStore;
+use crate::input::InputRegistry;
 use crate::instance::Instance;
 use crate::pipeline::{PipelineEntry, PipelineRegistry};
 use crate::plugin::{load_plugin_hashed, plugin_name, LoadedPlugin, PluginDescription, PluginPre};
@@ -36,6 +37,7 @@ pub struct Supervisor {
     global_tags: Arc<Vec<(String, String)>>,
     plugins: Mutex<HashMap<String, Entry>>,
     pipelines: Arc<PipelineRegistry>,
+    inputs: Arc<InputRegistry>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -86,6 +88,7 @@ impl Supervisor {
     pub fn new(runtime: Arc<Runtime>, sink: Sink, global_tags: Vec<(String, String)>) -> Arc<Self> {
         Arc::new(Supervisor {
             pipelines: PipelineRegistry::new(runtime.clone()),
+            inputs: InputRegistry::new(runtime.clone()),
             runtime,
             sink,
             global_tags: Arc::new(global_tags),
@@ -96,6 +99,11 @@ impl Supervisor {
     /// The pipelines loaded from the plugins directory.
     pub fn pipelines(&self) -> &Arc<PipelineRegistry> {
         &self.pipelines
+    }
+
+    /// The passive inputs loaded from the plugins directory.
+    pub fn inputs(&self) -> &Arc<InputRegistry> {
+        &self.inputs
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -177,11 +185,20 @@ impl Supervisor {
             "runtime.plugin loaded"
         );
         self.stop_entry(&name).await;
-        if matches!(loaded.pre, PluginPre::Pipeline(_)) {
-            self.register_pipeline(loaded, config);
-        } else {
-            self.pipelines.remove(&name);
-            self.start(loaded, config);
+        match loaded.pre {
+            PluginPre::Pipeline(_) => {
+                self.inputs.remove(&name);
+                self.register_pipeline(loaded, config);
+            }
+            PluginPre::Input(_) => {
+                self.pipelines.remove(&name);
+                self.register_input(loaded, config);
+            }
+            PluginPre::Collector(_) => {
+                self.pipelines.remove(&name);
+                self.inputs.remove(&name);
+                self.start(loaded, config);
+            }
         }
     }
 
@@ -200,6 +217,27 @@ impl Supervisor {
         let status = Arc::new(Mutex::new(st));
         self.pipelines
             .insert(PipelineEntry::new(plugin, config.clone(), status.clone()));
+        let (stop, _) = watch::channel(false);
+        self.entries().insert(
+            name,
+            Entry {
+                status,
+                stop,
+                task: None,
+                config: Some(config),
+            },
+        );
+    }
+
+    /// An input has no schedule either: it runs when the server hands it a request body.
+    fn register_input(&self, plugin: LoadedPlugin, config: PluginConfig) {
+        let name = plugin.name.to_string();
+        let mut st = PluginStatus::new(&name, plugin.file.clone());
+        st.hash = Some(plugin.hash.clone());
+        st.description = Some(plugin.description.clone());
+        st.state = PluginState::Running;
+        let status = Arc::new(Mutex::new(st));
+        self.inputs.insert(plugin, config.clone(), status.clone());
         let (stop, _) = watch::channel(false);
         self.entries().insert(
             name,
@@ -253,6 +291,7 @@ impl Supervisor {
     /// points are sent).
     pub async fn remove(&self, name: &str) {
         self.pipelines.remove(name);
+        self.inputs.remove(name);
         if self.stop_entry(name).await {
             tracing::info!(plugin = %name, "runtime.plugin removed");
         }
@@ -452,16 +491,7 @@ impl PluginTask {
     async fn crashed(&mut self, crashes: &mut u32, e: &RuntimeError) -> Step {
         *crashes += 1;
         let rc = self.runtime.config().clone();
-        let kind = match e {
-            RuntimeError::Deadline { .. } => "deadline".to_string(),
-            RuntimeError::Trap { trap, .. } => trap
-                .strip_prefix('[')
-                .and_then(|t| t.split(']').next())
-                .unwrap_or("trap")
-                .to_string(),
-            RuntimeError::Guest { .. } => "init_error".to_string(),
-            _ => "start_error".to_string(),
-        };
+        let kind = e.crash_kind();
         {
             let mut st = lock(&self.status);
             st.crashes = *crashes;

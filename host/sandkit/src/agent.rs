@@ -97,6 +97,7 @@ pub async fn run(
                     Arc::new(move || file_snapshots(&stats))
                 },
                 pipelines: Some(provider.clone()),
+                inputs: Some(sup.inputs().clone()),
             };
             Some(start_server(http, &cfg.data_dir, sink.clone(), state).await?)
         }

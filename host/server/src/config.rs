@@ -5,6 +5,7 @@ use crate::ServerError;
 use sandkit_runtime::config::{ByteSize, HumanDuration};
 use serde::Deserialize;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The `[http]` table as written.
@@ -15,6 +16,10 @@ pub struct RawHttpConfig {
     pub enabled: Option<bool>,
     /// Address and port, default "127.0.0.1:9529" (DataKit's port); port 0 picks a free one.
     pub listen: Option<String>,
+    /// PEM certificate chain: serve HTTPS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// Token the write routes require, as `Authorization: Bearer <token>` (or InfluxDB 2's
     /// `Token <token>`); without one they are open. Read routes (`/metrics`, `/v1/health`,
     /// `/v1/plugins`) never need it.
@@ -37,6 +42,8 @@ pub struct RawHttpConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    /// Certificate chain and key files (PEM): HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
     pub token: Option<String>,
     pub max_body: usize,
     pub max_decompressed: usize,
@@ -52,6 +59,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9529)),
+            tls: None,
             token: None,
             max_body: 16 << 20,
             max_decompressed: 64 << 20,
@@ -80,6 +88,12 @@ impl RawHttpConfig {
                 format!("{listen:?} is not an address and port like \"127.0.0.1:9529\": {e}"),
             )
         })?;
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+            (None, None) => None,
+            (Some(_), None) => return Err(bad("tls_key", "is missing: tls_cert needs it".into())),
+            (None, Some(_)) => return Err(bad("tls_cert", "is missing: tls_key needs it".into())),
+        };
         if self.token.as_deref() == Some("") {
             return Err(bad(
                 "token",
@@ -104,6 +118,7 @@ impl RawHttpConfig {
         };
         Ok(Some(HttpConfig {
             listen,
+            tls,
             token: self.token.clone(),
             max_body,
             max_decompressed,

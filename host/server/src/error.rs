@@ -7,6 +7,11 @@ use std::net::SocketAddr;
 pub enum ServerError {
     #[error("config error in [http]: key {key:?} {reason}")]
     Config { key: &'static str, reason: String },
+    #[error("[http] TLS: {file}: {reason}")]
+    Tls {
+        file: std::path::PathBuf,
+        reason: String,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,

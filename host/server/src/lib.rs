@@ -1,5 +1,6 @@
 //! The agent's HTTP server: inbound writes (DataKit's `/v1/write/{category}`, InfluxDB's
-//! `/write` and `/api/v2/write`), `/metrics` in Prometheus text format, plugin status and health.
+//! `/write` and `/api/v2/write`, Prometheus remote write), `/metrics` in Prometheus text
+//! format, plugin status and health.
 //!
 //! Writes are all or nothing: a body with a bad line gets 400 naming the line and column and
 //! none of its points are sent. A good body is answered once the IO layer has delivered or
@@ -13,7 +14,9 @@ mod config;
 mod error;
 mod metrics;
 mod pipelines;
+mod promwrite;
 mod routes;
+mod tls;
 mod write;
 
 pub use body::BodyError;
@@ -23,11 +26,11 @@ pub use error::ServerError;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use sandkit_files::TaskSnapshot;
 use sandkit_io::pipeline::PipelineProvider;
 use sandkit_io::{LaneSnapshot, Sink};
-use sandkit_runtime::PluginStatus;
+use sandkit_runtime::{InputRegistry, PluginStatus};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -36,6 +39,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 /// A snapshot of something the server reports.
 pub type Snapshot<T> = Arc<dyn Fn() -> Vec<T> + Send + Sync>;
@@ -51,6 +55,8 @@ pub struct ServerState {
     pub files: Snapshot<TaskSnapshot>,
     /// The loaded pipelines, for logging writes that name one (`?pipeline=` or `?source=`).
     pub pipelines: Option<Arc<dyn PipelineProvider>>,
+    /// The loaded passive inputs, for `/v1/input/{plugin}`.
+    pub inputs: Option<Arc<InputRegistry>>,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -133,6 +139,10 @@ pub async fn start(
         addr: config.listen,
         source,
     })?;
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+        None => None,
+    };
     let (stop, stopped) = watch::channel(false);
     let shared = Arc::new(Shared {
         slots: Semaphore::new(config.max_concurrent),
@@ -146,32 +156,43 @@ pub async fn start(
         started: Instant::now(),
         requests: Mutex::new(BTreeMap::new()),
     });
-    tracing::info!(%addr, "server.listen");
-    let task = tokio::spawn(serve(listener, shared, stopped));
+    tracing::info!(%addr, tls = tls.is_some(), "server.listen");
+    let task = tokio::spawn(serve(listener, tls, shared, stopped));
     Ok(ServerHandle { addr, stop, task })
 }
 
-/// Slowloris guard: a client has this long to send its request headers.
+/// Slowloris guard: a client has this long to send its request headers (and to finish a TLS
+/// handshake).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let s = shared.clone();
-                    let svc = service_fn(move |req| {
-                        let s = s.clone();
-                        async move { Ok::<_, Infallible>(routes::handle(&s, req).await) }
-                    });
-                    let conn = http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(HEADER_TIMEOUT)
-                        .serve_connection(TokioIo::new(stream), svc);
-                    let conn = graceful.watch(conn);
+                    let _ = stream.set_nodelay(true);
+                    let (shared, watcher, tls) = (shared.clone(), graceful.watcher(), tls.clone());
                     tokio::spawn(async move {
-                        if let Err(e) = conn.await {
+                        let result = match tls {
+                            None => connection(TokioIo::new(stream), shared, watcher).await,
+                            Some(acceptor) => {
+                                match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                                    Ok(Ok(s)) => connection(TokioIo::new(s), shared, watcher).await,
+                                    Ok(Err(e)) => {
+                                        tracing::debug!(%peer, error = %e, "server.tls handshake failed");
+                                        return;
+                                    }
+                                    Err(_) => return,
+                                }
+                            }
+                        };
+                        if let Err(e) = result {
                             tracing::debug!(%peer, error = %e, "server.connection ended with an error");
                         }
                     });
@@ -195,4 +216,20 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::R
     }
     shared.sink.lock().unwrap_or_else(|p| p.into_inner()).take();
     tracing::info!("server.stopped");
+}
+
+/// Serve one connection (plain or TLS) until it closes, watched for graceful shutdown.
+async fn connection<I>(io: I, shared: Arc<Shared>, watcher: Watcher) -> Result<(), hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let s = shared.clone();
+        async move { Ok::<_, Infallible>(routes::handle(&s, req).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(io, svc);
+    watcher.watch(conn).await
 }

@@ -51,6 +51,8 @@ enum Route {
     Plugins,
     Metrics,
     Write(Api),
+    PromWrite,
+    Input(String),
 }
 
 impl Route {
@@ -62,6 +64,14 @@ impl Route {
             "/metrics" => (Route::Metrics, Method::GET),
             "/write" => (Route::Write(Api::InfluxV1), Method::POST),
             "/api/v2/write" => (Route::Write(Api::InfluxV2), Method::POST),
+            "/api/v1/write" | "/prom_remote_write" => (Route::PromWrite, Method::POST),
+            _ if path.starts_with("/v1/input/") => {
+                let name = &path["/v1/input/".len()..];
+                if name.is_empty() || name.contains('/') {
+                    return None;
+                }
+                (Route::Input(name.to_string()), Method::POST)
+            }
             _ => {
                 let cat = path.strip_prefix("/v1/write/")?;
                 let cat = Category::from_str(cat).ok()?;
@@ -79,6 +89,8 @@ impl Route {
             Route::Write(Api::InfluxV1) => "/write",
             Route::Write(Api::InfluxV2) => "/api/v2/write",
             Route::Write(Api::DataKit(_)) => "/v1/write/{category}",
+            Route::PromWrite => "/api/v1/write",
+            Route::Input(_) => "/v1/input/{plugin}",
         }
     }
 }
@@ -132,6 +144,8 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
             metrics::render(shared),
         ),
         Route::Write(api) => write::handle(shared, req, api).await,
+        Route::PromWrite => write::prometheus(shared, req).await,
+        Route::Input(name) => write::input(shared, req, &name).await,
     };
     shared.count(label, resp.status().as_u16());
     resp

@@ -8,6 +8,8 @@
 //! - `POST /api/v2/write` (InfluxDB 2.x): `precision` (`ns`, `us`, `ms`, `s`); `org` and
 //!   `bucket` are accepted and ignored. Points are metrics.
 //!
+//! - `POST /api/v1/write` and `/prom_remote_write`: Prometheus remote write (`promwrite`).
+//!
 //! With a token configured, each wants `Authorization: Bearer <token>` or `Token <token>`, or
 //! `?token=<token>` (as DataWay URLs carry it).
 
@@ -16,10 +18,11 @@ use crate::routes::{error, no_content, Resp};
 use crate::Shared;
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, WWW_AUTHENTICATE,
+    HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE,
 };
 use hyper::{Request, StatusCode};
-use sandkit_io::{decode_lines, Ack, AckOutcome, Category, Precision};
+use sandkit_io::{decode_lines, Ack, AckOutcome, Category, Point, Precision};
+use sandkit_runtime::InputError;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Which write API a request speaks.
@@ -101,13 +104,7 @@ fn now_ns() -> i64 {
 pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>, api: Api) -> Resp {
     let query = query_pairs(req.uri().query().unwrap_or(""));
     if !authorized(shared.config.token.as_deref(), &req, &query) {
-        let mut r = error(
-            StatusCode::UNAUTHORIZED,
-            "a token is required: Authorization: Bearer <token>",
-        );
-        r.headers_mut()
-            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return r;
+        return unauthorized();
     }
     let param = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.as_str());
     let precision = match param("precision") {
@@ -139,11 +136,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>, api: Api) ->
         .get(CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let length = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let length = content_length(&req);
     let body = match read_limited(req.into_body(), length, shared.config.max_body).await {
         Ok(b) => b,
         Err(e) => return error(e.status(), &e.to_string()),
@@ -165,9 +158,6 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>, api: Api) ->
         Ok(Err(e)) => return error(e.status(), &e.to_string()),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
-    if points.is_empty() {
-        return no_content();
-    }
     if let (Api::DataKit(Category::Logging), Some(pipes)) = (api, shared.pipelines.clone()) {
         let named = param("pipeline")
             .filter(|p| !p.is_empty())
@@ -186,6 +176,15 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>, api: Api) ->
                 Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
             }
         }
+    }
+    deliver(shared, points, ignore_global).await
+}
+
+/// Add the global tags (unless `ignore_global`), send the points, and answer once the output
+/// delivered or buffered them.
+async fn deliver(shared: &Shared, mut points: Vec<Point>, ignore_global: bool) -> Resp {
+    if points.is_empty() {
+        return no_content();
     }
     if !ignore_global {
         for p in &mut points {
@@ -237,6 +236,108 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>, api: Api) ->
             ),
         ),
     }
+}
+
+/// `POST /api/v1/write` (also DataKit's `/prom_remote_write`): Prometheus remote write.
+pub(crate) async fn prometheus(shared: &Shared, req: Request<Incoming>) -> Resp {
+    let query = query_pairs(req.uri().query().unwrap_or(""));
+    if !authorized(shared.config.token.as_deref(), &req, &query) {
+        return unauthorized();
+    }
+    let ignore_global = ["ignore_global_tags", "ignore_global_host_tags"]
+        .iter()
+        .any(|k| {
+            query
+                .iter()
+                .any(|(q, v)| q == k && (v == "true" || v == "1"))
+        });
+    let length = content_length(&req);
+    let body = match read_limited(req.into_body(), length, shared.config.max_body).await {
+        Ok(b) => b,
+        Err(e) => return error(e.status(), &e.to_string()),
+    };
+    let limit = shared.config.max_decompressed;
+    let decoded = tokio::task::spawn_blocking(move || crate::promwrite::decode(&body, limit)).await;
+    match decoded {
+        Ok(Ok(points)) => deliver(shared, points, ignore_global).await,
+        Ok(Err(e @ crate::promwrite::PromError::TooLarge { .. })) => {
+            error(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string())
+        }
+        Ok(Err(e)) => error(
+            StatusCode::BAD_REQUEST,
+            &format!("{e}; nothing of this body was written"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// `POST /v1/input/{plugin}`: the body goes to a passive input plugin, whose points are
+/// delivered like a write's. Its `Content-Type` is passed on; a compressed body
+/// (`Content-Encoding`) is decompressed first.
+pub(crate) async fn input(shared: &Shared, req: Request<Incoming>, plugin: &str) -> Resp {
+    let query = query_pairs(req.uri().query().unwrap_or(""));
+    if !authorized(shared.config.token.as_deref(), &req, &query) {
+        return unauthorized();
+    }
+    let Some(inputs) = shared.state.inputs.clone() else {
+        return error(StatusCode::NOT_FOUND, "this agent has no input plugins");
+    };
+    let ignore_global = ["ignore_global_tags", "ignore_global_host_tags"]
+        .iter()
+        .any(|k| {
+            query
+                .iter()
+                .any(|(q, v)| q == k && (v == "true" || v == "1"))
+        });
+    let header = |h| {
+        req.headers()
+            .get(h)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header(CONTENT_TYPE).unwrap_or_default();
+    let encoding = header(CONTENT_ENCODING);
+    let length = content_length(&req);
+    let body = match read_limited(req.into_body(), length, shared.config.max_body).await {
+        Ok(b) => b,
+        Err(e) => return error(e.status(), &e.to_string()),
+    };
+    let limit = shared.config.max_decompressed;
+    let body =
+        match tokio::task::spawn_blocking(move || decode(encoding.as_deref(), body, limit)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => return error(e.status(), &e.to_string()),
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        };
+    match inputs.handle(plugin, &content_type, &body).await {
+        Ok(points) => deliver(shared, points, ignore_global).await,
+        Err(e) => {
+            let status = match &e {
+                InputError::Missing(_) => StatusCode::NOT_FOUND,
+                InputError::Disabled(_) => StatusCode::SERVICE_UNAVAILABLE,
+                InputError::Refused { .. } => StatusCode::BAD_REQUEST,
+                InputError::Crashed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error(status, &format!("{e}; nothing of this body was written"))
+        }
+    }
+}
+
+fn unauthorized() -> Resp {
+    let mut r = error(
+        StatusCode::UNAUTHORIZED,
+        "a token is required: Authorization: Bearer <token>",
+    );
+    r.headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+fn content_length(req: &Request<Incoming>) -> Option<u64> {
+    req.headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
 }
 
 #[cfg(test)]

@@ -74,6 +74,26 @@ pub mod pipeline_bindings {
     });
 }
 
+/// The raw bindings of the `input` world, for the [`input!`] macro; they share the types,
+/// logging, emit and state interfaces with [`bindings`].
+#[doc(hidden)]
+pub mod input_bindings {
+    wit_bindgen::generate!({
+        world: "input",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_input_world",
+        default_bindings_module: "sandkit_sdk::input_bindings",
+        runtime_path: "sandkit_sdk::wit_bindgen::rt",
+        with: {
+            "sandkit:plugin/types@0.1.0": crate::bindings::sandkit::plugin::types,
+            "sandkit:plugin/host-log@0.1.0": crate::bindings::sandkit::plugin::host_log,
+            "sandkit:plugin/emit@0.1.0": crate::bindings::sandkit::plugin::emit,
+            "sandkit:plugin/state@0.1.0": crate::bindings::sandkit::plugin::state,
+        },
+    });
+}
+
 /// Re-exported so that the generated code resolves without the guest depending on it.
 #[doc(hidden)]
 pub use wit_bindgen;
@@ -151,6 +171,48 @@ pub trait Pipeline: Sized + 'static {
         }
         Ok(())
     }
+}
+
+/// A passive input: the agent's HTTP server hands it the body of each request posted to
+/// `/v1/input/<plugin>`, and the points it pushes are written (all of them, or none: a call that
+/// returns an error or panics writes nothing, and the client gets 400 or 500). One value lives
+/// per instance; requests to one input take turns.
+///
+/// ```ignore
+/// use sandkit_sdk::{Config, Emitter, Input, Point, PluginInfo};
+///
+/// struct Count;
+///
+/// impl Input for Count {
+///     fn describe() -> PluginInfo {
+///         PluginInfo::new("count", "0.1.0", "the size of each body")
+///     }
+///     fn init(_config: Config) -> Result<Self, String> {
+///         Ok(Count)
+///     }
+///     fn handle(&mut self, _ct: &str, body: &[u8], out: &mut Emitter) -> Result<(), String> {
+///         out.push(Point::new("count").field("bytes", body.len() as i64));
+///         Ok(())
+///     }
+/// }
+///
+/// sandkit_sdk::input!(Count);
+/// ```
+pub trait Input: Sized + 'static {
+    /// What the plugin is and emits. Called before `init`, possibly on a different instance.
+    fn describe() -> PluginInfo;
+
+    /// Build the input from its `[config]` table.
+    ///
+    /// # Errors
+    /// A message the host logs with the plugin's name; the input does not start.
+    fn init(config: Config) -> Result<Self, String>;
+
+    /// Turn one request body (with the client's `Content-Type`) into points pushed to `out`.
+    ///
+    /// # Errors
+    /// A message the client gets with status 400; nothing of the body is written.
+    fn handle(&mut self, content_type: &str, body: &[u8], out: &mut Emitter) -> Result<(), String>;
 }
 
 /// Host logging. Lines appear in the agent's log tagged with the plugin name.
@@ -320,6 +382,31 @@ pub mod __private {
         })
     }
 
+    pub fn describe_input<I: Input>() -> bindings::sandkit::plugin::types::PluginInfo {
+        I::describe().into_raw()
+    }
+
+    pub fn init_input<I: Input>(config: String) -> Result<(), String> {
+        let config = Config::parse(&config)?;
+        let i = I::init(config)?;
+        INSTANCE.with(|s| *s.borrow_mut() = Some(Box::new(i)));
+        Ok(())
+    }
+
+    pub fn handle<I: Input>(content_type: String, body: Vec<u8>) -> Result<(), String> {
+        INSTANCE.with(|s| {
+            let mut slot = s.borrow_mut();
+            let input = slot
+                .as_mut()
+                .and_then(|b| b.downcast_mut::<I>())
+                .ok_or_else(|| "handle called before init".to_string())?;
+            let mut out = Emitter::new();
+            input.handle(&content_type, &body, &mut out)?;
+            out.flush();
+            Ok(())
+        })
+    }
+
     pub fn collect<C: Collector>() -> Result<(), String> {
         INSTANCE.with(|i| {
             let mut slot = i.borrow_mut();
@@ -355,6 +442,31 @@ macro_rules! pipeline {
                 }
             }
             $crate::pipeline_bindings::export_pipeline_world!(__SandkitExport);
+        };
+    };
+}
+
+/// Export an [`Input`] implementation as the plugin's `input` world.
+#[macro_export]
+macro_rules! input {
+    ($ty:ty) => {
+        const _: () = {
+            struct __SandkitExport;
+            impl $crate::input_bindings::Guest for __SandkitExport {
+                fn describe() -> $crate::bindings::sandkit::plugin::types::PluginInfo {
+                    $crate::__private::describe_input::<$ty>()
+                }
+                fn init(config: ::std::string::String) -> Result<(), ::std::string::String> {
+                    $crate::__private::init_input::<$ty>(config)
+                }
+                fn handle(
+                    content_type: ::std::string::String,
+                    body: ::std::vec::Vec<u8>,
+                ) -> Result<(), ::std::string::String> {
+                    $crate::__private::handle::<$ty>(content_type, body)
+                }
+            }
+            $crate::input_bindings::export_input_world!(__SandkitExport);
         };
     };
 }

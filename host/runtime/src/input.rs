@@ -1,0 +1,228 @@
+//! Passive inputs: plugins of the `input` world, called with an HTTP request body (by the
+//! server's `/v1/input/{plugin}`) and returning the points they emitted.
+//!
+//! Each input has one instance at a time; requests to the same input take turns, requests to
+//! different inputs run at once. The rules are a collector's: a trap or a deadline overrun is a
+//! crash (counted, the instance dropped, a fresh one made for the next request), and after
+//! `max_crashes` crashes in a row the input is disabled until its file changes. The points of a
+//! call are all or nothing: a call that crashed, returned an error, or emitted a point the host
+//! refused gives none.
+
+use crate::config::PluginConfig;
+use crate::host::StateStore;
+use crate::instance::Instance;
+use crate::plugin::LoadedPlugin;
+use crate::status::{PluginState, PluginStatus};
+use crate::{Runtime, RuntimeError};
+use sandkit_io::Point;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A loaded input.
+struct InputEntry {
+    plugin: LoadedPlugin,
+    config: PluginConfig,
+    status: Arc<Mutex<PluginStatus>>,
+    state: Arc<Mutex<StateStore>>,
+    /// The live instance, if any; held across a call, so calls take turns.
+    instance: tokio::sync::Mutex<Option<Instance>>,
+    /// Crashes in a row.
+    consecutive: Mutex<u32>,
+}
+
+/// Why an input gave no points.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InputError {
+    #[error("no input plugin named {0:?} is loaded")]
+    Missing(String),
+    #[error("input plugin {0:?} is disabled after too many crashes; replace its file to retry")]
+    Disabled(String),
+    /// The plugin refused the body (its `handle` returned an error), or emitted a point the
+    /// host refused.
+    #[error("input plugin {plugin:?} refused the body: {message}")]
+    Refused { plugin: String, message: String },
+    /// A trap, a deadline overrun, or an instance that could not start.
+    #[error("input plugin {plugin:?} crashed ({kind}): {message}")]
+    Crashed {
+        plugin: String,
+        kind: String,
+        message: String,
+    },
+}
+
+/// The inputs loaded from the plugins directory, by name.
+pub struct InputRegistry {
+    runtime: Arc<Runtime>,
+    entries: Mutex<HashMap<String, Arc<InputEntry>>>,
+}
+
+impl std::fmt::Debug for InputRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InputRegistry")
+            .field("inputs", &lock(&self.entries).keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl InputRegistry {
+    pub fn new(runtime: Arc<Runtime>) -> Arc<Self> {
+        Arc::new(InputRegistry {
+            runtime,
+            entries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Register (or replace) a loaded input with its status.
+    pub(crate) fn insert(
+        &self,
+        plugin: LoadedPlugin,
+        config: PluginConfig,
+        status: Arc<Mutex<PluginStatus>>,
+    ) {
+        let name = plugin.name.to_string();
+        let entry = Arc::new(InputEntry {
+            plugin,
+            config,
+            status,
+            state: Arc::new(Mutex::new(StateStore::default())),
+            instance: tokio::sync::Mutex::new(None),
+            consecutive: Mutex::new(0),
+        });
+        lock(&self.entries).insert(name, entry);
+    }
+
+    pub(crate) fn remove(&self, name: &str) {
+        lock(&self.entries).remove(name);
+    }
+
+    /// Whether an input named `name` is loaded.
+    pub fn has(&self, name: &str) -> bool {
+        lock(&self.entries).contains_key(name)
+    }
+
+    /// Run input `name` on a request body.
+    ///
+    /// # Errors
+    /// As [`InputError`] says.
+    pub async fn handle(
+        &self,
+        name: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Vec<Point>, InputError> {
+        let Some(entry) = lock(&self.entries).get(name).cloned() else {
+            return Err(InputError::Missing(name.to_string()));
+        };
+        if lock(&entry.status).state == PluginState::Disabled {
+            return Err(InputError::Disabled(name.to_string()));
+        }
+        let mut slot = entry.instance.lock().await;
+        if slot.is_none() {
+            match self.start(&entry).await {
+                Ok(i) => *slot = Some(i),
+                Err(e) => {
+                    self.crashed(&entry, &e);
+                    return Err(crash(name, &e));
+                }
+            }
+        }
+        let Some(inst) = slot.as_mut() else {
+            return Err(InputError::Missing(name.to_string()));
+        };
+        let result = inst.handle(content_type, body).await;
+        let peak = inst.memory_peak();
+        {
+            let mut st = lock(&entry.status);
+            st.memory_peak_bytes = st.memory_peak_bytes.max(peak);
+        }
+        match result {
+            Ok(report) => {
+                *lock(&entry.consecutive) = 0;
+                let mut st = lock(&entry.status);
+                st.calls += 1;
+                st.fuel_used += report.fuel_used;
+                st.last_call_us = report.elapsed.as_micros() as u64;
+                st.call_latency.observe(report.elapsed);
+                st.refused_points += report.refused;
+                if report.refused > 0 {
+                    st.errors += 1;
+                    let why = report.first_refusal.unwrap_or_default();
+                    st.last_error = Some(why.clone());
+                    return Err(InputError::Refused {
+                        plugin: name.to_string(),
+                        message: format!(
+                            "{} emitted point(s) are invalid, the first: {why}",
+                            report.refused
+                        ),
+                    });
+                }
+                st.points += report.points.len() as u64;
+                Ok(report.points)
+            }
+            Err(RuntimeError::Guest { message, .. }) => {
+                // The instance is fine: it said no.
+                *lock(&entry.consecutive) = 0;
+                let mut st = lock(&entry.status);
+                st.calls += 1;
+                st.errors += 1;
+                st.last_error = Some(message.clone());
+                Err(InputError::Refused {
+                    plugin: name.to_string(),
+                    message,
+                })
+            }
+            Err(e) => {
+                // A trapped instance cannot be entered again.
+                *slot = None;
+                self.crashed(&entry, &e);
+                Err(crash(name, &e))
+            }
+        }
+    }
+
+    /// A fresh instance of `entry`, initialised with its config.
+    async fn start(&self, entry: &InputEntry) -> Result<Instance, RuntimeError> {
+        let mut inst = Instance::new(&entry.plugin, &entry.config, entry.state.clone()).await?;
+        inst.init(&entry.config.config_json).await?;
+        let mut st = lock(&entry.status);
+        if st.crashes > 0 {
+            st.restarts += 1;
+        }
+        if st.state != PluginState::Disabled {
+            st.state = PluginState::Running;
+        }
+        Ok(inst)
+    }
+
+    /// Count a crash; disable the input after `max_crashes` in a row.
+    fn crashed(&self, entry: &InputEntry, e: &RuntimeError) {
+        let max = self.runtime.config().max_crashes;
+        let n = {
+            let mut c = lock(&entry.consecutive);
+            *c += 1;
+            *c
+        };
+        let mut st = lock(&entry.status);
+        st.crashes += 1;
+        st.last_error = Some(e.to_string());
+        st.last_crash_kind = Some(e.crash_kind());
+        if n >= max {
+            st.state = PluginState::Disabled;
+            tracing::error!(plugin = %entry.plugin.name, crashes = n, error = %e, "runtime.input disabled after crashes in a row; replace its file to retry");
+        } else {
+            tracing::warn!(plugin = %entry.plugin.name, error = %e, "runtime.input crashed; a fresh instance takes the next request");
+        }
+    }
+}
+
+fn crash(name: &str, e: &RuntimeError) -> InputError {
+    InputError::Crashed {
+        plugin: name.to_string(),
+        kind: e.crash_kind(),
+        message: e.to_string(),
+    }
+}
