@@ -69,11 +69,13 @@ test: build lint test-deps
 	cd guests && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test --workspace
 	cd sdk/rust && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test
 
-## bench: criterion benches, the idle cost of `sandkit run`, and the 200 MB tail against rsyslog
+## bench: criterion benches, the idle cost of `sandkit run`, the 200 MB tail against rsyslog, and
+## HTTP writes against influxd
 bench: build
 	cargo bench -p sandkit-benches
 	bash benches/idle.sh
 	bash benches/tail.sh
+	bash benches/http.sh
 
 fmt:
 	cargo fmt --all

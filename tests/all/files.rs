@@ -245,6 +245,8 @@ async fn hourly_time_pattern_files_are_followed_and_finished() {
     // The superseded hours are closed after rotate_wait; the newest stays open.
     let stats = r.source.as_ref().unwrap().stats()[0].1.clone();
     assert!(eventually(10, || stats.files_open.load(Ordering::Relaxed) == 1).await);
+    // Everything was read: nothing is left behind in the open file.
+    assert!(eventually(10, || stats.lag_bytes.load(Ordering::Relaxed) == 0).await);
     r.stop().await;
     let got = seqs(&r.out);
     assert_eq!(assert_all_arrived(&got, 901), 0);

@@ -86,6 +86,8 @@ pub struct TaskStats {
     pub pipeline_failed_lines: AtomicU64,
     /// Of those, lines parked in the dead-letter family (fail-closed pipelines).
     pub parked_lines: AtomicU64,
+    /// Bytes of the open files not read yet (a gauge, updated as each file is looked at).
+    pub lag_bytes: AtomicU64,
 }
 
 /// A copy of a task's counters, for `files.json` and `sandkit status`.
@@ -103,6 +105,7 @@ pub struct TaskSnapshot {
     pub pipeline_records: u64,
     pub pipeline_failed_lines: u64,
     pub parked_lines: u64,
+    pub lag_bytes: u64,
 }
 
 impl TaskStats {
@@ -121,6 +124,7 @@ impl TaskStats {
             pipeline_records: get(&self.pipeline_records),
             pipeline_failed_lines: get(&self.pipeline_failed_lines),
             parked_lines: get(&self.parked_lines),
+            lag_bytes: get(&self.lag_bytes),
         }
     }
 }
@@ -274,6 +278,8 @@ struct Instance {
     /// The last records were flushed; close once acknowledged.
     finishing: bool,
     last_ts: i64,
+    /// Bytes of the file not read yet, at the last look (counted in `TaskStats::lag_bytes`).
+    lag: u64,
 }
 
 impl Instance {
@@ -650,6 +656,7 @@ impl Runner {
             detached: false,
             finishing: false,
             last_ts: 0,
+            lag: 0,
         };
         tracing::info!(task = %t.name, file = %path.display(), offset = start, "files.instance opened");
         let rec = InstanceRecord {
@@ -678,6 +685,12 @@ impl Runner {
         };
         let pos = inst.splitter.next_offset();
         let size = meta.len();
+        let lag = size.saturating_sub(pos);
+        if lag != inst.lag {
+            self.stats.lag_bytes.fetch_add(lag, Ordering::Relaxed);
+            self.stats.lag_bytes.fetch_sub(inst.lag, Ordering::Relaxed);
+            inst.lag = lag;
+        }
         if size < pos {
             restart(&self.task.name, &self.stats, inst, size);
             return true;
@@ -805,6 +818,7 @@ impl Runner {
                 self.by_id.remove(&inst.id);
                 self.save_one(&inst, false);
                 self.stats.files_open.fetch_sub(1, Ordering::Relaxed);
+                self.stats.lag_bytes.fetch_sub(inst.lag, Ordering::Relaxed);
                 tracing::info!(task = %self.task.name, file = %inst.path.display(), offset = inst.window.committed(), "files.instance closed");
             }
         }

@@ -22,6 +22,7 @@ mod write;
 pub use body::BodyError;
 pub use config::{HttpConfig, RawHttpConfig, DEFAULT_LISTEN};
 pub use error::ServerError;
+pub use metrics::render_state as render_metrics;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;

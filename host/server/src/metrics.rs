@@ -1,14 +1,17 @@
 //! `/metrics`: the agent's own metrics in Prometheus text format (version 0.0.4), per plugin,
 //! per output destination and category, per file task, and of the server itself.
 
-use crate::Shared;
+use crate::{ServerState, Shared};
 use sandkit_io::LATENCY_BUCKETS_MS;
 use sandkit_runtime::{PluginState, CALL_LATENCY_BUCKETS_MS};
 use std::fmt::Write;
 
-/// A label value with `\`, `"` and newlines escaped.
-fn escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
+/// Append a label value with `\`, `"` and newlines escaped.
+fn push_escaped(out: &mut String, v: &str) {
+    if !v.contains(['\\', '"', '\n']) {
+        out.push_str(v);
+        return;
+    }
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -17,16 +20,28 @@ fn escape(v: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// `{k="v",...}`
 fn labels(pairs: &[(&str, &str)]) -> String {
-    let inner: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
-    format!("{{{}}}", inner.join(","))
+    let mut out = String::with_capacity(
+        16 + pairs
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>(),
+    );
+    out.push('{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        push_escaped(&mut out, v);
+        out.push('"');
+    }
+    out.push('}');
+    out
 }
 
 /// One metric family: its HELP and TYPE lines, then a sample per row.
@@ -62,19 +77,25 @@ fn histogram(out: &mut String, name: &str, help: &str, bounds_ms: &[u64], rows: 
     }
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} histogram");
-    for (base, buckets, sum, count) in rows {
-        let mut cumulative = 0;
-        for (i, n) in buckets.iter().enumerate() {
-            cumulative += n;
-            let le = bounds_ms
+    let les: Vec<String> = (0..=bounds_ms.len())
+        .map(|i| {
+            bounds_ms
                 .get(i)
-                .map_or_else(|| "+Inf".to_string(), |b| (*b as f64 / 1000.0).to_string());
-            let mut l = base.clone();
-            l.push(("le", &le));
-            let _ = writeln!(out, "{name}_bucket{} {cumulative}", labels(&l));
+                .map_or_else(|| "+Inf".to_string(), |b| (*b as f64 / 1000.0).to_string())
+        })
+        .collect();
+    for (base, buckets, sum, count) in rows {
+        // `{base,` once; each bucket adds `le="..."}`.
+        let base_labels = labels(base);
+        let open = &base_labels[..base_labels.len() - 1];
+        let sep = if base.is_empty() { "" } else { "," };
+        let mut cumulative = 0;
+        for (n, le) in buckets.iter().zip(&les) {
+            cumulative += n;
+            let _ = writeln!(out, "{name}_bucket{open}{sep}le=\"{le}\"}} {cumulative}");
         }
-        let _ = writeln!(out, "{name}_sum{} {sum}", labels(base));
-        let _ = writeln!(out, "{name}_count{} {count}", labels(base));
+        let _ = writeln!(out, "{name}_sum{base_labels} {sum}");
+        let _ = writeln!(out, "{name}_count{base_labels} {count}");
     }
 }
 
@@ -92,16 +113,22 @@ fn state_name(s: PluginState) -> &'static str {
 
 /// The whole page.
 pub(crate) fn render(shared: &Shared) -> String {
-    let mut out = String::new();
-    plugins(&mut out, shared);
-    outputs(&mut out, shared);
-    files(&mut out, shared);
+    let mut out = render_state(&shared.state);
     server(&mut out, shared);
     out
 }
 
-fn plugins(out: &mut String, shared: &Shared) {
-    let plugins = (shared.state.plugins)();
+/// The plugin, output and file families of the page (all but the server's own).
+pub fn render_state(state: &ServerState) -> String {
+    let mut out = String::new();
+    plugins(&mut out, state);
+    outputs(&mut out, state);
+    files(&mut out, state);
+    out
+}
+
+fn plugins(out: &mut String, state: &ServerState) {
+    let plugins = (state.plugins)();
     let per = |f: &dyn Fn(&sandkit_runtime::PluginStatus) -> f64| {
         plugins
             .iter()
@@ -198,8 +225,8 @@ fn plugins(out: &mut String, shared: &Shared) {
     );
 }
 
-fn outputs(out: &mut String, shared: &Shared) {
-    let lanes = (shared.state.lanes)();
+fn outputs(out: &mut String, state: &ServerState) {
+    let lanes = (state.lanes)();
     let per = |f: &dyn Fn(&sandkit_io::LaneSnapshot) -> u64| {
         lanes
             .iter()
@@ -296,8 +323,8 @@ fn outputs(out: &mut String, shared: &Shared) {
     );
 }
 
-fn files(out: &mut String, shared: &Shared) {
-    let tasks = (shared.state.files)();
+fn files(out: &mut String, state: &ServerState) {
+    let tasks = (state.files)();
     let per = |f: &dyn Fn(&sandkit_files::TaskSnapshot) -> u64| {
         tasks
             .iter()
@@ -310,6 +337,13 @@ fn files(out: &mut String, shared: &Shared) {
         "gauge",
         "files the task has open (instances)",
         per(&|t| t.files_open),
+    );
+    family(
+        out,
+        "sandkit_files_lag_bytes",
+        "gauge",
+        "bytes of the open files not read yet",
+        per(&|t| t.lag_bytes),
     );
     let counters: [Counter<'_, sandkit_files::TaskSnapshot, u64>; 8] = [
         ("lines_total", "lines read", &|t| t.lines),

@@ -1,0 +1,95 @@
+//! `/metrics` with 100 plugins (and 10 output lanes, 10 file tasks): the time to render the page,
+//! against encoding the same plugin statuses as the JSON of `/v1/plugins` in the same run.
+//! Run with `cargo bench -p sandkit-benches --bench server`.
+
+use criterion::Criterion;
+use sandkit_benches::summary;
+use sandkit_files::TaskSnapshot;
+use sandkit_io::LaneSnapshot;
+use sandkit_runtime::{PluginState, PluginStatus};
+use sandkit_server::{render_metrics, ServerState};
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+fn plugins(n: usize) -> Vec<PluginStatus> {
+    (0..n)
+        .map(|i| {
+            let mut st = PluginStatus::new(
+                &format!("plugin{i}"),
+                format!("plugins/plugin{i}.wasm").into(),
+            );
+            st.state = if i % 10 == 9 {
+                PluginState::Disabled
+            } else {
+                PluginState::Running
+            };
+            st.calls = 1000 + i as u64;
+            st.points = 50_000 * i as u64;
+            st.fuel_used = 123_456_789;
+            st.memory_peak_bytes = 2 << 20;
+            for ms in [1, 3, 7, 20, 300] {
+                st.call_latency.observe(Duration::from_millis(ms));
+            }
+            st
+        })
+        .collect()
+}
+
+fn main() {
+    let started = SystemTime::now();
+    let mut c = Criterion::default().configure_from_args();
+    let statuses = plugins(100);
+    let lanes: Vec<LaneSnapshot> = (0..10)
+        .map(|i| LaneSnapshot {
+            output: "dataway".into(),
+            url: format!("http://dw{i}:9528/v1/write"),
+            category: "metric".into(),
+            requests: 10,
+            points_sent: 1000,
+            latency_buckets: vec![1; 12],
+            ..LaneSnapshot::default()
+        })
+        .collect();
+    let tasks: Vec<TaskSnapshot> = (0..10)
+        .map(|i| TaskSnapshot {
+            task: format!("task{i}"),
+            lines: 1_000_000,
+            ..TaskSnapshot::default()
+        })
+        .collect();
+    let (p, l, t) = (statuses.clone(), lanes.clone(), tasks.clone());
+    let state = ServerState {
+        global_tags: Vec::new(),
+        plugins: Arc::new(move || p.clone()),
+        lanes: Arc::new(move || l.clone()),
+        files: Arc::new(move || t.clone()),
+        pipelines: None,
+        inputs: None,
+    };
+    let page = render_metrics(&state);
+    println!(
+        "/metrics with 100 plugins: {} bytes, {} lines",
+        page.len(),
+        page.lines().count()
+    );
+    let mut g = c.benchmark_group("server");
+    g.measurement_time(Duration::from_secs(5));
+    g.bench_function("metrics_100_plugins", |b| {
+        b.iter(|| black_box(render_metrics(black_box(&state))))
+    });
+    g.bench_function("plugins_json_100", |b| {
+        b.iter(|| {
+            black_box(serde_json::to_vec_pretty(black_box(&(state.plugins)())).expect("json"))
+        })
+    });
+    g.finish();
+    c.final_summary();
+    summary::print(
+        &[(
+            "server/metrics_100_plugins",
+            Some("server/plugins_json_100"),
+        )],
+        started,
+    );
+}
