@@ -214,6 +214,15 @@ pub async fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
 /// The program at `path` from a Debian `package`, or `None` outside CI when it is not
 /// installed (the test then skips). Under CI=true a missing program fails the test.
 ///

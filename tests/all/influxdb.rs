@@ -26,14 +26,6 @@ impl Drop for Influx {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn request(method: &str, url: &str, body: &str) -> (u16, String) {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let req = hyper::Request::builder()
@@ -80,7 +72,7 @@ async fn start_influx() -> Option<Influx> {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (rpc, http) = (free_port(), free_port());
+    let (rpc, http) = (sandkit_tests::free_port(), sandkit_tests::free_port());
     let d = dir.path().display();
     let conf = format!(
         "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n[meta]\n  dir = \"{d}/meta\"\n[data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n[http]\n  bind-address = \"127.0.0.1:{http}\"\n  log-enabled = false\n"

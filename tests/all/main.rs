@@ -8,7 +8,6 @@ mod collectors;
 mod durability;
 mod faults;
 mod files;
-mod http_load;
 mod influxdb;
 mod outputs;
 mod pipelines;

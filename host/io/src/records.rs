@@ -66,6 +66,19 @@ pub enum FieldRef<'a> {
     Text(&'a str),
 }
 
+impl FieldRef<'_> {
+    /// The value as an owned [`crate::FieldValue`] (text copied).
+    pub fn to_value(self) -> crate::FieldValue {
+        match self {
+            FieldRef::Int(x) => crate::FieldValue::Int(x),
+            FieldRef::Uint(x) => crate::FieldValue::Uint(x),
+            FieldRef::Float(x) => crate::FieldValue::Float(x),
+            FieldRef::Bool(x) => crate::FieldValue::Bool(x),
+            FieldRef::Text(s) => crate::FieldValue::Text(s.to_string()),
+        }
+    }
+}
+
 /// One item of a record.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Item<'a> {

@@ -121,23 +121,32 @@ impl InputRegistry {
             return Err(InputError::Disabled(name.to_string()));
         }
         let mut slot = entry.instance.lock().await;
-        if slot.is_none() {
-            match self.start(&entry).await {
-                Ok(i) => *slot = Some(i),
+        // Requests that waited here while it was disabled do not start it again.
+        if lock(&entry.status).state == PluginState::Disabled {
+            return Err(InputError::Disabled(name.to_string()));
+        }
+        // The instance is out of the slot during the call: if the request is dropped midway
+        // (the client left), the half-run instance goes with it and the next request gets a
+        // fresh one.
+        let mut inst = match slot.take() {
+            Some(i) => i,
+            None => match self.start(&entry).await {
+                Ok(i) => i,
                 Err(e) => {
                     self.crashed(&entry, &e);
                     return Err(crash(name, &e));
                 }
-            }
-        }
-        let Some(inst) = slot.as_mut() else {
-            return Err(InputError::Missing(name.to_string()));
+            },
         };
         let result = inst.handle(content_type, body).await;
         let peak = inst.memory_peak();
         {
             let mut st = lock(&entry.status);
             st.memory_peak_bytes = st.memory_peak_bytes.max(peak);
+        }
+        if !matches!(&result, Err(e) if e.is_crash()) {
+            // A trapped instance cannot be entered again; any other outcome keeps it.
+            *slot = Some(inst);
         }
         match result {
             Ok(report) => {
@@ -176,8 +185,6 @@ impl InputRegistry {
                 })
             }
             Err(e) => {
-                // A trapped instance cannot be entered again.
-                *slot = None;
                 self.crashed(&entry, &e);
                 Err(crash(name, &e))
             }

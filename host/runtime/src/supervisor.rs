@@ -210,44 +210,41 @@ impl Supervisor {
             let file = config.source.as_deref().map(|f| f.display().to_string());
             tracing::warn!(plugin = %name, file, "runtime.pipeline [limits] fuel has no effect on a pipeline (pipelines run without fuel metering; limits.timeout bounds them)");
         }
-        let mut st = PluginStatus::new(&name, plugin.file.clone());
-        st.hash = Some(plugin.hash.clone());
-        st.description = Some(plugin.description.clone());
-        st.state = PluginState::Running;
-        let status = Arc::new(Mutex::new(st));
+        let status = self.register_unscheduled(&plugin, &config);
         self.pipelines
-            .insert(PipelineEntry::new(plugin, config.clone(), status.clone()));
-        let (stop, _) = watch::channel(false);
-        self.entries().insert(
-            name,
-            Entry {
-                status,
-                stop,
-                task: None,
-                config: Some(config),
-            },
-        );
+            .insert(PipelineEntry::new(plugin, config, status));
     }
 
-    /// An input has no schedule either: it runs when the server hands it a request body.
-    fn register_input(&self, plugin: LoadedPlugin, config: PluginConfig) {
+    /// The status and supervisor entry of a plugin that runs on demand (a pipeline or an
+    /// input), not on a schedule.
+    fn register_unscheduled(
+        &self,
+        plugin: &LoadedPlugin,
+        config: &PluginConfig,
+    ) -> Arc<Mutex<PluginStatus>> {
         let name = plugin.name.to_string();
         let mut st = PluginStatus::new(&name, plugin.file.clone());
         st.hash = Some(plugin.hash.clone());
         st.description = Some(plugin.description.clone());
         st.state = PluginState::Running;
         let status = Arc::new(Mutex::new(st));
-        self.inputs.insert(plugin, config.clone(), status.clone());
         let (stop, _) = watch::channel(false);
         self.entries().insert(
             name,
             Entry {
-                status,
+                status: status.clone(),
                 stop,
                 task: None,
-                config: Some(config),
+                config: Some(config.clone()),
             },
         );
+        status
+    }
+
+    /// An input has no schedule either: it runs when the server hands it a request body.
+    fn register_input(&self, plugin: LoadedPlugin, config: PluginConfig) {
+        let status = self.register_unscheduled(&plugin, &config);
+        self.inputs.insert(plugin, config, status);
     }
 
     fn insert_idle(&self, name: &str, st: PluginStatus, config: Option<PluginConfig>) {

@@ -335,7 +335,7 @@ fn render_record(
     h: &sandkit_io::records::Header,
     items: &[sandkit_io::records::Item<'_>],
 ) -> String {
-    use sandkit_io::records::{FieldRef, Item};
+    use sandkit_io::records::Item;
     use sandkit_io::{FieldValue, Point};
     let mut measurement = source.to_string();
     let mut tags = Vec::new();
@@ -344,16 +344,7 @@ fn render_record(
         match *item {
             Item::Measurement(m) => measurement = m.to_string(),
             Item::Tag(k, v) => tags.push((k.to_string(), v.to_string())),
-            Item::Field(k, v) => fields.push((
-                k.to_string(),
-                match v {
-                    FieldRef::Int(x) => FieldValue::Int(x),
-                    FieldRef::Uint(x) => FieldValue::Uint(x),
-                    FieldRef::Float(x) => FieldValue::Float(x),
-                    FieldRef::Bool(x) => FieldValue::Bool(x),
-                    FieldRef::Text(s) => FieldValue::Text(s.to_string()),
-                },
-            )),
+            Item::Field(k, v) => fields.push((k.to_string(), v.to_value())),
         }
     }
     if h.keep_message && !fields.iter().any(|(k, _)| k == "message") {

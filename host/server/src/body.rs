@@ -95,7 +95,7 @@ pub fn decode(encoding: Option<&str>, body: Bytes, limit: usize) -> Result<Bytes
 /// held.
 fn inflate(encoding: &'static str, reader: impl Read, limit: usize) -> Result<Bytes, BodyError> {
     let mut out = Vec::new();
-    let mut r = reader.take(limit as u64 + 1);
+    let mut r = reader.take((limit as u64).saturating_add(1));
     r.read_to_end(&mut out).map_err(|e| BodyError::Corrupt {
         encoding,
         reason: e.to_string(),

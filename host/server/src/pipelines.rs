@@ -10,10 +10,13 @@
 //! belongs to file collection). Points without a text `message` pass unchanged.
 
 use sandkit_io::pipeline::{LineProcessor, Part, PipelineProvider};
-use sandkit_io::records::{FieldRef, Item, RecordReader};
+use sandkit_io::records::{Item, RecordReader};
 use sandkit_io::{FieldValue, Point};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+
+/// Idle processors kept per pipeline between requests.
+const IDLE_PER_PIPELINE: usize = 4;
 
 /// Lines per pipeline call (as file tasks' default `pipeline_batch`).
 const BATCH: usize = 1024;
@@ -69,12 +72,12 @@ impl Pipelines {
         if !batch.is_empty() {
             run(processor.as_mut(), source, batch, &mut made);
         }
-        self.idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(name.to_string())
-            .or_default()
-            .push(processor);
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let pool = idle.entry(name.to_string()).or_default();
+        // A few kept per pipeline (each is an instance); more at once are dropped after use.
+        if pool.len() < IDLE_PER_PIPELINE {
+            pool.push(processor);
+        }
         made.into_iter().flatten().collect()
     }
 }
@@ -162,16 +165,6 @@ fn records(
     Ok(per_line)
 }
 
-fn value(v: FieldRef<'_>) -> FieldValue {
-    match v {
-        FieldRef::Int(x) => FieldValue::Int(x),
-        FieldRef::Uint(x) => FieldValue::Uint(x),
-        FieldRef::Float(x) => FieldValue::Float(x),
-        FieldRef::Bool(x) => FieldValue::Bool(x),
-        FieldRef::Text(s) => FieldValue::Text(s.to_string()),
-    }
-}
-
 /// The point of one record made from `orig`'s message.
 fn point_of(
     orig: &Point,
@@ -183,24 +176,30 @@ fn point_of(
     let mut tags: Vec<(String, String)> = orig.tags().to_vec();
     let mut fields: Vec<(String, FieldValue)> =
         Vec::with_capacity(items.len() + orig.fields().len());
+    // Keys seen, so that merging stays linear however many fields a line has.
+    let mut tag_keys: HashSet<String> = tags.iter().map(|(k, _)| k.clone()).collect();
+    let mut field_at: HashMap<String, usize> = HashMap::new();
     for item in items {
         match *item {
             Item::Measurement(m) => measurement = m.to_string(),
             Item::Tag(k, v) => {
-                if !tags.iter().any(|(t, _)| t == k) {
+                if tag_keys.insert(k.to_string()) {
                     tags.push((k.to_string(), v.to_string()));
                 }
             }
-            Item::Field(k, v) => {
-                fields.retain(|(f, _)| f != k);
-                fields.push((k.to_string(), value(v)));
-            }
+            Item::Field(k, v) => match field_at.get(k) {
+                Some(&i) => fields[i].1 = v.to_value(),
+                None => {
+                    field_at.insert(k.to_string(), fields.len());
+                    fields.push((k.to_string(), v.to_value()));
+                }
+            },
         }
     }
     for (k, v) in orig.fields() {
         let k = k.as_str();
         let keep = if k == "message" { keep_message } else { true };
-        if keep && !fields.iter().any(|(f, _)| f == k) {
+        if keep && !field_at.contains_key(k) {
             fields.push((k.to_string(), v.clone()));
         }
     }

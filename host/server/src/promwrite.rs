@@ -15,15 +15,16 @@
 //! the same tags and time become one point. NaN samples (Prometheus' staleness markers) and
 //! infinities are left out: line protocol has no place for them.
 
-use sandkit_io::{Category, FieldValue, Point};
-use std::collections::BTreeMap;
+use sandkit_io::{Category, FieldValue, Point, SharedTags};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Why a body is not a remote-write request.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PromError {
     #[error("the body is not snappy (block format): {0}")]
     Snappy(String),
-    #[error("the body decompresses to {len} bytes, more than the limit of {limit}")]
+    #[error("the body decompresses (or expands into points) to {len} bytes, more than the limit of {limit}")]
     TooLarge { len: usize, limit: usize },
     #[error("malformed protobuf at byte {at}: {why}")]
     Protobuf { at: usize, why: &'static str },
@@ -46,7 +47,7 @@ pub fn decode(body: &[u8], limit: usize) -> Result<Vec<Point>, PromError> {
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
         .map_err(|e| PromError::Snappy(e.to_string()))?;
-    points(&raw)
+    points(&raw, limit)
 }
 
 /// A protobuf reader over one message's bytes; `base` is its offset in the whole body.
@@ -181,17 +182,24 @@ fn series(mut r: Reader<'_>) -> Result<Series, PromError> {
     Ok(s)
 }
 
-/// The points of a decompressed `WriteRequest`.
-fn points(raw: &[u8]) -> Result<Vec<Point>, PromError> {
+/// The points of a decompressed `WriteRequest`. Series of one measurement and tag set share
+/// one copy of their tags, and the points' total size (tags and field names, counted per point)
+/// may be at most four times `limit`: a small body of many samples under long labels cannot
+/// grow without bound.
+fn points(raw: &[u8], limit: usize) -> Result<Vec<Point>, PromError> {
     let mut r = Reader {
         b: raw,
         at: 0,
         base: 0,
     };
-    // (measurement, tags, time ns) -> fields, in the order first seen.
-    type Key = (String, Vec<(String, String)>, i64);
-    let mut order: Vec<Key> = Vec::new();
-    let mut merged: BTreeMap<Key, Vec<(String, FieldValue)>> = BTreeMap::new();
+    let budget = limit.saturating_mul(4);
+    let mut used = 0usize;
+    // (measurement, tags) -> id, and each id's shared name and tags and their size.
+    let mut ids: HashMap<(String, Vec<(String, String)>), usize> = HashMap::new();
+    let mut series_of: Vec<(Arc<str>, SharedTags, usize)> = Vec::new();
+    // (id, time ns) -> fields, in the order first seen.
+    let mut order: Vec<(usize, i64)> = Vec::new();
+    let mut merged: HashMap<(usize, i64), BTreeMap<String, f64>> = HashMap::new();
     while !r.done() {
         match r.key()? {
             (1, 2) => {
@@ -218,34 +226,59 @@ fn points(raw: &[u8]) -> Result<Vec<Point>, PromError> {
                     }
                     _ => ("prom".to_string(), name.clone()),
                 };
+                let key = (measurement, tags);
+                let id = match ids.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        let size = key.0.len()
+                            + key.1.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+                        let shared =
+                            SharedTags::new(key.1.clone()).map_err(|e| PromError::Point {
+                                name: name.clone(),
+                                why: e.to_string(),
+                            })?;
+                        series_of.push((Arc::from(key.0.as_str()), shared, size));
+                        ids.insert(key, series_of.len() - 1);
+                        series_of.len() - 1
+                    }
+                };
                 for (value, ms) in s.samples {
                     if !value.is_finite() {
                         continue;
                     }
-                    let key = (
-                        measurement.clone(),
-                        tags.clone(),
-                        ms.saturating_mul(1_000_000),
-                    );
-                    let fields = merged.entry(key.clone()).or_insert_with(|| {
-                        order.push(key);
-                        Vec::new()
+                    let k = (id, ms.saturating_mul(1_000_000));
+                    let fields = merged.entry(k).or_insert_with(|| {
+                        order.push(k);
+                        used = used.saturating_add(series_of[id].2);
+                        BTreeMap::new()
                     });
-                    fields.retain(|(f, _)| *f != field);
-                    fields.push((field.clone(), FieldValue::Float(value)));
+                    if fields.insert(field.clone(), value).is_none() {
+                        used = used.saturating_add(field.len() + 16);
+                    }
+                    if used > budget {
+                        return Err(PromError::TooLarge {
+                            len: used,
+                            limit: budget,
+                        });
+                    }
                 }
             }
             (_, w) => r.skip(w)?,
         }
     }
     let mut out = Vec::with_capacity(order.len());
-    for key in order {
-        let fields = merged.remove(&key).unwrap_or_default();
-        let (measurement, tags, ts) = key;
+    for k in order {
+        let fields: Vec<(String, FieldValue)> = merged
+            .remove(&k)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(f, v)| (f, FieldValue::Float(v)))
+            .collect();
+        let (measurement, tags, _) = &series_of[k.0];
         let p =
-            Point::new(measurement.clone(), tags, fields, ts, Category::Metric).map_err(|e| {
+            Point::with_shared(measurement, tags, fields, k.1, Category::Metric).map_err(|e| {
                 PromError::Point {
-                    name: measurement,
+                    name: measurement.to_string(),
                     why: e.to_string(),
                 }
             })?;
@@ -351,6 +384,15 @@ mod tests {
         assert!(matches!(
             decode(&body, 1 << 20),
             Err(PromError::Point { .. })
+        ));
+        // Many samples under a long label: the points would be far larger than the body.
+        let long = "x".repeat(10_000);
+        let samples: Vec<(f64, i64)> = (0..1000).map(|i| (1.0, i)).collect();
+        let body = request(&[(&[("__name__", "m_f"), ("big", &long)], &samples)]);
+        assert!(body.len() < 100_000);
+        assert!(matches!(
+            decode(&body, 1 << 20),
+            Err(PromError::TooLarge { .. })
         ));
         // The declared size is checked before decompressing.
         let big = snap::raw::Encoder::new()

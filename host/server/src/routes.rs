@@ -121,7 +121,15 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
         );
         return r;
     }
-    let Ok(_slot) = shared.slots.try_acquire() else {
+    // Reads are cheap and must answer under write load (health checks): only writes count
+    // toward the cap.
+    let is_write = method == Method::POST;
+    let slot = if is_write {
+        shared.slots.try_acquire().ok()
+    } else {
+        None
+    };
+    if is_write && slot.is_none() {
         shared.count(label, 503);
         let mut r = error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -130,7 +138,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
         r.headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from_static("1"));
         return r;
-    };
+    }
     let resp = match route {
         Route::Health => json(&serde_json::json!({
             "status": "ok",
@@ -147,6 +155,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
         Route::PromWrite => write::prometheus(shared, req).await,
         Route::Input(name) => write::input(shared, req, &name).await,
     };
+    drop(slot);
     shared.count(label, resp.status().as_u16());
     resp
 }

@@ -82,8 +82,9 @@ fn authorized(token: Option<&str>, req: &Request<Incoming>, query: &[(String, St
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("Token "))
+            let (scheme, token) = v.split_once(' ')?;
+            (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
+                .then_some(token)
         });
     let given = header.or_else(|| {
         query
@@ -127,9 +128,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>, api: Api) ->
         Api::DataKit(c) => c,
         Api::InfluxV1 | Api::InfluxV2 => Category::Metric,
     };
-    let ignore_global = ["ignore_global_tags", "ignore_global_host_tags"]
-        .iter()
-        .any(|k| matches!(param(k), Some("true") | Some("1")));
+    let ignore_global = ignore_global_tags(&query);
 
     let encoding = req
         .headers()
@@ -137,9 +136,9 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>, api: Api) ->
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let length = content_length(&req);
-    let body = match read_limited(req.into_body(), length, shared.config.max_body).await {
+    let body = match read_body(shared, req.into_body(), length).await {
         Ok(b) => b,
-        Err(e) => return error(e.status(), &e.to_string()),
+        Err(r) => return r,
     };
     let limit = shared.config.max_decompressed;
     let decoded = tokio::task::spawn_blocking(move || {
@@ -163,6 +162,13 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>, api: Api) ->
             .filter(|p| !p.is_empty())
             .map(str::to_string);
         let source = param("source").unwrap_or("").to_string();
+        if let Some(n) = named.as_deref().filter(|n| !pipes.has(n)) {
+            // Only loaded pipelines: a name from the client never reaches the file system.
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("no pipeline named {n:?} is loaded; nothing of this body was written"),
+            );
+        }
         let chosen =
             named.or_else(|| (!source.is_empty() && pipes.has(&source)).then(|| source.clone()));
         if let Some(name) = chosen {
@@ -204,14 +210,28 @@ async fn deliver(shared: &Shared, mut points: Vec<Point>, ignore_global: bool) -
     let ack = Ack::new(move |o| {
         let _ = tx.send(o);
     });
-    if sink.send_acked_now(points, ack).await.is_err() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the agent is shutting down",
-        );
+    // One deadline over both the send (it waits while the writer's queue is full) and the ack.
+    let deadline = tokio::time::Instant::now() + shared.config.ack_timeout;
+    match tokio::time::timeout_at(deadline, sink.send_acked_now(points, ack)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the agent is shutting down",
+            )
+        }
+        Err(_) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!(
+                    "the output's queue stayed full for {:?}; nothing was written",
+                    shared.config.ack_timeout
+                ),
+            )
+        }
     }
     drop(sink);
-    match tokio::time::timeout(shared.config.ack_timeout, rx).await {
+    match tokio::time::timeout_at(deadline, rx).await {
         Ok(Ok(o)) if o.is_safe() => no_content(),
         Ok(Ok(o)) => {
             let why = match o {
@@ -244,17 +264,11 @@ pub(crate) async fn prometheus(shared: &Shared, req: Request<Incoming>) -> Resp 
     if !authorized(shared.config.token.as_deref(), &req, &query) {
         return unauthorized();
     }
-    let ignore_global = ["ignore_global_tags", "ignore_global_host_tags"]
-        .iter()
-        .any(|k| {
-            query
-                .iter()
-                .any(|(q, v)| q == k && (v == "true" || v == "1"))
-        });
+    let ignore_global = ignore_global_tags(&query);
     let length = content_length(&req);
-    let body = match read_limited(req.into_body(), length, shared.config.max_body).await {
+    let body = match read_body(shared, req.into_body(), length).await {
         Ok(b) => b,
-        Err(e) => return error(e.status(), &e.to_string()),
+        Err(r) => return r,
     };
     let limit = shared.config.max_decompressed;
     let decoded = tokio::task::spawn_blocking(move || crate::promwrite::decode(&body, limit)).await;
@@ -282,13 +296,7 @@ pub(crate) async fn input(shared: &Shared, req: Request<Incoming>, plugin: &str)
     let Some(inputs) = shared.state.inputs.clone() else {
         return error(StatusCode::NOT_FOUND, "this agent has no input plugins");
     };
-    let ignore_global = ["ignore_global_tags", "ignore_global_host_tags"]
-        .iter()
-        .any(|k| {
-            query
-                .iter()
-                .any(|(q, v)| q == k && (v == "true" || v == "1"))
-        });
+    let ignore_global = ignore_global_tags(&query);
     let header = |h| {
         req.headers()
             .get(h)
@@ -298,9 +306,9 @@ pub(crate) async fn input(shared: &Shared, req: Request<Incoming>, plugin: &str)
     let content_type = header(CONTENT_TYPE).unwrap_or_default();
     let encoding = header(CONTENT_ENCODING);
     let length = content_length(&req);
-    let body = match read_limited(req.into_body(), length, shared.config.max_body).await {
+    let body = match read_body(shared, req.into_body(), length).await {
         Ok(b) => b,
-        Err(e) => return error(e.status(), &e.to_string()),
+        Err(r) => return r,
     };
     let limit = shared.config.max_decompressed;
     let body =
@@ -321,6 +329,41 @@ pub(crate) async fn input(shared: &Shared, req: Request<Incoming>, plugin: &str)
             error(status, &format!("{e}; nothing of this body was written"))
         }
     }
+}
+
+/// A client has this long to send its whole body (a slow one would hold a slot).
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The body, within the size limit and [`BODY_TIMEOUT`], or the error response.
+async fn read_body(
+    shared: &Shared,
+    body: Incoming,
+    length: Option<u64>,
+) -> Result<bytes::Bytes, Resp> {
+    match tokio::time::timeout(
+        BODY_TIMEOUT,
+        read_limited(body, length, shared.config.max_body),
+    )
+    .await
+    {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) => Err(error(e.status(), &e.to_string())),
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!("the body did not arrive within {BODY_TIMEOUT:?}"),
+        )),
+    }
+}
+
+/// `ignore_global_tags=true` (or DataKit's `ignore_global_host_tags`).
+fn ignore_global_tags(query: &[(String, String)]) -> bool {
+    ["ignore_global_tags", "ignore_global_host_tags"]
+        .iter()
+        .any(|k| {
+            query
+                .iter()
+                .any(|(q, v)| q == k && (v == "true" || v == "1"))
+        })
 }
 
 fn unauthorized() -> Resp {

@@ -2,7 +2,6 @@
 //! `sandkit run` for 30 s over 16 connections. No request may fail, the agent's peak RSS stays
 //! bounded, and every acknowledged point is in the output, once.
 
-use crate::cli::KillOnDrop;
 use sandkit_tests::{installed, sandkit_bin};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,6 +23,17 @@ fn get(addr: &str, path: &str) -> String {
     out.split_once("\r\n\r\n")
         .map_or("", |(_, b)| b)
         .to_string()
+}
+
+/// Kills the agent if the test fails before stopping it.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 fn hwm_kib(pid: u32) -> u64 {
