@@ -136,8 +136,13 @@ impl Output for FileOutput {
     async fn write(&self, _category: Category, points: &[Point]) -> Result<Delivery, IoError> {
         let text = encode_points(points);
         let mut f = self.file.lock().await;
-        f.write_all(text.as_bytes())
-            .await
+        // tokio's File hands the bytes to a background write: flushing waits for it, so
+        // `Delivered` means the kernel has them (what an HTTP client's 204 promises).
+        let written = match f.write_all(text.as_bytes()).await {
+            Ok(()) => f.flush().await,
+            Err(e) => Err(e),
+        };
+        written
             .map(|()| Delivery::Delivered)
             .map_err(|source| IoError::Write {
                 output: "file".into(),
