@@ -1,6 +1,6 @@
 //! The command line: `config check`, `plugin test`, `plugin list`, and `run` with a graceful stop.
 
-use sandkit_tests::{repo_root, sandkit_bin, wasm};
+use sandkit_tests::{http, repo_root, sandkit_bin, wasm, KillOnDrop};
 use std::ffi::OsString;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -260,40 +260,4 @@ fn run_collects_and_stops_gracefully() {
     // Every line is valid line protocol with the host tag.
     let text = std::fs::read_to_string(&out_file).unwrap();
     assert!(text.lines().all(|l| l.contains(",host=")), "{text}");
-}
-
-/// One HTTP/1.1 request on its own connection: the status and the body.
-fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr.trim()).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let code = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    (code, body)
-}
-
-/// Kills the agent if the test fails before stopping it, so no orphan outlives the test.
-pub(crate) struct KillOnDrop(pub(crate) u32);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
-    }
 }

@@ -2,8 +2,8 @@
 //! killed while batches sit in the durable buffer, and after a restart with the DataWay back,
 //! every batch that was in the buffer at the kill arrives, in order, before anything newer.
 
-use crate::cli::KillOnDrop;
 use sandkit_tests::receiver::serve;
+use sandkit_tests::KillOnDrop;
 use sandkit_tests::{sandkit_bin, wasm};
 use std::io::Read;
 use std::path::{Path, PathBuf};

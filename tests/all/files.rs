@@ -263,7 +263,7 @@ fn seqs_in_lp(text: &str) -> Vec<u64> {
         .collect()
 }
 
-fn start_agent(dir: &Path) -> (std::process::Child, crate::cli::KillOnDrop) {
+fn start_agent(dir: &Path) -> (std::process::Child, sandkit_tests::KillOnDrop) {
     let child = Command::new(sandkit_tests::sandkit_bin())
         .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
         .current_dir(dir)
@@ -271,7 +271,7 @@ fn start_agent(dir: &Path) -> (std::process::Child, crate::cli::KillOnDrop) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let guard = crate::cli::KillOnDrop(child.id());
+    let guard = sandkit_tests::KillOnDrop(child.id());
     (child, guard)
 }
 

@@ -2,39 +2,12 @@
 //! `sandkit run` for 30 s over 16 connections. No request may fail, the agent's peak RSS stays
 //! bounded, and every acknowledged point is in the output, once.
 
-use sandkit_tests::{installed, sandkit_bin};
+use sandkit_tests::{http, installed, sandkit_bin, KillOnDrop};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const POINTS: usize = 50;
 const SECONDS: u32 = 30;
-
-/// One HTTP/1.1 GET: the body.
-fn get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out.split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string()
-}
-
-/// Kills the agent if the test fails before stopping it.
-struct KillOnDrop(u32);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
-    }
-}
 
 fn hwm_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -124,7 +97,7 @@ end
     assert!(!report.contains("Non-2xx"), "{report}");
     assert!(!report.contains("Socket errors"), "{report}");
     let hwm = hwm_kib(pid);
-    let metrics = get(&addr, "/metrics");
+    let (_, metrics) = http(&addr, "GET", "/metrics", "");
     let acked: u64 = metrics
         .lines()
         .find(|l| {

@@ -342,14 +342,33 @@ pub mod __private {
         static INSTANCE: RefCell<Option<Box<dyn std::any::Any>>> = const { RefCell::new(None) };
     }
 
+    /// Keep the plugin's value for the calls after `init`.
+    fn keep<T: 'static>(value: T) {
+        INSTANCE.with(|i| *i.borrow_mut() = Some(Box::new(value)));
+    }
+
+    /// Run `f` on the value `init` kept; `call` names the export in the error when there is
+    /// none.
+    fn with_instance<T: 'static, R>(
+        call: &str,
+        f: impl FnOnce(&mut T) -> Result<R, String>,
+    ) -> Result<R, String> {
+        INSTANCE.with(|i| {
+            let mut slot = i.borrow_mut();
+            let value = slot
+                .as_mut()
+                .and_then(|b| b.downcast_mut::<T>())
+                .ok_or_else(|| format!("{call} called before init"))?;
+            f(value)
+        })
+    }
+
     pub fn describe<C: Collector>() -> bindings::sandkit::plugin::types::PluginInfo {
         C::describe().into_raw()
     }
 
     pub fn init<C: Collector>(config: String) -> Result<(), String> {
-        let config = Config::parse(&config)?;
-        let c = C::init(config)?;
-        INSTANCE.with(|i| *i.borrow_mut() = Some(Box::new(c)));
+        keep(C::init(Config::parse(&config)?)?);
         Ok(())
     }
 
@@ -358,9 +377,7 @@ pub mod __private {
     }
 
     pub fn init_pipeline<P: Pipeline>(config: String) -> Result<(), String> {
-        let config = Config::parse(&config)?;
-        let p = P::init(config)?;
-        INSTANCE.with(|i| *i.borrow_mut() = Some(Box::new(p)));
+        keep(P::init(Config::parse(&config)?)?);
         Ok(())
     }
 
@@ -369,12 +386,7 @@ pub mod __private {
     ) -> Result<Vec<u8>, String> {
         // `data` is a WIT string: the host sends UTF-8, so it is not checked again here.
         let batch = Batch::new(&batch.source, &batch.data, &batch.ends)?;
-        INSTANCE.with(|i| {
-            let mut slot = i.borrow_mut();
-            let p = slot
-                .as_mut()
-                .and_then(|b| b.downcast_mut::<P>())
-                .ok_or_else(|| "process called before init".to_string())?;
+        with_instance("process", |p: &mut P| {
             // Parsed records are about as long as their lines, plus keys and headers.
             let mut out = Records::new(&batch, batch.data().len() + 64 * batch.len());
             p.process(&batch, &mut out)?;
@@ -387,19 +399,12 @@ pub mod __private {
     }
 
     pub fn init_input<I: Input>(config: String) -> Result<(), String> {
-        let config = Config::parse(&config)?;
-        let i = I::init(config)?;
-        INSTANCE.with(|s| *s.borrow_mut() = Some(Box::new(i)));
+        keep(I::init(Config::parse(&config)?)?);
         Ok(())
     }
 
     pub fn handle<I: Input>(content_type: String, body: Vec<u8>) -> Result<(), String> {
-        INSTANCE.with(|s| {
-            let mut slot = s.borrow_mut();
-            let input = slot
-                .as_mut()
-                .and_then(|b| b.downcast_mut::<I>())
-                .ok_or_else(|| "handle called before init".to_string())?;
+        with_instance("handle", |input: &mut I| {
             let mut out = Emitter::new();
             input.handle(&content_type, &body, &mut out)?;
             out.flush();
@@ -408,12 +413,7 @@ pub mod __private {
     }
 
     pub fn collect<C: Collector>() -> Result<(), String> {
-        INSTANCE.with(|i| {
-            let mut slot = i.borrow_mut();
-            let c = slot
-                .as_mut()
-                .and_then(|b| b.downcast_mut::<C>())
-                .ok_or_else(|| "collect called before init".to_string())?;
+        with_instance("collect", |c: &mut C| {
             let mut out = Emitter::new();
             let r = c.collect(&mut out);
             out.flush();
