@@ -9,6 +9,8 @@ WASM_OUT := $(GUEST_TARGET_DIR)/wasm32-wasip2/release
 BUILD := $(ROOT)/build
 BIN := $(CARGO_TARGET_DIR)/release/sandkit
 COLLECTORS := cpu mem disk diskio net system
+# Bundled collectors `make run` does not start: they need a target (prom: a Prometheus exporter).
+EXTRA_COLLECTORS := prom
 TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongworld noop poison badinput
 PIPELINES := nginx nginx_error json grok
 INPUTS := webhook
@@ -30,7 +32,7 @@ deps:
 guests: deps
 	cd guests && CARGO_TARGET_DIR=$(GUEST_TARGET_DIR) cargo build --release --target wasm32-wasip2
 	@mkdir -p $(BUILD)/wasm
-	@for g in $(COLLECTORS) $(PIPELINES) $(INPUTS) $(TEST_GUESTS); do cp $(WASM_OUT)/$$g.wasm $(BUILD)/wasm/$$g.wasm; done
+	@for g in $(COLLECTORS) $(EXTRA_COLLECTORS) $(PIPELINES) $(INPUTS) $(TEST_GUESTS); do cp $(WASM_OUT)/$$g.wasm $(BUILD)/wasm/$$g.wasm; done
 	@echo "guests: $$(ls $(BUILD)/wasm | wc -l) components in build/wasm"
 
 host: deps

@@ -226,6 +226,48 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// A child process killed and reaped when dropped.
+#[derive(Debug)]
+pub struct ChildGuard(pub std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A Debian `prometheus-node-exporter` on a free loopback port with only `collectors` enabled,
+/// once it accepts connections; `None` outside CI when it is not installed.
+///
+/// # Panics
+/// When it cannot start or does not listen within 10 s (or under CI=true when missing).
+pub fn node_exporter(collectors: &[&str]) -> Option<(ChildGuard, u16)> {
+    let exporter = installed(
+        "/usr/bin/prometheus-node-exporter",
+        "prometheus-node-exporter",
+    )?;
+    let port = free_port();
+    let child = std::process::Command::new(exporter)
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--collector.disable-defaults")
+        .args(collectors.iter().map(|c| format!("--collector.{c}")))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start prometheus-node-exporter");
+    let guard = ChildGuard(child);
+    let end = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < end,
+            "node exporter not listening on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some((guard, port))
+}
+
 /// One HTTP/1.1 request on its own connection (blocking): the status and the body.
 ///
 /// # Panics

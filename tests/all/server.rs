@@ -544,43 +544,16 @@ async fn logging_writes_go_through_the_pipeline_their_source_names() {
     assert_eq!(points[3].field("status_code"), None);
 }
 
-/// A child process killed when dropped.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_remote_writes_to_the_agent() {
     let Some(prometheus) = sandkit_tests::installed("/usr/bin/prometheus", "prometheus") else {
         return;
     };
-    let Some(exporter) = sandkit_tests::installed(
-        "/usr/bin/prometheus-node-exporter",
-        "prometheus-node-exporter",
-    ) else {
+    let Some((_exporter, node_port)) = sandkit_tests::node_exporter(&["loadavg", "meminfo"]) else {
         return;
     };
     let s = start(config(|_| {})).await;
     let dir = tempfile::tempdir().unwrap();
-    let node_port = sandkit_tests::free_port();
-    let _exporter = Child(
-        std::process::Command::new(exporter)
-            .arg(format!("--web.listen-address=127.0.0.1:{node_port}"))
-            .args([
-                "--collector.disable-defaults",
-                "--collector.loadavg",
-                "--collector.meminfo",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
     std::fs::write(
         dir.path().join("prometheus.yml"),
         format!(
@@ -591,7 +564,7 @@ async fn a_real_prometheus_remote_writes_to_the_agent() {
         ),
     )
     .unwrap();
-    let _prometheus = Child(
+    let _prometheus = sandkit_tests::ChildGuard(
         std::process::Command::new(prometheus)
             .arg(format!(
                 "--config.file={}",

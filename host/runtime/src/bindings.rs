@@ -8,7 +8,10 @@ pub mod collector {
         world: "collector",
         path: "../../wit",
         exports: { default: async },
-        imports: { default: trappable },
+        imports: {
+            "sandkit:plugin/http-client.fetch": async | trappable,
+            default: trappable,
+        },
     });
 }
 

@@ -289,6 +289,17 @@ pub struct Sandbox {
     /// Allow the `system.statfs` import (filesystem usage of mount points).
     #[serde(default)]
     pub statfs: bool,
+    /// `host:port` targets the `http-client` import may reach (collectors only), e.g.
+    /// `["127.0.0.1:9100", "[::1]:9100", "exporter.example.com:443"]`. Empty: no outgoing HTTP.
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// Time allowed for one outgoing request that asks for none (default 10 s); never past the
+    /// deadline of the call it is made in.
+    #[serde(default)]
+    pub http_timeout: Option<HumanDuration>,
+    /// Cap on one response body (default 16 MiB); a larger one is an error for the plugin.
+    #[serde(default)]
+    pub http_max_response: Option<ByteSize>,
 }
 
 /// A conf.d/<plugin>.toml file.
@@ -400,6 +411,13 @@ impl PluginConfig {
                     d.display()
                 )));
             }
+        }
+        for t in &raw.sandbox.http {
+            crate::outbound::Target::parse(t)
+                .map_err(|e| err(format!("key \"sandbox.http\": {e}")))?;
+        }
+        if raw.sandbox.http_timeout.is_some_and(|t| t.0.is_zero()) {
+            return Err(err("key \"sandbox.http_timeout\": must be above 0".into()));
         }
         let config_json = match &raw.config {
             Some(t) => serde_json::to_string(t)

@@ -1,14 +1,17 @@
 //! The data of one store (one plugin instance) and the host side of the plugin imports:
 //! logging, emitting points under the per-call caps, the state store and system facts.
 
-use crate::bindings::collector::sandkit::plugin::{emit, host_log, state, system, types};
+use crate::bindings::collector::sandkit::plugin::{
+    emit, host_log, http_client, state, system, types,
+};
 use crate::bindings::{LogLevel, WitCategory, WitFieldValue, WitPoint};
 use crate::config::{Limits, PluginConfig};
 use crate::logstream::LogStream;
+use crate::outbound::HttpGrant;
 use sandkit_io::{Category, FieldValue, Point};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -93,6 +96,10 @@ pub struct HostState {
     pub limiter: Limiter,
     limits: Limits,
     statfs_allowed: bool,
+    /// Outgoing HTTP: collectors with a `[sandbox] http` allowlist only.
+    pub(crate) http: Option<Arc<HttpGrant>>,
+    /// When the current call's wall time runs out (outgoing requests stop before it).
+    pub(crate) call_deadline: Option<Instant>,
     state: Arc<Mutex<StateStore>>,
     /// Points emitted by the current call.
     pub emitted: Vec<Point>,
@@ -153,6 +160,8 @@ impl HostState {
             },
             limits: config.limits,
             statfs_allowed: config.sandbox.statfs,
+            http: HttpGrant::from_sandbox(&config.sandbox).map(Arc::new),
+            call_deadline: None,
             state,
             emitted: Vec::new(),
             emitted_bytes: 0,
@@ -323,5 +332,15 @@ impl system::Host for HostState {
 
     fn hostname(&mut self) -> Result<String> {
         Ok(crate::sys::hostname())
+    }
+}
+
+impl http_client::Host for HostState {
+    async fn fetch(
+        &mut self,
+        req: http_client::Request,
+    ) -> Result<std::result::Result<http_client::Response, http_client::HttpError>> {
+        let grant = self.http.clone();
+        Ok(crate::outbound::fetch(&self.plugin, grant.as_deref(), self.call_deadline, req).await)
     }
 }

@@ -130,12 +130,17 @@ impl Instance {
         state: Arc<Mutex<StateStore>>,
     ) -> Result<Self, RuntimeError> {
         let _active = activity.enter();
-        let data = HostState::new(plugin.clone(), config, state).map_err(|reason| {
+        let mut data = HostState::new(plugin.clone(), config, state).map_err(|reason| {
             RuntimeError::Plugin {
                 plugin: plugin.to_string(),
                 reason,
             }
         })?;
+        if !matches!(pre, PluginPre::Collector(_)) {
+            // Outgoing HTTP is part of the collector world only: a pipeline or an input that
+            // imports it anyway is refused on every request.
+            data.http = None;
+        }
         let mut store = Store::new(pre.engine(), data);
         store.limiter(|s| &mut s.limiter);
         let limits = config.limits;
@@ -418,5 +423,7 @@ fn prepare(store: &mut Store<HostState>, limits: Limits) {
     // set_fuel fails only on the pipeline engine, which does not meter fuel.
     let _ = store.set_fuel(limits.fuel);
     store.epoch_deadline_async_yield_and_update(1);
-    store.data_mut().reset_call();
+    let data = store.data_mut();
+    data.reset_call();
+    data.call_deadline = Some(Instant::now() + limits.timeout);
 }

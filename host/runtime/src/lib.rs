@@ -15,6 +15,7 @@ mod host;
 mod input;
 mod instance;
 mod logstream;
+mod outbound;
 mod pipeline;
 mod plugin;
 mod status;
@@ -29,6 +30,7 @@ pub use error::RuntimeError;
 pub use host::StateStore;
 pub use input::{InputError, InputRegistry};
 pub use instance::{CallReport, Instance, ProcessReport};
+pub use outbound::{DEFAULT_HTTP_MAX_RESPONSE, DEFAULT_HTTP_TIMEOUT};
 pub use pipeline::{PipelineEntry, PipelineRegistry, PipelineRunner, RegistryProvider};
 pub use plugin::{
     load_plugin, load_plugin_file, plugin_name, plugin_pre, LoadedPlugin, PluginDescription,

@@ -3,6 +3,7 @@
 //! The SDK wraps the bindings of the WIT contract (`sandkit:plugin@0.1.0`, in `wit/`) in
 //! idiomatic types: a [`Point`] builder, a [`Config`] view of the plugin's `[config]` table, host
 //! logging macros, a small persistent [`state`] store, [`fs::read_to_string`] for granted files,
+//! outgoing [`http`] to allowlisted targets (collectors only),
 //! and the [`collector!`] macro that exports
 //! a type implementing [`Collector`]. Authors never depend on `wit-bindgen` themselves.
 //!
@@ -32,6 +33,7 @@
 extern crate self as sandkit_sdk;
 
 mod config;
+pub mod http;
 mod info;
 mod point;
 pub mod records;

@@ -1,0 +1,601 @@
+//! `prom` collector: scrapes Prometheus exporters (text format) through the host's outgoing HTTP,
+//! which reaches only the `host:port` targets of the plugin's `[sandbox] http` allowlist.
+//!
+//! Names follow DataKit's prom input, as the agent's Prometheus remote-write route does: a
+//! metric's name is cut at its first `_` into measurement and field (`node_load1` is field
+//! `load1` of measurement `node`; a name without `_` goes to measurement `prom`); labels become
+//! tags; samples of one measurement with the same tags and time share a point. With
+//! `measurement_name` set, every metric is a field of that one measurement under its full name.
+//! Each target also gives `up` (measurement `prom`: 1 or 0) and `scrape` `duration_seconds` and
+//! `samples_scraped`, tagged with `instance` (the target's `host:port`), as Prometheus records
+//! them for itself. NaN and infinite values have no line-protocol form and are skipped.
+//!
+//! Config (all optional but `urls`):
+//! - `urls`: the exposition URLs, e.g. `["http://127.0.0.1:9100/metrics"]`;
+//! - `timeout`: per scrape, e.g. `"5s"` (default: the host's `[sandbox] http_timeout`);
+//! - `measurement_prefix`: put before every measurement name;
+//! - `measurement_name`: one measurement for everything (fields keep the full metric name);
+//! - `metric_types`: families to keep by declared type (`counter`, `gauge`, `histogram`,
+//!   `summary`, `untyped`); default: all;
+//! - `include`, `exclude`: metric-name patterns with `*` wildcards; a metric is kept when it
+//!   matches an `include` (or none is given) and no `exclude`;
+//! - `tags`: a table of tags added to every point; a label of the same name is kept as
+//!   `exported_<name>`, as Prometheus does when it does not honour labels;
+//! - `instance_tag`: add `instance = host:port` when the sample has no `instance` label
+//!   (default true);
+//! - `headers`: a table of request headers, e.g. `{ authorization = "Bearer ..." }`.
+
+mod text;
+
+use sandkit_sdk::http::Request;
+use sandkit_sdk::{Collector, Config, Emitter, FieldKind, MeasurementInfo, PluginInfo, Point};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const TYPES: [&str; 5] = ["counter", "gauge", "histogram", "summary", "untyped"];
+const ACCEPT: &str = "text/plain;version=0.0.4;q=1.0,*/*;q=0.1";
+
+/// One target: its URL and the `host:port` that names it.
+#[derive(Debug, Clone, PartialEq)]
+struct Target {
+    url: String,
+    instance: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Settings {
+    targets: Vec<Target>,
+    timeout: Option<Duration>,
+    prefix: String,
+    measurement_name: String,
+    metric_types: Option<Vec<String>>,
+    include: Vec<String>,
+    exclude: Vec<String>,
+    tags: Vec<(String, String)>,
+    instance_tag: bool,
+    headers: Vec<(String, String)>,
+}
+
+/// `host:port` of an absolute http(s) URL, with the scheme's default port when none is given.
+fn instance_of(url: &str) -> Result<String, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("url {url:?} is not absolute (http://host:port/path)"))?;
+    let default_port = match scheme {
+        "http" => 80,
+        "https" => 443,
+        _ => {
+            return Err(format!(
+                "url {url:?}: scheme {scheme:?} is not http or https"
+            ))
+        }
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') {
+        return Err(format!("url {url:?}: no host (or a user name in it)"));
+    }
+    let has_port = match authority.rfind(':') {
+        Some(i) => !authority[i..].contains(']'),
+        None => false,
+    };
+    Ok(if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:{default_port}")
+    })
+}
+
+/// "5s", "500ms", "1m", "1.5s".
+fn duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = t
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((t, ""), |i| t.split_at(i));
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (write e.g. \"5s\" or \"500ms\")"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("{text:?}: unit must be ms, s or m")),
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("{text:?} must be above 0"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A table of string values under `key`, in key order.
+fn string_table(config: &Config, key: &str) -> Result<Vec<(String, String)>, String> {
+    match config.value().get(key) {
+        None => Ok(Vec::new()),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(format!("config key \"{key}.{k}\": expected a string")),
+            })
+            .collect(),
+        Some(_) => Err(format!("config key \"{key}\": expected a table of strings")),
+    }
+}
+
+impl Settings {
+    fn from_config(config: &Config) -> Result<Self, String> {
+        config.check_keys(&[
+            "urls",
+            "timeout",
+            "measurement_prefix",
+            "measurement_name",
+            "metric_types",
+            "include",
+            "exclude",
+            "tags",
+            "instance_tag",
+            "headers",
+        ])?;
+        let urls = config.get_str_list("urls")?.unwrap_or_default();
+        if urls.is_empty() {
+            return Err("config key \"urls\": give at least one exposition URL".into());
+        }
+        let targets = urls
+            .into_iter()
+            .map(|url| {
+                Ok(Target {
+                    instance: instance_of(&url)?,
+                    url,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let timeout = match config.value().get("timeout") {
+            None => None,
+            Some(Value::String(s)) => {
+                Some(duration(s).map_err(|e| format!("config key \"timeout\": {e}"))?)
+            }
+            Some(_) => return Err("config key \"timeout\": expected a string like \"5s\"".into()),
+        };
+        let metric_types = config.get_str_list("metric_types")?;
+        if let Some(bad) = metric_types
+            .iter()
+            .flatten()
+            .find(|t| !TYPES.contains(&t.as_str()))
+        {
+            return Err(format!(
+                "config key \"metric_types\": {bad:?} is not one of {}",
+                TYPES.join(", ")
+            ));
+        }
+        Ok(Settings {
+            targets,
+            timeout,
+            prefix: config.str_or("measurement_prefix", "")?,
+            measurement_name: config.str_or("measurement_name", "")?,
+            metric_types,
+            include: config.get_str_list("include")?.unwrap_or_default(),
+            exclude: config.get_str_list("exclude")?.unwrap_or_default(),
+            tags: string_table(config, "tags")?,
+            instance_tag: config.bool_or("instance_tag", true)?,
+            headers: string_table(config, "headers")?,
+        })
+    }
+
+    fn keeps(&self, name: &str, kind: &str) -> bool {
+        if let Some(types) = &self.metric_types {
+            if !types.iter().any(|t| t == kind) {
+                return false;
+            }
+        }
+        (self.include.is_empty() || self.include.iter().any(|p| glob(p, name)))
+            && !self.exclude.iter().any(|p| glob(p, name))
+    }
+
+    /// Measurement and field of metric `name`.
+    fn name(&self, name: &str) -> (String, String) {
+        if !self.measurement_name.is_empty() {
+            return (
+                format!("{}{}", self.prefix, self.measurement_name),
+                name.to_string(),
+            );
+        }
+        match name.split_once('_') {
+            Some((m, f)) if !m.is_empty() && !f.is_empty() => {
+                (format!("{}{m}", self.prefix), f.to_string())
+            }
+            _ => (format!("{}prom", self.prefix), name.to_string()),
+        }
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Points of one measurement, tag set and time, with their fields in order of arrival.
+type Groups = BTreeMap<(String, Vec<(String, String)>, Option<i64>), Vec<(String, f64)>>;
+
+/// The points of one target's exposition, and the number of samples kept.
+fn points(settings: &Settings, target: &Target, text: &str) -> (Vec<Point>, usize, Vec<String>) {
+    let exposition = text::parse(text);
+    let mut groups = Groups::new();
+    let mut kept = 0;
+    for s in &exposition.samples {
+        if !s.value.is_finite() || !settings.keeps(s.name, exposition.type_of(s.name)) {
+            continue;
+        }
+        kept += 1;
+        let mut tags: Vec<(String, String)> = Vec::with_capacity(s.labels.len() + 2);
+        for (k, v) in &s.labels {
+            if v.is_empty() {
+                continue;
+            }
+            let key = if settings.tags.iter().any(|(t, _)| t == k) {
+                format!("exported_{k}")
+            } else {
+                (*k).to_string()
+            };
+            tags.push((key, v.clone()));
+        }
+        if settings.instance_tag && !tags.iter().any(|(k, _)| k == "instance") {
+            tags.push(("instance".into(), target.instance.clone()));
+        }
+        tags.extend(settings.tags.iter().cloned());
+        tags.sort();
+        let (measurement, field) = settings.name(s.name);
+        let ts = s.timestamp_ms.map(|ms| ms.saturating_mul(1_000_000));
+        let fields = groups.entry((measurement, tags, ts)).or_default();
+        match fields.iter_mut().find(|(f, _)| *f == field) {
+            Some(slot) => slot.1 = s.value,
+            None => fields.push((field, s.value)),
+        }
+    }
+    let out = groups
+        .into_iter()
+        .map(|((measurement, tags, ts), fields)| {
+            let mut p = Point::new(measurement);
+            for (k, v) in tags {
+                p = p.tag(k, v);
+            }
+            for (f, v) in fields {
+                p = p.field(f, v);
+            }
+            match ts {
+                Some(ns) => p.timestamp_ns(ns),
+                None => p,
+            }
+        })
+        .collect();
+    let errors = exposition.errors.iter().map(ToString::to_string).collect();
+    (out, kept, errors)
+}
+
+/// What the target says about the scrape itself (`up`, `scrape_duration_seconds`,
+/// `scrape_samples_scraped`), named like any other metric.
+fn scrape_points(
+    settings: &Settings,
+    target: &Target,
+    up: bool,
+    secs: f64,
+    n: usize,
+) -> Vec<Point> {
+    let mut tags = vec![("instance".to_string(), target.instance.clone())];
+    tags.extend(settings.tags.iter().cloned());
+    tags.sort();
+    let mut groups: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+    for (name, value) in [
+        ("up", if up { 1.0 } else { 0.0 }),
+        ("scrape_duration_seconds", secs),
+        ("scrape_samples_scraped", n as f64),
+    ] {
+        let (m, f) = settings.name(name);
+        groups.entry(m).or_default().push((f, value));
+    }
+    groups
+        .into_iter()
+        .map(|(m, fields)| {
+            let mut p = Point::new(m);
+            for (k, v) in &tags {
+                p = p.tag(k.clone(), v.clone());
+            }
+            for (f, v) in fields {
+                p = p.field(f, v);
+            }
+            p
+        })
+        .collect()
+}
+
+struct Prom {
+    settings: Settings,
+}
+
+impl Prom {
+    /// Scrapes one target: its points, or why there are none.
+    fn scrape(&self, target: &Target) -> Result<(Vec<Point>, usize, Vec<String>), String> {
+        let mut req = Request::get(&target.url).header("accept", ACCEPT);
+        for (k, v) in &self.settings.headers {
+            req = req.header(k, v);
+        }
+        if let Some(t) = self.settings.timeout {
+            req = req.timeout(t);
+        }
+        let resp = req.send().map_err(|e| e.to_string())?;
+        if resp.status != 200 {
+            return Err(format!("HTTP {}", resp.status));
+        }
+        let text = resp.text().map_err(|e| e.to_string())?;
+        Ok(points(&self.settings, target, text))
+    }
+}
+
+impl Collector for Prom {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "prom",
+            "0.1.0",
+            "scrapes Prometheus exporters (text format) on the plugin's allowlist",
+        )
+        .interval_ms(10_000, 1_000, 3_600_000)
+        .measurement(
+            MeasurementInfo::new(
+                "prom",
+                "per target: up, and metrics whose name has no '_'; other metrics are named \
+                 by the part of their name before the first '_'",
+            )
+            .tag("instance", "the target's host:port")
+            .field(
+                "up",
+                FieldKind::Float,
+                "",
+                "1 if the scrape succeeded, 0 if not",
+            ),
+        )
+        .measurement(
+            MeasurementInfo::new("scrape", "per target: the cost of the scrape")
+                .tag("instance", "the target's host:port")
+                .field(
+                    "duration_seconds",
+                    FieldKind::Float,
+                    "s",
+                    "time of the scrape",
+                )
+                .field(
+                    "samples_scraped",
+                    FieldKind::Float,
+                    "count",
+                    "samples kept from the exposition",
+                ),
+        )
+    }
+
+    fn init(config: Config) -> Result<Self, String> {
+        Ok(Prom {
+            settings: Settings::from_config(&config)?,
+        })
+    }
+
+    /// A target that fails (refused, unreachable, slow, not 200) is logged and gives `up` 0;
+    /// the call still succeeds, because the host drops every point of a call that returns an
+    /// error and the other targets' points must not go with it.
+    fn collect(&mut self, out: &mut Emitter) -> Result<(), String> {
+        for target in &self.settings.targets {
+            let start = Instant::now();
+            let (up, n) = match self.scrape(target) {
+                Ok((points, n, errors)) => {
+                    for p in points {
+                        out.push(p);
+                    }
+                    if let Some(first) = errors.first() {
+                        sandkit_sdk::warn!(
+                            "{}: {} bad line(s) skipped, the first at {first}",
+                            target.url,
+                            errors.len()
+                        );
+                    }
+                    (true, n)
+                }
+                Err(e) => {
+                    sandkit_sdk::warn!("scrape of {} failed: {e}", target.url);
+                    (false, 0)
+                }
+            };
+            let secs = start.elapsed().as_secs_f64();
+            for p in scrape_points(&self.settings, target, up, secs, n) {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+}
+
+sandkit_sdk::collector!(Prom);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings(v: Value) -> Settings {
+        Settings::from_config(&Config::from_value(v)).unwrap()
+    }
+
+    fn target() -> Target {
+        Target {
+            url: "http://127.0.0.1:9100/metrics".into(),
+            instance: "127.0.0.1:9100".into(),
+        }
+    }
+
+    const TEXT: &str = r#"# TYPE node_load1 gauge
+node_load1 0.5
+# TYPE node_load5 gauge
+node_load5 0.25
+# TYPE node_cpu_seconds_total counter
+node_cpu_seconds_total{cpu="0",mode="idle"} 100
+node_cpu_seconds_total{cpu="0",mode="user"} 7
+# TYPE go_gc_duration_seconds summary
+go_gc_duration_seconds{quantile="0.5"} NaN
+go_gc_duration_seconds_count 3
+up 1
+bad line here
+stamped{job="x",instance="10.0.0.1:80"} 2 1700000000000
+"#;
+
+    #[test]
+    fn names_are_cut_at_the_first_underscore_and_samples_share_points() {
+        let s = settings(json!({"urls": ["http://127.0.0.1:9100/metrics"]}));
+        let (points, kept, errors) = points(&s, &target(), TEXT);
+        assert_eq!(kept, 7, "NaN skipped");
+        assert_eq!(errors, vec!["line 12: bad: value \"line\" is not a number"]);
+        let inst = ("instance", "127.0.0.1:9100");
+        let want = vec![
+            Point::new("go")
+                .tag(inst.0, inst.1)
+                .field("gc_duration_seconds_count", 3.0),
+            // Tag sets sort before their extensions and by value: cpu="0" before instance.
+            Point::new("node")
+                .tag("cpu", "0")
+                .tag(inst.0, inst.1)
+                .tag("mode", "idle")
+                .field("cpu_seconds_total", 100.0),
+            Point::new("node")
+                .tag("cpu", "0")
+                .tag(inst.0, inst.1)
+                .tag("mode", "user")
+                .field("cpu_seconds_total", 7.0),
+            Point::new("node")
+                .tag(inst.0, inst.1)
+                .field("load1", 0.5)
+                .field("load5", 0.25),
+            Point::new("prom")
+                .tag("instance", "10.0.0.1:80")
+                .tag("job", "x")
+                .field("stamped", 2.0)
+                .timestamp_ns(1_700_000_000_000_000_000),
+            Point::new("prom").tag(inst.0, inst.1).field("up", 1.0),
+        ];
+        assert_eq!(points, want);
+    }
+
+    #[test]
+    fn filters_prefix_single_measurement_and_tags() {
+        let s = settings(json!({
+            "urls": ["http://127.0.0.1:9100/metrics"],
+            "metric_types": ["gauge", "counter"],
+            "exclude": ["node_load5"],
+            "measurement_name": "nodes",
+            "measurement_prefix": "x_",
+            "tags": {"cpu": "all", "dc": "eu"},
+            "instance_tag": false,
+        }));
+        let (points, kept, _) = points(&s, &target(), TEXT);
+        assert_eq!(kept, 3);
+        let want = vec![
+            Point::new("x_nodes")
+                .tag("cpu", "all")
+                .tag("dc", "eu")
+                .field("node_load1", 0.5),
+            Point::new("x_nodes")
+                .tag("cpu", "all")
+                .tag("dc", "eu")
+                .tag("exported_cpu", "0")
+                .tag("mode", "idle")
+                .field("node_cpu_seconds_total", 100.0),
+            Point::new("x_nodes")
+                .tag("cpu", "all")
+                .tag("dc", "eu")
+                .tag("exported_cpu", "0")
+                .tag("mode", "user")
+                .field("node_cpu_seconds_total", 7.0),
+        ];
+        assert_eq!(points, want);
+        let only = settings(json!({"urls": ["http://h:1/"], "include": ["node_cpu_*"]}));
+        assert_eq!(points_of(&only).len(), 2);
+    }
+
+    fn points_of(s: &Settings) -> Vec<Point> {
+        points(s, &target(), TEXT).0
+    }
+
+    #[test]
+    fn the_scrape_reports_itself() {
+        let s = settings(json!({"urls": ["http://127.0.0.1:9100/metrics"]}));
+        let p = scrape_points(&s, &target(), false, 0.25, 0);
+        assert_eq!(
+            p,
+            vec![
+                Point::new("prom")
+                    .tag("instance", "127.0.0.1:9100")
+                    .field("up", 0.0),
+                Point::new("scrape")
+                    .tag("instance", "127.0.0.1:9100")
+                    .field("duration_seconds", 0.25)
+                    .field("samples_scraped", 0.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("node_*", "node_load1"));
+        assert!(glob("*_total", "http_requests_total"));
+        assert!(glob("a*b*c", "a_x_b_y_c"));
+        assert!(!glob("a*b*c", "a_x_c"));
+        assert!(glob("*", "anything"));
+        assert!(glob("exact", "exact"));
+        assert!(!glob("exact", "exactly"));
+        assert!(!glob("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let err = |v: Value| Settings::from_config(&Config::from_value(v)).unwrap_err();
+        assert!(err(json!({})).contains("\"urls\""));
+        assert!(err(json!({"urls": ["127.0.0.1:9100"]})).contains("not absolute"));
+        assert!(err(json!({"urls": ["ftp://h/"]})).contains("scheme"));
+        assert!(err(json!({"urls": ["http://h/"], "timeout": "5 parsecs"})).contains("timeout"));
+        assert!(
+            err(json!({"urls": ["http://h/"], "metric_types": ["gauges"]}))
+                .contains("\"gauges\" is not one of")
+        );
+        assert!(err(json!({"urls": ["http://h/"], "tags": {"a": 1}})).contains("\"tags.a\""));
+        assert!(err(json!({"urls": ["http://h/"], "url": "x"})).contains("unknown config key"));
+    }
+
+    #[test]
+    fn instances_and_durations() {
+        assert_eq!(
+            instance_of("http://127.0.0.1:9100/metrics").unwrap(),
+            "127.0.0.1:9100"
+        );
+        assert_eq!(
+            instance_of("https://exporter.example.com/m").unwrap(),
+            "exporter.example.com:443"
+        );
+        assert_eq!(instance_of("http://[::1]/metrics").unwrap(), "[::1]:80");
+        assert_eq!(instance_of("http://[::1]:9100").unwrap(), "[::1]:9100");
+        assert_eq!(duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(duration("1.5m").unwrap(), Duration::from_secs(90));
+        assert!(duration("0s").is_err());
+        assert!(duration("5").is_err());
+    }
+}
