@@ -13,4 +13,5 @@ mod outputs;
 mod pipelines;
 mod plugins_dir;
 mod sandbox;
+mod scrape;
 mod server;

@@ -540,5 +540,21 @@ percpu = false
         assert!(PluginConfig::parse("interval = \"soon\"", p, base).is_err());
         assert!(PluginConfig::parse("[sandbox]\nread_only_dirs = [\"proc\"]", p, base).is_err());
         assert!(PluginConfig::parse("[limits]\nmemory = \"1KiB\"", p, base).is_err());
+        let e = PluginConfig::parse("[sandbox]\nhttp = [\"http://h:80\"]", p, base)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("x.toml") && e.contains("sandbox.http") && e.contains("http://h:80"),
+            "{e}"
+        );
+        assert!(PluginConfig::parse("[sandbox]\nhttp_timeout = \"0s\"", p, base).is_err());
+        let ok = PluginConfig::parse(
+            "[sandbox]\nhttp = [\"127.0.0.1:9100\", \"[::1]:9100\"]\nhttp_max_response = \"1MiB\"",
+            p,
+            base,
+        )
+        .unwrap();
+        assert_eq!(ok.sandbox.http.len(), 2);
+        assert_eq!(ok.sandbox.http_max_response, Some(ByteSize(1 << 20)));
     }
 }

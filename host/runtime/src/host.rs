@@ -107,6 +107,10 @@ pub struct HostState {
     /// Points refused (invalid) during the current call, with the first reason.
     pub refused: u64,
     pub first_refusal: Option<String>,
+    /// Outgoing requests of the current call: sent (whatever the answer), and refused by the
+    /// allowlist.
+    pub http_sent: u64,
+    pub http_refused: u64,
 }
 
 impl std::fmt::Debug for HostState {
@@ -167,6 +171,8 @@ impl HostState {
             emitted_bytes: 0,
             refused: 0,
             first_refusal: None,
+            http_sent: 0,
+            http_refused: 0,
         })
     }
 
@@ -176,6 +182,8 @@ impl HostState {
         self.emitted_bytes = 0;
         self.refused = 0;
         self.first_refusal = None;
+        self.http_sent = 0;
+        self.http_refused = 0;
     }
 }
 
@@ -341,6 +349,13 @@ impl http_client::Host for HostState {
         req: http_client::Request,
     ) -> Result<std::result::Result<http_client::Response, http_client::HttpError>> {
         let grant = self.http.clone();
-        Ok(crate::outbound::fetch(&self.plugin, grant.as_deref(), self.call_deadline, req).await)
+        let r =
+            crate::outbound::fetch(&self.plugin, grant.as_deref(), self.call_deadline, req).await;
+        match &r {
+            Err(http_client::HttpError::Refused(_)) => self.http_refused += 1,
+            Err(http_client::HttpError::InvalidRequest(_)) => {}
+            _ => self.http_sent += 1,
+        }
+        Ok(r)
     }
 }

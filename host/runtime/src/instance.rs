@@ -25,6 +25,9 @@ pub struct CallReport {
     pub first_refusal: Option<String>,
     pub fuel_used: u64,
     pub elapsed: Duration,
+    /// Outgoing HTTP requests sent, and refused by the plugin's allowlist.
+    pub http_sent: u64,
+    pub http_refused: u64,
 }
 
 /// What one `process` call returned and cost.
@@ -317,6 +320,8 @@ impl Instance {
             first_refusal: data.first_refusal.take(),
             fuel_used,
             elapsed,
+            http_sent: data.http_sent,
+            http_refused: data.http_refused,
         }
     }
 

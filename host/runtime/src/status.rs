@@ -85,6 +85,10 @@ pub struct PluginStatus {
     pub points: u64,
     /// Points the host refused as invalid.
     pub refused_points: u64,
+    /// Outgoing HTTP requests sent by completed calls (collectors with `[sandbox] http`).
+    pub http_requests: u64,
+    /// Outgoing HTTP requests refused because their target is not on the allowlist.
+    pub http_refused: u64,
     /// Fuel of completed calls (collectors; pipelines run without fuel metering).
     pub fuel_used: u64,
     /// CPU time of completed `process` calls, in microseconds (pipelines).
@@ -115,6 +119,8 @@ impl PluginStatus {
             restarts: 0,
             points: 0,
             refused_points: 0,
+            http_requests: 0,
+            http_refused: 0,
             fuel_used: 0,
             cpu_us: 0,
             memory_peak_bytes: 0,

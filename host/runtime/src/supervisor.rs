@@ -472,6 +472,8 @@ impl PluginTask {
             st.calls += 1;
             st.points += points.len() as u64;
             st.refused_points += report.refused;
+            st.http_requests += report.http_sent;
+            st.http_refused += report.http_refused;
             st.fuel_used += report.fuel_used;
             st.last_call_us = report.elapsed.as_micros() as u64;
             st.call_latency.observe(report.elapsed);

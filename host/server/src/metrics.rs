@@ -152,7 +152,7 @@ fn plugins(out: &mut String, state: &ServerState) {
         "1 when the plugin was disabled after too many crashes",
         per(&|p| f64::from(u8::from(p.state == PluginState::Disabled))),
     );
-    let counters: [Counter<'_, sandkit_runtime::PluginStatus, f64>; 9] = [
+    let counters: [Counter<'_, sandkit_runtime::PluginStatus, f64>; 11] = [
         (
             "calls",
             "completed calls (collect, or process for pipelines)",
@@ -176,6 +176,16 @@ fn plugins(out: &mut String, state: &ServerState) {
             "refused_points",
             "emitted points the host refused as invalid",
             &|p| p.refused_points as f64,
+        ),
+        (
+            "http_requests",
+            "outgoing HTTP requests sent (collectors with [sandbox] http)",
+            &|p| p.http_requests as f64,
+        ),
+        (
+            "http_refused",
+            "outgoing HTTP requests refused: target not on the plugin's allowlist",
+            &|p| p.http_refused as f64,
         ),
         ("fuel_used", "fuel of completed calls (collectors)", &|p| {
             p.fuel_used as f64
