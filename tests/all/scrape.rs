@@ -229,7 +229,8 @@ fn the_agent_scrapes_logs_the_refusal_and_counts_both() {
     std::mem::forget(guard);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(
-        log.contains(&format!("outgoing HTTP to 127.0.0.1:{off} refused")) && log.contains("prom"),
+        log.contains(&format!("outgoing HTTP refused: 127.0.0.1:{off}: not in"))
+            && log.contains("prom"),
         "{log}"
     );
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);

@@ -349,10 +349,17 @@ impl http_client::Host for HostState {
         req: http_client::Request,
     ) -> Result<std::result::Result<http_client::Response, http_client::HttpError>> {
         let grant = self.http.clone();
-        let r =
-            crate::outbound::fetch(&self.plugin, grant.as_deref(), self.call_deadline, req).await;
+        let url = req.url.clone();
+        let r = crate::outbound::fetch(grant.as_deref(), self.call_deadline, req).await;
         match &r {
-            Err(http_client::HttpError::Refused(_)) => self.http_refused += 1,
+            Err(http_client::HttpError::Refused(why)) => {
+                // One line per call: a plugin looping on a refused URL cannot flood the log.
+                if self.http_refused == 0 {
+                    let plugin = &*self.plugin;
+                    tracing::warn!(plugin, url = %url, "outgoing HTTP refused: {why}");
+                }
+                self.http_refused += 1;
+            }
             Err(http_client::HttpError::InvalidRequest(_)) => {}
             _ => self.http_sent += 1,
         }

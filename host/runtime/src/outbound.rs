@@ -151,9 +151,8 @@ fn time_left(deadline: Option<Instant>, wanted: Duration) -> Duration {
     wanted.min(left.saturating_sub(margin))
 }
 
-/// Sends `req` for `plugin` under `grant` (none: every request is refused).
+/// Sends `req` under `grant` (none: every request is refused; the caller logs refusals).
 pub async fn fetch(
-    plugin: &str,
     grant: Option<&HttpGrant>,
     deadline: Option<Instant>,
     req: Request,
@@ -169,7 +168,6 @@ pub async fn fetch(
             None => "the plugin has no [sandbox] http allowlist",
             Some(_) => "not in the plugin's [sandbox] http allowlist",
         };
-        tracing::warn!(plugin, url = %req.url, "outgoing HTTP to {target} refused: {why}");
         return Err(HttpError::Refused(format!("{target}: {why}")));
     };
     let method = Method::from_bytes(req.method.as_bytes())
@@ -360,7 +358,7 @@ mod tests {
             b"HTTP/1.1 302 Found\r\nLocation: http://10.0.0.1/\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nmoved"
                 .to_vec(),
         ));
-        let r = fetch("p", Some(&grant(port, "1KiB")), None, get(port, 0))
+        let r = fetch(Some(&grant(port, "1KiB")), None, get(port, 0))
             .await
             .unwrap();
         assert_eq!(r.status, 302);
@@ -381,7 +379,7 @@ mod tests {
             r
         };
         let (port, _h) = server(Some(big));
-        match fetch("p", Some(&grant(port, "1KiB")), None, get(port, 0)).await {
+        match fetch(Some(&grant(port, "1KiB")), None, get(port, 0)).await {
             Err(HttpError::TooLarge(1024)) => {}
             other => panic!("{other:?}"),
         }
@@ -392,41 +390,34 @@ mod tests {
             r
         };
         let (port, _h) = server(Some(chunked));
-        match fetch("p", Some(&grant(port, "1KiB")), None, get(port, 0)).await {
+        match fetch(Some(&grant(port, "1KiB")), None, get(port, 0)).await {
             Err(HttpError::TooLarge(1024)) => {}
             other => panic!("{other:?}"),
         }
 
         let (port, _h) = server(None);
         let start = Instant::now();
-        match fetch("p", Some(&grant(port, "1KiB")), None, get(port, 200)).await {
+        match fetch(Some(&grant(port, "1KiB")), None, get(port, 200)).await {
             Err(HttpError::Timeout(m)) => assert!(m.contains("200ms"), "{m}"),
             other => panic!("{other:?}"),
         }
         assert!(start.elapsed() < Duration::from_secs(2));
         // The call's deadline wins over a longer timeout, with a margin left to the plugin.
         let deadline = Instant::now() + Duration::from_millis(500);
-        match fetch(
-            "p",
-            Some(&grant(port, "1KiB")),
-            Some(deadline),
-            get(port, 0),
-        )
-        .await
-        {
+        match fetch(Some(&grant(port, "1KiB")), Some(deadline), get(port, 0)).await {
             Err(HttpError::Timeout(_)) => {}
             other => panic!("{other:?}"),
         }
         assert!(Instant::now() < deadline, "returned after the deadline");
 
         let closed = closed_port();
-        match fetch("p", Some(&grant(closed, "1KiB")), None, get(closed, 0)).await {
+        match fetch(Some(&grant(closed, "1KiB")), None, get(closed, 0)).await {
             Err(HttpError::Failed(m)) => assert!(m.to_lowercase().contains("refused"), "{m}"),
             other => panic!("{other:?}"),
         }
         let mut bad = get(port, 0);
         bad.headers.push(("bad header".into(), "x".into()));
-        match fetch("p", Some(&grant(port, "1KiB")), None, bad).await {
+        match fetch(Some(&grant(port, "1KiB")), None, bad).await {
             Err(HttpError::InvalidRequest(m)) => assert!(m.contains("bad header"), "{m}"),
             other => panic!("{other:?}"),
         }
@@ -458,11 +449,11 @@ mod tests {
             timeout_ms: 0,
         };
         let url = format!("http://127.0.0.1:{port}/metrics");
-        match fetch("p", Some(&grant), None, req(url.clone())).await {
+        match fetch(Some(&grant), None, req(url.clone())).await {
             Err(HttpError::Refused(m)) => assert!(m.contains(&format!("127.0.0.1:{port}")), "{m}"),
             other => panic!("{other:?}"),
         }
-        match fetch("p", None, None, req(url)).await {
+        match fetch(None, None, req(url)).await {
             Err(HttpError::Refused(m)) => assert!(m.contains("no [sandbox] http"), "{m}"),
             other => panic!("{other:?}"),
         }
