@@ -300,6 +300,9 @@ pub struct Sandbox {
     /// Cap on one response body (default 16 MiB); a larger one is an error for the plugin.
     #[serde(default)]
     pub http_max_response: Option<ByteSize>,
+    /// Requests one call may make, sent or refused (default 100); past it, requests fail.
+    #[serde(default)]
+    pub http_max_requests: Option<u32>,
 }
 
 /// A conf.d/<plugin>.toml file.

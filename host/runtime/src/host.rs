@@ -111,6 +111,8 @@ pub struct HostState {
     /// allowlist.
     pub http_sent: u64,
     pub http_refused: u64,
+    /// Targets whose refusal was logged in the current call.
+    http_refusals_logged: Vec<String>,
 }
 
 impl std::fmt::Debug for HostState {
@@ -173,6 +175,7 @@ impl HostState {
             first_refusal: None,
             http_sent: 0,
             http_refused: 0,
+            http_refusals_logged: Vec::new(),
         })
     }
 
@@ -184,6 +187,7 @@ impl HostState {
         self.first_refusal = None;
         self.http_sent = 0;
         self.http_refused = 0;
+        self.http_refusals_logged.clear();
     }
 }
 
@@ -349,19 +353,27 @@ impl http_client::Host for HostState {
         req: http_client::Request,
     ) -> Result<std::result::Result<http_client::Response, http_client::HttpError>> {
         let grant = self.http.clone();
-        let url = req.url.clone();
-        let r = crate::outbound::fetch(grant.as_deref(), self.call_deadline, req).await;
-        match &r {
-            Err(http_client::HttpError::Refused(why)) => {
-                // One line per call: a plugin looping on a refused URL cannot flood the log.
-                if self.http_refused == 0 {
-                    let plugin = &*self.plugin;
-                    tracing::warn!(plugin, url = %url, "outgoing HTTP refused: {why}");
-                }
-                self.http_refused += 1;
+        let max = grant.as_ref().map_or(0, |g| g.max_requests);
+        if grant.is_some() && self.http_sent + self.http_refused >= u64::from(max) {
+            return Ok(Err(http_client::HttpError::Refused(format!(
+                "more than {max} requests in one call ([sandbox] http_max_requests)"
+            ))));
+        }
+        let url = crate::outbound::url_for_log(&req.url);
+        let (r, sent) = crate::outbound::fetch(grant.as_deref(), self.call_deadline, req).await;
+        if sent {
+            self.http_sent += 1;
+        }
+        if let Err(http_client::HttpError::Refused(why)) = &r {
+            self.http_refused += 1;
+            // One line per refused target and call (at most 8 a call): a plugin looping on a
+            // refused URL cannot flood the log.
+            let target = why.split(": ").next().unwrap_or("").to_string();
+            if self.http_refusals_logged.len() < 8 && !self.http_refusals_logged.contains(&target) {
+                let plugin = &*self.plugin;
+                tracing::warn!(plugin, url = %url, "outgoing HTTP refused: {why}");
+                self.http_refusals_logged.push(target);
             }
-            Err(http_client::HttpError::InvalidRequest(_)) => {}
-            _ => self.http_sent += 1,
         }
         Ok(r)
     }

@@ -18,6 +18,35 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on a response body.
 pub const DEFAULT_HTTP_MAX_RESPONSE: u64 = 16 << 20;
+/// Default cap on the requests of one call (sent or refused).
+pub const DEFAULT_HTTP_MAX_REQUESTS: u32 = 100;
+
+/// Headers the host sets or that belong to the connection: a plugin may not send them (a `host`
+/// of its own would reach another virtual host behind an allowed `host:port`).
+const RESERVED_HEADERS: [&str; 11] = [
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
+
+/// A host as compared: lower case, without a trailing dot, and an IP address in its canonical
+/// form (`0:0::1` is `::1`).
+fn normalize_host(host: &str) -> String {
+    let h = host.to_ascii_lowercase();
+    let h = h.strip_suffix('.').unwrap_or(&h);
+    match h.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.to_string(),
+        Err(_) => h.to_string(),
+    }
+}
 
 /// One allowlist entry: a host (lower case, IPv6 without brackets) and a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +66,9 @@ impl Target {
         if text.contains('/') || text.contains('@') {
             return Err(bad("is not a host:port (no scheme, path or user)"));
         }
+        if text.chars().any(char::is_whitespace) {
+            return Err(bad("has spaces"));
+        }
         let (host, port) = if let Some(rest) = text.strip_prefix('[') {
             let (h, p) = rest.split_once("]:").ok_or_else(|| bad("has no port"))?;
             (h, p)
@@ -47,7 +79,7 @@ impl Target {
             }
             (h, p)
         };
-        if host.is_empty() {
+        if host.is_empty() || host == "." {
             return Err(bad("has no host"));
         }
         let port: u16 = port
@@ -56,7 +88,7 @@ impl Target {
             .filter(|p| *p != 0)
             .ok_or_else(|| bad("has no valid port"))?;
         Ok(Target {
-            host: host.to_ascii_lowercase(),
+            host: normalize_host(host),
             port,
         })
     }
@@ -78,6 +110,8 @@ pub struct HttpGrant {
     allow: Vec<Target>,
     timeout: Duration,
     max_response: u64,
+    /// Requests one call may make, sent or refused.
+    pub(crate) max_requests: u32,
 }
 
 impl HttpGrant {
@@ -95,6 +129,9 @@ impl HttpGrant {
             max_response: sandbox
                 .http_max_response
                 .map_or(DEFAULT_HTTP_MAX_RESPONSE, |b| b.0),
+            max_requests: sandbox
+                .http_max_requests
+                .unwrap_or(DEFAULT_HTTP_MAX_REQUESTS),
         })
     }
 
@@ -136,7 +173,7 @@ fn target_of(uri: &Uri) -> Result<Target, String> {
         return Err("no host".into());
     }
     Ok(Target {
-        host: host.to_ascii_lowercase(),
+        host: normalize_host(host),
         port: authority.port_u16().unwrap_or(port_default),
     })
 }
@@ -151,11 +188,32 @@ fn time_left(deadline: Option<Instant>, wanted: Duration) -> Duration {
     wanted.min(left.saturating_sub(margin))
 }
 
-/// Sends `req` under `grant` (none: every request is refused; the caller logs refusals).
+/// `url` for a log line: without its query (which may hold a secret), at most 200 characters.
+pub fn url_for_log(url: &str) -> String {
+    let base = url.split(['?', '#']).next().unwrap_or("");
+    match base.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &base[..i]),
+        None => base.to_string(),
+    }
+}
+
+/// Sends `req` under `grant` (none: every request is refused; the caller logs refusals), and
+/// says whether the request was handed to the network.
 pub async fn fetch(
     grant: Option<&HttpGrant>,
     deadline: Option<Instant>,
     req: Request,
+) -> (Result<Response, HttpError>, bool) {
+    let mut sent = false;
+    let r = exchange(grant, deadline, req, &mut sent).await;
+    (r, sent)
+}
+
+async fn exchange(
+    grant: Option<&HttpGrant>,
+    deadline: Option<Instant>,
+    req: Request,
+    sent: &mut bool,
 ) -> Result<Response, HttpError> {
     let uri: Uri = req
         .url
@@ -177,6 +235,11 @@ pub async fn fetch(
     for (name, value) in &req.headers {
         let n = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| HttpError::InvalidRequest(format!("header name {name:?}")))?;
+        if RESERVED_HEADERS.contains(&n.as_str()) {
+            return Err(HttpError::InvalidRequest(format!(
+                "header {name:?} is set by the host, not by a plugin"
+            )));
+        }
         let v = HeaderValue::from_str(value)
             .map_err(|_| HttpError::InvalidRequest(format!("value of header {name:?}")))?;
         has_agent |= n == USER_AGENT;
@@ -201,6 +264,7 @@ pub async fn fetch(
         ));
     }
     let cap = grant.max_response;
+    *sent = true;
     let exchange = async {
         let resp = client
             .request(request)
@@ -254,6 +318,14 @@ pub async fn fetch(
 mod tests {
     use super::*;
 
+    async fn go(
+        grant: Option<&HttpGrant>,
+        deadline: Option<Instant>,
+        req: Request,
+    ) -> Result<Response, HttpError> {
+        fetch(grant, deadline, req).await.0
+    }
+
     #[test]
     fn targets_parse_and_match_urls() {
         let t = Target::parse("127.0.0.1:9100").unwrap();
@@ -298,7 +370,7 @@ mod tests {
         let soon = Instant::now() + Duration::from_secs(1);
         let t = time_left(Some(soon), wanted);
         assert!(t <= Duration::from_millis(900), "{t:?}");
-        assert!(t >= Duration::from_millis(800), "{t:?}");
+        assert!(t >= Duration::from_millis(500), "{t:?}");
         let past = Instant::now() - Duration::from_secs(1);
         assert!(time_left(Some(past), wanted).is_zero());
     }
@@ -310,6 +382,13 @@ mod tests {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
+        // `{PORT}` in the answer stands for the server's own port.
+        let answer = answer.map(|a| {
+            String::from_utf8(a)
+                .unwrap()
+                .replace("{PORT}", &port.to_string())
+                .into_bytes()
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -355,10 +434,10 @@ mod tests {
     #[tokio::test]
     async fn an_allowed_target_answers_and_redirects_are_not_followed() {
         let (port, heads) = server(Some(
-            b"HTTP/1.1 302 Found\r\nLocation: http://10.0.0.1/\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nmoved"
+            b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{PORT}/next\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nmoved"
                 .to_vec(),
         ));
-        let r = fetch(Some(&grant(port, "1KiB")), None, get(port, 0))
+        let r = go(Some(&grant(port, "1KiB")), None, get(port, 0))
             .await
             .unwrap();
         assert_eq!(r.status, 302);
@@ -368,7 +447,69 @@ mod tests {
         assert!(head.starts_with("get /metrics http/1.1\r\n"), "{head}");
         assert!(head.contains("accept: text/plain\r\n"), "{head}");
         assert!(head.contains("user-agent: sandkit/"), "{head}");
-        assert!(heads.try_recv().is_err(), "the redirect was followed");
+        // The Location points back at the same server: following it would show a second head.
+        assert!(
+            heads.recv_timeout(Duration::from_millis(300)).is_err(),
+            "the redirect was followed"
+        );
+    }
+
+    #[tokio::test]
+    async fn host_and_connection_headers_are_the_hosts() {
+        let (port, heads) = server(Some(b"HTTP/1.1 204 No Content\r\n\r\n".to_vec()));
+        for name in ["Host", "transfer-encoding", "Connection", "content-length"] {
+            let mut req = get(port, 0);
+            req.headers.push((name.into(), "admin.internal".into()));
+            match go(Some(&grant(port, "1KiB")), None, req).await {
+                Err(HttpError::InvalidRequest(m)) => assert!(m.contains(name), "{m}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert!(heads.try_recv().is_err(), "a refused request was sent");
+        let r = go(Some(&grant(port, "1KiB")), None, get(port, 0))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 204);
+        let head = heads.recv().unwrap().to_ascii_lowercase();
+        assert!(
+            head.contains(&format!("host: 127.0.0.1:{port}\r\n")),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn spellings_of_an_allowed_target_match_and_others_do_not() {
+        let sandbox = Sandbox {
+            http: vec![
+                "Exporter.Example.com.:443".into(),
+                "[0:0::1]:9100".into(),
+                "127.0.0.1:9100".into(),
+            ],
+            ..Sandbox::default()
+        };
+        let g = HttpGrant::from_sandbox(&sandbox).unwrap();
+        let allowed = |u: &str| g.allows(&target_of(&u.parse().unwrap()).unwrap());
+        assert!(allowed("https://exporter.example.com/metrics"));
+        assert!(allowed("https://EXPORTER.example.com.:443/metrics"));
+        assert!(allowed("http://[::1]:9100/metrics"));
+        assert!(allowed("http://[0::1]:9100/"));
+        assert!(allowed("http://127.0.0.1:9100/"));
+        assert!(!allowed("http://127.0.0.1:9101/"));
+        assert!(!allowed("http://127.0.0.2:9100/"));
+        assert!(!allowed("http://exporter.example.com/metrics"), "port 80");
+        assert!(!allowed("https://evil-exporter.example.com/"));
+        assert!(!allowed("https://exporter.example.com.evil.net/"));
+        assert!(
+            !allowed("http://localhost:9100/"),
+            "a name is not its address"
+        );
+        assert!(Target::parse(" 127.0.0.1:9100").is_err());
+        assert!(Target::parse(".:80").is_err());
+        assert_eq!(
+            url_for_log("http://h:1/metrics?token=secret"),
+            "http://h:1/metrics"
+        );
+        assert_eq!(url_for_log(&"a".repeat(300)).len(), 203);
     }
 
     #[tokio::test]
@@ -379,7 +520,7 @@ mod tests {
             r
         };
         let (port, _h) = server(Some(big));
-        match fetch(Some(&grant(port, "1KiB")), None, get(port, 0)).await {
+        match go(Some(&grant(port, "1KiB")), None, get(port, 0)).await {
             Err(HttpError::TooLarge(1024)) => {}
             other => panic!("{other:?}"),
         }
@@ -390,34 +531,34 @@ mod tests {
             r
         };
         let (port, _h) = server(Some(chunked));
-        match fetch(Some(&grant(port, "1KiB")), None, get(port, 0)).await {
+        match go(Some(&grant(port, "1KiB")), None, get(port, 0)).await {
             Err(HttpError::TooLarge(1024)) => {}
             other => panic!("{other:?}"),
         }
 
         let (port, _h) = server(None);
         let start = Instant::now();
-        match fetch(Some(&grant(port, "1KiB")), None, get(port, 200)).await {
+        match go(Some(&grant(port, "1KiB")), None, get(port, 200)).await {
             Err(HttpError::Timeout(m)) => assert!(m.contains("200ms"), "{m}"),
             other => panic!("{other:?}"),
         }
         assert!(start.elapsed() < Duration::from_secs(2));
         // The call's deadline wins over a longer timeout, with a margin left to the plugin.
         let deadline = Instant::now() + Duration::from_millis(500);
-        match fetch(Some(&grant(port, "1KiB")), Some(deadline), get(port, 0)).await {
+        match go(Some(&grant(port, "1KiB")), Some(deadline), get(port, 0)).await {
             Err(HttpError::Timeout(_)) => {}
             other => panic!("{other:?}"),
         }
         assert!(Instant::now() < deadline, "returned after the deadline");
 
         let closed = closed_port();
-        match fetch(Some(&grant(closed, "1KiB")), None, get(closed, 0)).await {
+        match go(Some(&grant(closed, "1KiB")), None, get(closed, 0)).await {
             Err(HttpError::Failed(m)) => assert!(m.to_lowercase().contains("refused"), "{m}"),
             other => panic!("{other:?}"),
         }
         let mut bad = get(port, 0);
         bad.headers.push(("bad header".into(), "x".into()));
-        match fetch(Some(&grant(port, "1KiB")), None, bad).await {
+        match go(Some(&grant(port, "1KiB")), None, bad).await {
             Err(HttpError::InvalidRequest(m)) => assert!(m.contains("bad header"), "{m}"),
             other => panic!("{other:?}"),
         }
@@ -449,11 +590,11 @@ mod tests {
             timeout_ms: 0,
         };
         let url = format!("http://127.0.0.1:{port}/metrics");
-        match fetch(Some(&grant), None, req(url.clone())).await {
+        match go(Some(&grant), None, req(url.clone())).await {
             Err(HttpError::Refused(m)) => assert!(m.contains(&format!("127.0.0.1:{port}")), "{m}"),
             other => panic!("{other:?}"),
         }
-        match fetch(None, None, req(url)).await {
+        match go(None, None, req(url)).await {
             Err(HttpError::Refused(m)) => assert!(m.contains("no [sandbox] http"), "{m}"),
             other => panic!("{other:?}"),
         }

@@ -8,11 +8,20 @@
 //! `measurement_name` set, every metric is a field of that one measurement under its full name.
 //! Each target also gives `up` (measurement `prom`: 1 or 0) and `scrape` `duration_seconds` and
 //! `samples_scraped`, tagged with `instance` (the target's `host:port`), as Prometheus records
-//! them for itself. NaN and infinite values have no line-protocol form and are skipped.
+//! them for itself (an exporter's own series of those names become `exported_up`, ...). NaN and
+//! infinite values have no line-protocol form and are skipped. A target that fails (refused by
+//! the sandbox, unreachable, too slow, not 200, over `sample_limit`) is logged and gives `up` 0;
+//! the call still succeeds so that the other targets' points are kept. Bad lines are skipped and
+//! counted, the first one logged with its number. Both the Prometheus text format and
+//! OpenMetrics text (timestamps in seconds) are read, by the response's `content-type`.
 //!
 //! Config (all optional but `urls`):
 //! - `urls`: the exposition URLs, e.g. `["http://127.0.0.1:9100/metrics"]`;
-//! - `timeout`: per scrape, e.g. `"5s"` (default: the host's `[sandbox] http_timeout`);
+//! - `timeout`: per target, e.g. `"5s"` (the default). Targets are scraped one after another
+//!   within one call, so keep `timeout` x targets under the plugin's `[limits] timeout` (10 s by
+//!   default); the host cuts a request short of the call's deadline in any case;
+//! - `sample_limit`: samples one target may give after the filters (default 50,000; 0: no
+//!   limit); past it the scrape fails, as Prometheus' `sample_limit` makes it;
 //! - `measurement_prefix`: put before every measurement name;
 //! - `measurement_name`: one measurement for everything (fields keep the full metric name);
 //! - `metric_types`: families to keep by declared type (`counter`, `gauge`, `histogram`,
@@ -32,9 +41,14 @@ use sandkit_sdk::{Collector, Config, Emitter, FieldKind, MeasurementInfo, Plugin
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use text::Format;
 
 const TYPES: [&str; 5] = ["counter", "gauge", "histogram", "summary", "untyped"];
 const ACCEPT: &str = "text/plain;version=0.0.4;q=1.0,*/*;q=0.1";
+/// Per target; targets are scraped one after another within one call (10 s by default).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Samples kept per target before the scrape fails; below the host's 100,000 points a call.
+const DEFAULT_SAMPLE_LIMIT: u64 = 50_000;
 
 /// One target: its URL and the `host:port` that names it.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +60,8 @@ struct Target {
 #[derive(Debug, Clone, PartialEq)]
 struct Settings {
     targets: Vec<Target>,
-    timeout: Option<Duration>,
+    timeout: Duration,
+    sample_limit: usize,
     prefix: String,
     measurement_name: String,
     metric_types: Option<Vec<String>>,
@@ -105,7 +120,7 @@ fn duration(text: &str) -> Result<Duration, String> {
     if !secs.is_finite() || secs <= 0.0 {
         return Err(format!("{text:?} must be above 0"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is too long"))
 }
 
 /// A table of string values under `key`, in key order.
@@ -136,6 +151,7 @@ impl Settings {
             "tags",
             "instance_tag",
             "headers",
+            "sample_limit",
         ])?;
         let urls = config.get_str_list("urls")?.unwrap_or_default();
         if urls.is_empty() {
@@ -151,9 +167,9 @@ impl Settings {
             })
             .collect::<Result<Vec<_>, String>>()?;
         let timeout = match config.value().get("timeout") {
-            None => None,
+            None => DEFAULT_TIMEOUT,
             Some(Value::String(s)) => {
-                Some(duration(s).map_err(|e| format!("config key \"timeout\": {e}"))?)
+                duration(s).map_err(|e| format!("config key \"timeout\": {e}"))?
             }
             Some(_) => return Err("config key \"timeout\": expected a string like \"5s\"".into()),
         };
@@ -171,6 +187,8 @@ impl Settings {
         Ok(Settings {
             targets,
             timeout,
+            sample_limit: usize::try_from(config.u64_or("sample_limit", DEFAULT_SAMPLE_LIMIT)?)
+                .unwrap_or(usize::MAX),
             prefix: config.str_or("measurement_prefix", "")?,
             measurement_name: config.str_or("measurement_name", "")?,
             metric_types,
@@ -232,9 +250,62 @@ fn glob(pattern: &str, name: &str) -> bool {
 /// Points of one measurement, tag set and time, with their fields in order of arrival.
 type Groups = BTreeMap<(String, Vec<(String, String)>, Option<i64>), Vec<(String, f64)>>;
 
-/// The points of one target's exposition, and the number of samples kept.
-fn points(settings: &Settings, target: &Target, text: &str) -> (Vec<Point>, usize, Vec<String>) {
-    let exposition = text::parse(text);
+/// The series the collector writes about each scrape; an exporter's own series of these names
+/// are kept as `exported_<name>`.
+const OWN_SERIES: [&str; 3] = ["up", "scrape_duration_seconds", "scrape_samples_scraped"];
+
+/// What one exposition gave.
+#[derive(Debug, Default)]
+struct Scraped {
+    points: Vec<Point>,
+    /// Samples kept (after filters, without NaN and infinities).
+    samples: usize,
+    bad_lines: usize,
+    first_error: Option<String>,
+}
+
+/// The tags of a sample: its labels (empty ones dropped; one that a configured tag replaces kept
+/// as `exported_<name>`, prefixed again while that name is taken, as Prometheus does), `instance` unless the labels or the configured tags have it, then the
+/// configured tags. Sorted, with no key twice.
+fn tags_of(
+    settings: &Settings,
+    target: &Target,
+    labels: &[(&str, std::borrow::Cow<'_, str>)],
+) -> Vec<(String, String)> {
+    let configured = |k: &str| settings.tags.iter().any(|(t, _)| t == k);
+    let mut tags: BTreeMap<String, String> = BTreeMap::new();
+    let labels = labels.iter().filter(|(_, v)| !v.is_empty());
+    for (k, v) in labels.clone().filter(|(k, _)| !configured(k)) {
+        tags.insert((*k).to_string(), v.to_string());
+    }
+    for (k, v) in labels.filter(|(k, _)| configured(k)) {
+        let mut key = format!("exported_{k}");
+        while tags.contains_key(&key) || configured(&key) {
+            key.insert_str(0, "exported_");
+        }
+        tags.insert(key, v.to_string());
+    }
+    if settings.instance_tag && !tags.contains_key("instance") {
+        tags.insert("instance".into(), target.instance.clone());
+    }
+    for (k, v) in &settings.tags {
+        tags.insert(k.clone(), v.clone());
+    }
+    tags.into_iter().collect()
+}
+
+/// The points of one target's exposition.
+///
+/// # Errors
+/// When more than `sample_limit` samples pass the filters (the scrape fails, as Prometheus's
+/// `sample_limit` makes it).
+fn points(
+    settings: &Settings,
+    target: &Target,
+    text: &str,
+    format: Format,
+) -> Result<Scraped, String> {
+    let exposition = text::parse(text, format);
     let mut groups = Groups::new();
     let mut kept = 0;
     for s in &exposition.samples {
@@ -242,32 +313,28 @@ fn points(settings: &Settings, target: &Target, text: &str) -> (Vec<Point>, usiz
             continue;
         }
         kept += 1;
-        let mut tags: Vec<(String, String)> = Vec::with_capacity(s.labels.len() + 2);
-        for (k, v) in &s.labels {
-            if v.is_empty() {
-                continue;
-            }
-            let key = if settings.tags.iter().any(|(t, _)| t == k) {
-                format!("exported_{k}")
-            } else {
-                (*k).to_string()
-            };
-            tags.push((key, v.clone()));
+        if settings.sample_limit > 0 && kept > settings.sample_limit {
+            return Err(format!(
+                "more than {} samples (sample_limit)",
+                settings.sample_limit
+            ));
         }
-        if settings.instance_tag && !tags.iter().any(|(k, _)| k == "instance") {
-            tags.push(("instance".into(), target.instance.clone()));
-        }
-        tags.extend(settings.tags.iter().cloned());
-        tags.sort();
-        let (measurement, field) = settings.name(s.name);
-        let ts = s.timestamp_ms.map(|ms| ms.saturating_mul(1_000_000));
-        let fields = groups.entry((measurement, tags, ts)).or_default();
+        let tags = tags_of(settings, target, &s.labels);
+        let name = if OWN_SERIES.contains(&s.name) {
+            format!("exported_{}", s.name)
+        } else {
+            s.name.to_string()
+        };
+        let (measurement, field) = settings.name(&name);
+        let fields = groups
+            .entry((measurement, tags, s.timestamp_ns))
+            .or_default();
         match fields.iter_mut().find(|(f, _)| *f == field) {
             Some(slot) => slot.1 = s.value,
             None => fields.push((field, s.value)),
         }
     }
-    let out = groups
+    let points = groups
         .into_iter()
         .map(|((measurement, tags, ts), fields)| {
             let mut p = Point::new(measurement);
@@ -283,8 +350,12 @@ fn points(settings: &Settings, target: &Target, text: &str) -> (Vec<Point>, usiz
             }
         })
         .collect();
-    let errors = exposition.errors.iter().map(ToString::to_string).collect();
-    (out, kept, errors)
+    Ok(Scraped {
+        points,
+        samples: kept,
+        bad_lines: exposition.bad_lines,
+        first_error: exposition.first_error.map(|e| e.to_string()),
+    })
 }
 
 /// What the target says about the scrape itself (`up`, `scrape_duration_seconds`,
@@ -296,9 +367,11 @@ fn scrape_points(
     secs: f64,
     n: usize,
 ) -> Vec<Point> {
-    let mut tags = vec![("instance".to_string(), target.instance.clone())];
-    tags.extend(settings.tags.iter().cloned());
-    tags.sort();
+    let mut tags: BTreeMap<String, String> = BTreeMap::new();
+    tags.insert("instance".into(), target.instance.clone());
+    for (k, v) in &settings.tags {
+        tags.insert(k.clone(), v.clone());
+    }
     let mut groups: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
     for (name, value) in [
         ("up", if up { 1.0 } else { 0.0 }),
@@ -329,20 +402,19 @@ struct Prom {
 
 impl Prom {
     /// Scrapes one target: its points, or why there are none.
-    fn scrape(&self, target: &Target) -> Result<(Vec<Point>, usize, Vec<String>), String> {
+    fn scrape(&self, target: &Target) -> Result<Scraped, String> {
         let mut req = Request::get(&target.url).header("accept", ACCEPT);
         for (k, v) in &self.settings.headers {
             req = req.header(k, v);
         }
-        if let Some(t) = self.settings.timeout {
-            req = req.timeout(t);
-        }
+        req = req.timeout(self.settings.timeout);
         let resp = req.send().map_err(|e| e.to_string())?;
         if resp.status != 200 {
             return Err(format!("HTTP {}", resp.status));
         }
+        let format = Format::of_content_type(resp.header("content-type").unwrap_or(""));
         let text = resp.text().map_err(|e| e.to_string())?;
-        Ok(points(&self.settings, target, text))
+        points(&self.settings, target, text, format)
     }
 }
 
@@ -399,18 +471,18 @@ impl Collector for Prom {
         for target in &self.settings.targets {
             let start = Instant::now();
             let (up, n) = match self.scrape(target) {
-                Ok((points, n, errors)) => {
-                    for p in points {
+                Ok(scraped) => {
+                    for p in scraped.points {
                         out.push(p);
                     }
-                    if let Some(first) = errors.first() {
+                    if let Some(first) = &scraped.first_error {
                         sandkit_sdk::warn!(
                             "{}: {} bad line(s) skipped, the first at {first}",
                             target.url,
-                            errors.len()
+                            scraped.bad_lines
                         );
                     }
-                    (true, n)
+                    (true, scraped.samples)
                 }
                 Err(e) => {
                     sandkit_sdk::warn!("scrape of {} failed: {e}", target.url);
@@ -462,11 +534,17 @@ stamped{job="x",instance="10.0.0.1:80"} 2 1700000000000
     #[test]
     fn names_are_cut_at_the_first_underscore_and_samples_share_points() {
         let s = settings(json!({"urls": ["http://127.0.0.1:9100/metrics"]}));
-        let (points, kept, errors) = points(&s, &target(), TEXT);
-        assert_eq!(kept, 7, "NaN skipped");
-        assert_eq!(errors, vec!["line 12: bad: value \"line\" is not a number"]);
+        let scraped = points(&s, &target(), TEXT, Format::Prometheus).unwrap();
+        assert_eq!(scraped.samples, 7, "NaN skipped");
+        assert_eq!(scraped.bad_lines, 1);
+        assert_eq!(
+            scraped.first_error.as_deref(),
+            Some("line 12: bad: value \"line\" is not a number")
+        );
         let inst = ("instance", "127.0.0.1:9100");
         let want = vec![
+            // The exporter's own `up` does not collide with the collector's.
+            Point::new("exported").tag(inst.0, inst.1).field("up", 1.0),
             Point::new("go")
                 .tag(inst.0, inst.1)
                 .field("gc_duration_seconds_count", 3.0),
@@ -490,9 +568,47 @@ stamped{job="x",instance="10.0.0.1:80"} 2 1700000000000
                 .tag("job", "x")
                 .field("stamped", 2.0)
                 .timestamp_ns(1_700_000_000_000_000_000),
-            Point::new("prom").tag(inst.0, inst.1).field("up", 1.0),
         ];
-        assert_eq!(points, want);
+        assert_eq!(scraped.points, want);
+    }
+
+    #[test]
+    fn configured_tags_win_and_no_key_is_written_twice() {
+        let s = settings(json!({
+            "urls": ["http://127.0.0.1:9100/metrics"],
+            "tags": {"instance": "db1", "cpu": "all"},
+        }));
+        let text = "x_a{cpu=\"0\",exported_cpu=\"9\",instance=\"i\"} 1\n";
+        let p = points(&s, &target(), text, Format::Prometheus)
+            .unwrap()
+            .points;
+        assert_eq!(
+            p,
+            vec![Point::new("x")
+                .tag("cpu", "all")
+                .tag("exported_cpu", "9")
+                .tag("exported_exported_cpu", "0")
+                .tag("exported_instance", "i")
+                .tag("instance", "db1")
+                .field("a", 1.0)]
+        );
+        let own = scrape_points(&s, &target(), true, 0.1, 1);
+        assert_eq!(
+            own[0],
+            Point::new("prom")
+                .tag("cpu", "all")
+                .tag("instance", "db1")
+                .field("up", 1.0)
+        );
+    }
+
+    #[test]
+    fn a_target_over_its_sample_limit_fails() {
+        let s = settings(json!({"urls": ["http://h:1/"], "sample_limit": 3}));
+        let e = points(&s, &target(), TEXT, Format::Prometheus).unwrap_err();
+        assert_eq!(e, "more than 3 samples (sample_limit)");
+        let unlimited = settings(json!({"urls": ["http://h:1/"], "sample_limit": 0}));
+        assert!(points(&unlimited, &target(), TEXT, Format::Prometheus).is_ok());
     }
 
     #[test]
@@ -506,8 +622,9 @@ stamped{job="x",instance="10.0.0.1:80"} 2 1700000000000
             "tags": {"cpu": "all", "dc": "eu"},
             "instance_tag": false,
         }));
-        let (points, kept, _) = points(&s, &target(), TEXT);
-        assert_eq!(kept, 3);
+        let scraped = points(&s, &target(), TEXT, Format::Prometheus).unwrap();
+        assert_eq!(scraped.samples, 3);
+        let points = scraped.points;
         let want = vec![
             Point::new("x_nodes")
                 .tag("cpu", "all")
@@ -532,7 +649,9 @@ stamped{job="x",instance="10.0.0.1:80"} 2 1700000000000
     }
 
     fn points_of(s: &Settings) -> Vec<Point> {
-        points(s, &target(), TEXT).0
+        points(s, &target(), TEXT, Format::Prometheus)
+            .unwrap()
+            .points
     }
 
     #[test]
