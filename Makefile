@@ -20,13 +20,14 @@ INPUTS := webhook
 all: build
 
 ## deps: install what is missing (the wasm32-wasip2 target; Debian's librocksdb-dev, which the
-## state store links through ROCKSDB_LIB_DIR in .cargo/config.toml, and libclang-dev for its bindgen)
+## state store links through ROCKSDB_LIB_DIR in .cargo/config.toml, and libclang-dev for its bindgen;
+## protobuf-compiler, whose protoc the etcd client's build needs)
 deps:
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first"; exit 1; }
 	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
-	@dpkg -s librocksdb-dev libclang-dev >/dev/null 2>&1 || { \
+	@dpkg -s librocksdb-dev libclang-dev protobuf-compiler >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librocksdb-dev libclang-dev; }
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librocksdb-dev libclang-dev protobuf-compiler; }
 
 ## guests: build every guest component and copy them to build/wasm
 guests: deps
@@ -51,7 +52,7 @@ run: build
 	cd $(BUILD)/agent && exec $(BIN) run
 
 ## test-deps: real servers the integration tests start on loopback (Debian packages)
-TEST_PACKAGES := influxdb logrotate nginx prometheus prometheus-node-exporter wrk
+TEST_PACKAGES := influxdb logrotate nginx prometheus prometheus-node-exporter wrk etcd-server
 test-deps:
 	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -66,6 +66,7 @@ fn main() {
         files: Arc::new(move || t.clone()),
         pipelines: None,
         inputs: None,
+        election: None,
     };
     let page = render_metrics(&state);
     println!(

@@ -6,6 +6,7 @@
 mod cli;
 mod collectors;
 mod durability;
+mod election;
 mod faults;
 mod files;
 mod influxdb;

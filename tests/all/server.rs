@@ -50,6 +50,7 @@ fn state() -> ServerState {
         files: Arc::new(Vec::new),
         pipelines: None,
         inputs: None,
+        election: None,
     }
 }
 

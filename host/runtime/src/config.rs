@@ -312,6 +312,10 @@ pub struct RawPluginConfig {
     /// Run the plugin at all.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Run this collector only on the agent that leads the election (`[election]` in
+    /// sandkit.toml; a single node always leads). Default false: it runs on every agent.
+    #[serde(default)]
+    pub election: Option<bool>,
     /// Collection interval, e.g. "10s"; default: the plugin's declared default.
     pub interval: Option<HumanDuration>,
     /// Per-call limits; unset keys come from `[runtime.limits]`.
@@ -345,6 +349,8 @@ pub enum OnError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginConfig {
     pub enabled: bool,
+    /// Collect only while this agent leads the election.
+    pub election: bool,
     pub interval: Option<Duration>,
     pub limits: Limits,
     pub sandbox: Sandbox,
@@ -367,6 +373,7 @@ impl PluginConfig {
     pub fn default_with(limits: Limits) -> Self {
         PluginConfig {
             enabled: true,
+            election: false,
             interval: None,
             limits,
             sandbox: Sandbox::default(),
@@ -429,6 +436,7 @@ impl PluginConfig {
         };
         Ok(PluginConfig {
             enabled: raw.enabled.unwrap_or(true),
+            election: raw.election.unwrap_or(false),
             interval: raw.interval.map(|d| d.0),
             limits: raw.limits.apply(base),
             sandbox: raw.sandbox,

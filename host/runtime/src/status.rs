@@ -51,6 +51,8 @@ pub enum PluginState {
     Starting,
     /// On schedule.
     Running,
+    /// An `election = true` collector on an agent that does not lead: paused until it does.
+    Standby,
     /// Waiting to restart after a crash.
     Backoff,
     /// Stopped after too many crashes; replacing its file re-enables it.

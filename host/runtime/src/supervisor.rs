@@ -38,6 +38,10 @@ pub struct Supervisor {
     plugins: Mutex<HashMap<String, Entry>>,
     pipelines: Arc<PipelineRegistry>,
     inputs: Arc<InputRegistry>,
+    /// Whether this agent leads the election: `election = true` collectors run only then.
+    leader: watch::Receiver<bool>,
+    /// Keeps `leader` open when no election feeds it (always leader).
+    _always: Option<watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -85,7 +89,29 @@ fn lock(s: &Mutex<PluginStatus>) -> std::sync::MutexGuard<'_, PluginStatus> {
 }
 
 impl Supervisor {
+    /// A supervisor on a single node: this agent always leads.
     pub fn new(runtime: Arc<Runtime>, sink: Sink, global_tags: Vec<(String, String)>) -> Arc<Self> {
+        let (always, leader) = watch::channel(true);
+        Self::build(runtime, sink, global_tags, leader, Some(always))
+    }
+
+    /// A supervisor whose `election = true` collectors run only while `leader` is true.
+    pub fn with_leadership(
+        runtime: Arc<Runtime>,
+        sink: Sink,
+        global_tags: Vec<(String, String)>,
+        leader: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        Self::build(runtime, sink, global_tags, leader, None)
+    }
+
+    fn build(
+        runtime: Arc<Runtime>,
+        sink: Sink,
+        global_tags: Vec<(String, String)>,
+        leader: watch::Receiver<bool>,
+        always: Option<watch::Sender<bool>>,
+    ) -> Arc<Self> {
         Arc::new(Supervisor {
             pipelines: PipelineRegistry::new(runtime.clone()),
             inputs: InputRegistry::new(runtime.clone()),
@@ -93,6 +119,8 @@ impl Supervisor {
             sink,
             global_tags: Arc::new(global_tags),
             plugins: Mutex::new(HashMap::new()),
+            leader,
+            _always: always,
         })
     }
 
@@ -335,6 +363,7 @@ impl Supervisor {
             global_tags: self.global_tags.clone(),
             status: status.clone(),
             stop: stop_rx,
+            leader: self.leader.clone(),
         };
         let running_config = task.config.clone();
         let handle = tokio::spawn(task.run());
@@ -359,6 +388,7 @@ struct PluginTask {
     global_tags: Arc<Vec<(String, String)>>,
     status: Arc<Mutex<PluginStatus>>,
     stop: watch::Receiver<bool>,
+    leader: watch::Receiver<bool>,
 }
 
 enum Step {
@@ -425,6 +455,10 @@ impl PluginTask {
                 if !self.sleep_until(due).await {
                     return;
                 }
+                if self.config.election && !*self.leader.borrow() && !self.await_leadership().await
+                {
+                    return;
+                }
                 let result = inst.collect().await;
                 {
                     let mut st = lock(&self.status);
@@ -452,6 +486,21 @@ impl PluginTask {
                 Step::Stop => return,
             }
         }
+    }
+
+    /// Stand by until this agent leads (true) or a stop is asked for (false).
+    async fn await_leadership(&mut self) -> bool {
+        lock(&self.status).state = PluginState::Standby;
+        tracing::info!(plugin = %self.name(), "runtime.standby: paused until this agent leads the election");
+        let led = tokio::select! {
+            r = self.leader.wait_for(|l| *l) => r.is_ok(),
+            _ = self.stop.wait_for(|s| *s) => false,
+        };
+        if led {
+            lock(&self.status).state = PluginState::Running;
+            tracing::info!(plugin = %self.name(), "runtime.resume: this agent leads the election");
+        }
+        led
     }
 
     async fn instantiate(&self, state: Arc<Mutex<StateStore>>) -> Result<Instance, RuntimeError> {

@@ -43,7 +43,13 @@ pub async fn run(
         output = output.name(),
         "sandkit.start"
     );
-    let sup = Supervisor::new(runtime, sink.clone(), cfg.global_tags.clone());
+    let election = sandkit_election::Election::start(&cfg.election);
+    let sup = Supervisor::with_leadership(
+        runtime,
+        sink.clone(),
+        cfg.global_tags.clone(),
+        election.leader(),
+    );
     // Plugins load first (the first scan of the directory is done when this returns), so that
     // file tasks find the pipelines they name.
     let watcher =
@@ -98,6 +104,7 @@ pub async fn run(
                 },
                 pipelines: Some(provider.clone()),
                 inputs: Some(sup.inputs().clone()),
+                election: Some(election.status()),
             };
             Some(start_server(http, &cfg.data_dir, sink.clone(), state).await?)
         }
@@ -110,6 +117,7 @@ pub async fn run(
         sup.clone(),
         output.clone(),
         file_stats.clone(),
+        election.status(),
         cfg.data_dir.clone(),
     ));
 
@@ -125,6 +133,8 @@ pub async fn run(
     }
     status_task.abort();
     sup.shutdown().await;
+    // Resign once the election plugins are stopped: the next leader takes over at once.
+    election.stop().await;
     write_json(&sup.statuses(), &status_file, &mut String::new());
     drop(sup);
     writer.finish().await;
@@ -202,21 +212,33 @@ fn file_snapshots(stats: &[(String, Arc<TaskStats>)]) -> Vec<TaskSnapshot> {
     stats.iter().map(|(n, s)| s.snapshot(n)).collect()
 }
 
-/// status.json (plugins), outputs.json (counters per destination and category) and, with file
-/// tasks, files.json (counters per task).
+/// status.json (plugins), outputs.json (counters per destination and category), election.json
+/// (leadership, also written the moment it changes) and, with file tasks, files.json (counters
+/// per task).
 async fn write_status_forever(
     sup: Arc<Supervisor>,
     output: Arc<dyn Output>,
     file_stats: Vec<(String, Arc<TaskStats>)>,
+    mut election: tokio::sync::watch::Receiver<sandkit_election::Leadership>,
     data_dir: PathBuf,
 ) {
     let mut tick = tokio::time::interval(STATUS_EVERY);
     let (status, outputs) = (data_dir.join("status.json"), data_dir.join("outputs.json"));
     let files = data_dir.join("files.json");
-    let (mut last_status, mut last_outputs, mut last_files) =
-        (String::new(), String::new(), String::new());
+    let election_file = data_dir.join("election.json");
+    let (mut last_status, mut last_outputs, mut last_files, mut last_election) =
+        (String::new(), String::new(), String::new(), String::new());
+    let mut election_open = true;
     loop {
-        tick.tick().await;
+        let leadership = election.borrow_and_update().clone();
+        write_json(&leadership, &election_file, &mut last_election);
+        tokio::select! {
+            _ = tick.tick() => {}
+            r = election.changed(), if election_open => {
+                election_open = r.is_ok();
+                continue;
+            }
+        }
         write_json(&sup.statuses(), &status, &mut last_status);
         write_json(&output.lane_stats(), &outputs, &mut last_outputs);
         if !file_stats.is_empty() {

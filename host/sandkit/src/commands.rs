@@ -262,6 +262,33 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
             str_of("last_error")
         );
     }
+    if let Ok(text) = std::fs::read_to_string(cfg.data_dir.join("election.json")) {
+        if let Ok(e) = serde_json::from_str::<serde_json::Value>(&text) {
+            let s = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let role = if e.get("leader").and_then(serde_json::Value::as_bool) == Some(true) {
+                format!(
+                    "leader (term {})",
+                    e.get("term")
+                        .and_then(serde_json::Value::as_i64)
+                        .unwrap_or(0)
+                )
+            } else {
+                let leader = s("leader_id");
+                format!(
+                    "follower (leader: {})",
+                    if leader.is_empty() {
+                        "unknown"
+                    } else {
+                        &leader
+                    }
+                )
+            };
+            println!("\nelection ({}): {} is {role}", s("backend"), s("id"));
+            if let Some(err) = e.get("last_error").and_then(|v| v.as_str()) {
+                println!("  last error: {err}");
+            }
+        }
+    }
     let outputs: Vec<serde_json::Value> = read_json_list(&cfg.data_dir.join("outputs.json"));
     if !outputs.is_empty() {
         println!(

@@ -44,6 +44,9 @@ struct RawConfig {
     /// The HTTP server: inbound writes, /metrics, status.
     #[serde(default)]
     http: RawHttpConfig,
+    /// Leader election among agents (plugins with `election = true` run on the leader only).
+    #[serde(default)]
+    election: sandkit_election::RawElectionConfig,
 }
 
 fn default_plugins_dir() -> PathBuf {
@@ -250,6 +253,7 @@ pub struct AgentConfig {
     pub files: Vec<FileTask>,
     /// `None` when `[http] enabled = false`.
     pub http: Option<HttpConfig>,
+    pub election: sandkit_election::ElectionConfig,
 }
 
 /// Overrides from the command line.
@@ -370,8 +374,17 @@ impl AgentConfig {
             .http
             .validate()
             .map_err(|e| anyhow::anyhow!("config error in {}: {e}", source.display()))?;
+        let host = global_tags
+            .iter()
+            .find(|(k, _)| k == "host")
+            .map_or_else(sandkit_runtime::hostname, |(_, v)| v.clone());
+        let election = raw
+            .election
+            .validate(&host)
+            .map_err(|e| anyhow::anyhow!("config error in {}: {e}", source.display()))?;
         Ok(AgentConfig {
             http,
+            election,
             source: source.to_path_buf(),
             data_dir,
             global_tags,

@@ -3,6 +3,7 @@
 mod agent;
 mod commands;
 mod config;
+mod service;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -70,6 +71,11 @@ enum Command {
         #[command(subcommand)]
         command: DeadletterCommand,
     },
+    /// Install or remove the systemd unit that runs the agent as a service.
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
     /// Show the status of the plugins of a running agent (from data_dir/status.json).
     Status {
         #[command(flatten)]
@@ -77,6 +83,28 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// Write sandkit.service (hardened: only the data directory writable) and enable it when
+    /// systemd manages the unit directory.
+    Install {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Where to write the unit.
+        #[arg(long, default_value = "/etc/systemd/system")]
+        unit_dir: PathBuf,
+        /// Run the agent as this user (and its group) instead of root.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Disable and remove sandkit.service.
+    Uninstall {
+        /// Where the unit was written.
+        #[arg(long, default_value = "/etc/systemd/system")]
+        unit_dir: PathBuf,
     },
 }
 
@@ -218,6 +246,17 @@ fn main() -> Result<()> {
                 command: DeadletterCommand::Purge { cfg, task },
             } => commands::deadletter(&cfg, task.as_deref(), true),
             Command::Status { cfg, json } => commands::status(&cfg, json),
+            Command::Service {
+                command:
+                    ServiceCommand::Install {
+                        cfg,
+                        unit_dir,
+                        user,
+                    },
+            } => service::install(&cfg, &unit_dir, user),
+            Command::Service {
+                command: ServiceCommand::Uninstall { unit_dir },
+            } => service::uninstall(&unit_dir),
         }
     })
 }

@@ -58,6 +58,8 @@ pub struct ServerState {
     pub pipelines: Option<Arc<dyn PipelineProvider>>,
     /// The loaded passive inputs, for `/v1/input/{plugin}`.
     pub inputs: Option<Arc<InputRegistry>>,
+    /// The leader election, for `/v1/election` and `/metrics`.
+    pub election: Option<tokio::sync::watch::Receiver<sandkit_election::Leadership>>,
 }
 
 impl std::fmt::Debug for ServerState {

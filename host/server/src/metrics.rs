@@ -103,6 +103,7 @@ fn state_name(s: PluginState) -> &'static str {
     match s {
         PluginState::Starting => "starting",
         PluginState::Running => "running",
+        PluginState::Standby => "standby",
         PluginState::Backoff => "backoff",
         PluginState::Disabled => "disabled",
         PluginState::Failed => "failed",
@@ -124,7 +125,37 @@ pub fn render_state(state: &ServerState) -> String {
     plugins(&mut out, state);
     outputs(&mut out, state);
     files(&mut out, state);
+    election(&mut out, state);
     out
+}
+
+fn election(out: &mut String, state: &ServerState) {
+    let Some(e) = &state.election else {
+        return;
+    };
+    let e = e.borrow().clone();
+    let l = labels(&[("backend", e.backend), ("id", &e.id)]);
+    family(
+        out,
+        "sandkit_election_leader",
+        "gauge",
+        "1 when this agent leads the election (a single node always does)",
+        [(l.clone(), f64::from(u8::from(e.leader)))],
+    );
+    family(
+        out,
+        "sandkit_election_term",
+        "gauge",
+        "the term this agent leads in (etcd revision of its election key); 0 when it follows",
+        [(l.clone(), e.term as f64)],
+    );
+    family(
+        out,
+        "sandkit_election_transitions_total",
+        "counter",
+        "times this agent started or stopped leading",
+        [(l, e.transitions as f64)],
+    );
 }
 
 fn plugins(out: &mut String, state: &ServerState) {

@@ -49,6 +49,7 @@ fn json<T: serde::Serialize>(value: &T) -> Resp {
 enum Route {
     Health,
     Plugins,
+    Election,
     Metrics,
     Write(Api),
     PromWrite,
@@ -61,6 +62,7 @@ impl Route {
         Some(match path {
             "/v1/health" | "/health" => (Route::Health, Method::GET),
             "/v1/plugins" => (Route::Plugins, Method::GET),
+            "/v1/election" => (Route::Election, Method::GET),
             "/metrics" => (Route::Metrics, Method::GET),
             "/write" => (Route::Write(Api::InfluxV1), Method::POST),
             "/api/v2/write" => (Route::Write(Api::InfluxV2), Method::POST),
@@ -85,6 +87,7 @@ impl Route {
         match self {
             Route::Health => "/v1/health",
             Route::Plugins => "/v1/plugins",
+            Route::Election => "/v1/election",
             Route::Metrics => "/metrics",
             Route::Write(Api::InfluxV1) => "/write",
             Route::Write(Api::InfluxV2) => "/api/v2/write",
@@ -146,6 +149,14 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
             "uptime_s": shared.started.elapsed().as_secs(),
         })),
         Route::Plugins => json(&(shared.state.plugins)()),
+        Route::Election => match &shared.state.election {
+            Some(e) => json(&*e.borrow()),
+            None => reply(
+                StatusCode::NOT_FOUND,
+                "text/plain; charset=utf-8",
+                "this agent runs no election\n",
+            ),
+        },
         Route::Metrics => reply(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",

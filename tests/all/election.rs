@@ -1,0 +1,273 @@
+//! Leader election on a real etcd (Debian `etcd-server`, loopback, temporary data dir): three
+//! agents run one `election = true` collector, exactly one of them at a time.
+
+use sandkit_tests::{free_port, installed, sandkit_bin, wasm, ChildGuard};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The lease TTL of the test agents (etcd's minimum is about 2 s).
+const TTL: Duration = Duration::from_secs(3);
+/// The ticker's interval.
+const INTERVAL: Duration = Duration::from_secs(1);
+
+/// A single-member etcd on free loopback ports, killed when dropped.
+struct Etcd {
+    child: Option<ChildGuard>,
+    endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Etcd {
+    fn start() -> Option<Etcd> {
+        let etcd = installed("/usr/bin/etcd", "etcd-server")?;
+        let dir = tempfile::tempdir().unwrap();
+        let (client, peer) = (free_port(), free_port());
+        let endpoint = format!("127.0.0.1:{client}");
+        let child = Command::new(etcd)
+            .arg("--data-dir")
+            .arg(dir.path().join("etcd"))
+            .args([
+                "--listen-client-urls",
+                &format!("http://{endpoint}"),
+                "--advertise-client-urls",
+                &format!("http://{endpoint}"),
+                "--listen-peer-urls",
+                &format!("http://127.0.0.1:{peer}"),
+                "--initial-advertise-peer-urls",
+                &format!("http://127.0.0.1:{peer}"),
+                "--initial-cluster",
+                &format!("default=http://127.0.0.1:{peer}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let guard = ChildGuard(child);
+        let end = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(&endpoint).is_err() {
+            assert!(Instant::now() < end, "etcd not listening on {endpoint}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Etcd {
+            child: Some(guard),
+            endpoint,
+            _dir: dir,
+        })
+    }
+
+    /// `kill -9`.
+    fn kill(&mut self) {
+        self.child = None;
+    }
+}
+
+/// One agent in its own directory, with the ticker collector under `election = true`.
+struct Agent {
+    id: String,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl Agent {
+    fn start(id: &str, etcd: &str) -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("plugins")).unwrap();
+        std::fs::create_dir_all(d.join("conf.d")).unwrap();
+        std::fs::copy(wasm("ticker"), d.join("plugins/ticker.wasm")).unwrap();
+        std::fs::write(
+            d.join("conf.d/ticker.toml"),
+            format!("interval = \"{}s\"\nelection = true\n", INTERVAL.as_secs()),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("sandkit.toml"),
+            format!(
+                "[output]\nflush_interval = \"100ms\"\n\
+                 [election]\nbackend = \"etcd\"\nendpoints = [\"{etcd}\"]\n\
+                 namespace = \"test\"\nlease_ttl = \"{}s\"\nid = \"{id}\"\n",
+                TTL.as_secs()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(sandkit_bin())
+            .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
+            .arg("--output-file")
+            .arg(d.join("out.lp"))
+            .current_dir(d)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Agent {
+            id: id.to_string(),
+            dir,
+            child: Some(child),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// election.json, once written.
+    fn election(&self) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.path("data/election.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn leads(&self) -> bool {
+        self.election()
+            .is_some_and(|e| e["leader"] == serde_json::Value::Bool(true))
+    }
+
+    /// Ticker points in the output so far.
+    fn ticks(&self) -> usize {
+        std::fs::read_to_string(self.path("out.lp"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("ticker,"))
+            .count()
+    }
+
+    fn metrics(&self) -> String {
+        let addr = std::fs::read_to_string(self.path("data/http.addr")).unwrap();
+        let (code, body) = sandkit_tests::http(&addr, "GET", "/metrics", "");
+        assert_eq!(code, 200);
+        body
+    }
+
+    fn kill_9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn leaders(agents: &[Agent]) -> Vec<usize> {
+    (0..agents.len()).filter(|&i| agents[i].leads()).collect()
+}
+
+#[test]
+fn three_agents_one_leader_and_a_new_one_within_ttl_of_a_kill_9() {
+    let Some(etcd) = Etcd::start() else {
+        return;
+    };
+    let mut agents: Vec<Agent> = (1..=3)
+        .map(|i| Agent::start(&format!("agent{i}"), &etcd.endpoint))
+        .collect();
+    wait_until(Duration::from_secs(20), || leaders(&agents).len() == 1)
+        .expect("no leader elected in 20 s");
+    let leader = leaders(&agents)[0];
+    // Everyone has a status, and the followers know who leads.
+    assert!(
+        wait_until(Duration::from_secs(5), || agents.iter().all(|a| a
+            .election()
+            .is_some_and(|e| e["leader_id"] == agents[leader].id.as_str())))
+        .is_some(),
+        "{:?}",
+        agents.iter().map(Agent::election).collect::<Vec<_>>()
+    );
+    // Over three intervals, only the leader collects.
+    std::thread::sleep(INTERVAL * 3);
+    assert_eq!(leaders(&agents), vec![leader], "exactly one leader");
+    assert!(agents[leader].ticks() >= 2, "the leader collects");
+    for (i, a) in agents.iter().enumerate() {
+        if i != leader {
+            assert_eq!(a.ticks(), 0, "{} collected without leading", a.id);
+        }
+    }
+    let metrics = agents[leader].metrics();
+    let want = format!(
+        "sandkit_election_leader{{backend=\"etcd\",id=\"{}\"}} 1",
+        agents[leader].id
+    );
+    assert!(metrics.contains(&want), "{metrics}");
+    let term = agents[leader].election().unwrap()["term"].as_i64().unwrap();
+    assert!(term > 0);
+    assert!(metrics.contains(&format!(
+        "sandkit_election_term{{backend=\"etcd\",id=\"{}\"}} {term}",
+        agents[leader].id
+    )));
+    let follower = (leader + 1) % 3;
+    assert!(agents[follower]
+        .metrics()
+        .contains("sandkit_plugin_state{plugin=\"ticker\",state=\"standby\"} 1"));
+
+    // kill -9 the leader: another leads within one TTL and one interval.
+    let old = agents[leader].id.clone();
+    agents[leader].kill_9();
+    let took = wait_until(TTL * 3, || leaders(&agents).iter().any(|&i| i != leader))
+        .expect("no new leader");
+    let new = leaders(&agents).into_iter().find(|&i| i != leader).unwrap();
+    eprintln!(
+        "election: {old} killed, {} leads after {took:?}",
+        agents[new].id
+    );
+    assert!(
+        took <= TTL + INTERVAL,
+        "a new leader took {took:?}, more than TTL + interval"
+    );
+    let new_term = agents[new].election().unwrap()["term"].as_i64().unwrap();
+    assert!(new_term > term, "the term grows: {new_term} after {term}");
+    assert!(
+        wait_until(INTERVAL * 4, || agents[new].ticks() >= 1).is_some(),
+        "the new leader collects"
+    );
+    let others: Vec<usize> = (0..3).filter(|&i| i != leader && i != new).collect();
+    assert_eq!(agents[others[0]].ticks(), 0);
+    drop(etcd);
+}
+
+#[test]
+fn a_leader_that_loses_etcd_pauses_its_election_plugins_within_one_ttl() {
+    let Some(mut etcd) = Etcd::start() else {
+        return;
+    };
+    let agent = Agent::start("solo", &etcd.endpoint);
+    wait_until(Duration::from_secs(20), || agent.leads()).expect("the agent never led");
+    assert!(wait_until(INTERVAL * 4, || agent.ticks() >= 1).is_some());
+    etcd.kill();
+    let lost = Instant::now();
+    let took = wait_until(TTL * 3, || !agent.leads()).expect("the leader never stepped down");
+    eprintln!("election: etcd killed, the leader stepped down after {took:?}");
+    assert!(
+        took <= TTL,
+        "stepped down after {took:?}, more than one TTL"
+    );
+    let e = agent.election().unwrap();
+    assert!(e["last_error"].is_string(), "{e}");
+    // Nothing more is collected once it has stepped down (one tick in flight at most).
+    std::thread::sleep(INTERVAL / 2);
+    let after = agent.ticks();
+    std::thread::sleep(INTERVAL * 3);
+    assert!(
+        agent.ticks() <= after + 1,
+        "collected while not leading: {} then {}",
+        after,
+        agent.ticks()
+    );
+    assert!(agent
+        .metrics()
+        .contains("sandkit_election_leader{backend=\"etcd\",id=\"solo\"} 0"));
+    eprintln!("election: {:?} since etcd died", lost.elapsed());
+}
