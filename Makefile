@@ -52,7 +52,7 @@ run: build
 	cd $(BUILD)/agent && exec $(BIN) run
 
 ## test-deps: real servers the integration tests start on loopback (Debian packages)
-TEST_PACKAGES := influxdb logrotate nginx prometheus prometheus-node-exporter wrk etcd-server
+TEST_PACKAGES := influxdb logrotate nginx prometheus prometheus-node-exporter wrk etcd-server etcd-client
 test-deps:
 	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

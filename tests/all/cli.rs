@@ -352,3 +352,151 @@ fn service_install_writes_a_hardened_unit_that_systemd_verifies_and_uninstall_re
     assert!(String::from_utf8_lossy(&out.stderr).contains("data_dirr"));
     assert!(!unit_file.exists());
 }
+
+/// `calls` of each plugin, from `/v1/plugins`.
+fn calls(addr: &str) -> std::collections::HashMap<String, u64> {
+    let (code, body) = http(addr, "GET", "/v1/plugins", "");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["calls"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn reload_restarts_only_changed_plugins_and_refuses_a_bad_config() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    for name in ["pinned", "follows"] {
+        std::fs::copy(wasm("ticker"), dir.join(format!("plugins/{name}.wasm"))).unwrap();
+    }
+    // `pinned` sets its own memory cap; `follows` takes [runtime.limits].
+    std::fs::write(
+        dir.join("conf.d/pinned.toml"),
+        "interval = \"100ms\"\n[limits]\nmemory = \"32MiB\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("conf.d/follows.toml"), "interval = \"100ms\"\n").unwrap();
+    let conf = |memory: &str| {
+        format!("[output]\nflush_interval = \"100ms\"\n[runtime.limits]\nmemory = \"{memory}\"\n")
+    };
+    std::fs::write(dir.join("sandkit.toml"), conf("40MiB")).unwrap();
+    let child = Command::new(sandkit_bin())
+        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
+        .arg("--output-file")
+        .arg(dir.join("out.lp"))
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(child.id());
+    let addr_file = dir.join("data/http.addr");
+    let start = Instant::now();
+    let addr = loop {
+        if let Ok(a) = std::fs::read_to_string(&addr_file) {
+            let c = calls(&a);
+            if c.get("pinned").copied().unwrap_or(0) >= 5
+                && c.get("follows").copied().unwrap_or(0) >= 5
+            {
+                break a;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "plugins did not run"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Both keep counting on the same instance: calls never go down.
+    let still_counting = |before: &std::collections::HashMap<String, u64>, name: &str| {
+        let mut last = before[name];
+        for _ in 0..10 {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = calls(&addr)[name];
+            assert!(now >= last, "{name} restarted: {now} calls after {last}");
+            last = now;
+        }
+        assert!(last > before[name], "{name} stopped collecting");
+    };
+
+    // A config with an error is refused; nothing restarts.
+    std::fs::write(dir.join("sandkit.toml"), conf("lots")).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let before = calls(&addr);
+    still_counting(&before, "pinned");
+    still_counting(&before, "follows");
+
+    // A valid change of [runtime.limits]: `follows` restarts with it, `pinned` is untouched.
+    let before = calls(&addr);
+    std::fs::write(
+        dir.join("sandkit.toml"),
+        format!("{}[global_tags]\ndc = \"eu\"\n", conf("48MiB")),
+    )
+    .unwrap();
+    let mut restarted = false;
+    let mut pinned_last = before["pinned"];
+    let mut follows_last = before["follows"];
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = calls(&addr);
+        assert!(now["pinned"] >= pinned_last, "pinned restarted: {now:?}");
+        pinned_last = now["pinned"];
+        if now["follows"] < follows_last {
+            restarted = true;
+            break;
+        }
+        follows_last = now["follows"];
+    }
+    assert!(restarted, "follows did not restart with the new limits");
+    assert!(pinned_last > before["pinned"]);
+
+    // SIGHUP with no change: a reload that restarts nothing.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::HUP,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = calls(&addr);
+    still_counting(&before, "pinned");
+    still_counting(&before, "follows");
+
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    std::mem::forget(guard);
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    let refused = log
+        .lines()
+        .find(|l| l.contains("config.reload refused"))
+        .unwrap_or_else(|| panic!("no refusal in:\n{log}"));
+    assert!(
+        refused.contains("sandkit.toml") && refused.contains("memory") && refused.contains("lots"),
+        "{refused}"
+    );
+    assert!(log.contains("config.reload: SIGHUP"), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("global_tags changed") && l.contains("until the agent restarts")),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("1 plugin(s) restarted") && l.contains("follows")),
+        "{log}"
+    );
+}

@@ -271,3 +271,127 @@ fn a_leader_that_loses_etcd_pauses_its_election_plugins_within_one_ttl() {
         .contains("sandkit_election_leader{backend=\"etcd\",id=\"solo\"} 0"));
     eprintln!("election: {:?} since etcd died", lost.elapsed());
 }
+
+/// `etcdctl put` (or `del` with no value) against `endpoint`.
+fn etcdctl(endpoint: &str, args: &[&str]) {
+    let ctl = installed("/usr/bin/etcdctl", "etcd-client").expect("etcdctl");
+    let out = Command::new(ctl)
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={endpoint}"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The ticker's status from `/v1/plugins`.
+fn ticker_status(addr: &str) -> Option<serde_json::Value> {
+    let (code, body) = sandkit_tests::http(addr, "GET", "/v1/plugins", "");
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v.as_array()?
+        .iter()
+        .find(|p| p["name"] == "ticker")
+        .cloned()
+}
+
+#[test]
+fn fleet_configs_from_etcd_apply_are_refused_when_bad_and_yield_to_a_local_file() {
+    let Some(etcd) = Etcd::start() else {
+        return;
+    };
+    if installed("/usr/bin/etcdctl", "etcd-client").is_none() {
+        return;
+    }
+    let key = "test/conf.d/ticker.toml";
+    etcdctl(&etcd.endpoint, &["put", key, "interval = \"100ms\"\n"]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("plugins")).unwrap();
+    std::fs::create_dir_all(d.join("conf.d")).unwrap();
+    std::fs::copy(wasm("ticker"), d.join("plugins/ticker.wasm")).unwrap();
+    std::fs::write(
+        d.join("sandkit.toml"),
+        format!(
+            "[fleet]\nbackend = \"etcd\"\nendpoints = [\"{}\"]\nprefix = \"test/conf.d/\"\n",
+            etcd.endpoint
+        ),
+    )
+    .unwrap();
+    let child = Command::new(sandkit_bin())
+        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
+        .arg("--output-file")
+        .arg(d.join("out.lp"))
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = ChildGuard(child);
+    let addr = {
+        let f = d.join("data/http.addr");
+        wait_until(Duration::from_secs(20), || f.exists()).expect("no http.addr");
+        std::fs::read_to_string(f).unwrap()
+    };
+    let interval = |want: u64| {
+        wait_until(Duration::from_secs(10), || {
+            ticker_status(&addr).is_some_and(|s| s["interval_ms"] == want)
+        })
+        .is_some()
+    };
+    // The fleet config applies, and its version is in the status.
+    assert!(interval(100), "{:?}", ticker_status(&addr));
+    let s = ticker_status(&addr).unwrap();
+    let version = s["config_version"].as_str().unwrap().to_string();
+    assert!(version.starts_with(&format!("{key}@")), "{s}");
+
+    // A bad one is refused: the running config stays, fleet.json says why.
+    etcdctl(&etcd.endpoint, &["put", key, "interval = \"soon\"\n"]);
+    let fleet = || -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(d.join("data/fleet.json")).unwrap_or_default(),
+        )
+        .unwrap_or_default()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || fleet()["keys"]["ticker"]
+            ["applied"]
+            == false)
+        .is_some(),
+        "{}",
+        fleet()
+    );
+    let why = fleet()["keys"]["ticker"]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(why.contains("interval") && why.contains("soon"), "{why}");
+    std::thread::sleep(Duration::from_millis(500));
+    let s = ticker_status(&addr).unwrap();
+    assert_eq!(s["interval_ms"], 100);
+    assert_eq!(s["config_version"], version.as_str());
+
+    // A good one applies with its new version.
+    etcdctl(&etcd.endpoint, &["put", key, "interval = \"200ms\"\n"]);
+    assert!(interval(200));
+    assert_ne!(
+        ticker_status(&addr).unwrap()["config_version"],
+        version.as_str()
+    );
+
+    // A local conf.d file wins; removing it brings the fleet config back.
+    std::fs::write(d.join("conf.d/ticker.toml"), "interval = \"300ms\"\n").unwrap();
+    assert!(interval(300));
+    assert!(ticker_status(&addr).unwrap()["config_version"].is_null());
+    std::fs::remove_file(d.join("conf.d/ticker.toml")).unwrap();
+    assert!(interval(200));
+
+    // Deleting the key leaves the plugin on its defaults (the ticker's 1 s).
+    etcdctl(&etcd.endpoint, &["del", key]);
+    assert!(interval(1000), "{:?}", ticker_status(&addr));
+    assert!(fleet()["keys"].as_object().is_some_and(|k| k.is_empty()));
+}

@@ -154,6 +154,72 @@ impl RawElectionConfig {
     }
 }
 
+/// `[fleet]` as written: plugin configs kept in etcd.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFleetConfig {
+    /// "none" (default) or "etcd".
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// etcd endpoints; default: those of `[election]` when it uses etcd.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// Key prefix of the plugin configs: `<prefix><plugin>.toml` (default "sandkit/conf.d/").
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+impl RawFleetConfig {
+    /// The fleet settings, or `None` without a fleet; configs are written to `dir`.
+    ///
+    /// # Errors
+    /// [`ElectionError::Config`] naming the key.
+    pub fn validate(
+        &self,
+        election: &ElectionConfig,
+        dir: std::path::PathBuf,
+    ) -> Result<Option<crate::fleet::FleetSettings>, ElectionError> {
+        let bad = |key: &str, message: String| ElectionError::Config {
+            key: format!("fleet.{key}"),
+            message,
+        };
+        match self.backend.as_deref().unwrap_or("none") {
+            "none" => Ok(None),
+            "etcd" => {
+                let endpoints = if self.endpoints.is_empty() {
+                    match &election.backend {
+                        Backend::Etcd(e) => e.endpoints.clone(),
+                        Backend::None => {
+                            return Err(bad(
+                                "endpoints",
+                                "needed when [election] does not use etcd".into(),
+                            ))
+                        }
+                    }
+                } else {
+                    self.endpoints.clone()
+                };
+                let prefix = self
+                    .prefix
+                    .clone()
+                    .unwrap_or_else(|| "sandkit/conf.d/".into());
+                if prefix.is_empty() {
+                    return Err(bad("prefix", "must not be empty".into()));
+                }
+                Ok(Some(crate::fleet::FleetSettings {
+                    endpoints,
+                    prefix,
+                    dir,
+                }))
+            }
+            other => Err(bad(
+                "backend",
+                format!("{other:?} is not \"none\" or \"etcd\""),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

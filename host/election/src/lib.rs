@@ -6,12 +6,15 @@
 //! resigns, so the next agent takes over without waiting for the TTL.
 //!
 //! Plugins whose config says `election = true` run only while [`Election::leader`] says so.
+//!
+//! The [`fleet`] module follows plugin configs kept in etcd.
 
 mod config;
 mod error;
 mod etcd;
+pub mod fleet;
 
-pub use config::{Backend, ElectionConfig, EtcdConfig, RawElectionConfig};
+pub use config::{Backend, ElectionConfig, EtcdConfig, RawElectionConfig, RawFleetConfig};
 pub use error::ElectionError;
 
 use serde::Serialize;

@@ -362,6 +362,9 @@ pub struct PluginConfig {
     pub raw_limits: RawLimits,
     /// The file it came from, if any.
     pub source: Option<PathBuf>,
+    /// The fleet version (`<key>@<etcd revision>`) of a config that came from etcd: the file's
+    /// first line `# fleet: <key>@<revision>`, which the fleet watcher writes.
+    pub version: Option<String>,
 }
 
 /// A pipeline call's wall-time deadline unless configured: a batch of 1,024 lines takes
@@ -381,6 +384,7 @@ impl PluginConfig {
             on_error: OnError::Pass,
             raw_limits: RawLimits::default(),
             source: None,
+            version: None,
         }
     }
 
@@ -444,6 +448,11 @@ impl PluginConfig {
             on_error: raw.on_error,
             raw_limits: raw.limits,
             source: Some(file.to_path_buf()),
+            version: text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("# fleet: "))
+                .map(str::to_string),
         })
     }
 
@@ -468,8 +477,22 @@ pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
-            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            format!("line {line}, column {column}: {msg}")
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = before.len() - line_start + 1;
+            // The line itself names the key: `memory = "lots"`.
+            let text_of_line: String = text[line_start..]
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .chars()
+                .take(80)
+                .collect();
+            if text_of_line.is_empty() {
+                format!("line {line}, column {column}: {msg}")
+            } else {
+                format!("line {line}, column {column}: {msg} (at `{text_of_line}`)")
+            }
         }
         None => msg,
     }

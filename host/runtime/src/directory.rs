@@ -17,8 +17,8 @@ use tokio::task::JoinHandle;
 /// Quiet time after the last event before rescanning: a file being copied sends many events.
 const DEBOUNCE: Duration = Duration::from_millis(200);
 
-/// What a rescan compares: the plugin file and its conf.d file.
-type PluginSignature = (Signature, Option<Signature>);
+/// What a rescan compares: the plugin file, its conf.d file and its fleet config file.
+type PluginSignature = (Signature, Option<Signature>, Option<Signature>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Signature {
@@ -68,8 +68,10 @@ async fn rescan(dir: &Path, known: &mut HashMap<PathBuf, PluginSignature>, sup: 
         let Some(wasm_sig) = signature(&f) else {
             continue;
         };
-        let conf_sig = plugin_name(&f).and_then(|n| signature(&conf_dir.join(format!("{n}.toml"))));
-        let sig = (wasm_sig, conf_sig);
+        let conf_of =
+            |dir: &Path| plugin_name(&f).and_then(|n| signature(&dir.join(format!("{n}.toml"))));
+        let fleet_sig = sup.fleet_dir().and_then(conf_of);
+        let sig = (wasm_sig, conf_of(&conf_dir), fleet_sig);
         seen.insert(f.clone(), sig);
         if known.get(&f) != Some(&sig) {
             sup.upsert(&f).await;
@@ -118,6 +120,13 @@ pub async fn watch_plugins_dir(
         watcher
             .watch(&conf_dir, RecursiveMode::NonRecursive)
             .map_err(|e| werr(format!("watching {}: {e}", conf_dir.display())))?;
+    }
+    if let Some(fleet) = sup.fleet_dir() {
+        std::fs::create_dir_all(fleet)
+            .map_err(|e| werr(format!("creating {}: {e}", fleet.display())))?;
+        watcher
+            .watch(fleet, RecursiveMode::NonRecursive)
+            .map_err(|e| werr(format!("watching {}: {e}", fleet.display())))?;
     }
     let mut known = HashMap::new();
     rescan(&dir, &mut known, &sup).await;

@@ -75,6 +75,8 @@ impl PipelineEntry {
 pub struct PipelineRegistry {
     runtime: Arc<Runtime>,
     entries: Mutex<HashMap<String, Arc<PipelineEntry>>>,
+    /// The default limits (`[runtime.limits]`), replaced by a config reload.
+    base: Mutex<crate::config::Limits>,
 }
 
 impl std::fmt::Debug for PipelineRegistry {
@@ -86,6 +88,7 @@ impl std::fmt::Debug for PipelineRegistry {
 impl PipelineRegistry {
     pub fn new(runtime: Arc<Runtime>) -> Arc<Self> {
         Arc::new(PipelineRegistry {
+            base: Mutex::new(runtime.config().limits),
             runtime,
             entries: Mutex::new(HashMap::new()),
         })
@@ -108,7 +111,12 @@ impl PipelineRegistry {
 
     /// The limits a pipeline runs with (see [`PluginConfig::for_pipeline`]).
     fn config_for(&self, config: &PluginConfig) -> PluginConfig {
-        config.for_pipeline(self.runtime.config().limits)
+        config.for_pipeline(*lock(&self.base))
+    }
+
+    /// New default limits (a config reload); pipelines registered from now on use them.
+    pub(crate) fn set_base_limits(&self, limits: crate::config::Limits) {
+        *lock(&self.base) = limits;
     }
 
     pub(crate) fn insert(&self, mut entry: PipelineEntry) {

@@ -102,6 +102,10 @@ pub struct PluginStatus {
     /// Durations of completed calls (collect, or process for pipelines).
     pub call_latency: LatencyHistogram,
     pub last_error: Option<String>,
+    /// The config file in effect, and its fleet version (`<etcd key>@<revision>`) when it came
+    /// from etcd.
+    pub config_file: Option<PathBuf>,
+    pub config_version: Option<String>,
     /// Kind of the last crash: out_of_fuel, unreachable, limit, deadline, ...
     pub last_crash_kind: Option<String>,
 }
@@ -129,6 +133,8 @@ impl PluginStatus {
             last_call_us: 0,
             call_latency: LatencyHistogram::default(),
             last_error: None,
+            config_file: None,
+            config_version: None,
             last_crash_kind: None,
         }
     }

@@ -40,6 +40,11 @@ pub struct Supervisor {
     inputs: Arc<InputRegistry>,
     /// Whether this agent leads the election: `election = true` collectors run only then.
     leader: watch::Receiver<bool>,
+    /// The default limits (`[runtime.limits]`) conf.d files override; a config reload may
+    /// replace them.
+    base_limits: Mutex<crate::config::Limits>,
+    /// Where fleet configs from etcd are written; a conf.d file of the same plugin wins.
+    fleet_dir: std::sync::OnceLock<PathBuf>,
     /// Keeps `leader` open when no election feeds it (always leader).
     _always: Option<watch::Sender<bool>>,
 }
@@ -112,6 +117,7 @@ impl Supervisor {
         leader: watch::Receiver<bool>,
         always: Option<watch::Sender<bool>>,
     ) -> Arc<Self> {
+        let runtime_limits = runtime.config().limits;
         Arc::new(Supervisor {
             pipelines: PipelineRegistry::new(runtime.clone()),
             inputs: InputRegistry::new(runtime.clone()),
@@ -121,6 +127,8 @@ impl Supervisor {
             plugins: Mutex::new(HashMap::new()),
             leader,
             _always: always,
+            base_limits: Mutex::new(runtime_limits),
+            fleet_dir: std::sync::OnceLock::new(),
         })
     }
 
@@ -153,6 +161,71 @@ impl Supervisor {
         v
     }
 
+    /// Follow plugin configs in `dir` too (written by the fleet watcher); set before the
+    /// plugins directory is watched. A conf.d file of the same plugin wins.
+    pub fn set_fleet_dir(&self, dir: PathBuf) {
+        let _ = self.fleet_dir.set(dir);
+    }
+
+    pub fn fleet_dir(&self) -> Option<&Path> {
+        self.fleet_dir.get().map(PathBuf::as_path)
+    }
+
+    /// The config of plugin `name`: its conf.d file, else its fleet config, else the defaults.
+    fn load_config(
+        &self,
+        name: &str,
+        base: crate::config::Limits,
+    ) -> Result<PluginConfig, RuntimeError> {
+        let conf_dir = &self.runtime.config().conf_dir;
+        if let Some(fleet) = self.fleet_dir.get() {
+            let local = conf_dir.join(format!("{name}.toml"));
+            if !local.exists() && fleet.join(format!("{name}.toml")).exists() {
+                return PluginConfig::load(fleet, name, base);
+            }
+        }
+        PluginConfig::load(conf_dir, name, base)
+    }
+
+    /// Apply new default limits (a reload of `[runtime.limits]`): every plugin's config is
+    /// read again, and only the plugins whose effective config changed restart; the others
+    /// keep running untouched. Returns the names of those restarted.
+    pub async fn reload_limits(&self, limits: crate::config::Limits) -> Vec<String> {
+        *self.base_limits.lock().unwrap_or_else(|p| p.into_inner()) = limits;
+        self.pipelines.set_base_limits(limits);
+        self.reconcile().await
+    }
+
+    /// Read every plugin's conf.d file again and restart those whose config or file changed.
+    /// Returns the names of those restarted (or stopped).
+    pub async fn reconcile(&self) -> Vec<String> {
+        let files: Vec<(String, PathBuf, Option<String>)> = self
+            .entries()
+            .iter()
+            .map(|(n, e)| {
+                let st = lock(&e.status);
+                (
+                    n.clone(),
+                    st.file.clone(),
+                    Some(format!("{:?}/{:?}", st.hash, e.config)),
+                )
+            })
+            .collect();
+        let mut changed = Vec::new();
+        for (name, file, before) in files {
+            self.load_and_start(&file, false).await;
+            let after = self.entries().get(&name).map(|e| {
+                let st = lock(&e.status);
+                format!("{:?}/{:?}", st.hash, e.config)
+            });
+            if after != before {
+                changed.push(name);
+            }
+        }
+        changed.sort();
+        changed
+    }
+
     /// Status of one plugin.
     pub fn status(&self, name: &str) -> Option<PluginStatus> {
         self.entries().get(name).map(|e| lock(&e.status).clone())
@@ -161,6 +234,12 @@ impl Supervisor {
     /// A plugin file appeared or changed: load it and (re)start the plugin. A file that cannot be
     /// loaded gets one clear error; a running older version keeps running.
     pub async fn upsert(&self, file: &Path) {
+        self.load_and_start(file, true).await;
+    }
+
+    /// As [`Supervisor::upsert`]; a disabled or failed plugin whose file and config are the same
+    /// is retried only with `retry_disabled`.
+    async fn load_and_start(&self, file: &Path, retry_disabled: bool) {
         let Some(name) = plugin_name(file) else {
             return;
         };
@@ -176,17 +255,15 @@ impl Supervisor {
             }
         };
         let hash = crate::cache::ComponentCache::content_hash(&bytes);
-        let config = match PluginConfig::load(
-            &self.runtime.config().conf_dir,
-            &name,
-            self.runtime.config().limits,
-        ) {
+        let base = *self.base_limits.lock().unwrap_or_else(|p| p.into_inner());
+        let config = match self.load_config(&name, base) {
             Ok(c) => c,
             Err(e) => return self.record_load_error(&name, file, &e),
         };
         if let Some(e) = self.entries().get(&name) {
             let st = lock(&e.status);
-            let reenable = matches!(st.state, PluginState::Disabled | PluginState::Failed);
+            let reenable =
+                retry_disabled && matches!(st.state, PluginState::Disabled | PluginState::Failed);
             let same =
                 st.hash.as_deref() == Some(hash.as_str()) && e.config.as_ref() == Some(&config);
             if same && !reenable {
@@ -255,6 +332,8 @@ impl Supervisor {
         st.hash = Some(plugin.hash.clone());
         st.description = Some(plugin.description.clone());
         st.state = PluginState::Running;
+        st.config_file.clone_from(&config.source);
+        st.config_version.clone_from(&config.version);
         let status = Arc::new(Mutex::new(st));
         let (stop, _) = watch::channel(false);
         self.entries().insert(
@@ -353,6 +432,8 @@ impl Supervisor {
         let mut st = PluginStatus::new(&name, plugin.file.clone());
         st.hash = Some(plugin.hash.clone());
         st.description = Some(plugin.description.clone());
+        st.config_file.clone_from(&config.source);
+        st.config_version.clone_from(&config.version);
         let status = Arc::new(Mutex::new(st));
         let (stop, stop_rx) = watch::channel(false);
         let task = PluginTask {

@@ -22,7 +22,7 @@ pub async fn run(
     output_file: Option<PathBuf>,
     http_listen: Option<std::net::SocketAddr>,
 ) -> Result<()> {
-    let mut cfg = args.load(output_file)?;
+    let mut cfg = args.load(output_file.clone())?;
     if let (Some(http), Some(addr)) = (cfg.http.as_mut(), http_listen) {
         http.listen = addr;
     }
@@ -50,6 +50,23 @@ pub async fn run(
         cfg.global_tags.clone(),
         election.leader(),
     );
+    // Fleet configs are written before the first scan, so plugins start with them.
+    let fleet = match cfg.fleet.clone() {
+        Some(settings) => {
+            sup.set_fleet_dir(settings.dir.clone());
+            let base = cfg.runtime.limits;
+            let validate: sandkit_election::fleet::Validate = Arc::new(move |name, text| {
+                let file = PathBuf::from(format!("etcd:{name}.toml"));
+                sandkit_runtime::PluginConfig::parse(text, &file, base)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            });
+            let fleet = sandkit_election::fleet::Fleet::start(settings, validate);
+            fleet.first_sync(Duration::from_secs(5)).await;
+            Some(fleet)
+        }
+        None => None,
+    };
     // Plugins load first (the first scan of the directory is done when this returns), so that
     // file tasks find the pipelines they name.
     let watcher =
@@ -120,8 +137,14 @@ pub async fn run(
         election.status(),
         cfg.data_dir.clone(),
     ));
+    let fleet_task = fleet.as_ref().map(|f| {
+        tokio::spawn(write_fleet_status(
+            f.status(),
+            cfg.data_dir.join("fleet.json"),
+        ))
+    });
 
-    wait_for_signal().await;
+    crate::reload::run_until_stopped(args, output_file, http_listen, &mut cfg, &sup).await;
     tracing::info!("sandkit.stop: stopping plugins and flushing the output");
     if let Some(f) = &files {
         f.request_stop();
@@ -135,6 +158,12 @@ pub async fn run(
     sup.shutdown().await;
     // Resign once the election plugins are stopped: the next leader takes over at once.
     election.stop().await;
+    if let Some(f) = fleet {
+        f.stop().await;
+    }
+    if let Some(t) = fleet_task {
+        t.abort();
+    }
     write_json(&sup.statuses(), &status_file, &mut String::new());
     drop(sup);
     writer.finish().await;
@@ -176,21 +205,6 @@ async fn start_server(
     Ok(server)
 }
 
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM; stop with SIGINT");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
 /// Write `value` as JSON to `path` unless it would be the same as `last` (an idle agent writes
 /// nothing).
 fn write_json<T: serde::Serialize>(value: &T, path: &Path, last: &mut String) {
@@ -205,6 +219,21 @@ fn write_json<T: serde::Serialize>(value: &T, path: &Path, last: &mut String) {
     match std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, path)) {
         Ok(()) => *last = text,
         Err(e) => tracing::warn!(file = %path.display(), error = %e, "sandkit.status cannot write"),
+    }
+}
+
+/// data/fleet.json: the fleet configs taken from etcd and their versions, written as they change.
+async fn write_fleet_status(
+    mut status: tokio::sync::watch::Receiver<sandkit_election::fleet::FleetStatus>,
+    file: PathBuf,
+) {
+    let mut last = String::new();
+    loop {
+        let s = status.borrow_and_update().clone();
+        write_json(&s, &file, &mut last);
+        if status.changed().await.is_err() {
+            return;
+        }
     }
 }
 

@@ -47,6 +47,9 @@ struct RawConfig {
     /// Leader election among agents (plugins with `election = true` run on the leader only).
     #[serde(default)]
     election: sandkit_election::RawElectionConfig,
+    /// Plugin configs kept in etcd (applied like conf.d files; a local file wins).
+    #[serde(default)]
+    fleet: sandkit_election::RawFleetConfig,
 }
 
 fn default_plugins_dir() -> PathBuf {
@@ -254,6 +257,8 @@ pub struct AgentConfig {
     /// `None` when `[http] enabled = false`.
     pub http: Option<HttpConfig>,
     pub election: sandkit_election::ElectionConfig,
+    /// `None` without `[fleet]`.
+    pub fleet: Option<sandkit_election::fleet::FleetSettings>,
 }
 
 /// Overrides from the command line.
@@ -382,9 +387,14 @@ impl AgentConfig {
             .election
             .validate(&host)
             .map_err(|e| anyhow::anyhow!("config error in {}: {e}", source.display()))?;
+        let fleet = raw
+            .fleet
+            .validate(&election, data_dir.join("fleet.d"))
+            .map_err(|e| anyhow::anyhow!("config error in {}: {e}", source.display()))?;
         Ok(AgentConfig {
             http,
             election,
+            fleet,
             source: source.to_path_buf(),
             data_dir,
             global_tags,

@@ -3,6 +3,7 @@
 mod agent;
 mod commands;
 mod config;
+mod reload;
 mod service;
 
 use anyhow::Result;

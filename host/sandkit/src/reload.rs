@@ -1,0 +1,148 @@
+//! Config reload while `sandkit run` runs: on SIGHUP, or when sandkit.toml changes (notify), the
+//! config is loaded and validated again. A config with an error is refused and the running one
+//! stays. A valid one applies `[runtime.limits]` at once: only the plugins whose effective config
+//! changed restart, the others keep running untouched. conf.d files are followed by the plugins
+//! directory watcher on their own (a change restarts that plugin alone). Sections that shape
+//! the agent itself (outputs, HTTP server, file tasks, election, directories, global tags) take
+//! effect at the next start: a reload that changes them says so in the log.
+
+use crate::config::AgentConfig;
+use crate::ConfigArgs;
+use notify::{RecursiveMode, Watcher};
+use sandkit_runtime::Supervisor;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+/// Quiet time after the last change of sandkit.toml before reloading (an editor writes in
+/// several steps).
+const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// Runs until SIGINT or SIGTERM, reloading on SIGHUP and on changes of the config file.
+pub async fn run_until_stopped(
+    args: &ConfigArgs,
+    output_file: Option<PathBuf>,
+    http_listen: Option<std::net::SocketAddr>,
+    running: &mut AgentConfig,
+    sup: &Arc<Supervisor>,
+) {
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    if term.is_none() {
+        tracing::error!("cannot listen for SIGTERM; stop with SIGINT");
+    }
+    let (tx, mut changed) = mpsc::channel::<()>(1);
+    let _watcher = args.config.as_ref().and_then(|p| watch_file(p, tx));
+    loop {
+        let why = tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            Some(_) = recv_signal(&mut term) => return,
+            Some(_) = recv_signal(&mut hup) => "SIGHUP",
+            Some(()) = changed.recv() => {
+                while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, changed.recv()).await {}
+                "the config file changed"
+            }
+        };
+        reload(why, args, output_file.clone(), http_listen, running, sup).await;
+    }
+}
+
+async fn recv_signal(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Watches the directory of `file` and reports changes of `file` (an editor may replace it).
+fn watch_file(file: &std::path::Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    let file = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+    let dir = file.parent()?.to_path_buf();
+    let name = file.file_name()?.to_os_string();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res {
+            if ev.paths.iter().any(|p| p.file_name() == Some(name.as_os_str())) {
+                let _ = tx.try_send(());
+            }
+        }
+    })
+    .map_err(|e| tracing::warn!(error = %e, "config.watch cannot watch the config file; reload with SIGHUP"))
+    .ok()?;
+    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+        tracing::warn!(dir = %dir.display(), error = %e, "config.watch cannot watch the config's directory; reload with SIGHUP");
+        return None;
+    }
+    Some(watcher)
+}
+
+/// What differs between two configs in the sections a reload does not apply.
+fn needs_restart(old: &AgentConfig, new: &AgentConfig) -> Vec<&'static str> {
+    let same =
+        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
+    let mut keys = Vec::new();
+    let mut runtime_old = old.runtime.clone();
+    runtime_old.limits = new.runtime.limits;
+    let pairs: [(&'static str, bool); 11] = [
+        ("data_dir", same(&old.data_dir, &new.data_dir)),
+        ("global_tags", same(&old.global_tags, &new.global_tags)),
+        ("output", same(&old.output, &new.output)),
+        (
+            "output.queue_batches",
+            old.queue_batches == new.queue_batches,
+        ),
+        ("output (batching)", old.batch == new.batch),
+        ("log.level", old.log_level == new.log_level),
+        ("runtime (but limits)", same(&runtime_old, &new.runtime)),
+        ("files", same(&old.files, &new.files)),
+        ("http", old.http == new.http),
+        ("election", old.election == new.election),
+        ("fleet", old.fleet == new.fleet),
+    ];
+    for (key, unchanged) in pairs {
+        if !unchanged {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+async fn reload(
+    why: &str,
+    args: &ConfigArgs,
+    output_file: Option<PathBuf>,
+    http_listen: Option<std::net::SocketAddr>,
+    running: &mut AgentConfig,
+    sup: &Arc<Supervisor>,
+) {
+    tracing::info!(config = %running.source.display(), "config.reload: {why}; reading the config again");
+    let mut new = match args.load(output_file) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("config.reload refused: {e:#}; the running config stays");
+            return;
+        }
+    };
+    if let (Some(http), Some(addr)) = (new.http.as_mut(), http_listen) {
+        http.listen = addr;
+    }
+    let restart = needs_restart(running, &new);
+    let restarted = if new.runtime.limits != running.runtime.limits {
+        running.runtime.limits = new.runtime.limits;
+        sup.reload_limits(new.runtime.limits).await
+    } else {
+        sup.reconcile().await
+    };
+    if !restart.is_empty() {
+        tracing::warn!(
+            "config.reload: {} changed; the running values stay until the agent restarts",
+            restart.join(", ")
+        );
+    }
+    tracing::info!(
+        restarted = ?restarted,
+        "config.reload: done; {} plugin(s) restarted with a new config, the others untouched",
+        restarted.len()
+    );
+}
