@@ -323,3 +323,37 @@ pub fn installed(path: &str, package: &str) -> Option<PathBuf> {
     eprintln!("skipping: {path} not installed (run `make test-deps`)");
     None
 }
+
+/// Stops a child with SIGTERM and waits for it: its output (the caller checks the status).
+///
+/// # Panics
+/// When the signal cannot be sent or the wait fails.
+pub fn terminate(child: std::process::Child) -> std::process::Output {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child's pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("send SIGTERM");
+    child.wait_with_output().expect("wait for the child")
+}
+
+/// An instance of the plugin in `wasm` under `config`, loaded on `runtime` and initialised.
+///
+/// # Panics
+/// When loading, instantiating or `init` fails.
+pub async fn initialised(
+    runtime: &Runtime,
+    name: &str,
+    wasm: &Path,
+    config: &sandkit_runtime::PluginConfig,
+) -> sandkit_runtime::Instance {
+    let loaded = sandkit_runtime::load_plugin_file(runtime, name, wasm, config)
+        .await
+        .expect("load the plugin");
+    let mut inst = sandkit_runtime::Instance::new(
+        &loaded,
+        config,
+        Arc::new(std::sync::Mutex::new(sandkit_runtime::StateStore::default())),
+    )
+    .await
+    .expect("instantiate the plugin");
+    inst.init(&config.config_json).await.expect("init");
+    inst
+}

@@ -243,12 +243,7 @@ fn run_collects_and_stops_gracefully() {
         .find(|s| s["name"] == "wrongworld")
         .unwrap();
     assert_eq!(wrong["state"], "failed");
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = sandkit_tests::terminate(child);
     std::mem::forget(guard);
     assert!(out.status.success(), "exit {:?}", out.status);
     let log = String::from_utf8_lossy(&out.stderr);
@@ -293,7 +288,7 @@ fn service_install_writes_a_hardened_unit_that_systemd_verifies_and_uninstall_re
     // Relative paths resolve against the config's directory; a space is quoted.
     assert!(
         unit.contains(&format!(
-            "ReadWritePaths=\"{}\"\n",
+            "ReadWritePaths=\"-{}\"\n",
             d.path().join("state dir").display()
         )),
         "{unit}"
@@ -471,12 +466,7 @@ fn reload_restarts_only_changed_plugins_and_refuses_a_bad_config() {
     still_counting(&before, "pinned");
     still_counting(&before, "follows");
 
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = sandkit_tests::terminate(child);
     std::mem::forget(guard);
     assert!(out.status.success());
     let log = String::from_utf8_lossy(&out.stderr);

@@ -1,9 +1,8 @@
 //! The bundled collectors report what /proc says, read natively here at the same time.
 
 use sandkit_io::{FieldValue, Point};
-use sandkit_runtime::{load_plugin_file, Instance, PluginConfig, Runtime, StateStore};
+use sandkit_runtime::{Instance, PluginConfig, Runtime};
 use sandkit_tests::{proc_cpu_count, repo_root, test_runtime_config, wasm, CPU_FIELDS};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A collector instance with its bundled default config, initialised.
@@ -13,14 +12,7 @@ async fn collector(name: &str) -> (Instance, tempfile::TempDir) {
     let conf_file = repo_root().join(format!("guests/collectors/{name}/conf.toml"));
     let text = std::fs::read_to_string(&conf_file).unwrap();
     let pc = PluginConfig::parse(&text, &conf_file, runtime.config().limits).unwrap();
-    let loaded = load_plugin_file(&runtime, name, &wasm(name), &pc)
-        .await
-        .unwrap();
-    assert_eq!(loaded.description.name, name);
-    let mut inst = Instance::new(&loaded, &pc, Arc::new(Mutex::new(StateStore::default())))
-        .await
-        .unwrap();
-    inst.init(&pc.config_json).await.unwrap();
+    let inst = sandkit_tests::initialised(&runtime, name, &wasm(name), &pc).await;
     (inst, dir)
 }
 

@@ -263,6 +263,43 @@ fn seqs_in_lp(text: &str) -> Vec<u64> {
         .collect()
 }
 
+/// An agent directory whose sandkit.toml tails `logs/*.log` to the receiver at `addr` (via the
+/// disk buffer), and a thread that writes `lines` lines to `logs/app.log`, `chunk` lines every
+/// 20 ms, while the test stops and starts the agent.
+fn tail_agent_dir(
+    addr: &std::net::SocketAddr,
+    lines: u64,
+    chunk: u64,
+) -> (tempfile::TempDir, std::thread::JoinHandle<()>) {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    std::fs::write(
+        dir.join("sandkit.toml"),
+        format!(
+            "[output]\nkind = \"dataway\"\nurls = [\"http://{addr}\"]\ntoken = \"tkn_tail\"\n\
+             flush_interval = \"50ms\"\nbackoff_max = \"500ms\"\nbuffer_fsync = false\n\
+             [[files]]\nsource = \"app\"\npaths = [\"{}/*.log\"]\nfrom_beginning = true\n\
+             scan_interval = \"200ms\"\n",
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let log = logs.join("app.log");
+    let writer = std::thread::spawn(move || {
+        let mut i = 0;
+        while i < lines {
+            append(&log, i, chunk);
+            i += chunk;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    (d, writer)
+}
+
 fn start_agent(dir: &Path) -> (std::process::Child, sandkit_tests::KillOnDrop) {
     let child = Command::new(sandkit_tests::sandkit_bin())
         .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
@@ -284,36 +321,9 @@ fn dup_bound_per_kill(min_line_bytes: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loop_during_a_tail_with_the_receiver_flapping_loses_no_line() {
     const LINES: u64 = 1_000_000;
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().to_path_buf();
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    std::fs::create_dir_all(dir.join("plugins")).unwrap();
-    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
     let r = sandkit_tests::receiver::start_receiver(0, 200).await;
-    std::fs::write(
-        dir.join("sandkit.toml"),
-        format!(
-            "[output]\nkind = \"dataway\"\nurls = [\"http://{}\"]\ntoken = \"tkn_tail\"\n\
-             flush_interval = \"50ms\"\nbackoff_max = \"500ms\"\nbuffer_fsync = false\n\
-             [[files]]\nsource = \"app\"\npaths = [\"{}/*.log\"]\nfrom_beginning = true\n\
-             scan_interval = \"200ms\"\n",
-            r.addr,
-            logs.display()
-        ),
-    )
-    .unwrap();
-    // The log is written while the agent is killed and restarted, and the receiver goes down
-    // and up.
-    let log = logs.join("app.log");
-    let writer = std::thread::spawn(move || {
-        let mut i = 0;
-        while i < LINES {
-            append(&log, i, 20_000);
-            i += 20_000;
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
+    let (d, writer) = tail_agent_dir(&r.addr, LINES, 20_000);
+    let dir = d.path().to_path_buf();
     let mut kills = 0u64;
     for round in 0..8u64 {
         let (mut agent, guard) = start_agent(&dir);
@@ -539,35 +549,10 @@ async fn lines_written_just_before_a_rename_are_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_busy_tail_loses_nothing_and_repeats_nothing() {
     const LINES: u64 = 300_000;
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().to_path_buf();
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    std::fs::create_dir_all(dir.join("plugins")).unwrap();
-    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
     let r = sandkit_tests::receiver::start_receiver(0, 200).await;
-    std::fs::write(
-        dir.join("sandkit.toml"),
-        format!(
-            "[output]\nkind = \"dataway\"\nurls = [\"http://{}\"]\ntoken = \"tkn_tail\"\n\
-             flush_interval = \"50ms\"\nbuffer_fsync = false\n\
-             [[files]]\nsource = \"app\"\npaths = [\"{}/*.log\"]\nfrom_beginning = true\n\
-             scan_interval = \"200ms\"\n",
-            r.addr,
-            logs.display()
-        ),
-    )
-    .unwrap();
-    let log = logs.join("app.log");
-    let writer = std::thread::spawn(move || {
-        let mut i = 0;
-        // About 100k lines/s, for as long as the five rounds take.
-        while i < LINES {
-            append(&log, i, 2_000);
-            i += 2_000;
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
+    // About 100k lines/s, for as long as the five rounds take.
+    let (d, writer) = tail_agent_dir(&r.addr, LINES, 2_000);
+    let dir = d.path().to_path_buf();
     let term = |agent: std::process::Child| async move {
         rustix::process::kill_process(
             rustix::process::Pid::from_raw(agent.id() as i32).unwrap(),
@@ -583,9 +568,16 @@ async fn sigterm_during_a_busy_tail_loses_nothing_and_repeats_nothing() {
         started.elapsed()
     };
     let mut stops = Vec::new();
+    let addr_file = dir.join("data/http.addr");
     for round in 0..5u64 {
+        let _ = std::fs::remove_file(&addr_file);
         let (agent, guard) = start_agent(&dir);
-        tokio::time::sleep(Duration::from_millis(500 + 200 * (round % 3))).await;
+        // Stopped once it runs (http.addr is written at the end of the start), mid-tail.
+        assert!(
+            sandkit_tests::eventually(20, || addr_file.exists()).await,
+            "the agent did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(300 + 200 * (round % 3))).await;
         stops.push(term(agent).await);
         drop(guard);
     }

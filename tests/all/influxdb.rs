@@ -7,10 +7,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use sandkit_io::{Compression, Endpoint, HttpOutput, HttpOutputConfig, Output};
-use sandkit_runtime::{load_plugin_file, Instance, PluginConfig, Runtime, StateStore};
+use sandkit_runtime::{PluginConfig, Runtime};
 use sandkit_tests::{repo_root, test_runtime_config, wasm};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 struct Influx {
@@ -108,13 +107,7 @@ async fn collect(runtime: &Runtime, name: &str) -> Vec<sandkit_io::Point> {
     let conf_file = repo_root().join(format!("guests/collectors/{name}/conf.toml"));
     let text = std::fs::read_to_string(&conf_file).unwrap();
     let pc = PluginConfig::parse(&text, &conf_file, runtime.config().limits).unwrap();
-    let loaded = load_plugin_file(runtime, name, &wasm(name), &pc)
-        .await
-        .unwrap();
-    let mut inst = Instance::new(&loaded, &pc, Arc::new(Mutex::new(StateStore::default())))
-        .await
-        .unwrap();
-    inst.init(&pc.config_json).await.unwrap();
+    let mut inst = sandkit_tests::initialised(runtime, name, &wasm(name), &pc).await;
     let mut points = inst.collect().await.unwrap().points;
     for p in &mut points {
         p.add_tag_if_missing("host", "sandkit-test");

@@ -2,10 +2,10 @@
 //! refused off its allowlist, and bounded by its call's deadline.
 
 use sandkit_io::{FieldValue, Point};
-use sandkit_runtime::{load_plugin_file, Instance, PluginConfig, Runtime, StateStore};
+use sandkit_runtime::{Instance, PluginConfig, Runtime};
 use sandkit_tests::{repo_root, sandkit_bin, test_runtime_config, wasm, KillOnDrop};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A `prom` instance with the config in `text`, initialised.
@@ -14,13 +14,7 @@ async fn prom(text: &str) -> (Instance, tempfile::TempDir) {
     let runtime = Runtime::new(test_runtime_config(dir.path())).unwrap();
     let file = dir.path().join("prom.toml");
     let pc = PluginConfig::parse(text, &file, runtime.config().limits).unwrap();
-    let loaded = load_plugin_file(&runtime, "prom", &wasm("prom"), &pc)
-        .await
-        .unwrap();
-    let mut inst = Instance::new(&loaded, &pc, Arc::new(Mutex::new(StateStore::default())))
-        .await
-        .unwrap();
-    inst.init(&pc.config_json).await.unwrap();
+    let inst = sandkit_tests::initialised(&runtime, "prom", &wasm("prom"), &pc).await;
     (inst, dir)
 }
 
@@ -220,12 +214,7 @@ fn the_agent_scrapes_logs_the_refusal_and_counts_both() {
     };
     assert!(counter("http_requests") >= 1.0);
     assert!(counter("http_refused") >= 1.0);
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = sandkit_tests::terminate(child);
     std::mem::forget(guard);
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -103,6 +103,12 @@ impl RawElectionConfig {
                     ));
                 }
                 for e in &self.endpoints {
+                    if e.starts_with("https://") {
+                        return Err(bad(
+                            "endpoints",
+                            format!("{e:?}: TLS to etcd is not supported yet"),
+                        ));
+                    }
                     let hostport = e
                         .strip_prefix("http://")
                         .or_else(|| e.strip_prefix("https://"))
@@ -167,6 +173,10 @@ pub struct RawFleetConfig {
     /// Key prefix of the plugin configs: `<prefix><plugin>.toml` (default "sandkit/conf.d/").
     #[serde(default)]
     pub prefix: Option<String>,
+    /// Take `[sandbox]` grants (directories, statfs, outgoing HTTP) from etcd too. Default
+    /// false: whoever can write the prefix could otherwise open the host to a plugin.
+    #[serde(default)]
+    pub allow_sandbox: bool,
 }
 
 impl RawFleetConfig {
@@ -206,10 +216,17 @@ impl RawFleetConfig {
                 if prefix.is_empty() {
                     return Err(bad("prefix", "must not be empty".into()));
                 }
+                if let Some(e) = endpoints.iter().find(|e| e.starts_with("https://")) {
+                    return Err(bad(
+                        "endpoints",
+                        format!("{e:?}: TLS to etcd is not supported yet"),
+                    ));
+                }
                 Ok(Some(crate::fleet::FleetSettings {
                     endpoints,
                     prefix,
                     dir,
+                    allow_sandbox: self.allow_sandbox,
                 }))
             }
             other => Err(bad(

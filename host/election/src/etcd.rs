@@ -94,6 +94,9 @@ async fn round(
         Err(e) => return End::Failed(e),
     };
     let ttl_secs = ttl.as_secs() as i64;
+    // The lease's life is counted from before it is asked for: etcd's clock may start earlier
+    // than any answer we see.
+    let granted_at = Instant::now();
     let lease = match bounded("granting a lease", ttl, client.lease_grant(ttl_secs, None)).await {
         Ok(l) => l.id(),
         Err(e) => return End::Failed(e),
@@ -113,7 +116,7 @@ async fn round(
     };
     publisher.ok();
     let (lost_tx, mut lost) = oneshot::channel();
-    let keeping = tokio::spawn(keep_alive(keeper, stream, ttl, lost_tx));
+    let keeping = tokio::spawn(keep_alive(keeper, stream, ttl, granted_at, lost_tx));
     let end = lead_when_elected(
         &mut client,
         name,
@@ -149,6 +152,11 @@ async fn lead_when_elected(
     let mut look = tokio::time::interval(ttl / 3);
     let leader_key = loop {
         tokio::select! {
+            biased;
+            why = &mut *lost => {
+                return End::Failed(why.unwrap_or_else(|_| "lease keeper ended".into()));
+            }
+            () = stopped(stop) => return End::Stopped,
             r = &mut campaign => match r {
                 Ok(mut resp) => match resp.take_leader() {
                     Some(k) => break k,
@@ -156,10 +164,6 @@ async fn lead_when_elected(
                 },
                 Err(e) => return End::Failed(format!("campaign: {e}")),
             },
-            why = &mut *lost => {
-                return End::Failed(why.unwrap_or_else(|_| "lease keeper ended".into()));
-            }
-            () = stopped(stop) => return End::Stopped,
             _ = look.tick() => {
                 // Who leads, for the status of a follower.
                 if let Ok(Ok(r)) = timeout(ttl / 3, observer.leader(name)).await {
@@ -171,9 +175,40 @@ async fn lead_when_elected(
         }
     };
     let term = leader_key.rev();
+    let own_key = leader_key.key().to_vec();
     publisher.lead(term);
     tracing::info!(id, term, "election.leader: this agent leads");
+    // While leading: the lease must stay renewed, and the election's leader key must stay this
+    // agent's (an operator deleting it, or a restore, would let another agent lead too).
+    let mut check = tokio::time::interval(ttl / 3);
+    check.tick().await;
+    let displaced = async {
+        loop {
+            check.tick().await;
+            match timeout(ttl / 3, observer.leader(name)).await {
+                Ok(Ok(r)) => {
+                    let current = r.kv().map(|kv| kv.key().to_vec());
+                    if current.as_deref() != Some(own_key.as_slice()) {
+                        return "this agent's election key is gone: another agent may lead"
+                            .to_string();
+                    }
+                }
+                // etcd says nobody leads: this agent's key is gone.
+                Ok(Err(e)) if e.to_string().contains("no leader") => {
+                    return "this agent's election key is gone".to_string();
+                }
+                // Unreachable etcd is the lease keeper's business.
+                Ok(Err(_)) | Err(_) => {}
+            }
+        }
+    };
     tokio::select! {
+        biased;
+        why = displaced => {
+            publisher.follow(Some(why.clone()));
+            tracing::warn!(id, term, "election.lost: {why}");
+            End::Failed(why)
+        }
         why = &mut *lost => {
             let why = why.unwrap_or_else(|_| "lease keeper ended".into());
             // Pause the election plugins first, then tidy up.
@@ -206,11 +241,12 @@ async fn keep_alive(
     mut keeper: LeaseKeeper,
     mut stream: LeaseKeepAliveStream,
     ttl: Duration,
+    granted_at: Instant,
     lost: oneshot::Sender<String>,
 ) {
     let every = ttl / 3;
     let give_up_after = ttl * 2 / 3;
-    let mut last_ok = Instant::now();
+    let mut last_ok = granted_at;
     let why = loop {
         let deadline = last_ok + give_up_after;
         let sent = Instant::now();

@@ -23,6 +23,8 @@ pub struct FleetSettings {
     pub prefix: String,
     /// Where the configs are written (`<data_dir>/fleet.d`).
     pub dir: PathBuf,
+    /// Whether `[sandbox]` grants are taken from etcd (the validator enforces it).
+    pub allow_sandbox: bool,
 }
 
 /// One plugin's fleet config.
@@ -115,6 +117,7 @@ async fn run(
     tracing::info!(prefix = %settings.prefix, endpoints = ?settings.endpoints, dir = %settings.dir.display(), "fleet.start: following plugin configs in etcd");
     let mut backoff = Duration::from_millis(200);
     loop {
+        let started = tokio::time::Instant::now();
         let r = tokio::select! {
             r = round(&settings, &validate, &status) => r,
             _ = stop.wait_for(|s| *s) => return,
@@ -122,6 +125,10 @@ async fn run(
         if let Err(why) = r {
             tracing::warn!(prefix = %settings.prefix, "fleet.retry: {why}");
             status.send_modify(|s| s.last_error = Some(why));
+        }
+        // A round that lasted was a working watch: start the backoff again.
+        if started.elapsed() > Duration::from_secs(10) {
+            backoff = Duration::from_millis(200);
         }
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
@@ -293,7 +300,10 @@ fn delete(settings: &FleetSettings, status: &watch::Sender<FleetStatus>, name: &
 /// file), unless the file already holds it.
 fn write_config(dir: &Path, name: &str, text: &str) -> Result<(), String> {
     let file = dir.join(format!("{name}.toml"));
-    if std::fs::read_to_string(&file).is_ok_and(|old| old == text) {
+    // The same config under a new revision (a re-put) is not a change: the plugin keeps
+    // running, and its version stays the first revision of that text.
+    let body = |t: &str| t.split_once('\n').map_or("", |(_, b)| b).to_string();
+    if std::fs::read_to_string(&file).is_ok_and(|old| body(&old) == body(text)) {
         return Ok(());
     }
     let tmp = dir.join(format!(".{name}.toml.tmp"));
@@ -323,14 +333,18 @@ mod tests {
     #[test]
     fn a_config_is_written_whole_and_only_when_it_changed() {
         let d = tempfile::tempdir().unwrap();
-        write_config(d.path(), "cpu", "a = 1\n").unwrap();
+        write_config(d.path(), "cpu", "# fleet: k@1\na = 1\n").unwrap();
         let f = d.path().join("cpu.toml");
         let before = std::fs::metadata(&f).unwrap().modified().unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        write_config(d.path(), "cpu", "a = 1\n").unwrap();
+        // A re-put of the same text (a new revision) changes nothing.
+        write_config(d.path(), "cpu", "# fleet: k@2\na = 1\n").unwrap();
         assert_eq!(std::fs::metadata(&f).unwrap().modified().unwrap(), before);
-        write_config(d.path(), "cpu", "a = 2\n").unwrap();
-        assert_eq!(std::fs::read_to_string(&f).unwrap(), "a = 2\n");
+        write_config(d.path(), "cpu", "# fleet: k@3\na = 2\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&f).unwrap(),
+            "# fleet: k@3\na = 2\n"
+        );
         assert_eq!(
             fleet_files(d.path()),
             vec![("cpu".to_string(), f)],

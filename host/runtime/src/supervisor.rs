@@ -45,6 +45,9 @@ pub struct Supervisor {
     base_limits: Mutex<crate::config::Limits>,
     /// Where fleet configs from etcd are written; a conf.d file of the same plugin wins.
     fleet_dir: std::sync::OnceLock<PathBuf>,
+    /// One change at a time (the directory watcher and a config reload may both load a plugin):
+    /// two loads of one plugin would start it twice.
+    changes: tokio::sync::Mutex<()>,
     /// Keeps `leader` open when no election feeds it (always leader).
     _always: Option<watch::Sender<bool>>,
 }
@@ -129,6 +132,7 @@ impl Supervisor {
             _always: always,
             base_limits: Mutex::new(runtime_limits),
             fleet_dir: std::sync::OnceLock::new(),
+            changes: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -199,6 +203,7 @@ impl Supervisor {
     /// Read every plugin's conf.d file again and restart those whose config or file changed.
     /// Returns the names of those restarted (or stopped).
     pub async fn reconcile(&self) -> Vec<String> {
+        let _one_at_a_time = self.changes.lock().await;
         let files: Vec<(String, PathBuf, Option<String>)> = self
             .entries()
             .iter()
@@ -234,6 +239,7 @@ impl Supervisor {
     /// A plugin file appeared or changed: load it and (re)start the plugin. A file that cannot be
     /// loaded gets one clear error; a running older version keeps running.
     pub async fn upsert(&self, file: &Path) {
+        let _one_at_a_time = self.changes.lock().await;
         self.load_and_start(file, true).await;
     }
 
@@ -245,7 +251,9 @@ impl Supervisor {
         };
         let bytes = match tokio::fs::read(file).await {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.remove(&name).await,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return self.remove_unlocked(&name).await
+            }
             Err(source) => {
                 let e = RuntimeError::Read {
                     file: file.to_path_buf(),
@@ -394,6 +402,11 @@ impl Supervisor {
     /// A plugin file was removed: stop the plugin (its current call, if any, finishes and its
     /// points are sent).
     pub async fn remove(&self, name: &str) {
+        let _one_at_a_time = self.changes.lock().await;
+        self.remove_unlocked(name).await;
+    }
+
+    async fn remove_unlocked(&self, name: &str) {
         self.pipelines.remove(name);
         self.inputs.remove(name);
         if self.stop_entry(name).await {
@@ -472,6 +485,11 @@ struct PluginTask {
     leader: watch::Receiver<bool>,
 }
 
+/// Resolves once `leader` turns false (or its sender is gone).
+async fn wait_for_false(leader: &mut watch::Receiver<bool>) {
+    let _ = leader.wait_for(|l| !*l).await;
+}
+
 enum Step {
     Continue,
     Stop,
@@ -514,7 +532,11 @@ impl PluginTask {
         let mut tick: u64 = 0;
         let mut crashes: u32 = 0;
         let jitter_max = interval.mul_f64(rc.jitter);
-        loop {
+        'instance: loop {
+            // A follower does not even make the instance (its init may have side effects).
+            if self.config.election && !*self.leader.borrow() && !self.await_leadership().await {
+                return;
+            }
             lock(&self.status).state = PluginState::Starting;
             let made = self.instantiate(state.clone()).await;
             let mut inst = match made {
@@ -540,7 +562,22 @@ impl PluginTask {
                 {
                     return;
                 }
-                let result = inst.collect().await;
+                let result = if self.config.election {
+                    // Leadership lost mid-call: the call is cut (its points are not delivered)
+                    // and the instance, stopped mid-call, is dropped.
+                    tokio::select! {
+                        biased;
+                        _ = wait_for_false(&mut self.leader) => None,
+                        r = inst.collect() => Some(r),
+                    }
+                } else {
+                    Some(inst.collect().await)
+                };
+                let Some(result) = result else {
+                    drop(inst);
+                    tracing::warn!(plugin = %self.name(), "runtime.standby: leadership lost during a call; the call is cut and its points dropped");
+                    continue 'instance;
+                };
                 {
                     let mut st = lock(&self.status);
                     st.memory_peak_bytes = st.memory_peak_bytes.max(inst.memory_peak());

@@ -22,6 +22,7 @@ pub async fn run(
     output_file: Option<PathBuf>,
     http_listen: Option<std::net::SocketAddr>,
 ) -> Result<()> {
+    let signals = crate::reload::Signals::install();
     let mut cfg = args.load(output_file.clone())?;
     if let (Some(http), Some(addr)) = (cfg.http.as_mut(), http_listen) {
         http.listen = addr;
@@ -55,11 +56,19 @@ pub async fn run(
         Some(settings) => {
             sup.set_fleet_dir(settings.dir.clone());
             let base = cfg.runtime.limits;
+            let allow_sandbox = settings.allow_sandbox;
             let validate: sandkit_election::fleet::Validate = Arc::new(move |name, text| {
                 let file = PathBuf::from(format!("etcd:{name}.toml"));
-                sandkit_runtime::PluginConfig::parse(text, &file, base)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+                let config = sandkit_runtime::PluginConfig::parse(text, &file, base)
+                    .map_err(|e| e.to_string())?;
+                if !allow_sandbox && config.sandbox != sandkit_runtime::Sandbox::default() {
+                    return Err(format!(
+                        "config error in {}: [sandbox] grants are not taken from etcd \
+                         (set [fleet] allow_sandbox = true in sandkit.toml to allow them)",
+                        file.display()
+                    ));
+                }
+                Ok(())
             });
             let fleet = sandkit_election::fleet::Fleet::start(settings, validate);
             fleet.first_sync(Duration::from_secs(5)).await;
@@ -144,7 +153,7 @@ pub async fn run(
         ))
     });
 
-    crate::reload::run_until_stopped(args, output_file, http_listen, &mut cfg, &sup).await;
+    crate::reload::run_until_stopped(signals, args, output_file, http_listen, &mut cfg, &sup).await;
     tracing::info!("sandkit.stop: stopping plugins and flushing the output");
     if let Some(f) = &files {
         f.request_stop();
@@ -157,7 +166,13 @@ pub async fn run(
     status_task.abort();
     sup.shutdown().await;
     // Resign once the election plugins are stopped: the next leader takes over at once.
+    let final_leadership = election.status();
     election.stop().await;
+    write_json(
+        &*final_leadership.borrow(),
+        &cfg.data_dir.join("election.json"),
+        &mut String::new(),
+    );
     if let Some(f) = fleet {
         f.stop().await;
     }

@@ -20,19 +20,37 @@ use tokio::sync::mpsc;
 /// several steps).
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
+/// SIGTERM and SIGHUP, listened to from the start of `run`: one that arrives while the agent
+/// starts waits for it instead of killing it (SIGHUP's default action) or skipping the flush.
+#[derive(Debug)]
+pub struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    pub fn install() -> Signals {
+        let term = signal(SignalKind::terminate()).ok();
+        if term.is_none() {
+            tracing::error!("cannot listen for SIGTERM; stop with SIGINT");
+        }
+        Signals {
+            term,
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+}
+
 /// Runs until SIGINT or SIGTERM, reloading on SIGHUP and on changes of the config file.
 pub async fn run_until_stopped(
+    signals: Signals,
     args: &ConfigArgs,
     output_file: Option<PathBuf>,
     http_listen: Option<std::net::SocketAddr>,
     running: &mut AgentConfig,
     sup: &Arc<Supervisor>,
 ) {
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
-    if term.is_none() {
-        tracing::error!("cannot listen for SIGTERM; stop with SIGINT");
-    }
+    let Signals { mut term, mut hup } = signals;
     let (tx, mut changed) = mpsc::channel::<()>(1);
     let _watcher = args.config.as_ref().and_then(|p| watch_file(p, tx));
     loop {
@@ -58,7 +76,9 @@ async fn recv_signal(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> 
 
 /// Watches the directory of `file` and reports changes of `file` (an editor may replace it).
 fn watch_file(file: &std::path::Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-    let file = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+    // The path as given, not its target: a symlink swapped to a new file (a Kubernetes
+    // ConfigMap) changes the link's own directory entry.
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let dir = file.parent()?.to_path_buf();
     let name = file.file_name()?.to_os_string();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {

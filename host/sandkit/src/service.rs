@@ -25,20 +25,36 @@ pub struct UnitSpec {
 
 /// The unit text.
 pub fn render(spec: &UnitSpec) -> String {
-    let quote = |p: &Path| {
-        let s = p.display().to_string();
+    // `%` starts a systemd specifier: written `%%`.
+    let plain = |p: &Path| p.display().to_string().replace('%', "%%");
+    let quote = |s: String| {
         if s.contains(' ') {
             format!("\"{s}\"")
         } else {
             s
         }
     };
-    let writable: Vec<String> = spec.writable.iter().map(|p| quote(p)).collect();
+    // `-`: a path that does not exist yet (a file output's directory) is no error.
+    let writable: Vec<String> = spec
+        .writable
+        .iter()
+        .map(|p| quote(format!("-{}", plain(p))))
+        .collect();
     let user = spec
         .user
         .as_ref()
-        .map(|u| format!("User={u}\nGroup={u}\n"))
+        .map(|u| format!("User={u}\n"))
         .unwrap_or_default();
+    // A private /tmp would hide a data directory or output under /tmp from the agent.
+    let under_tmp = spec
+        .writable
+        .iter()
+        .any(|p| p.starts_with("/tmp") || p.starts_with("/var/tmp"));
+    let private_tmp = if under_tmp {
+        "# PrivateTmp is off: a writable path is under /tmp or /var/tmp.\n"
+    } else {
+        "PrivateTmp=yes\n"
+    };
     format!(
         "# Written by `sandkit service install`; `sandkit service uninstall` removes it.
 [Unit]
@@ -64,8 +80,7 @@ NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths={writable}
 ProtectHome=read-only
-PrivateTmp=yes
-PrivateDevices=yes
+{private_tmp}PrivateDevices=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
@@ -90,9 +105,10 @@ UMask=0027
 [Install]
 WantedBy=multi-user.target
 ",
-        binary = quote(&spec.binary),
-        config = quote(&spec.config),
-        working = quote(&spec.working_dir),
+        binary = quote(plain(&spec.binary)),
+        config = quote(plain(&spec.config)),
+        // WorkingDirectory= takes the rest of the line as the path: no quotes.
+        working = plain(&spec.working_dir),
         writable = writable.join(" "),
     )
 }
@@ -169,6 +185,13 @@ pub fn install(args: &ConfigArgs, unit_dir: &Path, user: Option<String>) -> Resu
     std::fs::write(&path, render(&spec))
         .with_context(|| format!("cannot write {}", path.display()))?;
     println!("wrote {}", path.display());
+    if let Some(u) = &spec.user {
+        println!(
+            "the agent will run as {u}: it must own {} (chown -R {u}: {})",
+            cfg.data_dir.display(),
+            cfg.data_dir.display()
+        );
+    }
     if systemd_running() && unit_dir == Path::new("/etc/systemd/system") {
         systemctl(&["daemon-reload"])?;
         systemctl(&["enable", UNIT])?;
@@ -213,10 +236,17 @@ mod tests {
         let unit = render(&spec);
         assert!(unit
             .contains("ExecStart=/usr/local/bin/sandkit run --config /etc/sandkit/sandkit.toml\n"));
-        assert!(unit.contains("ReadWritePaths=/var/lib/sandkit \"/var/log/my dir\"\n"));
+        assert!(unit.contains("ReadWritePaths=-/var/lib/sandkit \"-/var/log/my dir\"\n"));
+        assert!(unit.contains("PrivateTmp=yes\n"));
         assert!(unit.contains("NoNewPrivileges=yes\n"));
         assert!(unit.contains("ProtectSystem=strict\n"));
         assert!(unit.contains("User=sandkit\n"));
+        let tmp = render(&UnitSpec {
+            writable: vec!["/tmp/100%/data".into()],
+            ..spec
+        });
+        assert!(tmp.contains("ReadWritePaths=-/tmp/100%%/data\n"), "{tmp}");
+        assert!(!tmp.contains("PrivateTmp=yes"), "{tmp}");
         assert!(
             !unit.contains("\nMemoryDenyWriteExecute="),
             "wasmtime needs W^X toggling"
