@@ -454,6 +454,20 @@ fn reload_restarts_only_changed_plugins_and_refuses_a_bad_config() {
     }
     assert!(restarted, "follows did not restart with the new limits");
     assert!(pinned_last > before["pinned"]);
+    // ...and runs with them; `pinned` keeps its own.
+    let (_, body) = http(&addr, "GET", "/v1/plugins", "");
+    let plugins: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let memory = |name: &str| {
+        plugins
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["limits"]["memory_bytes"].as_u64().unwrap())
+            .unwrap()
+    };
+    assert_eq!(memory("follows"), 48 << 20);
+    assert_eq!(memory("pinned"), 32 << 20);
 
     // SIGHUP with no change: a reload that restarts nothing.
     rustix::process::kill_process(

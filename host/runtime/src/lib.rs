@@ -36,6 +36,8 @@ pub use plugin::{
     load_plugin, load_plugin_file, plugin_name, plugin_pre, LoadedPlugin, PluginDescription,
     PluginPre,
 };
-pub use status::{LatencyHistogram, PluginState, PluginStatus, CALL_LATENCY_BUCKETS_MS};
+pub use status::{
+    EffectiveLimits, LatencyHistogram, PluginState, PluginStatus, CALL_LATENCY_BUCKETS_MS,
+};
 pub use supervisor::{effective_interval, plugin_files, Supervisor};
 pub use sys::hostname;

@@ -102,6 +102,8 @@ pub struct PluginStatus {
     /// Durations of completed calls (collect, or process for pipelines).
     pub call_latency: LatencyHistogram,
     pub last_error: Option<String>,
+    /// The limits in effect (after `[runtime.limits]` and the plugin's own `[limits]`).
+    pub limits: Option<EffectiveLimits>,
     /// The config file in effect, and its fleet version (`<etcd key>@<revision>`) when it came
     /// from etcd.
     pub config_file: Option<PathBuf>,
@@ -133,6 +135,7 @@ impl PluginStatus {
             last_call_us: 0,
             call_latency: LatencyHistogram::default(),
             last_error: None,
+            limits: None,
             config_file: None,
             config_version: None,
             last_crash_kind: None,
@@ -157,5 +160,30 @@ mod tests {
         assert_eq!(h.buckets[2], 1);
         assert_eq!(h.buckets[CALL_LATENCY_BUCKETS_MS.len() - 1], 1);
         assert_eq!(h.buckets[CALL_LATENCY_BUCKETS_MS.len()], 1);
+    }
+}
+
+/// A plugin's per-call limits, as status shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EffectiveLimits {
+    pub timeout_ms: u64,
+    /// 0 for pipelines, which run without fuel metering.
+    pub fuel: u64,
+    pub memory_bytes: u64,
+    pub max_points: u64,
+    pub max_bytes: u64,
+    pub state_bytes: u64,
+}
+
+impl From<crate::config::Limits> for EffectiveLimits {
+    fn from(l: crate::config::Limits) -> Self {
+        EffectiveLimits {
+            timeout_ms: l.timeout.as_millis() as u64,
+            fuel: l.fuel,
+            memory_bytes: l.memory_bytes,
+            max_points: l.max_points,
+            max_bytes: l.max_bytes,
+            state_bytes: l.state_bytes,
+        }
     }
 }

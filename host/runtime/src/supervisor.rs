@@ -324,6 +324,14 @@ impl Supervisor {
             tracing::warn!(plugin = %name, file, "runtime.pipeline [limits] fuel has no effect on a pipeline (pipelines run without fuel metering; limits.timeout bounds them)");
         }
         let status = self.register_unscheduled(&plugin, &config);
+        {
+            // A pipeline's own limits: its deadline defaults lower, and it has no fuel.
+            let base = *self.base_limits.lock().unwrap_or_else(|p| p.into_inner());
+            let mut limits: crate::status::EffectiveLimits =
+                config.for_pipeline(base).limits.into();
+            limits.fuel = 0;
+            lock(&status).limits = Some(limits);
+        }
         self.pipelines
             .insert(PipelineEntry::new(plugin, config, status));
     }
@@ -342,6 +350,7 @@ impl Supervisor {
         st.state = PluginState::Running;
         st.config_file.clone_from(&config.source);
         st.config_version.clone_from(&config.version);
+        st.limits = Some(config.limits.into());
         let status = Arc::new(Mutex::new(st));
         let (stop, _) = watch::channel(false);
         self.entries().insert(
@@ -447,6 +456,7 @@ impl Supervisor {
         st.description = Some(plugin.description.clone());
         st.config_file.clone_from(&config.source);
         st.config_version.clone_from(&config.version);
+        st.limits = Some(config.limits.into());
         let status = Arc::new(Mutex::new(st));
         let (stop, stop_rx) = watch::channel(false);
         let task = PluginTask {
