@@ -357,3 +357,16 @@ pub async fn initialised(
     inst.init(&config.config_json).await.expect("init");
     inst
 }
+
+/// A `/proc/meminfo` value in KiB, read natively.
+///
+/// # Panics
+/// When the file or the key is missing.
+pub fn meminfo_kb(key: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("a meminfo key")
+}

@@ -30,24 +30,18 @@ fn float(p: &Point, k: &str) -> f64 {
     }
 }
 
-fn meminfo_kb(key: &str) -> u64 {
-    let text = std::fs::read_to_string("/proc/meminfo").unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap()
-}
-
 #[tokio::test]
 async fn mem_matches_proc_meminfo() {
     let (mut inst, _d) = collector("mem").await;
     let points = inst.collect().await.unwrap().points;
     let p = &points[0];
     assert_eq!(p.measurement(), "mem");
-    assert_eq!(uint(p, "total"), meminfo_kb("MemTotal") * 1024);
+    assert_eq!(
+        uint(p, "total"),
+        sandkit_tests::meminfo_kb("MemTotal") * 1024
+    );
     if let Some(FieldValue::Uint(swap)) = p.field("swap_total") {
-        assert_eq!(*swap, meminfo_kb("SwapTotal") * 1024);
+        assert_eq!(*swap, sandkit_tests::meminfo_kb("SwapTotal") * 1024);
     }
     let used_pct = float(p, "used_percent");
     let expected = uint(p, "used") as f64 / uint(p, "total") as f64 * 100.0;

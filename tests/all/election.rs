@@ -368,6 +368,17 @@ fn fleet_configs_from_etcd_apply_are_refused_when_bad_and_yield_to_a_local_file(
         .unwrap()
         .to_string();
     assert!(why.contains("interval") && why.contains("soon"), "{why}");
+    let status = Command::new(sandkit_bin())
+        .args(["status", "-c", "sandkit.toml"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        shown.contains("fleet (test/conf.d/): up to date with etcd revision")
+            && shown.contains("1 config(s), 1 refused"),
+        "{shown}"
+    );
     std::thread::sleep(Duration::from_millis(500));
     let s = ticker_status(&addr).unwrap();
     assert_eq!(s["interval_ms"], 100);

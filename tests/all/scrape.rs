@@ -53,15 +53,6 @@ fn counting_listener() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
     (port, n)
 }
 
-fn meminfo_kb(key: &str) -> u64 {
-    let text = std::fs::read_to_string("/proc/meminfo").unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prom_scrapes_a_real_node_exporter_and_is_refused_off_its_allowlist() {
     let Some((_exporter, node)) = sandkit_tests::node_exporter(&["loadavg", "meminfo", "cpu"])
@@ -102,7 +93,7 @@ async fn prom_scrapes_a_real_node_exporter_and_is_refused_off_its_allowlist() {
     assert!(plain.field("load15").is_some());
     assert_eq!(
         float(plain, "memory_MemTotal_bytes"),
-        (meminfo_kb("MemTotal") * 1024) as f64,
+        (sandkit_tests::meminfo_kb("MemTotal") * 1024) as f64,
         "the exporter's MemTotal is /proc/meminfo's"
     );
     // Labelled series keep their labels as tags.

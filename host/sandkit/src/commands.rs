@@ -289,6 +289,27 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
             }
         }
     }
+    if let Ok(text) = std::fs::read_to_string(cfg.data_dir.join("fleet.json")) {
+        if let Ok(f) = serde_json::from_str::<serde_json::Value>(&text) {
+            let keys = f.get("keys").and_then(|k| k.as_object());
+            let refused = keys.map_or(0, |k| {
+                k.values()
+                    .filter(|v| v.get("applied") == Some(&serde_json::Value::Bool(false)))
+                    .count()
+            });
+            println!(
+                "fleet ({}): up to date with etcd revision {}, {} config(s), {refused} refused",
+                f.get("prefix").and_then(|v| v.as_str()).unwrap_or(""),
+                f.get("revision")
+                    .and_then(serde_json::Value::as_i64)
+                    .unwrap_or(0),
+                keys.map_or(0, serde_json::Map::len)
+            );
+            if let Some(err) = f.get("last_error").and_then(|v| v.as_str()) {
+                println!("  last error: {err}");
+            }
+        }
+    }
     let outputs: Vec<serde_json::Value> = read_json_list(&cfg.data_dir.join("outputs.json"));
     if !outputs.is_empty() {
         println!(
