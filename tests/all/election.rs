@@ -62,6 +62,16 @@ impl Etcd {
     }
 }
 
+/// An agent directory with the ticker collector in its plugins directory.
+fn ticker_agent_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("plugins")).unwrap();
+    std::fs::create_dir_all(d.join("conf.d")).unwrap();
+    std::fs::copy(wasm("ticker"), d.join("plugins/ticker.wasm")).unwrap();
+    dir
+}
+
 /// `sandkit run` in `dir` (its sandkit.toml, output to out.lp, HTTP on a free port).
 fn spawn_agent(dir: &std::path::Path) -> std::process::Child {
     Command::new(sandkit_bin())
@@ -84,11 +94,8 @@ struct Agent {
 
 impl Agent {
     fn start(id: &str, etcd: &str) -> Agent {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = ticker_agent_dir();
         let d = dir.path();
-        std::fs::create_dir_all(d.join("plugins")).unwrap();
-        std::fs::create_dir_all(d.join("conf.d")).unwrap();
-        std::fs::copy(wasm("ticker"), d.join("plugins/ticker.wasm")).unwrap();
         std::fs::write(
             d.join("conf.d/ticker.toml"),
             format!("interval = \"{}s\"\nelection = true\n", INTERVAL.as_secs()),
@@ -316,11 +323,8 @@ fn fleet_configs_from_etcd_apply_are_refused_when_bad_and_yield_to_a_local_file(
     }
     let key = "test/conf.d/ticker.toml";
     etcdctl(&etcd.endpoint, &["put", key, "interval = \"100ms\"\n"]);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = ticker_agent_dir();
     let d = dir.path();
-    std::fs::create_dir_all(d.join("plugins")).unwrap();
-    std::fs::create_dir_all(d.join("conf.d")).unwrap();
-    std::fs::copy(wasm("ticker"), d.join("plugins/ticker.wasm")).unwrap();
     std::fs::write(
         d.join("sandkit.toml"),
         format!(

@@ -176,11 +176,8 @@ impl Supervisor {
     }
 
     /// The config of plugin `name`: its conf.d file, else its fleet config, else the defaults.
-    fn load_config(
-        &self,
-        name: &str,
-        base: crate::config::Limits,
-    ) -> Result<PluginConfig, RuntimeError> {
+    fn load_config(&self, name: &str) -> Result<PluginConfig, RuntimeError> {
+        let base = *self.base_limits.lock().unwrap_or_else(|p| p.into_inner());
         let conf_dir = &self.runtime.config().conf_dir;
         if let Some(fleet) = self.fleet_dir.get() {
             let local = conf_dir.join(format!("{name}.toml"));
@@ -196,6 +193,7 @@ impl Supervisor {
     /// keep running untouched. Returns the names of those restarted.
     pub async fn reload_limits(&self, limits: crate::config::Limits) -> Vec<String> {
         *self.base_limits.lock().unwrap_or_else(|p| p.into_inner()) = limits;
+        // The pipeline registry derives each pipeline's limits from the same defaults.
         self.pipelines.set_base_limits(limits);
         self.reconcile().await
     }
@@ -204,25 +202,21 @@ impl Supervisor {
     /// Returns the names of those restarted (or stopped).
     pub async fn reconcile(&self) -> Vec<String> {
         let _one_at_a_time = self.changes.lock().await;
-        let files: Vec<(String, PathBuf, Option<String>)> = self
+        // What a restart changes: the file's hash or the config.
+        let identity = |e: &Entry| (lock(&e.status).hash.clone(), e.config.clone());
+        let files: Vec<(String, PathBuf, _)> = self
             .entries()
             .iter()
             .map(|(n, e)| {
-                let st = lock(&e.status);
-                (
-                    n.clone(),
-                    st.file.clone(),
-                    Some(format!("{:?}/{:?}", st.hash, e.config)),
-                )
+                // One status lock at a time (a second lock in the same expression deadlocks).
+                let file = lock(&e.status).file.clone();
+                (n.clone(), file, Some(identity(e)))
             })
             .collect();
         let mut changed = Vec::new();
         for (name, file, before) in files {
             self.load_and_start(&file, false).await;
-            let after = self.entries().get(&name).map(|e| {
-                let st = lock(&e.status);
-                format!("{:?}/{:?}", st.hash, e.config)
-            });
+            let after = self.entries().get(&name).map(identity);
             if after != before {
                 changed.push(name);
             }
@@ -263,8 +257,7 @@ impl Supervisor {
             }
         };
         let hash = crate::cache::ComponentCache::content_hash(&bytes);
-        let base = *self.base_limits.lock().unwrap_or_else(|p| p.into_inner());
-        let config = match self.load_config(&name, base) {
+        let config = match self.load_config(&name) {
             Ok(c) => c,
             Err(e) => return self.record_load_error(&name, file, &e),
         };
@@ -324,16 +317,14 @@ impl Supervisor {
             tracing::warn!(plugin = %name, file, "runtime.pipeline [limits] fuel has no effect on a pipeline (pipelines run without fuel metering; limits.timeout bounds them)");
         }
         let status = self.register_unscheduled(&plugin, &config);
-        {
-            // A pipeline's own limits: its deadline defaults lower, and it has no fuel.
-            let base = *self.base_limits.lock().unwrap_or_else(|p| p.into_inner());
-            let mut limits: crate::status::EffectiveLimits =
-                config.for_pipeline(base).limits.into();
+        self.pipelines
+            .insert(PipelineEntry::new(plugin, config, status.clone()));
+        // The limits it runs with are the registry's (its deadline defaults lower); no fuel.
+        if let Some(entry) = self.pipelines.get(&name) {
+            let mut limits: crate::status::EffectiveLimits = entry.config.limits.into();
             limits.fuel = 0;
             lock(&status).limits = Some(limits);
         }
-        self.pipelines
-            .insert(PipelineEntry::new(plugin, config, status));
     }
 
     /// The status and supervisor entry of a plugin that runs on demand (a pipeline or an

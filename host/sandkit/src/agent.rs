@@ -143,15 +143,15 @@ pub async fn run(
         sup.clone(),
         output.clone(),
         file_stats.clone(),
-        election.status(),
         cfg.data_dir.clone(),
     ));
-    let fleet_task = fleet.as_ref().map(|f| {
-        tokio::spawn(write_fleet_status(
-            f.status(),
-            cfg.data_dir.join("fleet.json"),
-        ))
-    });
+    let election_task = tokio::spawn(write_on_change(
+        election.status(),
+        cfg.data_dir.join("election.json"),
+    ));
+    let fleet_task = fleet
+        .as_ref()
+        .map(|f| tokio::spawn(write_on_change(f.status(), cfg.data_dir.join("fleet.json"))));
 
     crate::reload::run_until_stopped(signals, args, output_file, http_listen, &mut cfg, &sup).await;
     tracing::info!("sandkit.stop: stopping plugins and flushing the output");
@@ -167,6 +167,7 @@ pub async fn run(
     sup.shutdown().await;
     // Resign once the election plugins are stopped: the next leader takes over at once.
     let final_leadership = election.status();
+    election_task.abort();
     election.stop().await;
     write_json(
         &*final_leadership.borrow(),
@@ -237,16 +238,16 @@ fn write_json<T: serde::Serialize>(value: &T, path: &Path, last: &mut String) {
     }
 }
 
-/// data/fleet.json: the fleet configs taken from etcd and their versions, written as they change.
-async fn write_fleet_status(
-    mut status: tokio::sync::watch::Receiver<sandkit_election::fleet::FleetStatus>,
+/// `file` (election.json, fleet.json) rewritten each time the state in `state` changes.
+async fn write_on_change<T: serde::Serialize + Clone>(
+    mut state: tokio::sync::watch::Receiver<T>,
     file: PathBuf,
 ) {
     let mut last = String::new();
     loop {
-        let s = status.borrow_and_update().clone();
+        let s = state.borrow_and_update().clone();
         write_json(&s, &file, &mut last);
-        if status.changed().await.is_err() {
+        if state.changed().await.is_err() {
             return;
         }
     }
@@ -256,33 +257,21 @@ fn file_snapshots(stats: &[(String, Arc<TaskStats>)]) -> Vec<TaskSnapshot> {
     stats.iter().map(|(n, s)| s.snapshot(n)).collect()
 }
 
-/// status.json (plugins), outputs.json (counters per destination and category), election.json
-/// (leadership, also written the moment it changes) and, with file tasks, files.json (counters
-/// per task).
+/// status.json (plugins), outputs.json (counters per destination and category) and, with file
+/// tasks, files.json (counters per task).
 async fn write_status_forever(
     sup: Arc<Supervisor>,
     output: Arc<dyn Output>,
     file_stats: Vec<(String, Arc<TaskStats>)>,
-    mut election: tokio::sync::watch::Receiver<sandkit_election::Leadership>,
     data_dir: PathBuf,
 ) {
     let mut tick = tokio::time::interval(STATUS_EVERY);
     let (status, outputs) = (data_dir.join("status.json"), data_dir.join("outputs.json"));
     let files = data_dir.join("files.json");
-    let election_file = data_dir.join("election.json");
-    let (mut last_status, mut last_outputs, mut last_files, mut last_election) =
-        (String::new(), String::new(), String::new(), String::new());
-    let mut election_open = true;
+    let (mut last_status, mut last_outputs, mut last_files) =
+        (String::new(), String::new(), String::new());
     loop {
-        let leadership = election.borrow_and_update().clone();
-        write_json(&leadership, &election_file, &mut last_election);
-        tokio::select! {
-            _ = tick.tick() => {}
-            r = election.changed(), if election_open => {
-                election_open = r.is_ok();
-                continue;
-            }
-        }
+        tick.tick().await;
         write_json(&sup.statuses(), &status, &mut last_status);
         write_json(&output.lane_stats(), &outputs, &mut last_outputs);
         if !file_stats.is_empty() {
