@@ -284,8 +284,15 @@ impl RawRuntimeConfig {
 #[serde(deny_unknown_fields)]
 pub struct Sandbox {
     /// Host directories granted read-only, at the same path inside the guest (e.g. "/proc").
+    /// A grant of `/proc` or `/sys` (or a directory under them) is a kernel view: only the safe
+    /// default set of paths plus `kernel_paths` can be opened through it.
     #[serde(default)]
     pub read_only_dirs: Vec<PathBuf>,
+    /// Paths of `/proc` and `/sys` beyond the safe default set, e.g. `["/proc/*/status"]`
+    /// (`*` matches within one component, `**` any depth); logged when the plugin loads.
+    /// Secrets (`environ`, `mem`, `maps`, `kmsg`, the agent's `cmdline`, ...) are never served.
+    #[serde(default)]
+    pub kernel_paths: Vec<String>,
     /// Allow the `system.statfs` import (filesystem usage of mount points).
     #[serde(default)]
     pub statfs: bool,
@@ -303,6 +310,49 @@ pub struct Sandbox {
     /// Requests one call may make, sent or refused (default 100); past it, requests fail.
     #[serde(default)]
     pub http_max_requests: Option<u32>,
+}
+
+/// Check the directory grants and the kernel view of a `[sandbox]` table.
+fn validate_grants(sandbox: &Sandbox) -> Result<(), String> {
+    use crate::kernel_view::{is_kernel_path, KernelPolicy};
+    let policy = KernelPolicy::new(&sandbox.kernel_paths)
+        .map_err(|e| format!("key \"sandbox.kernel_paths\": {e}"))?;
+    let mut kernel_dirs = Vec::new();
+    for d in &sandbox.read_only_dirs {
+        let key = "key \"sandbox.read_only_dirs\"";
+        if !d.is_absolute() {
+            return Err(format!("{key}: {} is not an absolute path", d.display()));
+        }
+        let text = d.to_string_lossy();
+        let normal: PathBuf = d.components().collect();
+        if ["/proc", "/sys"]
+            .iter()
+            .any(|k| Path::new(k).starts_with(&normal))
+            && !is_kernel_path(&text)
+        {
+            return Err(format!(
+                "{key}: {} would expose /proc and /sys; grant them on their own (\"/proc\")",
+                d.display()
+            ));
+        }
+        if is_kernel_path(&text) {
+            if text.split('/').any(|c| c == "..") || !policy.check(&normal.to_string_lossy()).dir {
+                return Err(format!(
+                    "{key}: {} is not a directory of the kernel view (grant \"/proc\" or \"/sys\" and list files in sandbox.kernel_paths)",
+                    d.display()
+                ));
+            }
+            kernel_dirs.push(normal);
+        }
+    }
+    for p in &sandbox.kernel_paths {
+        if !kernel_dirs.iter().any(|d| Path::new(p).starts_with(d)) {
+            return Err(format!(
+                "key \"sandbox.kernel_paths\": {p:?} is outside every granted directory (add its root, e.g. \"/proc\", to sandbox.read_only_dirs)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A conf.d/<plugin>.toml file.
@@ -418,14 +468,7 @@ impl PluginConfig {
                 return Err(err("key \"interval\": must be above 0".into()));
             }
         }
-        for d in &raw.sandbox.read_only_dirs {
-            if !d.is_absolute() {
-                return Err(err(format!(
-                    "key \"sandbox.read_only_dirs\": {} is not an absolute path",
-                    d.display()
-                )));
-            }
-        }
+        validate_grants(&raw.sandbox).map_err(err)?;
         for t in &raw.sandbox.http {
             crate::outbound::Target::parse(t)
                 .map_err(|e| err(format!("key \"sandbox.http\": {e}")))?;

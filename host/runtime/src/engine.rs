@@ -223,6 +223,8 @@ impl Runtime {
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| RuntimeError::Engine(format!("linking WASI: {e:#}")))?;
+        crate::guest_fs::add_to_linker(&mut linker)
+            .map_err(|e| RuntimeError::Engine(format!("linking the guest file system: {e:#}")))?;
         Collector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| RuntimeError::Engine(format!("linking sandkit imports: {e:#}")))?;
         let cache = ComponentCache::new(&engine, self.config.cache_dir.clone())?;

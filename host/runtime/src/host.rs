@@ -6,6 +6,9 @@ use crate::bindings::collector::sandkit::plugin::{
 };
 use crate::bindings::{LogLevel, WitCategory, WitFieldValue, WitPoint};
 use crate::config::{Limits, PluginConfig};
+use crate::guest_fs::GuestFs;
+use crate::guest_log::{GuestLog, Level};
+use crate::kernel_view::KernelPolicy;
 use crate::logstream::LogStream;
 use crate::outbound::HttpGrant;
 use sandkit_io::{Category, FieldValue, Point};
@@ -91,8 +94,12 @@ impl ResourceLimiter for Limiter {
 /// Everything a store holds.
 pub struct HostState {
     pub plugin: Arc<str>,
+    /// The plugin's log, rate-limited across its instances.
+    log: Arc<GuestLog>,
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
+    /// Open files and the kernel view (`crate::guest_fs`).
+    pub(crate) fs: GuestFs,
     pub limiter: Limiter,
     limits: Limits,
     statfs_allowed: bool,
@@ -139,26 +146,29 @@ impl HostState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        // Files under /proc and /sys are served by the kernel from memory: reading them on the
-        // calling thread avoids a hand-off to tokio's blocking pool per file operation (measured
-        // at about 10x the cost of a collect). Any other grant (a disk-backed directory whose
-        // reads could stall) keeps the hand-off so the call's deadline can always fire.
+        // Files under /proc and /sys are served by the kernel from memory: operations on the
+        // preopened directories themselves run on the calling thread when every grant is one
+        // of them. Files are opened by `crate::guest_fs`, which decides per file.
         let kernel_only = !config.sandbox.read_only_dirs.is_empty()
             && config
                 .sandbox
                 .read_only_dirs
                 .iter()
-                .all(|d| d.starts_with("/proc") || d.starts_with("/sys"));
+                .all(|d| crate::kernel_view::is_kernel_path(&d.to_string_lossy()));
         b.allow_blocking_current_thread(kernel_only);
         for dir in &config.sandbox.read_only_dirs {
             let guest = dir.to_string_lossy();
             b.preopened_dir(dir, guest.as_ref(), FsPerms::ReadOnly)
                 .map_err(|e| format!("cannot grant {}: {e}", dir.display()))?;
         }
+        let policy = KernelPolicy::new(&config.sandbox.kernel_paths).map_err(|e| e.to_string())?;
+        let fs = GuestFs::new(&config.sandbox.read_only_dirs, &std::sync::Arc::new(policy))?;
         Ok(HostState {
+            log: crate::guest_log::for_plugin(&plugin),
             plugin,
             wasi: b.build(),
             table: ResourceTable::new(),
+            fs,
             limiter: Limiter {
                 memory_cap: config.limits.memory_bytes,
                 memory_peak: 0,
@@ -249,15 +259,14 @@ impl types::Host for HostState {}
 
 impl host_log::Host for HostState {
     fn log(&mut self, level: LogLevel, message: String) -> Result<()> {
-        let plugin = &*self.plugin;
-        let message: String = message.chars().take(4096).collect();
-        match level {
-            LogLevel::Trace => tracing::trace!(plugin, "{message}"),
-            LogLevel::Debug => tracing::debug!(plugin, "{message}"),
-            LogLevel::Info => tracing::info!(plugin, "{message}"),
-            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-            LogLevel::Error => tracing::error!(plugin, "{message}"),
-        }
+        let level = match level {
+            LogLevel::Trace => Level::Trace,
+            LogLevel::Debug => Level::Debug,
+            LogLevel::Info => Level::Info,
+            LogLevel::Warn => Level::Warn,
+            LogLevel::Error => Level::Error,
+        };
+        self.log.line(level, "log", &message);
         Ok(())
     }
 }

@@ -1,59 +1,38 @@
-//! Guest stdout and stderr, forwarded line by line to the host's log with the plugin's name.
-//! A chatty guest is rate-limited (a burst of lines, then a steady rate) and told how many lines
-//! were dropped, so it cannot flood the host's log.
+//! Guest stdout and stderr, forwarded line by line to the host's log with the plugin's name,
+//! under the plugin's log rate limit ([`crate::guest_log`]).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Instant;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
-/// Longest line kept; the rest of a longer line is cut.
-const MAX_LINE: usize = 4096;
-/// Lines allowed in a burst, and refilled per second.
-const BURST: f64 = 200.0;
-const PER_SECOND: f64 = 20.0;
+use crate::guest_log::{GuestLog, Level, MAX_MESSAGE};
 
 #[derive(Debug)]
 struct Inner {
-    plugin: Arc<str>,
+    log: Arc<GuestLog>,
     stream: &'static str,
     line: Vec<u8>,
-    tokens: f64,
-    last: Instant,
-    dropped: u64,
 }
 
 impl Inner {
     fn emit_line(&mut self) {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.last).as_secs_f64() * PER_SECOND).min(BURST);
-        self.last = now;
         let text = String::from_utf8_lossy(&self.line).into_owned();
         self.line.clear();
-        if self.tokens < 1.0 {
-            self.dropped += 1;
-            return;
-        }
-        self.tokens -= 1.0;
-        if self.dropped > 0 {
-            tracing::warn!(plugin = %self.plugin, stream = self.stream, dropped = self.dropped, "runtime.guest_output lines dropped by rate limit");
-            self.dropped = 0;
-        }
-        if self.stream == "stderr" {
-            tracing::warn!(plugin = %self.plugin, stream = self.stream, "{text}");
+        let level = if self.stream == "stderr" {
+            Level::Warn
         } else {
-            tracing::info!(plugin = %self.plugin, stream = self.stream, "{text}");
-        }
+            Level::Info
+        };
+        self.log.line(level, self.stream, &text);
     }
 
     fn write(&mut self, buf: &[u8]) {
         for &b in buf {
             if b == b'\n' {
                 self.emit_line();
-            } else if self.line.len() < MAX_LINE {
+            } else if self.line.len() < MAX_MESSAGE {
                 self.line.push(b);
             }
         }
@@ -70,12 +49,9 @@ impl LogStream {
     pub fn new(plugin: Arc<str>, stream: &'static str) -> Self {
         LogStream {
             inner: Arc::new(Mutex::new(Inner {
-                plugin,
+                log: crate::guest_log::for_plugin(&plugin),
                 stream,
                 line: Vec::new(),
-                tokens: BURST,
-                last: Instant::now(),
-                dropped: 0,
             })),
         }
     }

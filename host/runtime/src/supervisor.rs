@@ -290,6 +290,12 @@ impl Supervisor {
             hash = &loaded.hash[..12], cache = ?loaded.cache,
             "runtime.plugin loaded"
         );
+        if !config.sandbox.kernel_paths.is_empty() {
+            tracing::warn!(
+                plugin = %name, paths = ?config.sandbox.kernel_paths,
+                "runtime.plugin granted kernel paths beyond the safe set"
+            );
+        }
         self.stop_entry(&name).await;
         match loaded.pre {
             PluginPre::Pipeline(_) => {

@@ -193,7 +193,7 @@ fn main() -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         match cli.command {
             Command::Run {
                 cfg,
@@ -259,7 +259,11 @@ fn main() -> Result<()> {
                 command: ServiceCommand::Uninstall { unit_dir },
             } => service::uninstall(&unit_dir),
         }
-    })
+    });
+    // A blocking-pool thread stuck in a read that never returns (a file on a hung network
+    // mount a plugin was reading) must not keep the process from exiting.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 impl ConfigArgs {
@@ -282,6 +286,8 @@ fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: a log file or journald gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
