@@ -145,3 +145,79 @@ async fn guest_errors_are_counted_without_restarts() {
         "the error explains the missing grant"
     );
 }
+
+#[test]
+fn a_log_flood_is_rate_limited_and_cannot_forge_agent_lines() {
+    // The bug: 50k host-log lines a call went straight to the agent's log (655 MB in 20 s), and
+    // a newline in a message wrote a whole forged agent line.
+    let d = tempfile::tempdir().unwrap();
+    for sub in ["plugins", "conf.d"] {
+        std::fs::create_dir_all(d.path().join(sub)).unwrap();
+    }
+    for (name, mode) in [("floodlog", "log"), ("floodout", "stdout")] {
+        std::fs::copy(
+            sandkit_tests::wasm("flood"),
+            d.path().join(format!("plugins/{name}.wasm")),
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join(format!("conf.d/{name}.toml")),
+            format!("interval = \"1s\"\n[config]\nmode = \"{mode}\"\n"),
+        )
+        .unwrap();
+    }
+    let child = std::process::Command::new(sandkit_tests::sandkit_bin())
+        .args([
+            "run",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--output-file",
+            "out.lp",
+        ])
+        .current_dir(d.path())
+        .stdout(std::process::Stdio::null())
+        // A file, not a pipe: nobody reads a pipe until the end, and a full one would stall
+        // the agent's log writer.
+        .stderr(std::fs::File::create(d.path().join("agent.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let guard = sandkit_tests::KillOnDrop(child.id());
+    std::thread::sleep(Duration::from_secs(4));
+    // The drops are counted per plugin in /metrics.
+    let addr = std::fs::read_to_string(d.path().join("data/http.addr")).unwrap();
+    let (_, metrics) = sandkit_tests::http(&addr, "GET", "/metrics", "");
+    let suppressed: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sandkit_plugin_log_suppressed_total{plugin=\"floodlog\"} "))
+        .unwrap_or_else(|| panic!("no log_suppressed counter in {metrics}"))
+        .parse()
+        .unwrap();
+    assert!(suppressed >= 49_000.0, "{suppressed}");
+    let out = sandkit_tests::terminate(child);
+    std::mem::forget(guard);
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let log = std::fs::read_to_string(d.path().join("agent.log")).unwrap();
+    for name in ["floodlog", "floodout"] {
+        let lines = log
+            .lines()
+            .filter(|l| l.contains(name) && l.contains("runtime.guest_log"))
+            .count();
+        // Four calls of 50,000 lines: a burst of 200 and 20 a second get through.
+        assert!(
+            (200..=400).contains(&lines),
+            "{name}: {lines} lines of {} in all",
+            log.lines().count()
+        );
+    }
+    assert!(
+        log.contains("runtime.guest_log lines suppressed by the rate limit"),
+        "the drops are summarised"
+    );
+    for l in log.lines() {
+        assert!(!l.starts_with("2026-01-01"), "a forged line: {l}");
+        assert!(
+            !l.contains('\u{1b}'),
+            "a colour code in a log that is not a terminal: {l}"
+        );
+    }
+}

@@ -1,8 +1,8 @@
 //! Everything a plugin writes to the agent's log (the `host-log` import, its stdout and stderr)
 //! goes through here: one rate limit per plugin, shared by its instances and kept across
 //! restarts (a burst of lines, then a steady rate; what is over it is counted and summarised
-//! in the next line that gets through), a length cap, and the text logged as a quoted field
-//! with control characters escaped, so a plugin's message never spans lines or passes for a
+//! in the next line that gets through), a length cap, and the text logged as a quoted string
+//! field with control characters escaped, so a plugin's message never spans lines or passes for a
 //! line of the agent's own.
 
 use std::collections::HashMap;
@@ -60,25 +60,15 @@ pub fn for_plugin(plugin: &Arc<str>) -> Arc<GuestLog> {
         .clone()
 }
 
-/// `text` cut to [`MAX_MESSAGE`] bytes (on a character boundary) with every control character
-/// escaped (`\n`, `\r`, `\t`, `\u{1b}`, ...).
-pub fn sanitize(text: &str) -> String {
+/// `text` cut to [`MAX_MESSAGE`] bytes (on a character boundary). It is logged as a string
+/// field, which the log formats quoted with every control character and quote escaped (`\n`,
+/// `\r`, `\u{1b}`, `\"`): a message stays on its line and inside its quotes.
+pub fn cut(text: &str) -> &str {
     let mut end = text.len().min(MAX_MESSAGE);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let mut out = String::with_capacity(end);
-    for c in text[..end].chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    if end < text.len() {
-        out.push_str("...");
-    }
-    out
+    &text[..end]
 }
 
 impl GuestLog {
@@ -116,7 +106,7 @@ impl GuestLog {
                 "runtime.guest_log lines suppressed by the rate limit"
             );
         }
-        let text = sanitize(text);
+        let text = cut(text);
         match level {
             Level::Trace => tracing::trace!(plugin, source, text, "runtime.guest_log"),
             Level::Debug => tracing::debug!(plugin, source, text, "runtime.guest_log"),
@@ -136,12 +126,15 @@ mod tests {
         // The bug: a newline in a message wrote a whole forged agent line.
         let forged =
             "ok\n2026-01-01T00:00:00Z ERROR runtime.plugin disabled plugin=\"cpu\"\r\u{1b}[31m";
-        let s = sanitize(forged);
-        assert!(!s.chars().any(char::is_control), "{s:?}");
-        assert!(s.contains("\\n2026") && s.contains("\\r") && s.contains("\\u{1b}[31m"));
+        let logged = format!("{:?}", cut(forged));
+        assert!(!logged.chars().any(char::is_control), "{logged}");
+        assert!(
+            logged.contains("\\n2026") && logged.contains("\\u{1b}[31m"),
+            "{logged}"
+        );
+        assert!(logged.contains("plugin=\\\"cpu\\\""), "{logged}");
         let long = "é".repeat(MAX_MESSAGE);
-        let cut = sanitize(&long);
-        assert!(cut.len() <= MAX_MESSAGE + 3 && cut.ends_with("..."));
+        assert!(cut(&long).len() <= MAX_MESSAGE && cut(&long).len() > MAX_MESSAGE - 2);
     }
 
     #[test]

@@ -189,6 +189,11 @@ impl HostState {
         })
     }
 
+    /// The plugin's log lines suppressed by its rate limit so far.
+    pub fn log_suppressed(&self) -> u64 {
+        self.log.suppressed()
+    }
+
     /// Forget what the previous call emitted.
     pub fn reset_call(&mut self) {
         self.emitted.clear();

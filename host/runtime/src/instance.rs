@@ -28,6 +28,8 @@ pub struct CallReport {
     /// Outgoing HTTP requests sent, and refused by the plugin's allowlist.
     pub http_sent: u64,
     pub http_refused: u64,
+    /// The plugin's log lines suppressed by its rate limit so far (all instances).
+    pub log_suppressed: u64,
 }
 
 /// What one `process` call returned and cost.
@@ -322,6 +324,7 @@ impl Instance {
             elapsed,
             http_sent: data.http_sent,
             http_refused: data.http_refused,
+            log_suppressed: data.log_suppressed(),
         }
     }
 

@@ -648,6 +648,7 @@ impl PluginTask {
             st.refused_points += report.refused;
             st.http_requests += report.http_sent;
             st.http_refused += report.http_refused;
+            st.log_suppressed = report.log_suppressed;
             st.fuel_used += report.fuel_used;
             st.last_call_us = report.elapsed.as_micros() as u64;
             st.call_latency.observe(report.elapsed);

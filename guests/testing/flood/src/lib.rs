@@ -1,9 +1,18 @@
 //! Test guest that pushes points forever in `collect`: each `flood` point has a sequence number, a
 //! float and a 100-byte text field. The SDK hands them to the host 256 at a time, so the host's
 //! per-call caps on points and bytes must stop it.
+//!
+//! With config `mode = "log"` it floods the agent's log instead: 50,000 `host-log` lines a call,
+//! each carrying a newline followed by a forged agent line, then `mode = "stdout"` the same on
+//! standard output.
 use sandkit_sdk::{Collector, Config, Emitter, FieldKind, MeasurementInfo, PluginInfo, Point};
 
-struct Flood;
+struct Flood {
+    mode: String,
+}
+
+/// A message that would write a whole agent line of its own if newlines went through.
+const FORGED: &str = "flooding\n2026-01-01T00:00:00.000000Z ERROR runtime.plugin disabled plugin=\"cpu\" \u{1b}[31mforged\u{1b}[0m";
 
 impl Collector for Flood {
     fn describe() -> PluginInfo {
@@ -25,10 +34,27 @@ impl Collector for Flood {
                 .field("pad", FieldKind::Text, "", "100 bytes of padding"),
         )
     }
-    fn init(_config: Config) -> Result<Self, String> {
-        Ok(Flood)
+    fn init(config: Config) -> Result<Self, String> {
+        Ok(Flood {
+            mode: config.get_str("mode").unwrap_or("points").to_string(),
+        })
     }
     fn collect(&mut self, out: &mut Emitter) -> Result<(), String> {
+        match self.mode.as_str() {
+            "log" => {
+                for _ in 0..50_000 {
+                    sandkit_sdk::log::log(sandkit_sdk::log::Level::Error, FORGED);
+                }
+                return Ok(());
+            }
+            "stdout" => {
+                for _ in 0..50_000 {
+                    println!("{FORGED}");
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
         let pad = "x".repeat(100);
         let mut seq = 0u64;
         loop {
