@@ -504,3 +504,82 @@ fn reload_restarts_only_changed_plugins_and_refuses_a_bad_config() {
         "{log}"
     );
 }
+
+#[test]
+fn reading_the_config_does_not_reload_and_bad_files_are_reported_once() {
+    // The bugs: one `cat sandkit.toml` started an endless reload loop (open and read events
+    // counted as changes, and each reload's own read made the next); every reload tried the
+    // failed plugins again; a slow copy into plugins/ logged an error per write.
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    std::fs::copy(wasm("wrongworld"), dir.join("plugins/wrongworld.wasm")).unwrap();
+    std::fs::write(
+        dir.join("sandkit.toml"),
+        "[output]\nflush_interval = \"100ms\"\n",
+    )
+    .unwrap();
+    let child = Command::new(sandkit_bin())
+        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
+        .arg("--output-file")
+        .arg(dir.join("out.lp"))
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("agent.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(child.id());
+    let start = Instant::now();
+    while !dir.join("data/http.addr").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the agent did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Reads of the config and of the plugin files, as `cat` and `sandkit status` do.
+    for _ in 0..20 {
+        std::fs::read(dir.join("sandkit.toml")).unwrap();
+        std::fs::read(dir.join("plugins/wrongworld.wasm")).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = sandkit(dir, ["config", "check", "-c", "sandkit.toml"]);
+    assert!(out.status.success());
+    // A slow copy of a good plugin: eight writes 100 ms apart.
+    let bytes = std::fs::read(wasm("ticker")).unwrap();
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(dir.join("plugins/slow.wasm")).unwrap();
+        for chunk in bytes.chunks(bytes.len().div_ceil(8)) {
+            f.write_all(chunk).unwrap();
+            f.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // SIGHUP: one reload, which does not try the failed plugin again.
+    std::thread::sleep(Duration::from_millis(1500));
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = sandkit_tests::terminate(child);
+    std::mem::forget(guard);
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let log = std::fs::read_to_string(dir.join("agent.log")).unwrap();
+    let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(count("reading the config again"), 1, "{log}");
+    assert_eq!(count("config.reload: SIGHUP"), 1, "{log}");
+    assert_eq!(
+        count("file rejected plugin=wrongworld"),
+        1,
+        "the failed plugin is reported once:\n{log}"
+    );
+    assert!(
+        !log.contains("rejected plugin=slow"),
+        "the slow copy is loaded once, complete:\n{log}"
+    );
+    assert!(log.contains("runtime.plugin loaded plugin=slow"), "{log}");
+}

@@ -1,7 +1,9 @@
 //! The plugins directory (and conf.d beside it): an initial scan, then notify (inotify) events that trigger a debounced
 //! rescan, plus a periodic rescan in case an event was missed. A rescan compares each file's
 //! size, modification time and inode with what it saw last, and tells the supervisor what was
-//! added, changed or removed.
+//! added, changed or removed. A plugin file modified less than [`SETTLE`] ago is left for a
+//! later rescan: a slow copy is loaded once, when it is complete, instead of failing once per
+//! write.
 
 use crate::supervisor::{plugin_files, Supervisor};
 use crate::{plugin_name, RuntimeError};
@@ -10,12 +12,15 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Quiet time after the last event before rescanning: a file being copied sends many events.
 const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// How long a plugin file must stay unmodified before it is loaded.
+pub const SETTLE: Duration = Duration::from_millis(300);
 
 /// What a rescan compares: the plugin file, its conf.d file and its fleet config file.
 type PluginSignature = (Signature, Option<Signature>, Option<Signature>);
@@ -54,16 +59,31 @@ impl Drop for DirWatcher {
     }
 }
 
-async fn rescan(dir: &Path, known: &mut HashMap<PathBuf, PluginSignature>, sup: &Supervisor) {
+/// Whether a file with `sig` was modified less than [`SETTLE`] ago (it may still be written).
+fn unsettled(sig: &Signature) -> bool {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    now - sig.mtime_ns < SETTLE.as_nanos() as i128
+}
+
+/// Compare the directory with `known` and tell the supervisor; true when a changed file was
+/// left for later because it is still being written.
+async fn rescan(
+    dir: &Path,
+    known: &mut HashMap<PathBuf, PluginSignature>,
+    sup: &Supervisor,
+) -> bool {
     let conf_dir = sup.runtime().config().conf_dir.clone();
     let files = match plugin_files(dir) {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(dir = %dir.display(), error = %e, "runtime.scan cannot list the plugins directory");
-            return;
+            return false;
         }
     };
     let mut seen = HashMap::new();
+    let mut pending = false;
     for f in files {
         let Some(wasm_sig) = signature(&f) else {
             continue;
@@ -72,8 +92,17 @@ async fn rescan(dir: &Path, known: &mut HashMap<PathBuf, PluginSignature>, sup: 
             |dir: &Path| plugin_name(&f).and_then(|n| signature(&dir.join(format!("{n}.toml"))));
         let fleet_sig = sup.fleet_dir().and_then(conf_of);
         let sig = (wasm_sig, conf_of(&conf_dir), fleet_sig);
+        let before = known.get(&f).copied();
+        if before != Some(sig) && before.map(|b| b.0) != Some(wasm_sig) && unsettled(&wasm_sig) {
+            // Still being written: keep what was known and look again.
+            pending = true;
+            if let Some(b) = before {
+                seen.insert(f, b);
+            }
+            continue;
+        }
         seen.insert(f.clone(), sig);
-        if known.get(&f) != Some(&sig) {
+        if before != Some(sig) {
             sup.upsert(&f).await;
         }
     }
@@ -85,6 +114,19 @@ async fn rescan(dir: &Path, known: &mut HashMap<PathBuf, PluginSignature>, sup: 
         }
     }
     *known = seen;
+    pending
+}
+
+/// Whether a file system event can mean new content: creation, a write, a rename, a removal or
+/// the close of a file opened for writing; not opens, reads or closes after reading.
+pub fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode};
+    use notify::EventKind;
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
 }
 
 /// Load every plugin in `dir` now, then follow additions, replacements and removals.
@@ -104,6 +146,8 @@ pub async fn watch_plugins_dir(
     let (tx, mut rx) = mpsc::channel::<()>(1);
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         match res {
+            // Reads (the agent's own among them) change nothing.
+            Ok(ev) if !changes_content(&ev.kind) => return,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "runtime.watch event error; rescanning"),
         }
@@ -129,11 +173,18 @@ pub async fn watch_plugins_dir(
             .map_err(|e| werr(format!("watching {}: {e}", fleet.display())))?;
     }
     let mut known = HashMap::new();
-    rescan(&dir, &mut known, &sup).await;
+    let mut pending = rescan(&dir, &mut known, &sup).await;
     let task = tokio::spawn(async move {
         let mut periodic = tokio::time::interval(rescan_every);
         periodic.tick().await;
         loop {
+            let settle = async {
+                if pending {
+                    tokio::time::sleep(SETTLE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 got = rx.recv() => {
                     if got.is_none() {
@@ -142,9 +193,10 @@ pub async fn watch_plugins_dir(
                     // Debounce: wait until events stop for a moment.
                     while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {}
                 }
+                () = settle => {}
                 _ = periodic.tick() => {}
             }
-            rescan(&dir, &mut known, &sup).await;
+            pending = rescan(&dir, &mut known, &sup).await;
         }
     });
     Ok(DirWatcher {

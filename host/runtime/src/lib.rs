@@ -27,7 +27,7 @@ mod sys;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use config::{Limits, OnError, PluginConfig, RawRuntimeConfig, RuntimeConfig, Sandbox};
-pub use directory::{watch_plugins_dir, DirWatcher};
+pub use directory::{changes_content, watch_plugins_dir, DirWatcher, SETTLE};
 pub use engine::{engine_config, EngineKind, Runtime};
 pub use error::RuntimeError;
 pub use host::StateStore;

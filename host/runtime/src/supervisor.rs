@@ -253,13 +253,13 @@ impl Supervisor {
                     file: file.to_path_buf(),
                     source,
                 };
-                return self.record_load_error(&name, file, &e);
+                return self.record_load_error(&name, file, &e, None);
             }
         };
         let hash = crate::cache::ComponentCache::content_hash(&bytes);
         let config = match self.load_config(&name) {
             Ok(c) => c,
-            Err(e) => return self.record_load_error(&name, file, &e),
+            Err(e) => return self.record_load_error(&name, file, &e, None),
         };
         if let Some(e) = self.entries().get(&name) {
             let st = lock(&e.status);
@@ -281,9 +281,13 @@ impl Supervisor {
             return;
         }
         let loaded =
-            match load_plugin_hashed(&self.runtime, &name, file, &bytes, hash, &config).await {
+            match load_plugin_hashed(&self.runtime, &name, file, &bytes, hash.clone(), &config)
+                .await
+            {
                 Ok(l) => l,
-                Err(e) => return self.record_load_error(&name, file, &e),
+                Err(e) => {
+                    return self.record_load_error(&name, file, &e, Some((hash, config)));
+                }
             };
         tracing::info!(
             plugin = %name, file = %file.display(), version = %loaded.description.version,
@@ -381,7 +385,16 @@ impl Supervisor {
         );
     }
 
-    fn record_load_error(&self, name: &str, file: &Path, e: &RuntimeError) {
+    /// A file that cannot be loaded: `identity` (its hash and config, when known) is kept, so
+    /// the same file with the same config is not tried (and logged) again by a reload or a
+    /// rescan until one of them changes.
+    fn record_load_error(
+        &self,
+        name: &str,
+        file: &Path,
+        e: &RuntimeError,
+        identity: Option<(String, PluginConfig)>,
+    ) {
         let running = self
             .entries()
             .get(name)
@@ -401,7 +414,9 @@ impl Supervisor {
             let mut st = PluginStatus::new(name, file.to_path_buf());
             st.state = PluginState::Failed;
             st.last_error = Some(e.to_string());
-            self.insert_idle(name, st, None);
+            let (hash, config) = identity.unzip();
+            st.hash = hash;
+            self.insert_idle(name, st, config);
         }
     }
 

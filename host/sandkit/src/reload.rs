@@ -53,6 +53,10 @@ pub async fn run_until_stopped(
     let Signals { mut term, mut hup } = signals;
     let (tx, mut changed) = mpsc::channel::<()>(1);
     let _watcher = args.config.as_ref().and_then(|p| watch_file(p, tx));
+    // What the config file held when last loaded: an event that leaves it the same (a touch,
+    // an editor that saves unchanged text) is no reason to reload.
+    let read = || args.config.as_ref().and_then(|p| std::fs::read(p).ok());
+    let mut loaded = read();
     loop {
         let why = tokio::select! {
             _ = tokio::signal::ctrl_c() => return,
@@ -60,9 +64,15 @@ pub async fn run_until_stopped(
             Some(_) = recv_signal(&mut hup) => "SIGHUP",
             Some(()) = changed.recv() => {
                 while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, changed.recv()).await {}
+                let now = read();
+                if now == loaded {
+                    tracing::debug!("config.watch: the config file's content is unchanged");
+                    continue;
+                }
                 "the config file changed"
             }
         };
+        loaded = read();
         reload(why, args, output_file.clone(), http_listen, running, sup).await;
     }
 }
@@ -83,7 +93,11 @@ fn watch_file(file: &std::path::Path, tx: mpsc::Sender<()>) -> Option<notify::Re
     let name = file.file_name()?.to_os_string();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
-            if ev.paths.iter().any(|p| p.file_name() == Some(name.as_os_str())) {
+            // Opens and reads (a `cat`, `sandkit status -c`, the reload's own read) are not
+            // changes: reacting to them reloaded in a loop.
+            if sandkit_runtime::changes_content(&ev.kind)
+                && ev.paths.iter().any(|p| p.file_name() == Some(name.as_os_str()))
+            {
                 let _ = tx.try_send(());
             }
         }
