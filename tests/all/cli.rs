@@ -583,3 +583,82 @@ fn reading_the_config_does_not_reload_and_bad_files_are_reported_once() {
     );
     assert!(log.contains("runtime.plugin loaded plugin=slow"), "{log}");
 }
+
+#[test]
+fn a_slow_loading_plugin_holds_up_neither_the_others_nor_the_stop() {
+    // The bugs: plugins loaded one at a time under the plugin's own deadline, so a sleeping
+    // describe held up every other plugin and the HTTP server, and with [limits] timeout =
+    // "60s" a SIGTERM during start-up took 58.7 s.
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    std::fs::copy(wasm("slowload"), dir.join("plugins/slowload.wasm")).unwrap();
+    std::fs::copy(wasm("ticker"), dir.join("plugins/ticker.wasm")).unwrap();
+    std::fs::write(
+        dir.join("conf.d/slowload.toml"),
+        "[limits]\ntimeout = \"60s\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("conf.d/ticker.toml"), "interval = \"100ms\"\n").unwrap();
+    let start_agent = |log: &str| {
+        Command::new(sandkit_bin())
+            .args([
+                "run",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--output-file",
+                "out.lp",
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join(log)).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    // 1. Both load side by side; the slow one is cut at the load deadline, not at 60 s.
+    let child = start_agent("first.log");
+    let guard = KillOnDrop(child.id());
+    let started = Instant::now();
+    while !dir.join("data/http.addr").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the agent did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = sandkit_tests::terminate(child);
+    std::mem::forget(guard);
+    assert!(out.status.success());
+    let log = std::fs::read_to_string(dir.join("first.log")).unwrap();
+    let at = |needle: &str| {
+        log.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{log}"))
+    };
+    assert!(
+        at("runtime.plugin loaded plugin=ticker") < at("file rejected plugin=slowload"),
+        "ticker waited for slowload:\n{log}"
+    );
+    assert!(
+        log.contains("describe ran past its deadline of 5s"),
+        "the load deadline, not the 60 s call deadline:\n{log}"
+    );
+    // 2. A stop while the slow plugin loads ends the agent at once.
+    std::fs::remove_dir_all(dir.join("data")).unwrap();
+    let child = start_agent("second.log");
+    let guard = KillOnDrop(child.id());
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = sandkit_tests::terminate(child);
+    std::mem::forget(guard);
+    assert!(out.status.success());
+    let log = std::fs::read_to_string(dir.join("second.log")).unwrap();
+    assert!(
+        log.contains("stop requested while plugins were loading")
+            && log.contains("sandkit.stop: done"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("file rejected plugin=slowload"),
+        "it waited for the load:\n{log}"
+    );
+}

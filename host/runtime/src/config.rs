@@ -417,6 +417,11 @@ pub struct PluginConfig {
     pub version: Option<String>,
 }
 
+/// The deadline of `describe` and `init`, whatever `[limits] timeout` says (it is the cap of
+/// each collect or process call): a plugin that sleeps or loops while it loads holds up no more
+/// than this, and a stop during loading waits no longer.
+pub const LOAD_DEADLINE: Duration = Duration::from_secs(5);
+
 /// A pipeline call's wall-time deadline unless configured: a batch of 1,024 lines takes
 /// milliseconds, and a line that hangs the parser costs one deadline per bisection step.
 pub const PIPELINE_TIMEOUT: Duration = Duration::from_secs(2);

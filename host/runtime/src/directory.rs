@@ -68,11 +68,13 @@ fn unsettled(sig: &Signature) -> bool {
 }
 
 /// Compare the directory with `known` and tell the supervisor; true when a changed file was
-/// left for later because it is still being written.
+/// left for later because it is still being written (only with `settle`: the first scan, at
+/// start-up, loads what is there).
 async fn rescan(
     dir: &Path,
     known: &mut HashMap<PathBuf, PluginSignature>,
-    sup: &Supervisor,
+    sup: &Arc<Supervisor>,
+    settle: bool,
 ) -> bool {
     let conf_dir = sup.runtime().config().conf_dir.clone();
     let files = match plugin_files(dir) {
@@ -84,6 +86,7 @@ async fn rescan(
     };
     let mut seen = HashMap::new();
     let mut pending = false;
+    let mut changed = Vec::new();
     for f in files {
         let Some(wasm_sig) = signature(&f) else {
             continue;
@@ -93,7 +96,11 @@ async fn rescan(
         let fleet_sig = sup.fleet_dir().and_then(conf_of);
         let sig = (wasm_sig, conf_of(&conf_dir), fleet_sig);
         let before = known.get(&f).copied();
-        if before != Some(sig) && before.map(|b| b.0) != Some(wasm_sig) && unsettled(&wasm_sig) {
+        if settle
+            && before != Some(sig)
+            && before.map(|b| b.0) != Some(wasm_sig)
+            && unsettled(&wasm_sig)
+        {
             // Still being written: keep what was known and look again.
             pending = true;
             if let Some(b) = before {
@@ -103,9 +110,11 @@ async fn rescan(
         }
         seen.insert(f.clone(), sig);
         if before != Some(sig) {
-            sup.upsert(&f).await;
+            changed.push(f);
         }
     }
+    // Loaded in parallel: one slow plugin holds up no other.
+    sup.upsert_all(changed).await;
     for f in known.keys() {
         if !seen.contains_key(f) {
             if let Some(name) = plugin_name(f) {
@@ -173,7 +182,7 @@ pub async fn watch_plugins_dir(
             .map_err(|e| werr(format!("watching {}: {e}", fleet.display())))?;
     }
     let mut known = HashMap::new();
-    let mut pending = rescan(&dir, &mut known, &sup).await;
+    let mut pending = rescan(&dir, &mut known, &sup, false).await;
     let task = tokio::spawn(async move {
         let mut periodic = tokio::time::interval(rescan_every);
         periodic.tick().await;
@@ -196,7 +205,7 @@ pub async fn watch_plugins_dir(
                 () = settle => {}
                 _ = periodic.tick() => {}
             }
-            pending = rescan(&dir, &mut known, &sup).await;
+            pending = rescan(&dir, &mut known, &sup, true).await;
         }
     });
     Ok(DirWatcher {

@@ -150,22 +150,23 @@ impl Instance {
         store.limiter(|s| &mut s.limiter);
         let limits = config.limits;
         prepare(&mut store, limits);
+        let load_deadline = limits.timeout.min(crate::config::LOAD_DEADLINE);
         let made = match pre {
             PluginPre::Collector(p) => {
                 let fut = p.instantiate_async(&mut store);
-                tokio::time::timeout(limits.timeout, fut)
+                tokio::time::timeout(load_deadline, fut)
                     .await
                     .map(|r| r.map(Bindings::Collector))
             }
             PluginPre::Pipeline(p) => {
                 let fut = p.instantiate_async(&mut store);
-                tokio::time::timeout(limits.timeout, fut)
+                tokio::time::timeout(load_deadline, fut)
                     .await
                     .map(|r| r.map(Bindings::Pipeline))
             }
             PluginPre::Input(p) => {
                 let fut = p.instantiate_async(&mut store);
-                tokio::time::timeout(limits.timeout, fut)
+                tokio::time::timeout(load_deadline, fut)
                     .await
                     .map(|r| r.map(Bindings::Input))
             }
@@ -175,7 +176,7 @@ impl Instance {
                 return Err(RuntimeError::Deadline {
                     plugin: plugin.to_string(),
                     call: "instantiate",
-                    deadline: limits.timeout,
+                    deadline: load_deadline,
                 })
             }
             Ok(Err(e)) => {
@@ -224,29 +225,43 @@ impl Instance {
         }
     }
 
+    /// The limits of `describe` and `init`: the call's, with a deadline of at most
+    /// [`crate::config::LOAD_DEADLINE`].
+    fn load_limits(&self) -> crate::config::Limits {
+        crate::config::Limits {
+            timeout: self.limits.timeout.min(crate::config::LOAD_DEADLINE),
+            ..self.limits
+        }
+    }
+
     /// Call `describe`.
     ///
     /// # Errors
     /// On a trap or a deadline overrun.
     pub async fn describe(&mut self) -> Result<PluginInfo, RuntimeError> {
-        prepare(&mut self.store, self.limits);
+        let limits = self.load_limits();
+        prepare(&mut self.store, limits);
         let _active = self.activity.enter();
         let r = match &self.bindings {
             Bindings::Collector(b) => {
                 let fut = b.call_describe(&mut self.store);
-                tokio::time::timeout(self.limits.timeout, fut).await
+                tokio::time::timeout(limits.timeout, fut).await
             }
             Bindings::Pipeline(b) => {
                 let fut = b.call_describe(&mut self.store);
-                tokio::time::timeout(self.limits.timeout, fut).await
+                tokio::time::timeout(limits.timeout, fut).await
             }
             Bindings::Input(b) => {
                 let fut = b.call_describe(&mut self.store);
-                tokio::time::timeout(self.limits.timeout, fut).await
+                tokio::time::timeout(limits.timeout, fut).await
             }
         };
         match r {
-            Err(_) => Err(self.deadline("describe")),
+            Err(_) => Err(RuntimeError::Deadline {
+                plugin: self.plugin.to_string(),
+                call: "describe",
+                deadline: limits.timeout,
+            }),
             Ok(Err(e)) => Err(self.fail("describe", &e)),
             Ok(Ok(info)) => Ok(info),
         }
@@ -257,24 +272,29 @@ impl Instance {
     /// # Errors
     /// On a trap, a deadline overrun, or an error returned by the plugin.
     pub async fn init(&mut self, config_json: &str) -> Result<(), RuntimeError> {
-        prepare(&mut self.store, self.limits);
+        let limits = self.load_limits();
+        prepare(&mut self.store, limits);
         let _active = self.activity.enter();
         let r = match &self.bindings {
             Bindings::Collector(b) => {
                 let fut = b.call_init(&mut self.store, config_json);
-                tokio::time::timeout(self.limits.timeout, fut).await
+                tokio::time::timeout(limits.timeout, fut).await
             }
             Bindings::Pipeline(b) => {
                 let fut = b.call_init(&mut self.store, config_json);
-                tokio::time::timeout(self.limits.timeout, fut).await
+                tokio::time::timeout(limits.timeout, fut).await
             }
             Bindings::Input(b) => {
                 let fut = b.call_init(&mut self.store, config_json);
-                tokio::time::timeout(self.limits.timeout, fut).await
+                tokio::time::timeout(limits.timeout, fut).await
             }
         };
         match r {
-            Err(_) => Err(self.deadline("init")),
+            Err(_) => Err(RuntimeError::Deadline {
+                plugin: self.plugin.to_string(),
+                call: "init",
+                deadline: limits.timeout,
+            }),
             Ok(Err(e)) => Err(self.fail("init", &e)),
             Ok(Ok(Err(message))) => Err(RuntimeError::Guest {
                 plugin: self.plugin.to_string(),

@@ -45,9 +45,10 @@ pub struct Supervisor {
     base_limits: Mutex<crate::config::Limits>,
     /// Where fleet configs from etcd are written; a conf.d file of the same plugin wins.
     fleet_dir: std::sync::OnceLock<PathBuf>,
-    /// One change at a time (the directory watcher and a config reload may both load a plugin):
-    /// two loads of one plugin would start it twice.
-    changes: tokio::sync::Mutex<()>,
+    /// One change of a plugin at a time (the directory watcher and a config reload may both
+    /// load it): two loads of one plugin would start it twice. Different plugins load in
+    /// parallel, so one slow load holds up no other.
+    changes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Keeps `leader` open when no election feeds it (always leader).
     _always: Option<watch::Sender<bool>>,
 }
@@ -132,7 +133,7 @@ impl Supervisor {
             _always: always,
             base_limits: Mutex::new(runtime_limits),
             fleet_dir: std::sync::OnceLock::new(),
-            changes: tokio::sync::Mutex::new(()),
+            changes: Mutex::new(HashMap::new()),
         })
     }
 
@@ -191,7 +192,7 @@ impl Supervisor {
     /// Apply new default limits (a reload of `[runtime.limits]`): every plugin's config is
     /// read again, and only the plugins whose effective config changed restart; the others
     /// keep running untouched. Returns the names of those restarted.
-    pub async fn reload_limits(&self, limits: crate::config::Limits) -> Vec<String> {
+    pub async fn reload_limits(self: &Arc<Self>, limits: crate::config::Limits) -> Vec<String> {
         *self.base_limits.lock().unwrap_or_else(|p| p.into_inner()) = limits;
         // The pipeline registry derives each pipeline's limits from the same defaults.
         self.pipelines.set_base_limits(limits);
@@ -200,29 +201,51 @@ impl Supervisor {
 
     /// Read every plugin's conf.d file again and restart those whose config or file changed.
     /// Returns the names of those restarted (or stopped).
-    pub async fn reconcile(&self) -> Vec<String> {
-        let _one_at_a_time = self.changes.lock().await;
+    pub async fn reconcile(self: &Arc<Self>) -> Vec<String> {
         // What a restart changes: the file's hash or the config.
         let identity = |e: &Entry| (lock(&e.status).hash.clone(), e.config.clone());
-        let files: Vec<(String, PathBuf, _)> = self
+        let files: Vec<(String, PathBuf)> = self
             .entries()
             .iter()
-            .map(|(n, e)| {
-                // One status lock at a time (a second lock in the same expression deadlocks).
-                let file = lock(&e.status).file.clone();
-                (n.clone(), file, Some(identity(e)))
-            })
+            .map(|(n, e)| (n.clone(), lock(&e.status).file.clone()))
             .collect();
-        let mut changed = Vec::new();
-        for (name, file, before) in files {
-            self.load_and_start(&file, false).await;
-            let after = self.entries().get(&name).map(identity);
-            if after != before {
-                changed.push(name);
-            }
+        let mut loads = tokio::task::JoinSet::new();
+        for (name, file) in files {
+            let sup = self.clone();
+            loads.spawn(async move {
+                let _one_at_a_time = sup.change_lock(&name).await;
+                // One status lock at a time (a second lock in the same expression deadlocks).
+                let before = sup.entries().get(&name).map(identity);
+                sup.load_and_start(&file, false).await;
+                let after = sup.entries().get(&name).map(identity);
+                (after != before).then_some(name)
+            });
         }
+        let mut changed: Vec<String> = loads.join_all().await.into_iter().flatten().collect();
         changed.sort();
         changed
+    }
+
+    /// Load `files` (new or changed) in parallel, as [`Supervisor::upsert`] does each.
+    pub async fn upsert_all(self: &Arc<Self>, files: Vec<PathBuf>) {
+        let mut loads = tokio::task::JoinSet::new();
+        for f in files {
+            let sup = self.clone();
+            loads.spawn(async move { sup.upsert(&f).await });
+        }
+        loads.join_all().await;
+    }
+
+    /// The lock that serialises the changes of plugin `name`.
+    async fn change_lock(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let m = self
+            .changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        m.lock_owned().await
     }
 
     /// Status of one plugin.
@@ -233,7 +256,10 @@ impl Supervisor {
     /// A plugin file appeared or changed: load it and (re)start the plugin. A file that cannot be
     /// loaded gets one clear error; a running older version keeps running.
     pub async fn upsert(&self, file: &Path) {
-        let _one_at_a_time = self.changes.lock().await;
+        let Some(name) = plugin_name(file) else {
+            return;
+        };
+        let _one_at_a_time = self.change_lock(&name).await;
         self.load_and_start(file, true).await;
     }
 
@@ -423,7 +449,7 @@ impl Supervisor {
     /// A plugin file was removed: stop the plugin (its current call, if any, finishes and its
     /// points are sent).
     pub async fn remove(&self, name: &str) {
-        let _one_at_a_time = self.changes.lock().await;
+        let _one_at_a_time = self.change_lock(name).await;
         self.remove_unlocked(name).await;
     }
 

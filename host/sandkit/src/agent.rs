@@ -22,7 +22,7 @@ pub async fn run(
     output_file: Option<PathBuf>,
     http_listen: Option<std::net::SocketAddr>,
 ) -> Result<()> {
-    let signals = crate::reload::Signals::install();
+    let mut signals = crate::reload::Signals::install();
     let mut cfg = args.load(output_file.clone())?;
     if let (Some(http), Some(addr)) = (cfg.http.as_mut(), http_listen) {
         http.listen = addr;
@@ -78,8 +78,23 @@ pub async fn run(
     };
     // Plugins load first (the first scan of the directory is done when this returns), so that
     // file tasks find the pipelines they name.
-    let watcher =
-        watch_plugins_dir(cfg.runtime.plugins_dir.clone(), sup.clone(), RESCAN_EVERY).await?;
+    // A stop while they load (a plugin may take up to its load deadline) does not wait for them.
+    let watcher = tokio::select! {
+        w = watch_plugins_dir(cfg.runtime.plugins_dir.clone(), sup.clone(), RESCAN_EVERY) => w?,
+        () = signals.terminated() => {
+            tracing::info!("sandkit.stop: stop requested while plugins were loading");
+            sup.shutdown().await;
+            election.stop().await;
+            if let Some(f) = fleet {
+                f.stop().await;
+            }
+            drop(sup);
+            drop(sink);
+            writer.finish().await;
+            tracing::info!("sandkit.stop: done");
+            return Ok(());
+        }
+    };
     let provider: Arc<dyn PipelineProvider> = Arc::new(RegistryProvider {
         registry: sup.pipelines().clone(),
         handle: tokio::runtime::Handle::current(),

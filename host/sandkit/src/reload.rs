@@ -41,6 +41,16 @@ impl Signals {
     }
 }
 
+impl Signals {
+    /// Resolves on SIGINT or SIGTERM.
+    pub async fn terminated(&mut self) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            Some(_) = recv_signal(&mut self.term) => {}
+        }
+    }
+}
+
 /// Runs until SIGINT or SIGTERM, reloading on SIGHUP and on changes of the config file.
 pub async fn run_until_stopped(
     signals: Signals,
