@@ -221,3 +221,23 @@ fn a_log_flood_is_rate_limited_and_cannot_forge_agent_lines() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cannot_make_the_agent_hold_unbounded_points() {
+    // The bug: with max_points raised, 2M points of one plugin took the agent to 615 MB; the
+    // host side of a call is capped whatever the plugin's limits say.
+    let dir = tempfile::tempdir().unwrap();
+    let runtime =
+        sandkit_runtime::Runtime::new(sandkit_tests::test_runtime_config(dir.path())).unwrap();
+    let pc = sandkit_runtime::PluginConfig::parse(
+        "[limits]\nmax_points = 3000000\nmax_bytes = \"64GiB\"\nfuel = 1000000000000\ntimeout = \"60s\"\n",
+        std::path::Path::new("flood.toml"),
+        runtime.config().limits,
+    )
+    .unwrap();
+    let mut inst =
+        sandkit_tests::initialised(&runtime, "flood", &sandkit_tests::wasm("flood"), &pc).await;
+    let e = inst.collect().await.unwrap_err().to_string();
+    // Before the cap, 3M points (about 1 GB here) were held and then refused by max_points.
+    assert!(e.contains("MiB of the agent's memory"), "{e}");
+}

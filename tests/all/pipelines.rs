@@ -481,3 +481,133 @@ fn the_engine_is_told_by_the_process_export_before_compiling() {
         EngineKind::Collector
     );
 }
+
+/// `sandkit pipeline test badrecords` with `input` on stdin: its stdout, after checking it
+/// exits 0.
+fn badrecords_test(input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(sandkit_bin())
+        .args(["pipeline", "test"])
+        .arg(wasm("badrecords"))
+        .args(["--batch", "4"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn pipeline_test_shows_what_becomes_of_lines_with_malformed_or_oversized_output() {
+    // The bug: with output malformed after the magic, `pipeline test` printed no lines and
+    // exited 1, while the agent passes those lines on raw.
+    let out = badrecords_test("one\ntwo\nMALFORMED\nfour\nfive\nsix\n");
+    let lines: Vec<&str> = out.lines().collect();
+    // The first batch of four is malformed: each of its lines says so; the next batch parses.
+    for (i, l) in ["one", "two", "MALFORMED", "four"].iter().enumerate() {
+        assert_eq!(lines[2 * i], format!("> {l}"), "{out}");
+        assert!(
+            lines[2 * i + 1].starts_with("! malformed: ")
+                && lines[2 * i + 1].contains("unprocessed"),
+            "{out}"
+        );
+    }
+    assert_eq!(lines[8], "> five", "{out}");
+    assert!(
+        lines[9].starts_with("< ") && lines[9].contains("five"),
+        "{out}"
+    );
+    // Output past the limits (records per line, bytes after expansion) is refused the same way.
+    for bad in ["GIANT", "MANY"] {
+        let out = badrecords_test(&format!("a\n{bad}\nc\n"));
+        assert_eq!(
+            out.lines()
+                .filter(|l| l.starts_with("! output_limit: "))
+                .count(),
+            3,
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn a_pipeline_cannot_blow_up_the_agents_memory_on_the_http_path() {
+    // The bug: records referring to the whole batch text turned a 103 KB write into 1.15 GB
+    // of RSS (each record got its own copy of the text).
+    let d = tempfile::tempdir().unwrap();
+    for sub in ["plugins", "conf.d"] {
+        std::fs::create_dir_all(d.path().join(sub)).unwrap();
+    }
+    std::fs::copy(wasm("badrecords"), d.path().join("plugins/badrecords.wasm")).unwrap();
+    let child = Command::new(sandkit_bin())
+        .args([
+            "run",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--output-file",
+            "out.lp",
+        ])
+        .current_dir(d.path())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(d.path().join("agent.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let guard = sandkit_tests::KillOnDrop(child.id());
+    let addr_file = d.path().join("data/http.addr");
+    assert!(eventually_blocking(30, || addr_file.exists()));
+    let addr = std::fs::read_to_string(&addr_file).unwrap();
+    // 1,000 lines of 100 bytes, one of them GIANT: 1,000 records of the whole 100 KB text.
+    let mut body = String::new();
+    for i in 0..1_000 {
+        let word = if i == 500 { "GIANT" } else { "line" };
+        body.push_str(&format!("logs message=\"{word} {i:0>84}\"\n"));
+    }
+    let (code, answer) = sandkit_tests::http(
+        &addr,
+        "POST",
+        "/v1/write/logging?pipeline=badrecords",
+        &body,
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap();
+    let out = sandkit_tests::terminate(child);
+    std::mem::forget(guard);
+    assert!(out.status.success());
+    assert_eq!(code, 204, "{answer}");
+    assert!(peak_kb < 400 * 1024, "peak RSS {peak_kb} kB");
+    // The lines went on unprocessed (raw), none lost.
+    let text = std::fs::read_to_string(d.path().join("out.lp")).unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("logs,")).count(),
+        1_000,
+        "{text}"
+    );
+}
+
+fn eventually_blocking(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}

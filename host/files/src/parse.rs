@@ -260,21 +260,17 @@ impl FileCtx<'_> {
                         }
                         Err(e) => {
                             // Nothing of a malformed output is kept: its lines fail.
-                            tracing::warn!(task = %self.task.name, pipeline, error = %e, lines = run.len(), "files.pipeline output malformed; its lines go on unprocessed");
+                            tracing::warn!(task = %self.task.name, pipeline, error = %e, lines = run.len(), "files.pipeline output malformed or over its limits; its lines go on unprocessed");
                             out.truncate(before.0);
                             *ts = before.1;
                             let why = e.to_string();
+                            let kind = if e.over_limit {
+                                "output_limit"
+                            } else {
+                                "malformed"
+                            };
                             for i in base..base + run.len() {
-                                self.fail_line(
-                                    &mut fails,
-                                    batch,
-                                    lines,
-                                    i,
-                                    "malformed",
-                                    &why,
-                                    ts,
-                                    out,
-                                );
+                                self.fail_line(&mut fails, batch, lines, i, kind, &why, ts, out);
                             }
                         }
                     }

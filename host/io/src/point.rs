@@ -531,6 +531,30 @@ impl Point {
     }
 
     /// A rough size in bytes, for caps: the length of the strings plus 8 per value.
+    /// About what this point takes of the agent's memory, in bytes: the struct, its vectors
+    /// and every owned string (what a flood of points costs the host, beyond its encoded size).
+    pub fn heap_size(&self) -> usize {
+        use std::mem::size_of;
+        let tags: usize = self
+            .tags
+            .iter()
+            .map(|(k, v)| size_of::<(String, String)>() + k.len() + v.len())
+            .sum();
+        let fields: usize = self
+            .fields
+            .iter()
+            .map(|(k, v)| {
+                size_of::<(FieldKey, FieldValue)>()
+                    + k.as_str().len()
+                    + match v {
+                        FieldValue::Text(s) => s.len(),
+                        _ => 0,
+                    }
+            })
+            .sum();
+        size_of::<Point>() + self.measurement().len() + tags + fields
+    }
+
     pub fn approx_size(&self) -> usize {
         let tags: usize = self.tags.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
         let fields: usize = self

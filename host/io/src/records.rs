@@ -36,12 +36,33 @@ pub mod kind {
     pub const MEASUREMENT: u8 = 8;
 }
 
-/// A malformed output.
+/// Records one input line may produce.
+pub const MAX_RECORDS_PER_LINE: usize = 1_000;
+/// What the records of one output may add up to once references into the batch are expanded
+/// (keys, values and a fixed cost per item and record): this many times the batch's text...
+pub const MAX_EXPANSION: usize = 8;
+/// ... plus this much per line.
+pub const EXPANSION_PER_LINE: usize = 4096;
+/// The fixed cost of a record and of an item in that count (what the agent spends on one).
+const RECORD_COST: usize = 64;
+const ITEM_COST: usize = 16;
+
+/// The most the records of a batch of `lines` lines and `data_len` bytes may expand to.
+pub fn expansion_budget(data_len: usize, lines: usize) -> usize {
+    data_len
+        .saturating_mul(MAX_EXPANSION)
+        .saturating_add(lines.saturating_mul(EXPANSION_PER_LINE))
+}
+
+/// A malformed output, or one past the output limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordError {
     /// Byte offset in the output.
     pub at: usize,
     pub reason: String,
+    /// Well formed, but more than a pipeline call may produce ([`MAX_RECORDS_PER_LINE`],
+    /// [`expansion_budget`]).
+    pub over_limit: bool,
 }
 
 impl fmt::Display for RecordError {
@@ -119,6 +140,11 @@ pub struct RecordReader<'a> {
     failed: bool,
     /// Reused across records (each record's items are moved out into its `Record`).
     scratch: Vec<Item<'a>>,
+    /// Records per line so far.
+    per_line: Vec<u32>,
+    /// Expanded size of the records so far, and its cap.
+    expanded: usize,
+    budget: usize,
 }
 
 impl<'a> RecordReader<'a> {
@@ -129,6 +155,7 @@ impl<'a> RecordReader<'a> {
     pub fn new(output: &'a [u8], data: &'a str, lines: usize) -> Result<Self, RecordError> {
         if output.get(..4) != Some(MAGIC.as_slice()) {
             return Err(RecordError {
+                over_limit: false,
                 at: 0,
                 reason: format!(
                     "no SKR1 magic (the first bytes are {:?})",
@@ -143,6 +170,9 @@ impl<'a> RecordReader<'a> {
             at: 4,
             failed: false,
             scratch: Vec::new(),
+            per_line: Vec::new(),
+            expanded: 0,
+            budget: expansion_budget(data.len(), lines),
         })
     }
 
@@ -162,6 +192,7 @@ impl<'a> RecordReader<'a> {
 
     fn err(&self, at: usize, reason: impl Into<String>) -> RecordError {
         RecordError {
+            over_limit: false,
             at,
             reason: reason.into(),
         }
@@ -232,7 +263,35 @@ impl<'a> RecordReader<'a> {
             })
     }
 
+    /// Count `n` more expanded bytes against the budget.
+    fn spend(&mut self, at: usize, n: usize) -> Result<(), RecordError> {
+        self.expanded = self.expanded.saturating_add(n);
+        if self.expanded > self.budget {
+            return Err(RecordError {
+                at,
+                reason: format!(
+                    "output limit: the records expand to more than {} bytes ({MAX_EXPANSION}x the batch's {} bytes plus {EXPANSION_PER_LINE} a line)",
+                    self.budget,
+                    self.data.len()
+                ),
+                over_limit: true,
+            });
+        }
+        Ok(())
+    }
+
     fn item(&mut self) -> Result<Item<'a>, RecordError> {
+        let item = self.item_unchecked()?;
+        let size = match item {
+            Item::Tag(k, v) | Item::Field(k, FieldRef::Text(v)) => k.len() + v.len(),
+            Item::Field(k, _) => k.len() + 8,
+            Item::Measurement(m) => m.len(),
+        };
+        self.spend(self.at, size + ITEM_COST)?;
+        Ok(item)
+    }
+
+    fn item_unchecked(&mut self) -> Result<Item<'a>, RecordError> {
         let at = self.at;
         let kind = self.bytes(1, "item kind")?[0];
         let klen = self.u16("key length")? as usize;
@@ -304,6 +363,21 @@ impl<'a> RecordReader<'a> {
                 format!("record for line {line} of a batch of {} lines", self.lines),
             ));
         }
+        if self.per_line.is_empty() {
+            self.per_line = vec![0; self.lines];
+        }
+        let count = &mut self.per_line[line as usize];
+        *count += 1;
+        if *count as usize > MAX_RECORDS_PER_LINE {
+            return Err(RecordError {
+                at,
+                reason: format!(
+                    "output limit: line {line} has more than {MAX_RECORDS_PER_LINE} records"
+                ),
+                over_limit: true,
+            });
+        }
+        self.spend(at, RECORD_COST)?;
         let flags = self.bytes(1, "flags")?[0];
         if flags & !(F_TIME | F_MESSAGE) != 0 {
             return Err(self.err(at + 4, format!("unknown flags {flags:#04x}")));

@@ -19,6 +19,11 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+/// What the points of one call may take of the agent's memory, whatever `max_points` and
+/// `max_bytes` allow: a plugin configured for millions of points still cannot make the agent
+/// hold more than this for one call.
+pub const MAX_CALL_MEMORY: u64 = 256 << 20;
+
 /// A limit a guest went past; the call traps with this as its cause.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -111,6 +116,8 @@ pub struct HostState {
     /// Points emitted by the current call.
     pub emitted: Vec<Point>,
     emitted_bytes: u64,
+    /// What the emitted points take of the agent's memory.
+    emitted_heap: u64,
     /// Points refused (invalid) during the current call, with the first reason.
     pub refused: u64,
     pub first_refusal: Option<String>,
@@ -181,6 +188,7 @@ impl HostState {
             state,
             emitted: Vec::new(),
             emitted_bytes: 0,
+            emitted_heap: 0,
             refused: 0,
             first_refusal: None,
             http_sent: 0,
@@ -198,6 +206,7 @@ impl HostState {
     pub fn reset_call(&mut self) {
         self.emitted.clear();
         self.emitted_bytes = 0;
+        self.emitted_heap = 0;
         self.refused = 0;
         self.first_refusal = None;
         self.http_sent = 0;
@@ -283,6 +292,7 @@ impl emit::Host for HostState {
             match convert_point(p, now) {
                 Ok(point) => {
                     self.emitted_bytes += point.approx_size() as u64;
+                    self.emitted_heap += point.heap_size() as u64;
                     self.emitted.push(point);
                 }
                 Err(e) => {
@@ -297,6 +307,12 @@ impl emit::Host for HostState {
                 return Err(wasmtime::Error::new(LimitExceeded(format!(
                     "emitted more than {} points in one call",
                     self.limits.max_points
+                ))));
+            }
+            if self.emitted_heap > MAX_CALL_MEMORY {
+                return Err(wasmtime::Error::new(LimitExceeded(format!(
+                    "the points of one call would take more than {} MiB of the agent's memory",
+                    MAX_CALL_MEMORY >> 20
                 ))));
             }
             if self.emitted_bytes > self.limits.max_bytes {

@@ -428,7 +428,7 @@ pub async fn pipeline_test(
     batch: usize,
 ) -> Result<()> {
     use sandkit_io::pipeline::Part;
-    use sandkit_io::records::RecordReader;
+    use sandkit_io::records::{RecordError, RecordReader};
     use std::io::{BufRead, Write};
     crate::init_logging("warn");
     let file = resolve_plugin(plugin, plugins_dir)?;
@@ -487,15 +487,38 @@ pub async fn pipeline_test(
                     let base = chunk.lines.start as usize;
                     let sub = &data[chunk.bytes.clone()];
                     let n = (chunk.lines.end - chunk.lines.start) as usize;
-                    let mut reader = RecordReader::new(&chunk.output, sub, n)?;
-                    while let Some(r) = reader.next_record() {
-                        let (h, items) = r?;
-                        let i = base + h.line as usize;
-                        after[i].push(format!(
-                            "< {}",
-                            render_record(&source, &lines[i], &h, items)
-                        ));
-                        records += 1;
+                    // As the agent does: the whole output is read first, and a malformed one
+                    // keeps nothing, its lines going on unprocessed.
+                    let decoded = (|| -> Result<Vec<(usize, String)>, RecordError> {
+                        let mut reader = RecordReader::new(&chunk.output, sub, n)?;
+                        let mut v = Vec::new();
+                        while let Some(r) = reader.next_record() {
+                            let (h, items) = r?;
+                            let i = base + h.line as usize;
+                            v.push((i, render_record(&source, &lines[i], &h, items)));
+                        }
+                        Ok(v)
+                    })();
+                    match decoded {
+                        Ok(v) => {
+                            for (i, text) in v {
+                                after[i].push(format!("< {text}"));
+                                records += 1;
+                            }
+                        }
+                        Err(e) => {
+                            let kind = if e.over_limit {
+                                "output_limit"
+                            } else {
+                                "malformed"
+                            };
+                            for a in &mut after[base..base + n] {
+                                a.push(format!(
+                                    "! {kind}: {e} (the agent passes the line on unprocessed)"
+                                ));
+                                failed += 1;
+                            }
+                        }
                     }
                 }
                 Part::Failed(f) => {
