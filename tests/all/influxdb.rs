@@ -12,9 +12,9 @@ use sandkit_tests::{repo_root, test_runtime_config, wasm};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Influx {
+pub(crate) struct Influx {
     child: Child,
-    http: String,
+    pub(crate) http: String,
     _dir: tempfile::TempDir,
 }
 
@@ -25,7 +25,7 @@ impl Drop for Influx {
     }
 }
 
-async fn request(method: &str, url: &str, body: &str) -> (u16, String) {
+pub(crate) async fn request(method: &str, url: &str, body: &str) -> (u16, String) {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let req = hyper::Request::builder()
         .method(method)
@@ -56,7 +56,7 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Start influxd, or `None` when it is not installed outside CI.
-async fn start_influx() -> Option<Influx> {
+pub(crate) async fn start_influx() -> Option<Influx> {
     let found = Command::new("influxd")
         .arg("version")
         .stdout(Stdio::null())

@@ -10,6 +10,7 @@ mod election;
 mod faults;
 mod files;
 mod influxdb;
+mod lpdiff;
 mod outputs;
 mod pipelines;
 mod plugins_dir;

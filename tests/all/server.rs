@@ -197,7 +197,7 @@ async fn a_body_with_a_bad_line_is_refused_whole_naming_the_line() {
         b"m f=",
         b"m f=1i x",
         b"m f=\"unterminated",
-        b"m f=1,f=2",
+        b"m f=1,f=2i",
         b"m f=NaN",
         b"\xff f=1",
         b",t=a f=1",

@@ -28,7 +28,10 @@ pub use http::{
     BufferConfig, Endpoint, HttpOutput, HttpOutputConfig, LaneSnapshot, OutputStats,
     LATENCY_BUCKETS_MS,
 };
-pub use lineproto::{encode_point, encode_point_with, encode_points, encode_points_with};
+pub use lineproto::{
+    encode_point, encode_point_with, encode_points, encode_points_with, name_as_read_back,
+    NamePart, TRAILING_BACKSLASH,
+};
 pub use lpdecode::{decode_lines, LineDecoder, Precision, DEFAULT_MAX_LINE_BYTES};
 pub use output::{CaptureOutput, Delivery, Encoded, FileOutput, Output, StdoutOutput};
 pub use point::{Category, FieldKey, FieldValue, Point, SharedStr, SharedTags};

@@ -1,11 +1,12 @@
 //! InfluxDB line protocol encoding.
 //!
-//! Escaping follows InfluxDB (and Telegraf's serializer): in measurements, commas and spaces are
-//! escaped; in tag keys, tag values and field keys also `=`; newlines, carriage returns, tabs and
-//! form feeds are written as `\n`, `\r`, `\t`, `\f` so names stay on one line. A backslash in a
-//! name is written as it is, except where it would be read as an escape (see
-//! `backslash_is_ambiguous`), and a measurement starting with `#` is written `\#` so the line is
-//! not a comment. String field values are quoted with `"` and `\` escaped (raw newlines stay
+//! Escaping follows what InfluxDB 1.x reads back (its parser is the reference the decoder is
+//! checked against): `,`, spaces and `=` in names are escaped (`=` in measurements too, where
+//! InfluxDB unescapes it); every other backslash is written as it is, since a backslash escapes
+//! only those three. Line protocol cannot carry some things in a name, and they read back
+//! changed (see [`name_as_read_back`]): newlines, carriage returns, tabs and form feeds are
+//! written as `\n`, `\r`, `\t`, `\f` (two characters), a measurement starting with `#` as
+//! `\#`, and a backslash at the end of a name as U+FF3C. String field values are quoted with `"` and `\` escaped (raw newlines stay
 //! inside the quotes, as InfluxDB allows). Integers carry `i`, unsigned integers `u`. Floats are
 //! written as the shortest text that reads back as the same `f64` (`84`, `3.25`, `1e+30`).
 //! Points are validated at construction, so encoding cannot fail.
@@ -74,54 +75,101 @@ fn none_special(s: &[u8], special: impl Fn(u64) -> u64) -> bool {
     }
 }
 
-/// `eq` is false for measurements (which leave `=` alone) and true for keys and tag values.
+/// Which part of a line a name is: InfluxDB 1.x reads them by slightly different rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamePart {
+    Measurement,
+    /// Tag keys and values.
+    Tag,
+    /// Field keys, which InfluxDB scans in pairs: a backslash takes the byte after it.
+    FieldKey,
+}
+
 #[inline(always)]
-fn escape_into(out: &mut String, s: &str, eq: bool) {
+fn escape_into(out: &mut String, s: &str, kind: NamePart) {
     // Fast path: most names need no escaping at all.
     if none_special(s.as_bytes(), name_special) && !s.starts_with('#') {
         out.push_str(s);
     } else {
-        escape_slow(out, s, eq);
+        escape_slow(out, s, kind);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn escape_slow(out: &mut String, s: &str, eq: bool) {
+fn escape_slow(out: &mut String, s: &str, kind: NamePart) {
     let mut chars = s.chars().peekable();
     let mut first = true;
     while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
         match c {
             ',' => out.push_str("\\,"),
             ' ' => out.push_str("\\ "),
-            '=' if eq => out.push_str("\\="),
+            // InfluxDB reads `\=` as `=` in a measurement too, where `=` is no delimiter: always
+            // escaped, a backslash before it cannot pair with it.
+            '=' => out.push_str("\\="),
+            // Line protocol has no escape for these (InfluxDB 1.x keeps `\n` as two bytes): they
+            // are written as the two characters, which is what a reader gets back.
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{c}' => out.push_str("\\f"),
-            // A line starting with `#` is a comment.
-            '#' if first && !eq => out.push_str("\\#"),
-            '\\' if backslash_is_ambiguous(chars.peek().copied(), eq, first) => {
-                out.push_str("\\\\")
-            }
+            // A line starting with `#` is a comment; InfluxDB reads `\#` as those two bytes.
+            '#' if first && kind == NamePart::Measurement => out.push_str("\\#"),
+            // A backslash at the end would escape the delimiter after the name, and in a field
+            // key one before an escaped byte would pair with its backslash: line protocol has
+            // no way to write either, so it becomes a fullwidth reverse solidus.
+            '\\' if next.is_none() => out.push(TRAILING_BACKSLASH),
+            '\\' if kind == NamePart::FieldKey => match next {
+                Some(',' | ' ' | '=' | '\n' | '\r' | '\t' | '\u{c}') => {
+                    out.push(TRAILING_BACKSLASH)
+                }
+                // Two backslashes are a pair, kept as they are; at the end of the key the second
+                // would stand right before `=`, which InfluxDB refuses.
+                Some('\\') => {
+                    chars.next();
+                    out.push('\\');
+                    if chars.peek().is_none() {
+                        out.push(TRAILING_BACKSLASH);
+                    } else {
+                        out.push('\\');
+                    }
+                }
+                _ => out.push('\\'),
+            },
             c => out.push(c),
         }
         first = false;
     }
 }
 
-/// A backslash is written as it is unless a decoder would read it as the start of an escape:
-/// before an escaped character, another backslash, `n`, `r`, `t`, `f` (or `#` at the start of
-/// a measurement), and at the end, where the delimiter that follows would look escaped. There
-/// it is written `\\`, which InfluxDB 2.x reads as one backslash.
-fn backslash_is_ambiguous(next: Option<char>, eq: bool, first: bool) -> bool {
-    match next {
-        None => true,
-        Some(',' | ' ' | '\\' | '\n' | '\r' | '\t' | '\u{c}' | 'n' | 'r' | 't' | 'f') => true,
-        Some('=') => eq,
-        Some('#') => first && !eq,
-        Some(_) => false,
+/// What a backslash at the end of a name is written as (U+FF3C).
+pub const TRAILING_BACKSLASH: char = '\u{ff3c}';
+
+/// What a name reads back as after [`escape_into`]: the same but for the few things line
+/// protocol cannot carry in a name (control characters written as two characters, a leading
+/// `#` of a measurement as `\#`, a trailing backslash as [`TRAILING_BACKSLASH`]).
+pub fn name_as_read_back(s: &str, kind: NamePart) -> String {
+    let mut out = String::new();
+    escape_slow(&mut out, s, kind);
+    let mut back = String::new();
+    let mut chars = out.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek().copied()) {
+            ('\\', Some(d @ (',' | ' ' | '='))) => {
+                back.push(d);
+                chars.next();
+            }
+            // A field key's backslash takes the character after it.
+            ('\\', Some(d)) if kind == NamePart::FieldKey => {
+                back.push('\\');
+                back.push(d);
+                chars.next();
+            }
+            _ => back.push(c),
+        }
     }
+    back
 }
 
 /// The integer nearest to `y`, if `|y| < 2^50` and `y` is within `|y| * 2^-51` of it.
@@ -240,22 +288,22 @@ pub fn encode_point(out: &mut String, p: &Point) {
 /// `influx_uint_support = false`).
 pub fn encode_point_with(out: &mut String, p: &Point, uint_support: bool) {
     let mut ints = itoa::Buffer::new();
-    escape_into(out, p.measurement(), false);
+    escape_into(out, p.measurement(), NamePart::Measurement);
     for (k, v) in p.tags() {
         if v.is_empty() {
             // InfluxDB refuses empty tag values; an empty tag carries no information.
             continue;
         }
         out.push(',');
-        escape_into(out, k, true);
+        escape_into(out, k, NamePart::Tag);
         out.push('=');
-        escape_into(out, v, true);
+        escape_into(out, v, NamePart::Tag);
     }
     let mut sep = ' ';
     for (k, v) in p.fields() {
         out.push(sep);
         sep = ',';
-        escape_into(out, k, true);
+        escape_into(out, k, NamePart::FieldKey);
         out.push('=');
         match v {
             FieldValue::Int(x) => {
@@ -362,9 +410,9 @@ mod tests {
     }
 
     #[test]
-    fn backslashes_are_doubled_only_where_they_would_read_as_escapes() {
-        // Regression: a name ending in `\`, or holding `\n` as text, or a measurement starting
-        // with `#`, did not decode back to itself.
+    fn backslashes_are_written_as_they_are_but_at_the_end_of_a_name() {
+        // InfluxDB 1.x keeps every backslash that is not before `,`, ` ` or `=`, and has no way
+        // to write one at the end of a name (it would escape the delimiter after it).
         let p = point(
             r"#m\",
             &[(r"C:\Users", r"C:\new\"), (r"k\", r"\,\=\\")],
@@ -373,10 +421,12 @@ mod tests {
         assert_eq!(
             encode_points(&[p]),
             concat!(
-                r"\#m\\,C:\Users=C:\\new\\,k\\=\\\,\\\=\\\\ f\\=1i",
+                "\\#m\u{ff3c},C:\\Users=C:\\new\u{ff3c},k\u{ff3c}=\\\\,\\\\=\\\u{ff3c} f\u{ff3c}=1i",
                 " 1700000000000000000\n"
             )
         );
+        assert_eq!(name_as_read_back(r"a\,b\", NamePart::Tag), "a\\,b\u{ff3c}");
+        assert_eq!(name_as_read_back("#m\n", NamePart::Measurement), "\\#m\\n");
     }
 
     #[test]
@@ -521,11 +571,11 @@ mod tests {
                     ],
                     0..24,
                 ).prop_map(String::from_iter),
-                eq in any::<bool>(),
+                kind in proptest::sample::select(vec![NamePart::Measurement, NamePart::Tag, NamePart::FieldKey]),
             ) {
                 let (mut fast, mut slow) = (String::new(), String::new());
-                escape_into(&mut fast, &s, eq);
-                escape_slow(&mut slow, &s, eq);
+                escape_into(&mut fast, &s, kind);
+                escape_slow(&mut slow, &s, kind);
                 prop_assert_eq!(fast, slow);
             }
 

@@ -15,7 +15,7 @@ pub(super) struct Failure {
 
 /// Decode one record. `Ok(None)` for a blank or comment line.
 pub(super) fn record(rec: &[u8], settings: &Settings) -> Result<Option<Point>, Failure> {
-    let rec = rec.strip_suffix(b"\r").unwrap_or(rec);
+    // A carriage return is a byte like any other (InfluxDB refuses `m f=1\r`).
     let Some(start) = rec.iter().position(|&b| b != b' ' && b != b'\t') else {
         return Ok(None);
     };
@@ -39,10 +39,13 @@ pub(super) fn record(rec: &[u8], settings: &Settings) -> Result<Option<Point>, F
 /// Which escapes apply to a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
-    /// `=` is a plain byte, and a leading `\#` stands for `#`.
+    /// `=` is a plain byte.
     Measurement,
-    /// Tag keys, tag values and field keys: `=` is a delimiter.
+    /// Tag keys and tag values: `=` is a delimiter.
     Key,
+    /// Field keys: `=` is a delimiter, and a backslash takes the byte after it whatever it is
+    /// (InfluxDB 1.x scans the field set in pairs: `f\\=1` is the key `f\\`).
+    FieldKey,
 }
 
 #[derive(Debug)]
@@ -81,15 +84,26 @@ impl<'a> Parser<'a> {
         if self.peek().is_none() {
             return fail(self.pos, DecodeReason::MissingFields);
         }
-        let fields = self.fields()?;
+        let mut fields = self.fields()?;
         let timestamp_ns = self.timestamp(settings)?;
         if let Some((key, _, at)) = first_duplicate(&tags).and_then(|i| tags.get(i)) {
             let key = key.clone();
             return fail(*at, DecodeReason::DuplicateTag { key });
         }
-        if let Some((key, _, at)) = first_duplicate(&fields).and_then(|i| fields.get(i)) {
-            let key = key.clone();
-            return fail(*at, DecodeReason::DuplicateField { key });
+        // As InfluxDB: a field given twice with values of one type keeps the last value; of
+        // two types, the record is refused.
+        while let Some(i) = first_duplicate(&fields) {
+            let (key, value, at) = &fields[i];
+            let first = fields
+                .iter()
+                .position(|f| &f.0 == key)
+                .expect("a duplicate has a first occurrence");
+            if std::mem::discriminant(&fields[first].1) != std::mem::discriminant(value) {
+                let key = key.clone();
+                return fail(*at, DecodeReason::DuplicateField { key });
+            }
+            let (_, value, _) = fields.remove(i);
+            fields[first].1 = value;
         }
         Point::new(
             measurement,
@@ -117,7 +131,14 @@ impl<'a> Parser<'a> {
         }
         self.pos += 1;
         let value_at = self.pos;
-        let value = self.name(Part::Key);
+        // As InfluxDB 1.x, the first byte of a tag value may be a plain `=`.
+        let lead = if self.peek() == Some(b'=') {
+            self.pos += 1;
+            "="
+        } else {
+            ""
+        };
+        let value = format!("{lead}{}", self.name(Part::Key));
         if self.peek() == Some(b'=') {
             return fail(self.pos, DecodeReason::UnescapedEquals { key });
         }
@@ -132,11 +153,13 @@ impl<'a> Parser<'a> {
         let mut fields = Vec::new();
         loop {
             let at = self.pos;
-            let key = self.name(Part::Key);
+            let key = self.name(Part::FieldKey);
             if key.is_empty() {
                 return fail(at, DecodeReason::MissingFieldKey);
             }
-            if self.peek() != Some(b'=') {
+            // InfluxDB reads `=` right after a backslash as escaped when it splits a field, even
+            // when that backslash was paired with one before it (`f\\=1` is refused).
+            if self.peek() != Some(b'=') || self.buf.get(self.pos - 1) == Some(&b'\\') {
                 return fail(self.pos, DecodeReason::MissingFieldEquals { key });
             }
             self.pos += 1;
@@ -201,18 +224,27 @@ impl<'a> Parser<'a> {
     }
 
     /// An escaped name, up to its first unescaped delimiter (`,` or space, and `=` for keys).
-    /// `\` before a delimiter, `\`, `n`, `r`, `t` or `f` is an escape; otherwise it is a plain
-    /// backslash.
+    /// As in InfluxDB 1.x, a delimiter right after a `\` is escaped (whatever comes before that
+    /// backslash: `\\ ` is a backslash and an escaped space), and every other backslash is kept
+    /// as it is (`\\`, `\n` and `\#` stay two bytes).
     fn name(&mut self, part: Part) -> String {
-        let start = self.pos;
         let mut out = Vec::new();
         while let Some(b) = self.peek() {
             match b {
                 b',' | b' ' => break,
-                b'=' if part == Part::Key => break,
+                b'=' if part != Part::Measurement => break,
+                b'\\' if part == Part::FieldKey => {
+                    let next = self.buf.get(self.pos + 1).copied();
+                    match (unescape(next), next) {
+                        (Some(c), _) => out.push(c),
+                        (None, Some(c)) => out.extend_from_slice(&[b'\\', c]),
+                        (None, None) => out.push(b'\\'),
+                    }
+                    self.pos += 2;
+                }
                 b'\\' => {
                     let next = self.buf.get(self.pos + 1).copied();
-                    match unescape(next, part, self.pos == start) {
+                    match unescape(next) {
                         Some(c) => {
                             out.push(c);
                             self.pos += 2;
@@ -265,16 +297,11 @@ fn fail<T>(offset: usize, reason: DecodeReason) -> Result<T, Failure> {
     Err(Failure { offset, reason })
 }
 
-/// The byte that `\` followed by `next` stands for, if that is an escape.
-fn unescape(next: Option<u8>, part: Part, at_start: bool) -> Option<u8> {
+/// The delimiter that `\` followed by `next` escapes, if it is one (`=` too in a measurement,
+/// where it is no delimiter: InfluxDB reads `m\=x` as `m=x`).
+fn unescape(next: Option<u8>) -> Option<u8> {
     match next? {
-        c @ (b',' | b' ' | b'\\') => Some(c),
-        b'=' if part == Part::Key => Some(b'='),
-        b'#' if part == Part::Measurement && at_start => Some(b'#'),
-        b'n' => Some(b'\n'),
-        b'r' => Some(b'\r'),
-        b't' => Some(b'\t'),
-        b'f' => Some(0x0c),
+        c @ (b',' | b' ' | b'=') => Some(c),
         _ => None,
     }
 }

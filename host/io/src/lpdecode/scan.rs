@@ -1,10 +1,12 @@
 //! Finding where a record ends, one byte at a time so a record can arrive in any chunking.
 //!
-//! A record ends at the first `\n` outside a string field value: like InfluxDB, a string value
-//! may hold raw newlines (the encoder writes them as they are). The scanner follows just enough
-//! of the grammar to know when it is inside a string; the parser then reads the whole record
-//! with the same rules: a `\` hides the byte after it from the delimiter checks, and a string
-//! value is a `"` right after a field's `=`.
+//! A record ends at the first `\n` outside a string field value that does not follow a `\`:
+//! like InfluxDB, a string value may hold raw newlines (the encoder writes them as they are),
+//! and a backslash before a newline carries the record on. The scanner follows just enough of
+//! the grammar to know when it is inside a string; the parser then reads the whole record with
+//! the same rules: outside strings a delimiter right after a `\` is escaped (whatever comes
+//! before that backslash, as in InfluxDB 1.x: `a\\ b` is one name), inside strings `\` takes
+//! the byte after it, and a string value is a `"` right after a field's `=`.
 
 /// Where in a record the scanner is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,11 +66,14 @@ impl Scanner {
     /// Take one byte; `true` when it is the newline that ends the record (and is not part of
     /// it). The caller resets the scanner for the next record.
     pub(super) fn push(&mut self, b: u8) -> bool {
+        let escaped = std::mem::take(&mut self.escaped);
         if b == b'\n' && self.state != State::Text {
-            return true;
+            if !escaped {
+                return true;
+            }
+            self.newlines += 1;
         }
         self.len += 1;
-        let escaped = std::mem::take(&mut self.escaped);
         match self.state {
             State::LineStart => match b {
                 b' ' | b'\t' => {}
@@ -78,6 +83,8 @@ impl Scanner {
                     self.series(b);
                 }
             },
+            // Outside strings a backslash escapes the next byte even when it is escaped itself.
+            State::Comment | State::Tail | State::Bare if b == b'\\' => self.escaped = true,
             State::Comment | State::Tail => {}
             State::Series if !escaped => self.series(b),
             State::FieldKey if !escaped => match b {
@@ -85,8 +92,12 @@ impl Scanner {
                 b'=' => self.state = State::ValueStart,
                 _ => {}
             },
-            State::Series | State::FieldKey => {}
+            // In the series a backslash escapes the next byte even when escaped itself; in the
+            // field set (as InfluxDB 1.x scans it) a backslash and the byte after it go as a pair.
+            State::Series => self.escaped = b == b'\\',
+            State::FieldKey => {}
             State::ValueStart => {
+                self.escaped = b == b'\\';
                 self.state = match b {
                     b'"' => State::Text,
                     b',' => State::FieldKey,
@@ -151,8 +162,11 @@ mod tests {
     }
 
     #[test]
-    fn escaped_newlines_still_end_a_record() {
-        assert_eq!(first_record(b"m\\\nf=1"), Some(2));
+    fn a_backslash_before_a_newline_carries_the_record_on() {
+        // As InfluxDB 1.x: `m,t=x\<newline>y v=1` is one record with the tag value "x\\\ny".
+        assert_eq!(first_record(b"m\\\nf=1"), None);
+        assert_eq!(first_record(b"m,t=x\\\ny f=1\nnext"), Some(12));
+        assert_eq!(first_record(b"m f=1\\\n2\n"), Some(8));
     }
 
     #[test]

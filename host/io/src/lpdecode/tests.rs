@@ -48,7 +48,8 @@ fn every_error_path_has_its_reason_and_position() {
         ("m,t= f=1", 1, 5, R::MissingTagValue { key: key("t") }),
         ("m,t=,u=v f=1", 1, 5, R::MissingTagValue { key: key("t") }),
         ("m,t=a=b f=1", 1, 6, R::UnescapedEquals { key: key("t") }),
-        ("m,t==b f=1", 1, 5, R::UnescapedEquals { key: key("t") }),
+        ("m,t=a=b f=1", 1, 6, R::UnescapedEquals { key: key("t") }),
+        ("m,t===b f=1", 1, 6, R::UnescapedEquals { key: key("t") }),
         (
             "m,t=1,u=2,t=3 f=1",
             1,
@@ -230,7 +231,7 @@ fn every_error_path_has_its_reason_and_position() {
         ),
         ("m s=\"a\"b", 1, 8, R::TextAfterString { key: key("s") }),
         ("m s=\"a\nbc\"x", 2, 4, R::TextAfterString { key: key("s") }),
-        ("m f=1,g=2,f=3", 1, 11, R::DuplicateField { key: key("f") }),
+        ("m f=1,g=2,f=3i", 1, 11, R::DuplicateField { key: key("f") }),
         (
             "m f=1 12a",
             1,
@@ -353,7 +354,9 @@ fn error_text_is_lowercase_with_position() {
 
 #[test]
 fn errors_count_lines_across_crlf_comments_and_multiline_strings() {
-    assert_eq!(err("m f=1i\r\nm f=12x\r\n").0, 2);
+    assert_eq!(err("m f=1i\nm f=12x\n").0, 2);
+    // A carriage return is no line end (InfluxDB refuses CRLF bodies the same way).
+    assert_eq!(err("m f=1i\r\nm f=2i\n").0, 1);
     assert_eq!(err("m f=1i\n\n  # c\nm f=12x").0, 4);
     assert_eq!(err("m s=\"a\nb\" 1\nm s=\"\n\n\" 2\nm f=12x").0, 6);
 }
@@ -421,19 +424,50 @@ fn decodes_number_and_boolean_spellings() {
 #[test]
 fn unescapes_names() {
     let p = one(r"my\ m\,x\=y\q,t\ k\,\==v\=1\,2\ 3 f\=k\,\ =1");
-    assert_eq!(p.measurement(), r"my m,x\=y\q");
+    assert_eq!(p.measurement(), r"my m,x=y\q");
     assert_eq!(p.tags(), [(key("t k,="), key("v=1,2 3"))]);
     assert_eq!(p.fields()[0].0, "f=k, ");
-    let p = one(r"a\nb\rc\td\fe\\f,C:\Users=x\\ y\ \\=1");
-    assert_eq!(p.measurement(), "a\nb\rc\td\u{c}e\\f");
-    assert_eq!(p.tags(), [(key(r"C:\Users"), key(r"x\"))]);
-    assert_eq!(p.fields()[0].0, r"y \");
-    // `\#` is an escape only at the start of a measurement.
-    assert_eq!(one(r"\#m f=1").measurement(), "#m");
-    assert_eq!(one(r"m\#,t=\# f=1").measurement(), r"m\#");
-    assert_eq!(one(r"m,t=\# f=1").tag("t"), Some(r"\#"));
+    // As Debian's influxd 1.6.7 reads them (checked in tests/all/lpdiff.rs): a delimiter right
+    // after a backslash is escaped whatever precedes it, and every other backslash stays.
+    assert_eq!(
+        one(r"m,regions=\\ east value=1.0").tag("regions"),
+        Some(r"\ east")
+    );
+    assert_eq!(one(r"m,r=a\\b v=1").tag("r"), Some(r"a\\b"));
+    assert_eq!(one(r"m,r=a\\\ b v=1").tag("r"), Some(r"a\\ b"));
+    assert_eq!(one(r"m,t=x\ny v=1").tag("t"), Some(r"x\ny"));
+    assert_eq!(one(r"m v\nx=1").fields()[0].0, r"v\nx");
+    assert_eq!(
+        one(r"a\nb\rc\td\fe\\f v=1").measurement(),
+        r"a\nb\rc\td\fe\\f"
+    );
+    assert_eq!(one(r"\#m f=1").measurement(), r"\#m");
+    assert_eq!(one(r"m\=x f=1").measurement(), "m=x");
+    assert!(
+        decode(r"m,t=a\\ v=1").is_err(),
+        "the space is escaped: no fields"
+    );
+    assert!(decode(r"m\\ v=1").is_err());
+    // A tag value may start with `=`; a field key takes the byte after a backslash.
+    assert_eq!(one("m,e==\\= f=1").tag("e"), Some("=="));
+    assert_eq!(one(r"m f\\a=1").fields()[0].0, r"f\\a");
+    assert!(decode(r"m f\\=1").is_err());
+    assert!(decode(r"m \\=\,x=1").is_err());
     // A backslash before a multi-byte character is a plain byte.
     assert_eq!(one("m\\\u{e9} f=1").measurement(), "m\\\u{e9}");
+}
+
+#[test]
+fn a_field_given_twice_keeps_its_last_value_unless_the_types_differ() {
+    let p = one("m v=1,w=2,v=3");
+    assert_eq!(p.field("v"), Some(&FieldValue::Float(3.0)));
+    assert_eq!(p.fields().len(), 2);
+    assert_eq!(
+        one("m s=\"a\",s=\"b\"").field("s"),
+        Some(&FieldValue::Text("b".into()))
+    );
+    let e = decode("m v=1,v=2i").unwrap_err();
+    assert_eq!(e.to_string(), "line 1, column 7: duplicate field key \"v\"");
 }
 
 #[test]
@@ -448,8 +482,8 @@ fn unescapes_strings() {
 }
 
 #[test]
-fn skips_blank_lines_comments_and_carriage_returns() {
-    let input = "\n\r\n   \n\t# comment \"with a quote\n#\nm f=1i\r\n  \tm f=2i 7  \n# end";
+fn skips_blank_lines_and_comments() {
+    let input = "\n\n   \n\t# comment \"with a quote\n#\nm f=1i\n  \tm f=2i 7  \n# end";
     let points = decode(input).unwrap();
     assert_eq!(points.len(), 2);
     assert_eq!(points[0].field("f"), Some(&FieldValue::Int(1)));
