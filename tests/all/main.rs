@@ -9,6 +9,7 @@ mod durability;
 mod election;
 mod faults;
 mod files;
+mod fuzz_corpus;
 mod influxdb;
 mod lpdiff;
 mod outputs;

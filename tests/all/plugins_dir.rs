@@ -203,3 +203,23 @@ async fn conf_d_changes_restart_the_plugin_and_bad_edits_are_refused() {
     assert_eq!(st.interval_ms, Some(200));
     assert!(st.last_error.unwrap().contains("conf.d/t.toml"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_of_one_file_load_side_by_side_from_a_cold_cache() {
+    // The bug: loads in parallel compiled one file into the same temporary cache file at once,
+    // and a plugin could map an artifact another load was still writing.
+    let h = Harness::new();
+    let names = ["twin_a", "twin_b", "twin_c", "twin_d"];
+    for name in names {
+        h.conf(name, "interval = \"100ms\"\n");
+        h.install("ticker", name);
+    }
+    let files = sandkit_runtime::plugin_files(&h.plugins()).unwrap();
+    h.sup.upsert_all(files).await;
+    for name in names {
+        let st = h
+            .wait_state(name, PluginState::Running, Duration::from_secs(20))
+            .await;
+        assert!(st.last_error.is_none(), "{st:#?}");
+    }
+}

@@ -24,7 +24,14 @@ pub enum CacheOutcome {
 pub struct ComponentCache {
     dir: PathBuf,
     engine_key: String,
+    /// One compile per hash at a time: plugins load in parallel, and two plugins from the same
+    /// file must not write (and map) the same artifact at once; the second finds it cached.
+    compiling:
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<std::sync::Mutex<()>>>>,
 }
+
+/// Makes every temporary file name unique within the process.
+static TMP_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl ComponentCache {
     /// Open (create) the cache directory for `engine`.
@@ -42,7 +49,11 @@ impl ComponentCache {
         let mut h = std::hash::SipHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
         let engine_key = format!("{:016x}", h.finish());
-        Ok(ComponentCache { dir, engine_key })
+        Ok(ComponentCache {
+            dir,
+            engine_key,
+            compiling: Default::default(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -70,6 +81,14 @@ impl ComponentCache {
         hash: &str,
     ) -> Result<(Component, CacheOutcome), RuntimeError> {
         check_header(file, bytes)?;
+        let one = self
+            .compiling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(hash.to_string())
+            .or_default()
+            .clone();
+        let _one_at_a_time = one.lock().unwrap_or_else(|p| p.into_inner());
         let path = self.path_for(hash);
         if path.exists() {
             match deserialize(engine, &path) {
@@ -87,7 +106,10 @@ impl ComponentCache {
                     file: file.to_path_buf(),
                     reason: format!("{e:#}"),
                 })?;
-        let tmp = self.dir.join(format!(".{hash}.{}.tmp", std::process::id()));
+        let seq = TMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self
+            .dir
+            .join(format!(".{hash}.{}.{seq}.tmp", std::process::id()));
         let stored = std::fs::write(&tmp, &compiled).and_then(|()| std::fs::rename(&tmp, &path));
         match stored {
             Ok(()) => match deserialize(engine, &path) {

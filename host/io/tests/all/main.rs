@@ -2,4 +2,5 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap (CONVENTIONS.md)
 
+mod fuzz_corpus;
 mod line_protocol;
