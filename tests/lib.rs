@@ -324,6 +324,28 @@ pub fn installed(path: &str, package: &str) -> Option<PathBuf> {
     None
 }
 
+/// `sandkit run` in `dir` (its `plugins/` and `conf.d/`) on a free HTTP port, points to
+/// `dir/out.lp`, its log to `dir/<log>`: a file, since a pipe nobody reads until the end would
+/// fill and stall the agent's log writer.
+///
+/// # Panics
+/// When the agent cannot be started.
+pub fn run_agent(dir: &Path, log: &str) -> std::process::Child {
+    std::process::Command::new(sandkit_bin())
+        .args([
+            "run",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--output-file",
+            "out.lp",
+        ])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join(log)).expect("create the agent's log"))
+        .spawn()
+        .expect("start sandkit run")
+}
+
 /// Stops a child with SIGTERM and waits for it: its output (the caller checks the status).
 ///
 /// # Panics

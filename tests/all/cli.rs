@@ -601,21 +601,7 @@ fn a_slow_loading_plugin_holds_up_neither_the_others_nor_the_stop() {
     )
     .unwrap();
     std::fs::write(dir.join("conf.d/ticker.toml"), "interval = \"100ms\"\n").unwrap();
-    let start_agent = |log: &str| {
-        Command::new(sandkit_bin())
-            .args([
-                "run",
-                "--http-listen",
-                "127.0.0.1:0",
-                "--output-file",
-                "out.lp",
-            ])
-            .current_dir(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(dir.join(log)).unwrap())
-            .spawn()
-            .unwrap()
-    };
+    let start_agent = |log: &str| sandkit_tests::run_agent(dir, log);
     // 1. Both load side by side; the slow one is cut at the load deadline, not at 60 s.
     let child = start_agent("first.log");
     let guard = KillOnDrop(child.id());

@@ -166,21 +166,7 @@ fn a_log_flood_is_rate_limited_and_cannot_forge_agent_lines() {
         )
         .unwrap();
     }
-    let child = std::process::Command::new(sandkit_tests::sandkit_bin())
-        .args([
-            "run",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--output-file",
-            "out.lp",
-        ])
-        .current_dir(d.path())
-        .stdout(std::process::Stdio::null())
-        // A file, not a pipe: nobody reads a pipe until the end, and a full one would stall
-        // the agent's log writer.
-        .stderr(std::fs::File::create(d.path().join("agent.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let child = sandkit_tests::run_agent(d.path(), "agent.log");
     let guard = sandkit_tests::KillOnDrop(child.id());
     let started = std::time::Instant::now();
     let log_file = d.path().join("agent.log");

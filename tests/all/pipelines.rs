@@ -552,19 +552,7 @@ fn a_pipeline_cannot_blow_up_the_agents_memory_on_the_http_path() {
         std::fs::create_dir_all(d.path().join(sub)).unwrap();
     }
     std::fs::copy(wasm("badrecords"), d.path().join("plugins/badrecords.wasm")).unwrap();
-    let child = Command::new(sandkit_bin())
-        .args([
-            "run",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--output-file",
-            "out.lp",
-        ])
-        .current_dir(d.path())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(d.path().join("agent.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let child = sandkit_tests::run_agent(d.path(), "agent.log");
     let guard = sandkit_tests::KillOnDrop(child.id());
     let addr_file = d.path().join("data/http.addr");
     assert!(eventually_blocking(30, || addr_file.exists()));

@@ -30,7 +30,7 @@ pub use http::{
 };
 pub use lineproto::{
     encode_point, encode_point_with, encode_points, encode_points_with, name_as_read_back,
-    NamePart, TRAILING_BACKSLASH,
+    point_as_read_back, NamePart, TRAILING_BACKSLASH,
 };
 pub use lpdecode::{decode_lines, LineDecoder, Precision, DEFAULT_MAX_LINE_BYTES};
 pub use output::{CaptureOutput, Delivery, Encoded, FileOutput, Output, StdoutOutput};

@@ -143,6 +143,22 @@ fn escape_slow(out: &mut String, s: &str, kind: NamePart) {
     }
 }
 
+/// `p` as it reads back from its line: its names through [`name_as_read_back`].
+pub fn point_as_read_back(p: &Point) -> Point {
+    let tag = |s: &str| name_as_read_back(s, NamePart::Tag);
+    Point::new(
+        name_as_read_back(p.measurement(), NamePart::Measurement),
+        p.tags().iter().map(|(k, v)| (tag(k), tag(v))).collect(),
+        p.fields()
+            .iter()
+            .map(|(k, v)| (name_as_read_back(k.as_str(), NamePart::FieldKey), v.clone()))
+            .collect(),
+        p.timestamp_ns(),
+        p.category(),
+    )
+    .expect("names read back stay valid names")
+}
+
 /// What a backslash at the end of a name is written as (U+FF3C).
 pub const TRAILING_BACKSLASH: char = '\u{ff3c}';
 

@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use sandkit_io::{
-    decode_lines, encode_points, name_as_read_back, Category, DecodeError, FieldValue, LineDecoder,
-    NamePart, Point, Precision,
+    decode_lines, encode_points, name_as_read_back, point_as_read_back, Category, DecodeError,
+    FieldValue, LineDecoder, NamePart, Point, Precision,
 };
 use std::collections::HashSet;
 
@@ -69,29 +69,6 @@ fn timestamp() -> impl Strategy<Value = i64> {
     ]
 }
 
-/// `p` as it reads back from its line: names through [`name_as_read_back`].
-fn as_read_back(p: &Point) -> Point {
-    Point::new(
-        name_as_read_back(p.measurement(), NamePart::Measurement),
-        p.tags()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    name_as_read_back(k, NamePart::Tag),
-                    name_as_read_back(v, NamePart::Tag),
-                )
-            })
-            .collect(),
-        p.fields()
-            .iter()
-            .map(|(k, v)| (name_as_read_back(k.as_str(), NamePart::FieldKey), v.clone()))
-            .collect(),
-        p.timestamp_ns(),
-        p.category(),
-    )
-    .unwrap()
-}
-
 /// A point and what decoding its line gives back: the same point without its empty tags
 /// (the encoder leaves them out, as InfluxDB refuses them), its names as they read back.
 fn point(category: Category) -> impl Strategy<Value = (Point, Point)> {
@@ -116,7 +93,7 @@ fn point(category: Category) -> impl Strategy<Value = (Point, Point)> {
             .collect();
         let point = Point::new(m.clone(), tags, fields.clone(), ts, category).unwrap();
         let expected = Point::new(m, kept, fields, ts, category).unwrap();
-        (point, as_read_back(&expected))
+        (point, point_as_read_back(&expected))
     })
 }
 
@@ -241,7 +218,7 @@ proptest! {
         if let Ok(points) = decode_lines(&input, Precision::Nanoseconds, 0, Category::Metric) {
             let text = encode_points(&points);
             let again = decode_lines(text.as_bytes(), Precision::Nanoseconds, 0, Category::Metric);
-            let points: Vec<Point> = points.iter().map(as_read_back).collect();
+            let points: Vec<Point> = points.iter().map(point_as_read_back).collect();
             prop_assert_eq!(again, Ok(points), "{:?} -> {:?}", String::from_utf8_lossy(&input), text);
         }
     }
@@ -287,6 +264,6 @@ fn encoder_bugs_found_by_round_trips_stay_fixed() {
         .unwrap();
         let text = encode_points(std::slice::from_ref(&p));
         let back = decode_lines(text.as_bytes(), Precision::Nanoseconds, 0, Category::Metric);
-        assert_eq!(back, Ok(vec![as_read_back(&p)]), "{text:?}");
+        assert_eq!(back, Ok(vec![point_as_read_back(&p)]), "{text:?}");
     }
 }
