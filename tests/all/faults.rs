@@ -250,3 +250,34 @@ async fn a_call_cannot_make_the_agent_hold_unbounded_points() {
     // Before the cap, 3M points (about 1 GB here) were held and then refused by max_points.
     assert!(e.contains("MiB of the agent's memory"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_older_than_the_window_no_longer_count() {
+    // The bug: crash counts never decayed, so rare crashes spread over weeks still ended in
+    // "disabled". Here the window is shorter than the backoff: crashes never pile up.
+    let h = Harness::with_config(|rc| {
+        rc.max_crashes = 3;
+        rc.crash_window = Duration::from_millis(200);
+        rc.backoff_initial = Duration::from_millis(400);
+        rc.backoff_max = Duration::from_millis(400);
+    });
+    h.conf("panicker", "interval = \"50ms\"\n");
+    let file = h.install("panicker", "panicker");
+    h.sup.upsert(&file).await;
+    let st = h
+        .wait_for("panicker", Duration::from_secs(30), |s| s.crashes >= 5)
+        .await;
+    assert_ne!(st.state, PluginState::Disabled, "{st:#?}");
+    // Within the window they still add up: the same plugin with a long window is disabled.
+    let h = Harness::with_config(|rc| {
+        rc.max_crashes = 3;
+        rc.backoff_initial = Duration::from_millis(20);
+    });
+    h.conf("panicker", "interval = \"50ms\"\n");
+    let file = h.install("panicker", "panicker");
+    h.sup.upsert(&file).await;
+    let st = h
+        .wait_state("panicker", PluginState::Disabled, Duration::from_secs(30))
+        .await;
+    assert_eq!(st.crashes, 3);
+}

@@ -160,9 +160,14 @@ pub struct RawRuntimeConfig {
     /// Clamp configured intervals to the plugin's declared [min, max] (DataKit's protection mode).
     #[serde(default = "default_true")]
     pub protection_mode: bool,
-    /// Crashes (traps or deadline overruns) after which a plugin is disabled until its file changes.
+    /// Crashes (traps or deadline overruns) within `crash_window` after which a plugin is
+    /// disabled until its file changes.
     #[serde(default = "default_max_crashes")]
     pub max_crashes: u32,
+    /// How long a crash counts toward `max_crashes`: rare crashes spread over weeks do not add
+    /// up to disabling a plugin (status still counts them all).
+    #[serde(default = "default_crash_window")]
+    pub crash_window: HumanDuration,
     /// First restart delay after a crash; doubles on each crash.
     #[serde(default = "default_backoff_initial")]
     pub backoff_initial: HumanDuration,
@@ -186,6 +191,9 @@ fn default_true() -> bool {
 fn default_max_crashes() -> u32 {
     6
 }
+fn default_crash_window() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3600))
+}
 fn default_backoff_initial() -> HumanDuration {
     HumanDuration(Duration::from_secs(1))
 }
@@ -204,6 +212,7 @@ impl Default for RawRuntimeConfig {
         RawRuntimeConfig {
             protection_mode: true,
             max_crashes: default_max_crashes(),
+            crash_window: default_crash_window(),
             backoff_initial: default_backoff_initial(),
             backoff_max: default_backoff_max(),
             epoch_tick: default_epoch_tick(),
@@ -218,6 +227,7 @@ impl Default for RawRuntimeConfig {
 pub struct RuntimeConfig {
     pub protection_mode: bool,
     pub max_crashes: u32,
+    pub crash_window: Duration,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
     pub epoch_tick: Duration,
@@ -256,6 +266,9 @@ impl RawRuntimeConfig {
         if self.max_crashes == 0 {
             return Err(err("key \"runtime.max_crashes\": must be at least 1".into()));
         }
+        if self.crash_window.0.is_zero() {
+            return Err(err("key \"runtime.crash_window\": must be above 0".into()));
+        }
         if self.epoch_tick.0 < Duration::from_millis(1)
             || self.epoch_tick.0 > Duration::from_secs(1)
         {
@@ -267,6 +280,7 @@ impl RawRuntimeConfig {
         Ok(RuntimeConfig {
             protection_mode: self.protection_mode,
             max_crashes: self.max_crashes,
+            crash_window: self.crash_window.0,
             backoff_initial: self.backoff_initial.0,
             backoff_max: self.backoff_max.0.max(self.backoff_initial.0),
             epoch_tick: self.epoch_tick.0,

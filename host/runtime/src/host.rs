@@ -36,9 +36,29 @@ pub struct StateStore {
     bytes: u64,
 }
 
+/// What one state entry costs the agent beyond its key and value bytes (the map's node share
+/// and two heap headers), counted against the plugin's state cap: a million empty keys under a
+/// 1 MiB cap took 26 MB before it was.
+pub const STATE_ENTRY_OVERHEAD: u64 = 64;
+
 impl StateStore {
     fn size_of(k: &str, v: &[u8]) -> u64 {
-        (k.len() + v.len()) as u64
+        (k.len() + v.len()) as u64 + STATE_ENTRY_OVERHEAD
+    }
+
+    /// Bytes counted against the cap (keys, values and [`STATE_ENTRY_OVERHEAD`] per entry).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 }
 
@@ -406,5 +426,32 @@ impl http_client::Host for HostState {
             }
         }
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_small_state_keys_are_counted_with_their_overhead() {
+        // The bug: 1M empty keys fitted under the 1 MiB cap and took 26 MB of the agent.
+        let config = PluginConfig::default_with(Limits {
+            state_bytes: 1 << 20,
+            ..Limits::default()
+        });
+        let store = Arc::new(Mutex::new(StateStore::default()));
+        let mut hs = HostState::new(Arc::from("statekeys"), &config, store.clone()).unwrap();
+        let mut n = 0u64;
+        while state::Host::set(&mut hs, format!("k{n}"), Vec::new())
+            .unwrap()
+            .is_ok()
+        {
+            n += 1;
+        }
+        let s = store.lock().unwrap();
+        assert!(n < (1 << 20) / STATE_ENTRY_OVERHEAD, "{n} keys");
+        assert_eq!(s.len() as u64, n);
+        assert!(s.bytes() <= 1 << 20);
     }
 }

@@ -521,6 +521,13 @@ impl Supervisor {
     }
 }
 
+/// A plugin's crashes: all of them, and the times of those still within the crash window.
+#[derive(Debug, Default)]
+struct Crashes {
+    total: u32,
+    recent: std::collections::VecDeque<Instant>,
+}
+
 /// Everything one plugin's task owns.
 struct PluginTask {
     plugin: LoadedPlugin,
@@ -578,7 +585,7 @@ impl PluginTask {
         let state = Arc::new(Mutex::new(StateStore::default()));
         let start = Instant::now();
         let mut tick: u64 = 0;
-        let mut crashes: u32 = 0;
+        let mut crashes = Crashes::default();
         let jitter_max = interval.mul_f64(rc.jitter);
         'instance: loop {
             // A follower does not even make the instance (its init may have side effects).
@@ -703,32 +710,39 @@ impl PluginTask {
     }
 
     /// Count a crash (or a failed start); back off, or disable past the limit.
-    async fn crashed(&mut self, crashes: &mut u32, e: &RuntimeError) -> Step {
-        *crashes += 1;
+    async fn crashed(&mut self, crashes: &mut Crashes, e: &RuntimeError) -> Step {
         let rc = self.runtime.config().clone();
+        let now = Instant::now();
+        crashes.total += 1;
+        // Only the crashes of the last `crash_window` count toward disabling.
+        crashes
+            .recent
+            .retain(|t| now.duration_since(*t) < rc.crash_window);
+        crashes.recent.push_back(now);
+        let recent = crashes.recent.len() as u32;
         let kind = e.crash_kind();
         {
             let mut st = lock(&self.status);
-            st.crashes = *crashes;
+            st.crashes = crashes.total;
             st.last_error = Some(e.to_string());
             st.last_crash_kind = Some(kind.clone());
         }
-        if *crashes >= rc.max_crashes {
+        if recent >= rc.max_crashes {
             lock(&self.status).state = PluginState::Disabled;
             tracing::error!(
-                plugin = %self.name(), crashes = *crashes, kind = %kind, error = %e,
-                "runtime.plugin disabled after {} crashes; replace {} to re-enable it",
-                crashes, self.plugin.file.display()
+                plugin = %self.name(), crashes = crashes.total, kind = %kind, error = %e,
+                "runtime.plugin disabled after {} crashes within {}; replace {} to re-enable it",
+                recent, humantime::format_duration(rc.crash_window), self.plugin.file.display()
             );
             return Step::Stop;
         }
-        let factor = 1u32 << (*crashes - 1).min(20);
+        let factor = 1u32 << (recent - 1).min(20);
         let backoff = rc
             .backoff_initial
             .saturating_mul(factor)
             .min(rc.backoff_max);
         tracing::warn!(
-            plugin = %self.name(), crashes = *crashes, max_crashes = rc.max_crashes, kind = %kind, error = %e,
+            plugin = %self.name(), crashes = crashes.total, recent, max_crashes = rc.max_crashes, kind = %kind, error = %e,
             "runtime.plugin crashed; restarting in {}", humantime::format_duration(backoff)
         );
         lock(&self.status).state = PluginState::Backoff;
