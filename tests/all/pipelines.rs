@@ -420,6 +420,18 @@ pipeline_batch = 300
     ns.sort_unstable();
     let want: Vec<i64> = (0..2000).filter(|i| *i != 1234 && *i != 1500).collect();
     assert_eq!(ns, want);
+    // The pipeline's status counts records as well as lines: one a line, two for the DUP line
+    // (not valid points, so that line goes on raw), none for the parked poison line.
+    let statuses: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("data/status.json")).unwrap())
+            .unwrap();
+    let poison = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "poison")
+        .unwrap();
+    assert_eq!(poison["records"], want.len() + 2, "{poison}");
     assert!(
         !text.contains("POISON"),
         "the poison line is parked, not sent"

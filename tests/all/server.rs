@@ -501,6 +501,9 @@ async fn logging_writes_go_through_the_pipeline_their_source_names() {
     }
     handle.shutdown().await;
     writer.finish().await;
+    // The pipeline's status counts the lines it was given and the records they became.
+    let st = h.sup.status("nginx").unwrap();
+    assert_eq!((st.points, st.records), (2, 2), "{st:#?}");
 
     let points = capture.points();
     assert_eq!(points.len(), 4, "{points:#?}");

@@ -201,6 +201,7 @@ impl FileCtx<'_> {
                 data: &shared,
                 ends: &ends,
             };
+            let before = self.stats.pipeline_records.load(Ordering::Relaxed);
             self.points(
                 processor.name(),
                 &records[from..to],
@@ -209,6 +210,8 @@ impl FileCtx<'_> {
                 ts,
                 out,
             );
+            let produced = self.stats.pipeline_records.load(Ordering::Relaxed) - before;
+            processor.delivered(produced);
             from = to;
         }
     }

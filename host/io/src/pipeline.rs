@@ -82,6 +82,12 @@ pub trait LineProcessor: Send {
     /// Process a batch: line `i` is `data[ends[i-1]..ends[i]]`. Never fails: what cannot be
     /// processed comes back as [`Part::Failed`].
     fn process(&mut self, source: &str, data: &str, ends: &[u32]) -> Processed;
+
+    /// The source made `records` points of the records of its last batches (told after it
+    /// read them, so the pipeline's status counts records as well as lines).
+    fn delivered(&mut self, records: u64) {
+        let _ = records;
+    }
 }
 
 /// Makes processors by pipeline name (the runtime's registry of loaded pipelines).

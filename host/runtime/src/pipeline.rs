@@ -505,4 +505,14 @@ impl LineProcessor for PipelineRunner {
         let handle = self.handle.clone();
         handle.block_on(self.process_async(source, data, ends))
     }
+
+    fn delivered(&mut self, records: u64) {
+        let entry = match &self.current {
+            Some((e, _)) => Some(e.clone()),
+            None => self.registry.get(&self.name),
+        };
+        if let Some(e) = entry {
+            lock(&e.status).records += records;
+        }
+    }
 }

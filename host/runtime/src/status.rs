@@ -91,6 +91,8 @@ pub struct PluginStatus {
     pub http_requests: u64,
     /// Outgoing HTTP requests refused because their target is not on the allowlist.
     pub http_refused: u64,
+    /// Records a pipeline's lines became, as its sources read them (`points` counts lines).
+    pub records: u64,
     /// Log lines (host-log, stdout, stderr) dropped by the plugin's log rate limit.
     pub log_suppressed: u64,
     /// Fuel of completed calls (collectors; pipelines run without fuel metering).
@@ -131,6 +133,7 @@ impl PluginStatus {
             refused_points: 0,
             http_requests: 0,
             http_refused: 0,
+            records: 0,
             log_suppressed: 0,
             fuel_used: 0,
             cpu_us: 0,

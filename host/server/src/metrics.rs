@@ -183,7 +183,7 @@ fn plugins(out: &mut String, state: &ServerState) {
         "1 when the plugin was disabled after too many crashes",
         per(&|p| f64::from(u8::from(p.state == PluginState::Disabled))),
     );
-    let counters: [Counter<'_, sandkit_runtime::PluginStatus, f64>; 12] = [
+    let counters: [Counter<'_, sandkit_runtime::PluginStatus, f64>; 13] = [
         (
             "calls",
             "completed calls (collect, or process for pipelines)",
@@ -217,6 +217,11 @@ fn plugins(out: &mut String, state: &ServerState) {
             "http_refused",
             "outgoing HTTP requests refused: target not on the plugin's allowlist",
             &|p| p.http_refused as f64,
+        ),
+        (
+            "records",
+            "records a pipeline's lines became (pipelines; points counts the lines)",
+            &|p| p.records as f64,
         ),
         (
             "log_suppressed",

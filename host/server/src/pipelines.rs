@@ -130,6 +130,14 @@ fn run(
             }
         }
     }
+    let produced: usize = results
+        .iter()
+        .map(|r| match r {
+            Some(Ok(records)) => records.len(),
+            _ => 0,
+        })
+        .sum();
+    processor.delivered(produced as u64);
     for ((place, p), r) in places.into_iter().zip(points).zip(results) {
         made[place] = match r {
             Some(Ok(records)) => records,
