@@ -50,7 +50,8 @@ struct Root {
 /// The file system side of one store.
 #[derive(Debug, Default)]
 pub struct GuestFs {
-    policy: Option<Arc<KernelPolicy>>,
+    /// Built only when some grant is a kernel view.
+    policy: Option<KernelPolicy>,
     roots: Vec<Root>,
     /// Directories opened through `open-at`, by the address of their handle: the handle (to
     /// tell a live entry from a reused address) and their kernel view path (`None`: a plain
@@ -69,12 +70,12 @@ enum Opened {
 }
 
 impl GuestFs {
-    /// The file system state for the grants `dirs` (already preopened by the caller) with the
-    /// kernel view `policy`.
+    /// The file system state for the grants `dirs` (already preopened by the caller); a kernel
+    /// view among them allows the safe default set plus `kernel_paths`.
     ///
     /// # Errors
-    /// When a granted directory cannot be resolved or examined.
-    pub fn new(dirs: &[std::path::PathBuf], policy: &Arc<KernelPolicy>) -> Result<Self, String> {
+    /// When a granted directory cannot be resolved or examined, or `kernel_paths` is invalid.
+    pub fn new(dirs: &[std::path::PathBuf], kernel_paths: &[String]) -> Result<Self, String> {
         let mut roots = Vec::new();
         for d in dirs {
             let real = std::fs::canonicalize(d)
@@ -93,8 +94,13 @@ impl GuestFs {
                 });
             }
         }
+        let policy = if roots.is_empty() {
+            None
+        } else {
+            Some(KernelPolicy::new(kernel_paths).map_err(|e| e.to_string())?)
+        };
         Ok(GuestFs {
-            policy: (!roots.is_empty()).then(|| policy.clone()),
+            policy,
             roots,
             ..GuestFs::default()
         })

@@ -8,7 +8,6 @@ use crate::bindings::{LogLevel, WitCategory, WitFieldValue, WitPoint};
 use crate::config::{Limits, PluginConfig};
 use crate::guest_fs::GuestFs;
 use crate::guest_log::{GuestLog, Level};
-use crate::kernel_view::KernelPolicy;
 use crate::logstream::LogStream;
 use crate::outbound::HttpGrant;
 use sandkit_io::{Category, FieldValue, Point};
@@ -168,8 +167,9 @@ impl HostState {
         state: Arc<Mutex<StateStore>>,
     ) -> std::result::Result<Self, String> {
         let mut b = WasiCtxBuilder::new();
-        b.stdout(LogStream::new(plugin.clone(), "stdout"))
-            .stderr(LogStream::new(plugin.clone(), "stderr"))
+        let log = crate::guest_log::for_plugin(&plugin);
+        b.stdout(LogStream::new(log.clone(), "stdout"))
+            .stderr(LogStream::new(log.clone(), "stderr"))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
@@ -188,10 +188,9 @@ impl HostState {
             b.preopened_dir(dir, guest.as_ref(), FsPerms::ReadOnly)
                 .map_err(|e| format!("cannot grant {}: {e}", dir.display()))?;
         }
-        let policy = KernelPolicy::new(&config.sandbox.kernel_paths).map_err(|e| e.to_string())?;
-        let fs = GuestFs::new(&config.sandbox.read_only_dirs, &std::sync::Arc::new(policy))?;
+        let fs = GuestFs::new(&config.sandbox.read_only_dirs, &config.sandbox.kernel_paths)?;
         Ok(HostState {
-            log: crate::guest_log::for_plugin(&plugin),
+            log,
             plugin,
             wasi: b.build(),
             table: ResourceTable::new(),

@@ -46,10 +46,10 @@ pub struct LogStream {
 }
 
 impl LogStream {
-    pub fn new(plugin: Arc<str>, stream: &'static str) -> Self {
+    pub fn new(log: Arc<GuestLog>, stream: &'static str) -> Self {
         LogStream {
             inner: Arc::new(Mutex::new(Inner {
-                log: crate::guest_log::for_plugin(&plugin),
+                log,
                 stream,
                 line: Vec::new(),
             })),
