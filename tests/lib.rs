@@ -324,6 +324,23 @@ pub fn installed(path: &str, package: &str) -> Option<PathBuf> {
     None
 }
 
+/// An agent directory with `plugins/` and `conf.d/`, holding each `(guest, name)` as
+/// `plugins/<name>.wasm`.
+///
+/// # Panics
+/// When the directory or a copy cannot be made.
+pub fn agent_dir(plugins: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    for sub in ["plugins", "conf.d"] {
+        std::fs::create_dir_all(d.path().join(sub)).expect("mkdir");
+    }
+    for (guest, name) in plugins {
+        std::fs::copy(wasm(guest), d.path().join(format!("plugins/{name}.wasm")))
+            .expect("copy a guest");
+    }
+    d
+}
+
 /// `sandkit run` in `dir` (its `plugins/` and `conf.d/`) on a free HTTP port, points to
 /// `dir/out.lp`, its log to `dir/<log>`: a file, since a pipe nobody reads until the end would
 /// fill and stall the agent's log writer.

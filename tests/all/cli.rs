@@ -19,11 +19,9 @@ where
 }
 
 fn agent_dir(collectors: &[&str]) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(d.path().join("plugins")).unwrap();
-    std::fs::create_dir_all(d.path().join("conf.d")).unwrap();
+    let pairs: Vec<(&str, &str)> = collectors.iter().map(|c| (*c, *c)).collect();
+    let d = sandkit_tests::agent_dir(&pairs);
     for c in collectors {
-        std::fs::copy(wasm(c), d.path().join(format!("plugins/{c}.wasm"))).unwrap();
         let conf = repo_root().join(format!("guests/collectors/{c}/conf.toml"));
         std::fs::copy(conf, d.path().join(format!("conf.d/{c}.toml"))).unwrap();
     }
@@ -510,11 +508,8 @@ fn reading_the_config_does_not_reload_and_bad_files_are_reported_once() {
     // The bugs: one `cat sandkit.toml` started an endless reload loop (open and read events
     // counted as changes, and each reload's own read made the next); every reload tried the
     // failed plugins again; a slow copy into plugins/ logged an error per write.
-    let d = tempfile::tempdir().unwrap();
+    let d = sandkit_tests::agent_dir(&[("wrongworld", "wrongworld")]);
     let dir = d.path();
-    std::fs::create_dir_all(dir.join("plugins")).unwrap();
-    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
-    std::fs::copy(wasm("wrongworld"), dir.join("plugins/wrongworld.wasm")).unwrap();
     std::fs::write(
         dir.join("sandkit.toml"),
         "[output]\nflush_interval = \"100ms\"\n",
@@ -589,12 +584,8 @@ fn a_slow_loading_plugin_holds_up_neither_the_others_nor_the_stop() {
     // The bugs: plugins loaded one at a time under the plugin's own deadline, so a sleeping
     // describe held up every other plugin and the HTTP server, and with [limits] timeout =
     // "60s" a SIGTERM during start-up took 58.7 s.
-    let d = tempfile::tempdir().unwrap();
+    let d = sandkit_tests::agent_dir(&[("slowload", "slowload"), ("ticker", "ticker")]);
     let dir = d.path();
-    std::fs::create_dir_all(dir.join("plugins")).unwrap();
-    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
-    std::fs::copy(wasm("slowload"), dir.join("plugins/slowload.wasm")).unwrap();
-    std::fs::copy(wasm("ticker"), dir.join("plugins/ticker.wasm")).unwrap();
     std::fs::write(
         dir.join("conf.d/slowload.toml"),
         "[limits]\ntimeout = \"60s\"\n",

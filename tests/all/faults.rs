@@ -150,16 +150,8 @@ async fn guest_errors_are_counted_without_restarts() {
 fn a_log_flood_is_rate_limited_and_cannot_forge_agent_lines() {
     // The bug: 50k host-log lines a call went straight to the agent's log (655 MB in 20 s), and
     // a newline in a message wrote a whole forged agent line.
-    let d = tempfile::tempdir().unwrap();
-    for sub in ["plugins", "conf.d"] {
-        std::fs::create_dir_all(d.path().join(sub)).unwrap();
-    }
+    let d = sandkit_tests::agent_dir(&[("flood", "floodlog"), ("flood", "floodout")]);
     for (name, mode) in [("floodlog", "log"), ("floodout", "stdout")] {
-        std::fs::copy(
-            sandkit_tests::wasm("flood"),
-            d.path().join(format!("plugins/{name}.wasm")),
-        )
-        .unwrap();
         std::fs::write(
             d.path().join(format!("conf.d/{name}.toml")),
             format!("interval = \"1s\"\n[config]\nmode = \"{mode}\"\n"),

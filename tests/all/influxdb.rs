@@ -25,6 +25,19 @@ impl Drop for Influx {
     }
 }
 
+impl Influx {
+    /// `CREATE DATABASE <name>` (a plain name).
+    pub(crate) async fn create_database(&self, name: &str) {
+        let (status, body) = request(
+            "POST",
+            &format!("{}/query", self.http),
+            &format!("q=CREATE%20DATABASE%20{name}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 pub(crate) async fn request(method: &str, url: &str, body: &str) -> (u16, String) {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let req = hyper::Request::builder()
@@ -120,13 +133,7 @@ async fn collector_points_are_queryable_in_influxdb_with_types_and_tags() {
     let Some(influx) = start_influx().await else {
         return;
     };
-    let (status, body) = request(
-        "POST",
-        &format!("{}/query", influx.http),
-        "q=CREATE%20DATABASE%20sandkit",
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    influx.create_database("sandkit").await;
 
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(test_runtime_config(dir.path())).unwrap();

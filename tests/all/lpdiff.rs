@@ -9,7 +9,7 @@
 //! accepts, as InfluxDB 2 does), invalid UTF-8 (refused by the decoder), timestamps outside
 //! InfluxDB's range, and field keys named `time`.
 
-use crate::influxdb::{request, start_influx};
+use crate::influxdb::start_influx;
 use sandkit_io::{decode_lines, Category, DecodeReason, Precision};
 
 /// Records InfluxDB and a careless reading disagree on.
@@ -141,13 +141,7 @@ async fn the_decoder_accepts_and_refuses_what_influxdb_does() {
     let Some(influx) = start_influx().await else {
         return;
     };
-    let (status, body) = request(
-        "POST",
-        &format!("{}/query", influx.http),
-        "q=CREATE%20DATABASE%20lp",
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    influx.create_database("lp").await;
     let mut gen = Gen(0x5eed_1234_abcd_ef01);
     let mut cases: Vec<String> = HAND_PICKED.iter().map(|s| s.to_string()).collect();
     cases.extend((0..3000).map(|_| gen.record()));

@@ -559,11 +559,7 @@ fn pipeline_test_shows_what_becomes_of_lines_with_malformed_or_oversized_output(
 fn a_pipeline_cannot_blow_up_the_agents_memory_on_the_http_path() {
     // The bug: records referring to the whole batch text turned a 103 KB write into 1.15 GB
     // of RSS (each record got its own copy of the text).
-    let d = tempfile::tempdir().unwrap();
-    for sub in ["plugins", "conf.d"] {
-        std::fs::create_dir_all(d.path().join(sub)).unwrap();
-    }
-    std::fs::copy(wasm("badrecords"), d.path().join("plugins/badrecords.wasm")).unwrap();
+    let d = sandkit_tests::agent_dir(&[("badrecords", "badrecords")]);
     let child = sandkit_tests::run_agent(d.path(), "agent.log");
     let guard = sandkit_tests::KillOnDrop(child.id());
     let addr_file = d.path().join("data/http.addr");

@@ -146,13 +146,10 @@ fn a_proc_grant_keeps_the_agents_secrets() {
     // command line and memory (the [http] token), and other processes' environ and mem.
     const ENV_SECRET: &str = "env-secret-5f1c0e9b";
     const TOKEN_SECRET: &str = "token-secret-8d2a4c7e";
-    let d = tempfile::tempdir().unwrap();
+    let d = sandkit_tests::agent_dir(&[("escape", "escape")]);
     let root = d.path().join("granted");
-    for sub in ["plugins", "conf.d", "granted"] {
-        std::fs::create_dir_all(d.path().join(sub)).unwrap();
-    }
+    std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("inside.txt"), "inside-ok").unwrap();
-    std::fs::copy(wasm("escape"), d.path().join("plugins/escape.wasm")).unwrap();
     std::fs::write(
         d.path().join("conf.d/escape.toml"),
         format!(
