@@ -10,6 +10,8 @@ pub mod collector {
         exports: { default: async },
         imports: {
             "sandkit:plugin/http-client.fetch": async | trappable,
+            "sandkit:plugin/files.read-file": async | trappable,
+            "sandkit:plugin/files.list-dir": async | trappable,
             default: trappable,
         },
     });
@@ -27,6 +29,7 @@ pub mod pipeline {
             "sandkit:plugin/types": super::collector::sandkit::plugin::types,
             "sandkit:plugin/host-log": super::collector::sandkit::plugin::host_log,
             "sandkit:plugin/state": super::collector::sandkit::plugin::state,
+            "sandkit:plugin/files": super::collector::sandkit::plugin::files,
         },
     });
 }
@@ -44,6 +47,7 @@ pub mod input {
             "sandkit:plugin/host-log": super::collector::sandkit::plugin::host_log,
             "sandkit:plugin/emit": super::collector::sandkit::plugin::emit,
             "sandkit:plugin/state": super::collector::sandkit::plugin::state,
+            "sandkit:plugin/files": super::collector::sandkit::plugin::files,
         },
     });
 }

@@ -106,6 +106,17 @@ impl GuestFs {
         })
     }
 
+    /// What the kernel view allows at `path` when `grant` is one of its roots (`None` for a
+    /// plain grant), for the `files` import.
+    pub(crate) fn kernel_access(&self, grant: &Path, path: &str) -> Option<kernel_view::Access> {
+        let policy = self.policy.as_ref()?;
+        let st = rustix::fs::stat(grant).ok()?;
+        self.roots
+            .iter()
+            .any(|r| r.dev == st.st_dev && r.ino == st.st_ino)
+            .then(|| policy.check(path))
+    }
+
     /// The kernel view path of the directory `dir`, or `None` for a plain grant.
     fn view_of(&mut self, dir: &Arc<std::fs::File>) -> Option<String> {
         if self.roots.is_empty() {

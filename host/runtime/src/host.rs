@@ -2,7 +2,7 @@
 //! logging, emitting points under the per-call caps, the state store and system facts.
 
 use crate::bindings::collector::sandkit::plugin::{
-    emit, host_log, http_client, state, system, types,
+    emit, files, host_log, http_client, state, system, types,
 };
 use crate::bindings::{LogLevel, WitCategory, WitFieldValue, WitPoint};
 use crate::config::{Limits, PluginConfig};
@@ -127,6 +127,8 @@ pub struct HostState {
     pub limiter: Limiter,
     limits: Limits,
     statfs_allowed: bool,
+    /// `[sandbox] read_only_dirs`, for the `files` import.
+    pub(crate) file_grants: Arc<[std::path::PathBuf]>,
     /// Outgoing HTTP: collectors with a `[sandbox] http` allowlist only.
     pub(crate) http: Option<Arc<HttpGrant>>,
     /// When the current call's wall time runs out (outgoing requests stop before it).
@@ -202,6 +204,7 @@ impl HostState {
             },
             limits: config.limits,
             statfs_allowed: config.sandbox.statfs,
+            file_grants: config.sandbox.read_only_dirs.clone().into(),
             http: HttpGrant::from_sandbox(&config.sandbox).map(Arc::new),
             call_deadline: None,
             state,
@@ -393,6 +396,16 @@ impl system::Host for HostState {
 
     fn hostname(&mut self) -> Result<String> {
         Ok(crate::sys::hostname())
+    }
+}
+
+impl files::Host for HostState {
+    async fn read_file(&mut self, path: String) -> Result<std::result::Result<Vec<u8>, String>> {
+        Ok(crate::files::read(self, path).await)
+    }
+
+    async fn list_dir(&mut self, path: String) -> Result<std::result::Result<Vec<String>, String>> {
+        Ok(crate::files::list(self, path).await)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod config;
 mod directory;
 mod engine;
 mod error;
+mod files;
 mod guest_fs;
 pub mod guest_log;
 mod host;

@@ -1,6 +1,6 @@
 //! Write Sandkit plugins in Rust.
 //!
-//! The SDK wraps the bindings of the WIT contract (`sandkit:plugin@0.1.0`, in `wit/`) in
+//! The SDK wraps the bindings of the WIT contract (`sandkit:plugin@0.1.1`, in `wit/`) in
 //! idiomatic types: a [`Point`] builder, a [`Config`] view of the plugin's `[config]` table, host
 //! logging macros, a small persistent [`state`] store, [`fs::read_to_string`] for granted files,
 //! outgoing [`http`] to allowlisted targets (collectors only),
@@ -69,9 +69,10 @@ pub mod pipeline_bindings {
         default_bindings_module: "sandkit_sdk::pipeline_bindings",
         runtime_path: "sandkit_sdk::wit_bindgen::rt",
         with: {
-            "sandkit:plugin/types@0.1.0": crate::bindings::sandkit::plugin::types,
-            "sandkit:plugin/host-log@0.1.0": crate::bindings::sandkit::plugin::host_log,
-            "sandkit:plugin/state@0.1.0": crate::bindings::sandkit::plugin::state,
+            "sandkit:plugin/types@0.1.1": crate::bindings::sandkit::plugin::types,
+            "sandkit:plugin/host-log@0.1.1": crate::bindings::sandkit::plugin::host_log,
+            "sandkit:plugin/state@0.1.1": crate::bindings::sandkit::plugin::state,
+            "sandkit:plugin/files@0.1.1": crate::bindings::sandkit::plugin::files,
         },
     });
 }
@@ -88,10 +89,11 @@ pub mod input_bindings {
         default_bindings_module: "sandkit_sdk::input_bindings",
         runtime_path: "sandkit_sdk::wit_bindgen::rt",
         with: {
-            "sandkit:plugin/types@0.1.0": crate::bindings::sandkit::plugin::types,
-            "sandkit:plugin/host-log@0.1.0": crate::bindings::sandkit::plugin::host_log,
-            "sandkit:plugin/emit@0.1.0": crate::bindings::sandkit::plugin::emit,
-            "sandkit:plugin/state@0.1.0": crate::bindings::sandkit::plugin::state,
+            "sandkit:plugin/types@0.1.1": crate::bindings::sandkit::plugin::types,
+            "sandkit:plugin/host-log@0.1.1": crate::bindings::sandkit::plugin::host_log,
+            "sandkit:plugin/emit@0.1.1": crate::bindings::sandkit::plugin::emit,
+            "sandkit:plugin/state@0.1.1": crate::bindings::sandkit::plugin::state,
+            "sandkit:plugin/files@0.1.1": crate::bindings::sandkit::plugin::files,
         },
     });
 }
@@ -287,6 +289,24 @@ pub mod fs {
         std::fs::read_to_string(path).map_err(|e| {
             format!("cannot read {path}: {e} (is it granted in [sandbox] read_only_dirs?)")
         })
+    }
+
+    /// The whole granted file at `path`, read by the host (the `files` import): the same checks
+    /// as a WASI open, with an error that names the grant to add.
+    ///
+    /// # Errors
+    /// The host's message: not granted, not in the kernel view, not a regular file, larger
+    /// than 16 MiB, or the OS error.
+    pub fn read(path: &str) -> Result<Vec<u8>, String> {
+        crate::bindings::sandkit::plugin::files::read_file(path)
+    }
+
+    /// The sorted names in the granted directory at `path`, listed by the host.
+    ///
+    /// # Errors
+    /// As [`read`].
+    pub fn list_dir(path: &str) -> Result<Vec<String>, String> {
+        crate::bindings::sandkit::plugin::files::list_dir(path)
     }
 
     #[cfg(test)]
