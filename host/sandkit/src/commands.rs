@@ -110,6 +110,7 @@ pub async fn plugin_test(
     config: Option<&Path>,
     count: u32,
     every: Duration,
+    content_type: &str,
 ) -> Result<()> {
     crate::init_logging("info");
     let name = plugin_name(file).with_context(|| {
@@ -118,6 +119,12 @@ pub async fn plugin_test(
             file.display()
         )
     })?;
+    // A pipeline reads lines from stdin, as `sandkit pipeline test` does.
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if sandkit_runtime::EngineKind::of_component(&bytes) == sandkit_runtime::EngineKind::Pipeline {
+        let path = file.to_string_lossy();
+        return pipeline_test(&path, config, Path::new("."), None, 1024).await;
+    }
     let runtime = oneoff_runtime()?;
     let pc = plugin_config(config, runtime.config().limits)?;
     let loaded = load_plugin_file(&runtime, &name, file, &pc).await?;
@@ -125,6 +132,27 @@ pub async fn plugin_test(
     eprintln!("# {} {}: {}", d.name, d.version, d.description);
     let mut inst = Instance::new(&loaded, &pc, Arc::new(Mutex::new(StateStore::default()))).await?;
     inst.init(&pc.config_json).await?;
+    if loaded.pre.world() == "input" {
+        // An input gets stdin as one request body.
+        use std::io::Read;
+        let mut body = Vec::new();
+        std::io::stdin().read_to_end(&mut body)?;
+        let r = inst.handle(content_type, &body).await?;
+        print!("{}", encode_points(&r.points));
+        eprintln!(
+            "# handle of {} bytes: {} points, {} refused, {} fuel, {:?}, memory peak {} KiB",
+            body.len(),
+            r.points.len(),
+            r.refused,
+            r.fuel_used,
+            r.elapsed,
+            inst.memory_peak() / 1024
+        );
+        if let Some(why) = r.first_refusal {
+            eprintln!("# first refused point: {why}");
+        }
+        return Ok(());
+    }
     for i in 0..count.max(1) {
         if i > 0 {
             tokio::time::sleep(every).await;

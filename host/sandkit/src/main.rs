@@ -1,9 +1,11 @@
 //! The `sandkit` binary: command line and wiring. Each subcommand lives in its own module.
 
 mod agent;
+mod author;
 mod commands;
 mod config;
 mod reload;
+mod sdk_files;
 mod service;
 
 use anyhow::Result;
@@ -122,7 +124,8 @@ enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
-    /// Load a plugin, call init and collect once, and print the points as line protocol.
+    /// Load a plugin, call init and collect once, and print the points as line protocol. A
+    /// pipeline gets the lines of stdin (as `sandkit pipeline test`), an input stdin as one body.
     Test {
         /// The .wasm component.
         file: PathBuf,
@@ -135,6 +138,34 @@ enum PluginCommand {
         /// Wait between collects, e.g. "1s".
         #[arg(long, default_value = "1s")]
         every: humantime::Duration,
+        /// An input's Content-Type.
+        #[arg(long, default_value = "")]
+        content_type: String,
+    },
+    /// Scaffold a plugin project (collector, pipeline or input) in Rust or Python that builds
+    /// out of the box with `sandkit plugin build`.
+    New {
+        /// The plugin's name (lower case, digits, '_' and '-'): the output is NAME.wasm.
+        name: String,
+        /// The guest language.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: author::Lang,
+        /// What the plugin is.
+        #[arg(long, value_enum, default_value = "collector")]
+        world: author::World,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Build a plugin project to DIR/NAME.wasm with its language's toolchain (cargo or
+    /// componentize-py).
+    Build {
+        /// The project (default: the current directory).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Write the component here instead.
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
     },
     /// Describe every plugin in the plugins directory.
     List {
@@ -216,11 +247,33 @@ fn main() -> Result<()> {
                         config,
                         count,
                         every,
+                        content_type,
                     },
-            } => commands::plugin_test(&file, config.as_deref(), count, every.into()).await,
+            } => {
+                commands::plugin_test(&file, config.as_deref(), count, every.into(), &content_type)
+                    .await
+            }
             Command::Plugin {
                 command: PluginCommand::List { cfg, json },
             } => commands::plugin_list(&cfg, json).await,
+            Command::Plugin {
+                command:
+                    PluginCommand::New {
+                        name,
+                        lang,
+                        world,
+                        dir,
+                    },
+            } => author::plugin_new(&name, lang, world, dir.as_deref()).map(|d| {
+                eprintln!(
+                    "created {}: build it with `sandkit plugin build {}`",
+                    d.display(),
+                    d.display()
+                );
+            }),
+            Command::Plugin {
+                command: PluginCommand::Build { dir, out },
+            } => author::plugin_build(&dir, out.as_deref()).map(|_| ()),
             Command::Pipeline {
                 command:
                     PipelineCommand::Test {

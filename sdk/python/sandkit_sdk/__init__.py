@@ -14,7 +14,7 @@ and counted by the host, the instance keeps running); a trap (memory cap, deadli
 the host counts and recovers from with a fresh instance.
 """
 
-from . import files, http, log, state, system
+from . import files, http, log, state, system, testing
 from ._host import FileError, HostError, HttpError, StateError
 from .config import Config, ConfigError
 from .info import FieldInfo, Measurement, PluginInfo, duration_ms
@@ -53,4 +53,5 @@ __all__ = [
     "pipeline",
     "state",
     "system",
+    "testing",
 ]
