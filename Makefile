@@ -14,8 +14,15 @@ EXTRA_COLLECTORS := prom
 TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongworld noop poison badinput slowload badrecords
 PIPELINES := nginx nginx_error json grok
 INPUTS := webhook
+# Python guests: a venv with componentize-py (which builds them) and pytest (the SDK's tests),
+# pinned; `sandkit plugin build` builds every project under guests/python and guests/python-testing.
+PY_VENV ?= $(HOME)/.cache/sandkit/py
+PY := $(PY_VENV)/bin/python
+COMPONENTIZE_PY := $(PY_VENV)/bin/componentize-py
+COMPONENTIZE_PY_VERSION := 0.25.1
+PYTEST_VERSION := 8.3.4
 
-.PHONY: all deps guests host build run test test-deps lint fmt bench idle clean-build
+.PHONY: all deps pydeps guests pyguests host build run test test-deps lint fmt bench idle clean-build
 
 all: build
 
@@ -29,6 +36,17 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librocksdb-dev libclang-dev protobuf-compiler; }
 
+## pydeps: the Python toolchain of Python guests, in a venv outside the clone
+pydeps:
+	@{ $(COMPONENTIZE_PY) --version 2>/dev/null | grep -qx "componentize-py $(COMPONENTIZE_PY_VERSION)" && \
+	  $(PY) -m pytest --version 2>&1 | grep -q " $(PYTEST_VERSION)$$"; } || { \
+	  python3 -m venv $(PY_VENV) && \
+	  $(PY_VENV)/bin/pip install -q --disable-pip-version-check componentize-py==$(COMPONENTIZE_PY_VERSION) pytest==$(PYTEST_VERSION); }
+
+## pyguests: build the Python guests with `sandkit plugin build` (cached by content)
+pyguests: host pydeps
+	SANDKIT_BIN=$(BIN) SANDKIT_COMPONENTIZE_PY=$(COMPONENTIZE_PY) bash scripts/python-guests.sh
+
 ## guests: build every guest component and copy them to build/wasm
 guests: deps
 	cd guests && CARGO_TARGET_DIR=$(GUEST_TARGET_DIR) cargo build --release --target wasm32-wasip2
@@ -39,7 +57,7 @@ guests: deps
 host: deps
 	cargo build --release --workspace --bins
 
-build: guests host
+build: guests host pyguests
 
 ## run: build everything and run the agent with the embedded default config and the six collectors
 run: build
@@ -71,6 +89,7 @@ test: build lint test-deps
 	cargo test --release --workspace --no-fail-fast
 	cd guests && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test --workspace
 	cd sdk/rust && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test
+	PYTHONPATH=$(ROOT)/sdk/python $(PY) -m pytest -q -p no:cacheprovider --import-mode=importlib sdk/python/tests guests/python guests/python-testing
 
 ## bench: criterion benches, the idle cost of `sandkit run`, the 200 MB tail against rsyslog, and
 ## HTTP writes against influxd

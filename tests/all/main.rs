@@ -14,6 +14,7 @@ mod influxdb;
 mod lpdiff;
 mod outputs;
 mod pipelines;
+mod python;
 mod plugins_dir;
 mod sandbox;
 mod scrape;
