@@ -11,7 +11,7 @@ BIN := $(CARGO_TARGET_DIR)/release/sandkit
 COLLECTORS := cpu mem disk diskio net system
 # Bundled collectors `make run` does not start: they need a target (prom: a Prometheus exporter).
 EXTRA_COLLECTORS := prom
-TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongworld noop poison badinput slowload badrecords
+TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongworld noop poison badinput slowload badrecords recwriter
 PIPELINES := nginx nginx_error json grok
 INPUTS := webhook
 # Python guests: a venv with componentize-py (which builds them) and pytest (the SDK's tests),

@@ -351,3 +351,65 @@ fn plugin_new_build_and_test_in_both_languages() {
         "{out}"
     );
 }
+
+/// The same lines through the Rust and the Python twin of one pipeline (`recwriter`,
+/// `pyrecwriter`) give the same records: every item kind, references into the line, time,
+/// `keep_message`, measurement overrides, several records per line, none, and non-ASCII text.
+#[test]
+fn python_and_rust_pipelines_write_the_same_records() {
+    let lines = [
+        "@1700000000000000000 t:host=web-1 s:msg=hello i:n=-42 u:big=18446744073709551615 f:x=0.25 b:ok=true",
+        "@1700000000000000001 r:path=/index.html t:method=GET keep",
+        "@1700000000000000002 m:=other i:min=-9223372036854775808 | @1700000000000000003 s:second=yes",
+        "drop",
+        "@1700000000000000004 t:city=Zürich r:word=naïve s:emoji=🦀 r:cjk=日本語",
+        "@1700000000000000005 f:neg=-1e300 b:off=false t:=ignored i:bad=1.5 keep",
+        "@1700000000000000006 r:empty= s:quote=\"q\" t:sp=a\\b",
+    ];
+    let input = lines.join("\n") + "\n";
+    let run = |guest: &str| {
+        use std::io::Write;
+        let mut child = Command::new(sandkit_tests::sandkit_bin())
+            .args(["pipeline", "test", "--source", "twin"])
+            .arg(sandkit_tests::wasm(guest))
+            .env("RUST_BACKTRACE", "0")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = ok_output(guest, &child.wait_with_output().unwrap());
+        out.lines()
+            .filter(|l| !l.starts_with('>') && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let rust = run("recwriter");
+    let python = run("pyrecwriter");
+    assert_eq!(rust, python, "Rust and Python records differ");
+    let records: Vec<&String> = rust
+        .iter()
+        .filter(|l| l.starts_with('<') && !l.contains("(dropped"))
+        .collect();
+    assert_eq!(records.len(), 7, "{rust:#?}");
+    assert!(
+        rust.iter().all(|l| !l.starts_with('!')),
+        "every line was processed: {rust:#?}"
+    );
+    assert!(
+        records[0].contains("big=18446744073709551615u") && records[0].contains("n=-42i"),
+        "{rust:#?}"
+    );
+    assert!(records[1].contains("path=\"/index.html\""), "{rust:#?}");
+    assert!(records[2].starts_with("< other "), "{rust:#?}");
+    assert!(
+        records[4].contains("city=Zürich") && records[4].contains("cjk=\"日本語\""),
+        "{rust:#?}"
+    );
+}
