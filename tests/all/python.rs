@@ -413,3 +413,43 @@ fn python_and_rust_pipelines_write_the_same_records() {
         "{rust:#?}"
     );
 }
+
+/// An exception on one line of a Python pipeline costs that line, not its batch: the host
+/// bisects the failed batch and passes the line on raw with the exception as the reason.
+#[test]
+fn an_exception_costs_one_line_of_a_python_pipeline() {
+    use std::io::Write;
+    let mut child = Command::new(sandkit_tests::sandkit_bin())
+        .args(["pipeline", "test", "--source", "t"])
+        .arg(sandkit_tests::wasm("pyrecwriter"))
+        .env("RUST_BACKTRACE", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = (0..20)
+        .map(|i| {
+            if i == 13 {
+                format!("@{i} i:n={i} raise")
+            } else {
+                format!("@{i} i:n={i}")
+            }
+        })
+        .collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all((lines.join("\n") + "\n").as_bytes())
+        .unwrap();
+    let out = ok_output("pipeline test", &child.wait_with_output().unwrap());
+    let records = out.lines().filter(|l| l.starts_with("< t ")).count();
+    assert_eq!(records, 19, "{out}");
+    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with('!')).collect();
+    assert_eq!(failed.len(), 1, "{out}");
+    assert!(
+        failed[0].contains("ValueError: this line asked to fail (app.py:"),
+        "{out}"
+    );
+}

@@ -1,6 +1,7 @@
 """The Python twin of guests/testing/recwriter: writes the records a line spells out (see
 that guest for the mini-language), so a test can check that both SDKs give the host the same
-records."""
+records. One token is its own: `raise` raises a ValueError (the Rust twin skips it), to show
+that an exception costs one line, not the batch."""
 from sandkit_sdk import pipeline
 
 
@@ -30,6 +31,8 @@ def process(line, out):
         at = start
         for tok in spec.split(" "):
             tok_at, at = at, at + len(tok) + 1
+            if tok == "raise":
+                raise ValueError("this line asked to fail")
             if tok == "keep":
                 r.keep_message()
                 continue
