@@ -1,5 +1,5 @@
 //! Reading the pipeline record encoding: what a pipeline's `process` returns (written by the
-//! SDK's `records` module; the format is in docs/architecture.md, "Pipeline record encoding").
+//! SDK's `records` module; the format is specified in docs/record-encoding.md).
 //!
 //! ```text
 //! output := "SKR1" record*

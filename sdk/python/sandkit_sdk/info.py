@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple, Union
@@ -17,6 +18,8 @@ def duration_ms(value: Union[str, int, float], what: str = "interval") -> int:
     if isinstance(value, bool):
         raise ValueError(f"{what}: {value!r} is not a duration")
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{what}: {value!r} is not a duration")
         if value < 0:
             raise ValueError(f"{what}: {value!r} is negative")
         return round(value * 1000)

@@ -232,8 +232,14 @@ def _decorator(kind: str, interval_default: str):
     return declare
 
 
+#: `testing.load` imports `x.py` as this prefix + "x" (the component imports it as `x`).
+TEST_MODULE_PREFIX = "sandkit_plugin_"
+
+
 def _default_name(target: Any) -> str:
     module = getattr(target, "__module__", "") or ""
+    if module.startswith(TEST_MODULE_PREFIX):
+        module = module[len(TEST_MODULE_PREFIX):]
     if module and module not in ("__main__", "app"):
         return module.rsplit(".", 1)[-1]
     return getattr(target, "__name__", "plugin").lower()

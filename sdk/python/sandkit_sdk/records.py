@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Iterator, List, Optional, Sequence
 
-from .point import FieldKind, typed_value
+from .point import FieldKind, seconds_ns, typed_value
 
 MAGIC = b"SKR1"
 F_TIME = 1
@@ -257,7 +257,7 @@ class Record:
         return self
 
     def time(self, seconds: float) -> "Record":
-        return self.time_ns(round(seconds * 1_000_000_000))
+        return self.time_ns(seconds_ns(seconds))
 
     def keep_message(self) -> "Record":
         """Keep the input line as the `message` field (the host adds it from its own copy)."""

@@ -161,7 +161,7 @@ def load(
         full = os.path.join(base, path)
         if not os.path.exists(full):
             full = os.path.abspath(path)
-    name = "sandkit_plugin_" + os.path.splitext(os.path.basename(full))[0]
+    name = _plugin.TEST_MODULE_PREFIX + os.path.splitext(os.path.basename(full))[0]
     spec = importlib.util.spec_from_file_location(name, full)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load a plugin from {full}")

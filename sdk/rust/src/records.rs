@@ -1,8 +1,8 @@
 //! The pipeline record encoding: what a pipeline's `process` returns.
 //!
 //! One byte buffer for a whole batch, written here and read by the host without any allocation in
-//! the guest per record or per field (docs/architecture.md, "Pipeline record encoding"). All
-//! integers little-endian:
+//! the guest per record or per field (specified in docs/record-encoding.md, with test vectors in
+//! testdata/records/). All integers little-endian:
 //!
 //! ```text
 //! output := "SKR1" record*

@@ -3,4 +3,5 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap (CONVENTIONS.md)
 
 mod fuzz_corpus;
+mod golden_records;
 mod line_protocol;
