@@ -75,8 +75,14 @@ async fn python_faults_are_contained_like_rust_ones() {
         .wait_for("py_ok", Duration::from_secs(30), |s| s.points >= 5)
         .await;
     assert_eq!((ok.crashes, ok.errors), (0, 0), "{ok:#?}");
-    let ticker = h.sup.status("ticker").unwrap();
-    assert_eq!((ticker.state, ticker.crashes), (PluginState::Running, 0));
+    let ticker = h
+        .wait_for("ticker", Duration::from_secs(60), |s| s.calls >= 10)
+        .await;
+    assert_eq!(
+        (ticker.state, ticker.crashes),
+        (PluginState::Running, 0),
+        "{ticker:#?}"
+    );
     let times: Vec<i64> = h
         .out
         .points()

@@ -56,6 +56,6 @@ def _read(path, i):
     try:
         if path.endswith("/"):
             return p.bool("ok", True).int("entries", len(files.list_dir(path)))
-        return p.bool("ok", True).int("bytes", len(files.read(path)))
+        return p.int("bytes", len(files.read(path))).bool("ok", True)
     except FileError as e:
-        return p.bool("ok", False).text("error", str(e))
+        return Point("files").tag("i", i).text("path", path).bool("ok", False).text("error", str(e))
