@@ -10,6 +10,28 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+/// Wait until the capture output holds `n` points of `measurement` (status counts a point
+/// before the writer delivers it).
+async fn wait_points(h: &Harness, measurement: &str, n: usize) {
+    let start = std::time::Instant::now();
+    loop {
+        let have = h
+            .out
+            .points()
+            .iter()
+            .filter(|p| p.measurement() == measurement)
+            .count();
+        if have >= n {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{have} {measurement} points after 60 s, waiting for {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The `pyfaults` guest installed as `name` with `[config] mode = mode` (and extra conf).
 fn fault(h: &Harness, name: &str, mode: &str, extra: &str) {
     h.conf(
@@ -56,12 +78,18 @@ async fn python_faults_are_contained_like_rust_ones() {
     }
     for (name, what) in [
         ("py_raise", "RuntimeError: boom on call"),
-        ("py_recurse", "RecursionError: maximum recursion depth exceeded"),
+        (
+            "py_recurse",
+            "RecursionError: maximum recursion depth exceeded",
+        ),
     ] {
         let st = h
             .wait_for(name, Duration::from_secs(30), |s| s.errors >= 3)
             .await;
-        assert_eq!(st.crashes, 0, "{name}: an exception is an error, not a crash: {st:#?}");
+        assert_eq!(
+            st.crashes, 0,
+            "{name}: an exception is an error, not a crash: {st:#?}"
+        );
         assert_eq!(st.restarts, 0, "{name}: {st:#?}");
         assert_eq!(st.state, PluginState::Running, "{name}: {st:#?}");
         let err = st.last_error.clone().unwrap_or_default();
@@ -76,8 +104,9 @@ async fn python_faults_are_contained_like_rust_ones() {
         .await;
     assert_eq!((ok.crashes, ok.errors), (0, 0), "{ok:#?}");
     let ticker = h
-        .wait_for("ticker", Duration::from_secs(60), |s| s.calls >= 10)
+        .wait_for("ticker", Duration::from_secs(60), |s| s.calls >= 12)
         .await;
+    wait_points(&h, "ticker", 10).await;
     assert_eq!(
         (ticker.state, ticker.crashes),
         (PluginState::Running, 0),
@@ -163,8 +192,7 @@ async fn the_files_import_keeps_to_the_grants() {
     );
     let f = h.install("pyfaults", "pf");
     h.sup.upsert(&f).await;
-    h.wait_for("pf", Duration::from_secs(60), |s| s.points >= paths.len() as u64)
-        .await;
+    wait_points(&h, "files", paths.len()).await;
     let points = h.out.points();
     let by_path = |p: &str| {
         points
@@ -188,7 +216,11 @@ async fn the_files_import_keeps_to_the_grants() {
     );
     assert!(error(&paths[2]).contains("\"..\""), "{}", error(&paths[2]));
     assert!(!ok(&paths[3]), "a symlink may not lead out of its grant");
-    assert!(error(&paths[4]).contains("not a regular file"), "{}", error(&paths[4]));
+    assert!(
+        error(&paths[4]).contains("not a regular file"),
+        "{}",
+        error(&paths[4])
+    );
     let e = error(&paths[5]);
     assert!(
         e.contains("not under a granted directory") && e.contains("read_only_dirs"),
@@ -196,7 +228,10 @@ async fn the_files_import_keeps_to_the_grants() {
     );
     assert!(ok(&paths[6]), "the kernel view serves /proc/loadavg");
     let e = error(&paths[7]);
-    assert!(e.contains("kernel view") && e.contains("kernel_paths"), "{e}");
+    assert!(
+        e.contains("kernel view") && e.contains("kernel_paths"),
+        "{e}"
+    );
     assert!(ok(&paths[8]), "the root of a kernel view lists");
     assert!(error(&paths[9]).contains("not an absolute path"));
     assert!(
@@ -282,7 +317,12 @@ fn plugin_new_build_and_test_in_both_languages() {
     let d = t.path();
     ok_output(
         "plugin new",
-        &sandkit(d, &["plugin", "new", "lvl", "--lang", "python", "--world", "pipeline"]),
+        &sandkit(
+            d,
+            &[
+                "plugin", "new", "lvl", "--lang", "python", "--world", "pipeline",
+            ],
+        ),
     );
     // Without componentize-py the error says what to install.
     let o = Command::new(sandkit_tests::sandkit_bin())
@@ -319,7 +359,10 @@ fn plugin_new_build_and_test_in_both_languages() {
         .unwrap()
         .write_all(b"WARN disk almost full\n")
         .unwrap();
-    let out = ok_output("plugin test (python pipeline)", &child.wait_with_output().unwrap());
+    let out = ok_output(
+        "plugin test (python pipeline)",
+        &child.wait_with_output().unwrap(),
+    );
     assert!(
         out.contains("< lvl,level=warn msg=\"disk almost full\""),
         "{out}"
@@ -329,7 +372,12 @@ fn plugin_new_build_and_test_in_both_languages() {
     // dependencies between runs).
     ok_output(
         "plugin new",
-        &sandkit(d, &["plugin", "new", "sizes", "--lang", "rust", "--world", "input"]),
+        &sandkit(
+            d,
+            &[
+                "plugin", "new", "sizes", "--lang", "rust", "--world", "input",
+            ],
+        ),
     );
     assert!(d.join("sizes/.sandkit/wit/plugin.wit").exists());
     let target = std::env::var_os("HOME")
@@ -343,7 +391,13 @@ fn plugin_new_build_and_test_in_both_languages() {
         .unwrap();
     ok_output("plugin build (rust)", &o);
     let mut child = Command::new(sandkit_tests::sandkit_bin())
-        .args(["plugin", "test", "--content-type", "text/plain", "sizes/sizes.wasm"])
+        .args([
+            "plugin",
+            "test",
+            "--content-type",
+            "text/plain",
+            "sizes/sizes.wasm",
+        ])
         .current_dir(d)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -351,7 +405,10 @@ fn plugin_new_build_and_test_in_both_languages() {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(b"12345").unwrap();
-    let out = ok_output("plugin test (rust input)", &child.wait_with_output().unwrap());
+    let out = ok_output(
+        "plugin test (rust input)",
+        &child.wait_with_output().unwrap(),
+    );
     assert!(
         out.starts_with("sizes,content_type=text/plain bytes=5i "),
         "{out}"

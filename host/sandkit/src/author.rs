@@ -108,7 +108,10 @@ pub fn plugin_new(name: &str, lang: Lang, world: World, dir: Option<&Path>) -> R
     check_name(name)?;
     let dir = dir.map_or_else(|| PathBuf::from(name), Path::to_path_buf);
     if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
-        bail!("{} exists and is not empty; choose another name or --dir", dir.display());
+        bail!(
+            "{} exists and is not empty; choose another name or --dir",
+            dir.display()
+        );
     }
     let manifest = Manifest {
         name: name.to_string(),
@@ -129,7 +132,10 @@ pub fn plugin_new(name: &str, lang: Lang, world: World, dir: Option<&Path>) -> R
         World::Input => include_str!("../templates/input.toml"),
     };
     write_new(&dir.join("conf.toml"), &fill(conf, name))?;
-    write_new(&dir.join(".gitignore"), include_str!("../templates/gitignore"))?;
+    write_new(
+        &dir.join(".gitignore"),
+        include_str!("../templates/gitignore"),
+    )?;
     match lang {
         Lang::Python => {
             let (app, test) = match world {
@@ -242,7 +248,9 @@ fn find_tool(env: &str, name: &str) -> Option<PathBuf> {
 
 fn build_python(dir: &Path, m: &Manifest, out: &Path) -> Result<()> {
     let module = m.module.as_deref().unwrap_or("app");
-    if !dir.join(format!("{module}.py")).is_file() && !dir.join(module).join("__init__.py").is_file() {
+    if !dir.join(format!("{module}.py")).is_file()
+        && !dir.join(module).join("__init__.py").is_file()
+    {
         bail!(
             "{}: module {module:?} not found ({module}.py); set `module` in {MANIFEST}",
             dir.display()
@@ -321,22 +329,38 @@ fn build_rust(dir: &Path, m: &Manifest, out: &Path) -> Result<()> {
         .args(["target", "list", "--installed"])
         .output()
     {
-        if o.status.success() && !String::from_utf8_lossy(&o.stdout).lines().any(|l| l == "wasm32-wasip2") {
-            bail!("the wasm32-wasip2 target is not installed: run `rustup target add wasm32-wasip2`");
+        if o.status.success()
+            && !String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == "wasm32-wasip2")
+        {
+            bail!(
+                "the wasm32-wasip2 target is not installed: run `rustup target add wasm32-wasip2`"
+            );
         }
     }
     if dir.join(".sandkit/sdk/rust").exists() || !cargo_toml_has_sdk_elsewhere(dir) {
         vendor_rust_sdk(dir)?;
     }
     let output = Command::new(&cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+        ])
         .current_dir(dir)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
         .with_context(|| format!("cannot run {}", cargo.display()))?;
     if !output.status.success() {
-        bail!("cargo build failed for {} ({}); its output is above", dir.display(), output.status);
+        bail!(
+            "cargo build failed for {} ({}); its output is above",
+            dir.display(),
+            output.status
+        );
     }
     // The last .wasm artifact cargo reports is the project's.
     let mut wasm = None;
@@ -389,16 +413,30 @@ mod tests {
     #[test]
     fn a_new_project_has_its_manifest_and_a_clear_error_without_one() {
         let t = tempfile::tempdir().unwrap();
-        let dir = plugin_new("hello", Lang::Python, World::Pipeline, Some(&t.path().join("h")))
-            .unwrap();
+        let dir = plugin_new(
+            "hello",
+            Lang::Python,
+            World::Pipeline,
+            Some(&t.path().join("h")),
+        )
+        .unwrap();
         let m = manifest_of(&dir).unwrap();
-        assert_eq!((m.name.as_str(), m.lang, m.world), ("hello", Lang::Python, World::Pipeline));
-        assert!(std::fs::read_to_string(dir.join("app.py")).unwrap().contains("@pipeline(\"hello\")"));
+        assert_eq!(
+            (m.name.as_str(), m.lang, m.world),
+            ("hello", Lang::Python, World::Pipeline)
+        );
+        assert!(std::fs::read_to_string(dir.join("app.py"))
+            .unwrap()
+            .contains("@pipeline(\"hello\")"));
         let again = plugin_new("hello", Lang::Python, World::Pipeline, Some(&dir)).unwrap_err();
         assert!(again.to_string().contains("not empty"), "{again}");
         let e = manifest_of(t.path()).unwrap_err().to_string();
         assert!(e.contains("sandkit plugin new"), "{e}");
-        std::fs::write(dir.join(MANIFEST), "name = \"hello\"\nlang = \"go\"\nworld = \"input\"\n").unwrap();
+        std::fs::write(
+            dir.join(MANIFEST),
+            "name = \"hello\"\nlang = \"go\"\nworld = \"input\"\n",
+        )
+        .unwrap();
         let e = manifest_of(&dir).unwrap_err().to_string();
         assert!(e.contains("sandkit-plugin.toml") && e.contains("go"), "{e}");
     }

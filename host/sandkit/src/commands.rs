@@ -278,8 +278,34 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
             .and_then(serde_json::Value::as_u64)
             .map(|m| humantime::format_duration(Duration::from_millis(m)).to_string())
             .unwrap_or_default();
+        // A compile in progress: of a new plugin (state `compiling`), or of a new version of
+        // one that keeps running meanwhile.
+        let compiling = s.get("compiling").filter(|c| !c.is_null()).map(|c| {
+            let bytes = c
+                .get("bytes")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            let since = c
+                .get("since_unix_ms")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let secs = Duration::from_secs(now.saturating_sub(since) / 1000);
+            let what = if str_of("state") == "compiling" {
+                "compiling"
+            } else {
+                "compiling a new version"
+            };
+            format!(
+                "{what} ({:.1} MB, for {}); ",
+                bytes as f64 / 1e6,
+                humantime::format_duration(secs)
+            )
+        });
         println!(
-            "{:<16} {:<9} {:>9} {:>8} {:>7} {:>8} {:>9}  {}",
+            "{:<16} {:<9} {:>9} {:>8} {:>7} {:>8} {:>9}  {}{}",
             str_of("name"),
             str_of("state"),
             interval,
@@ -287,6 +313,7 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
             num("crashes"),
             num("points"),
             num("memory_peak_bytes") / 1024,
+            compiling.unwrap_or_default(),
             str_of("last_error")
         );
     }

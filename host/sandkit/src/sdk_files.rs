@@ -59,9 +59,15 @@ mod tests {
     #[test]
     fn every_sdk_file_is_embedded() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let py: Vec<String> = super::PYTHON_SDK.iter().map(|(p, _)| p.to_string()).collect();
+        let py: Vec<String> = super::PYTHON_SDK
+            .iter()
+            .map(|(p, _)| p.to_string())
+            .collect();
         assert_eq!(py, on_disk(&root.join("sdk/python"), "sandkit_sdk", ".py"));
-        let rs: Vec<String> = super::RUST_SDK[1..].iter().map(|(p, _)| p.to_string()).collect();
+        let rs: Vec<String> = super::RUST_SDK[1..]
+            .iter()
+            .map(|(p, _)| p.to_string())
+            .collect();
         assert_eq!(rs, on_disk(&root.join("sdk/rust"), "src", ".rs"));
     }
 }

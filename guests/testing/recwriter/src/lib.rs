@@ -12,7 +12,11 @@ struct RecWriter;
 
 impl Pipeline for RecWriter {
     fn describe() -> PluginInfo {
-        PluginInfo::new("recwriter", "0.1.0", "records as a line spells them, for tests")
+        PluginInfo::new(
+            "recwriter",
+            "0.1.0",
+            "records as a line spells them, for tests",
+        )
     }
     fn init(_config: Config) -> Result<Self, String> {
         Ok(RecWriter)
