@@ -44,7 +44,7 @@ for lang in rust python; do
     [[ "$lang" == rust ]] && CARGO_TARGET_DIR="$TMP/target-$name" "$BIN" plugin build "$name" >/dev/null 2>&1
     builds=()
     for _ in $(seq "$RUNS"); do
-      touch "$name"/app.py "$name"/src/lib.rs 2>/dev/null || true
+      if [[ "$lang" == rust ]]; then touch "$name/src/lib.rs"; else touch "$name/app.py"; fi
       t0=$(now)
       CARGO_TARGET_DIR="$TMP/target-$name" "$BIN" plugin build "$name" >/dev/null 2>&1
       builds+=("$(secs "$t0" "$(now)")")
