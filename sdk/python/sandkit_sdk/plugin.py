@@ -166,7 +166,7 @@ class Plugin:
             except MemoryError:
                 raise
             except Exception as e:
-                raise PluginError(f"process: line {i}: {describe_error(e)}") from e
+                raise PluginError(f"process: line {i} of the batch: {describe_error(e)}") from e
         return out.to_bytes()
 
 

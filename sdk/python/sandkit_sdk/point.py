@@ -51,12 +51,20 @@ class FieldKind(enum.Enum):
     def of(cls, value: "FieldKind | str") -> "FieldKind":
         if isinstance(value, FieldKind):
             return value
-        key = str(value).strip().lower()
-        key = {"boolean": "bool", "string": "text", "str": "text", "integer": "int"}.get(key, key)
-        for k in cls:
-            if k.value == key:
-                return k
-        raise ValueError(f"unknown field kind {value!r}; use int, uint, float, bool or text")
+        # One dict lookup for the usual spellings: this runs for every typed field.
+        kind = _KIND_NAMES.get(value) if isinstance(value, str) else None
+        if kind is None:
+            kind = _KIND_NAMES.get(str(value).strip().lower())
+        if kind is None:
+            raise ValueError(f"unknown field kind {value!r}; use int, uint, float, bool or text")
+        return kind
+
+
+_KIND_NAMES = {k.value: k for k in FieldKind}
+_KIND_NAMES.update(
+    {"boolean": FieldKind.BOOL, "string": FieldKind.TEXT, "str": FieldKind.TEXT,
+     "integer": FieldKind.INT}
+)
 
 
 def seconds_ns(seconds: float) -> int:

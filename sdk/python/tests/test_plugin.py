@@ -235,7 +235,7 @@ def test_a_pipeline_error_names_the_line():
     with pytest.raises(PluginError) as e:
         p.process(["a=1", "b=2", "fail here"])
     n = line_of("pipeline_fn.py", 'raise KeyError("missing")')
-    assert str(e.value) == f"process: line 2: KeyError: 'missing' (pipeline_fn.py:{n} in process)"
+    assert str(e.value) == f"process: line 2 of the batch: KeyError: 'missing' (pipeline_fn.py:{n} in process)"
     with pytest.raises(MemoryError):
         p.process(["oom"])
 
