@@ -7,14 +7,16 @@
 - flood: emits more points than a call may (the host stops it: a crash);
 - recurse: unbounded recursion (Python's RecursionError: a counted error);
 - exit: sys.exit() (SystemExit is not an error a plugin may return: a crash);
+- http: GETs each URL of `[config] urls` and emits one `http` point per URL: `status` and
+  `bytes`, or the error's `kind` and `error`; it logs each answer at info;
 - files: reads each path of `[config] paths` with the host's files import (a directory is
   listed) and emits one `files` point per path: `ok`, `bytes`/`entries` or the `error`.
 """
 import sys
 
-from sandkit_sdk import FileError, Point, collector, config, files, state
+from sandkit_sdk import FileError, HttpError, Point, collector, config, files, http, log, state
 
-MODES = ("ok", "raise", "loop", "membomb", "flood", "recurse", "exit", "files")
+MODES = ("ok", "raise", "loop", "membomb", "flood", "recurse", "exit", "files", "http")
 calls = 0
 
 
@@ -44,6 +46,8 @@ def collect():
         _recurse(0)
     if mode == "exit":
         sys.exit(3)
+    if mode == "http":
+        return [_get(url, i) for i, url in enumerate(config().str_list("urls", []))]
     if mode == "files":
         return [_read(path, i) for i, path in enumerate(config().str_list("paths", []))]
     total = int(state.get("total") or b"0") + 1
@@ -59,3 +63,14 @@ def _read(path, i):
         return p.int("bytes", len(files.read(path))).bool("ok", True)
     except FileError as e:
         return Point("files").tag("i", i).text("path", path).bool("ok", False).text("error", str(e))
+
+
+def _get(url, i):
+    p = Point("http").tag("i", i).text("url", url)
+    try:
+        r = http.get(url, headers={"x-test": "pyfaults"}, timeout_ms=2000)
+    except HttpError as e:
+        log.warn(f"GET {url}: {e.kind}")
+        return p.text("kind", e.kind).text("error", e.message)
+    log.info(f"GET {url}: {r.status}")
+    return p.int("status", r.status).int("bytes", len(r.body)).text("type", r.header("content-type") or "")
