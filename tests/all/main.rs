@@ -5,6 +5,7 @@
 
 mod cli;
 mod collectors;
+mod compile;
 mod durability;
 mod election;
 mod faults;

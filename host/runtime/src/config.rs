@@ -183,6 +183,14 @@ pub struct RawRuntimeConfig {
     /// Default limits for every plugin; conf.d files override them key by key.
     #[serde(default)]
     pub limits: RawLimits,
+    /// Bound on the compiled components kept in `<data_dir>/cache`, e.g. "1GiB": after each
+    /// compile the least recently used artifacts no loaded plugin uses are removed.
+    #[serde(default = "default_cache_max_bytes")]
+    pub cache_max_bytes: ByteSize,
+    /// Threads one compile of a large component may use (default: half the cores, at least
+    /// one), at low priority, so that compiling never takes every core from the agent.
+    #[serde(default)]
+    pub compile_threads: Option<usize>,
 }
 
 fn default_true() -> bool {
@@ -206,6 +214,9 @@ fn default_epoch_tick() -> HumanDuration {
 fn default_jitter() -> f64 {
     0.1
 }
+fn default_cache_max_bytes() -> ByteSize {
+    ByteSize(1 << 30)
+}
 
 impl Default for RawRuntimeConfig {
     fn default() -> Self {
@@ -218,6 +229,8 @@ impl Default for RawRuntimeConfig {
             epoch_tick: default_epoch_tick(),
             jitter: default_jitter(),
             limits: RawLimits::default(),
+            cache_max_bytes: default_cache_max_bytes(),
+            compile_threads: None,
         }
     }
 }
@@ -235,6 +248,10 @@ pub struct RuntimeConfig {
     pub limits: Limits,
     /// Where compiled components are cached.
     pub cache_dir: PathBuf,
+    /// Bound on the bytes of compiled components in `cache_dir`.
+    pub cache_max_bytes: u64,
+    /// Threads one compile of a large component may use.
+    pub compile_threads: usize,
     /// Where `plugins/*.wasm` live.
     pub plugins_dir: PathBuf,
     /// Where `conf.d/<plugin>.toml` live.
@@ -277,6 +294,11 @@ impl RawRuntimeConfig {
             ));
         }
         self.limits.validate("runtime.limits").map_err(err)?;
+        if self.compile_threads == Some(0) {
+            return Err(err(
+                "key \"runtime.compile_threads\": must be at least 1".into()
+            ));
+        }
         Ok(RuntimeConfig {
             protection_mode: self.protection_mode,
             max_crashes: self.max_crashes,
@@ -287,6 +309,10 @@ impl RawRuntimeConfig {
             jitter: self.jitter,
             limits: self.limits.apply(Limits::default()),
             cache_dir,
+            cache_max_bytes: self.cache_max_bytes.0,
+            compile_threads: self
+                .compile_threads
+                .unwrap_or_else(crate::compile::default_compile_threads),
             plugins_dir,
             conf_dir,
         })

@@ -69,12 +69,15 @@ fn unsettled(sig: &Signature) -> bool {
 
 /// Compare the directory with `known` and tell the supervisor; true when a changed file was
 /// left for later because it is still being written (only with `settle`: the first scan, at
-/// start-up, loads what is there).
+/// start-up, loads what is there). The first scan (`loads` is `None`) returns once every load
+/// is done; later ones start the loads in `loads` and return, so that a plugin that compiles
+/// for seconds holds up no later change of another.
 async fn rescan(
     dir: &Path,
     known: &mut HashMap<PathBuf, PluginSignature>,
     sup: &Arc<Supervisor>,
     settle: bool,
+    loads: Option<&mut tokio::task::JoinSet<()>>,
 ) -> bool {
     let conf_dir = sup.runtime().config().conf_dir.clone();
     let files = match plugin_files(dir) {
@@ -113,16 +116,32 @@ async fn rescan(
             changed.push(f);
         }
     }
-    // Loaded in parallel: one slow plugin holds up no other.
-    sup.upsert_all(changed).await;
-    for f in known.keys() {
-        if !seen.contains_key(f) {
-            if let Some(name) = plugin_name(f) {
+    let removed: Vec<String> = known
+        .keys()
+        .filter(|f| !seen.contains_key(*f))
+        .filter_map(|f| plugin_name(f))
+        .collect();
+    *known = seen;
+    match loads {
+        // Loaded in parallel: one slow plugin holds up no other.
+        None => {
+            sup.upsert_all(changed).await;
+            for name in removed {
                 sup.remove(&name).await;
             }
         }
+        // The supervisor orders the changes of each plugin.
+        Some(loads) => {
+            for f in changed {
+                let sup = sup.clone();
+                loads.spawn(async move { sup.upsert(&f).await });
+            }
+            for name in removed {
+                let sup = sup.clone();
+                loads.spawn(async move { sup.remove(&name).await });
+            }
+        }
     }
-    *known = seen;
     pending
 }
 
@@ -182,8 +201,10 @@ pub async fn watch_plugins_dir(
             .map_err(|e| werr(format!("watching {}: {e}", fleet.display())))?;
     }
     let mut known = HashMap::new();
-    let mut pending = rescan(&dir, &mut known, &sup, false).await;
+    let mut pending = rescan(&dir, &mut known, &sup, false, None).await;
     let task = tokio::spawn(async move {
+        // Loads in flight, dropped (cancelled) with the task.
+        let mut loads = tokio::task::JoinSet::new();
         let mut periodic = tokio::time::interval(rescan_every);
         periodic.tick().await;
         loop {
@@ -205,7 +226,8 @@ pub async fn watch_plugins_dir(
                 () = settle => {}
                 _ = periodic.tick() => {}
             }
-            pending = rescan(&dir, &mut known, &sup, true).await;
+            while loads.try_join_next().is_some() {}
+            pending = rescan(&dir, &mut known, &sup, true, Some(&mut loads)).await;
         }
     });
     Ok(DirWatcher {

@@ -2,7 +2,8 @@
 //! with every host import, and the component cache.
 
 use crate::bindings::collector::Collector;
-use crate::cache::{CacheOutcome, ComponentCache};
+use crate::cache::{CacheOutcome, CacheShared, Cached, ComponentCache};
+use crate::compile::Compiler;
 use crate::host::HostState;
 use crate::{RuntimeConfig, RuntimeError};
 use std::path::Path;
@@ -155,6 +156,9 @@ pub fn engine_config(kind: EngineKind) -> wasmtime::Config {
     c.wasm_component_model(true);
     c.epoch_interruption(true);
     c.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // Parallel compilation stays on: it runs on whichever rayon pool the compile is installed
+    // in, and `crate::compile` installs it in pools of its own (bounded, low priority).
+    c.parallel_compilation(true);
     match kind {
         EngineKind::Collector => {
             c.consume_fuel(true);
@@ -171,11 +175,19 @@ pub fn engine_config(kind: EngineKind) -> wasmtime::Config {
 /// start-up time of wasmtime and keeps no epoch thread, and one with collectors only builds no
 /// pipeline engine.
 pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     config: RuntimeConfig,
     /// By [`EngineKind::index`].
     parts: [OnceLock<Parts>; 2],
     /// Serialises the first build: two plugins loading at once build one engine.
     building: Mutex<()>,
+    /// Where and how components compile (low priority, bounded threads).
+    compiler: Compiler,
+    /// The bound of the cache directory and the artifacts in use, for both engines' caches.
+    cache_shared: Arc<CacheShared>,
 }
 
 struct Parts {
@@ -188,9 +200,9 @@ struct Parts {
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
-            .field("config", &self.config)
-            .field("collector_engine", &self.parts[0].get().is_some())
-            .field("pipeline_engine", &self.parts[1].get().is_some())
+            .field("config", &self.inner.config)
+            .field("collector_engine", &self.inner.parts[0].get().is_some())
+            .field("pipeline_engine", &self.inner.parts[1].get().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -202,12 +214,96 @@ impl Runtime {
     /// None today: kept fallible so that checks of the configuration can move here.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
         Ok(Runtime {
-            config,
-            parts: [OnceLock::new(), OnceLock::new()],
-            building: Mutex::new(()),
+            inner: Arc::new(Inner {
+                compiler: Compiler::new(config.compile_threads),
+                cache_shared: CacheShared::new(config.cache_max_bytes),
+                config,
+                parts: [OnceLock::new(), OnceLock::new()],
+                building: Mutex::new(()),
+            }),
         })
     }
 
+    /// The engine of `kind` (built now if this is its first use).
+    ///
+    /// # Errors
+    /// When the engine, the linker or the cache directory cannot be built.
+    pub fn engine(&self, kind: EngineKind) -> Result<&Engine, RuntimeError> {
+        Ok(&self.inner.parts(kind)?.engine)
+    }
+
+    /// The linker with every host import, for components of `kind`.
+    ///
+    /// # Errors
+    /// As [`Runtime::engine`].
+    pub fn linker(&self, kind: EngineKind) -> Result<&Linker<HostState>, RuntimeError> {
+        Ok(&self.inner.parts(kind)?.linker)
+    }
+
+    /// The handle instances of `kind` use to keep their engine's epoch ticking during calls.
+    ///
+    /// # Errors
+    /// As [`Runtime::engine`].
+    pub fn activity(&self, kind: EngineKind) -> Result<EpochActivity, RuntimeError> {
+        Ok(self.inner.parts(kind)?.ticker.activity.clone())
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Compile (or fetch from the cache) the component in `bytes`, on the engine its exports
+    /// call for ([`EngineKind::of_component`]), on the calling thread (which it blocks for as
+    /// long as a compile takes; the agent uses [`Runtime::load_component`]).
+    ///
+    /// # Errors
+    /// When the bytes are not a valid component.
+    pub fn component(
+        &self,
+        file: &Path,
+        bytes: &[u8],
+        hash: &str,
+    ) -> Result<(Component, CacheOutcome), RuntimeError> {
+        let c = self.inner.load(file, bytes, hash, &mut |_| {})?;
+        Ok((c.component, c.outcome))
+    }
+
+    /// As [`Runtime::component`], on a thread of its own so that the caller's async worker
+    /// stays free while Cranelift runs (seconds for a Python or JavaScript component);
+    /// `on_compile` is called (on that thread) with the size of `bytes` when it compiles, not
+    /// on a cache hit.
+    ///
+    /// # Errors
+    /// As [`Runtime::component`].
+    pub async fn load_component(
+        &self,
+        file: &Path,
+        bytes: Vec<u8>,
+        hash: &str,
+        mut on_compile: Box<dyn FnMut(usize) + Send>,
+    ) -> Result<Cached, RuntimeError> {
+        let inner = self.inner.clone();
+        let (file, hash) = (file.to_path_buf(), hash.to_string());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("sandkit-load".into())
+            .spawn(move || {
+                let _ = tx.send(inner.load(&file, &bytes, &hash, &mut *on_compile));
+            });
+        if let Err(e) = spawned {
+            return Err(RuntimeError::Engine(format!(
+                "cannot start a thread to load the component: {e}"
+            )));
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(RuntimeError::Engine(
+                "the thread loading the component panicked".into(),
+            ))
+        })
+    }
+}
+
+impl Inner {
     /// The engine of `kind` with its linker, cache and epoch ticker, built on the first call.
     fn parts(&self, kind: EngineKind) -> Result<&Parts, RuntimeError> {
         let slot = &self.parts[kind.index()];
@@ -227,7 +323,11 @@ impl Runtime {
             .map_err(|e| RuntimeError::Engine(format!("linking the guest file system: {e:#}")))?;
         Collector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| RuntimeError::Engine(format!("linking sandkit imports: {e:#}")))?;
-        let cache = ComponentCache::new(&engine, self.config.cache_dir.clone())?;
+        let cache = ComponentCache::new(
+            &engine,
+            self.config.cache_dir.clone(),
+            self.cache_shared.clone(),
+        )?;
         let ticker = EpochTicker::start(engine.clone(), self.config.epoch_tick);
         Ok(slot.get_or_init(|| Parts {
             engine,
@@ -237,46 +337,16 @@ impl Runtime {
         }))
     }
 
-    /// The engine of `kind` (built now if this is its first use).
-    ///
-    /// # Errors
-    /// When the engine, the linker or the cache directory cannot be built.
-    pub fn engine(&self, kind: EngineKind) -> Result<&Engine, RuntimeError> {
-        Ok(&self.parts(kind)?.engine)
-    }
-
-    /// The linker with every host import, for components of `kind`.
-    ///
-    /// # Errors
-    /// As [`Runtime::engine`].
-    pub fn linker(&self, kind: EngineKind) -> Result<&Linker<HostState>, RuntimeError> {
-        Ok(&self.parts(kind)?.linker)
-    }
-
-    /// The handle instances of `kind` use to keep their engine's epoch ticking during calls.
-    ///
-    /// # Errors
-    /// As [`Runtime::engine`].
-    pub fn activity(&self, kind: EngineKind) -> Result<EpochActivity, RuntimeError> {
-        Ok(self.parts(kind)?.ticker.activity.clone())
-    }
-
-    pub fn config(&self) -> &RuntimeConfig {
-        &self.config
-    }
-
-    /// Compile (or fetch from the cache) the component in `bytes`, on the engine its exports
-    /// call for ([`EngineKind::of_component`]).
-    ///
-    /// # Errors
-    /// When the bytes are not a valid component.
-    pub fn component(
+    fn load(
         &self,
         file: &Path,
         bytes: &[u8],
         hash: &str,
-    ) -> Result<(Component, CacheOutcome), RuntimeError> {
+        on_compile: &mut dyn FnMut(usize),
+    ) -> Result<Cached, RuntimeError> {
         let parts = self.parts(EngineKind::of_component(bytes))?;
-        parts.cache.load(&parts.engine, file, bytes, hash)
+        parts
+            .cache
+            .load(&parts.engine, &self.compiler, file, bytes, hash, on_compile)
     }
 }

@@ -7,6 +7,7 @@
 
 mod bindings;
 mod cache;
+mod compile;
 pub mod config;
 mod directory;
 mod engine;
@@ -26,7 +27,8 @@ mod status;
 mod supervisor;
 mod sys;
 
-pub use cache::{CacheOutcome, ComponentCache};
+pub use cache::{ArtifactLease, CacheOutcome, Cached, ComponentCache};
+pub use compile::{default_compile_threads, LARGE_COMPONENT};
 pub use config::{Limits, OnError, PluginConfig, RawRuntimeConfig, RuntimeConfig, Sandbox};
 pub use directory::{changes_content, watch_plugins_dir, DirWatcher, SETTLE};
 pub use engine::{engine_config, EngineKind, Runtime};
@@ -41,7 +43,8 @@ pub use plugin::{
     PluginPre,
 };
 pub use status::{
-    EffectiveLimits, LatencyHistogram, PluginState, PluginStatus, CALL_LATENCY_BUCKETS_MS,
+    CompileProgress, EffectiveLimits, LatencyHistogram, PluginState, PluginStatus,
+    CALL_LATENCY_BUCKETS_MS,
 };
 pub use supervisor::{effective_interval, plugin_files, Supervisor};
 pub use sys::hostname;

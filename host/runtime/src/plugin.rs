@@ -5,7 +5,7 @@ use crate::bindings::collector::CollectorPre;
 use crate::bindings::input::InputPre;
 use crate::bindings::pipeline::PipelinePre;
 use crate::bindings::{FieldKind, PluginInfo};
-use crate::cache::{CacheOutcome, ComponentCache};
+use crate::cache::{ArtifactLease, CacheOutcome, ComponentCache};
 use crate::config::PluginConfig;
 use crate::engine::EngineKind;
 use crate::host::{HostState, StateStore};
@@ -117,6 +117,10 @@ pub struct LoadedPlugin {
     pub pre: PluginPre,
     pub description: PluginDescription,
     pub cache: CacheOutcome,
+    /// How long Cranelift took, when it compiled (not a cache hit).
+    pub compile_time: Option<Duration>,
+    /// Keeps its compiled artifact in the cache (eviction spares artifacts in use).
+    pub artifact: Arc<ArtifactLease>,
     /// Keeps the epoch ticking while this plugin's calls run.
     pub activity: crate::engine::EpochActivity,
 }
@@ -254,27 +258,52 @@ pub async fn load_plugin(
     config: &PluginConfig,
 ) -> Result<LoadedPlugin, RuntimeError> {
     let hash = ComponentCache::content_hash(bytes);
-    load_plugin_hashed(runtime, name, file, bytes, hash, config).await
+    load_plugin_hashed(
+        runtime,
+        name,
+        file,
+        bytes.to_vec(),
+        hash,
+        config,
+        Box::new(|_| {}),
+    )
+    .await
+}
+
+/// Log the start of a compile of plugin `name`, `bytes` long: at info for a large component
+/// (seconds of Cranelift), at debug for a small one.
+pub(crate) fn log_compile_start(name: &str, bytes: usize) {
+    let mb = bytes as f64 / 1e6;
+    if bytes >= crate::compile::LARGE_COMPONENT {
+        tracing::info!(plugin = %name, bytes, "runtime.compile compiling {name} ({mb:.1} MB); it takes seconds for interpreted languages");
+    } else {
+        tracing::debug!(plugin = %name, bytes, "runtime.compile compiling {name} ({mb:.1} MB)");
+    }
 }
 
 /// [`load_plugin`] for a caller that already hashed `bytes` (the supervisor compares hashes
-/// before loading).
+/// before loading); `on_compile` is called with the size of `bytes` when it is compiled (not
+/// on a cache hit), from the thread that compiles it.
 pub(crate) async fn load_plugin_hashed(
     runtime: &Runtime,
     name: &str,
     file: &Path,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     hash: String,
     config: &PluginConfig,
+    mut on_compile: Box<dyn FnMut(usize) + Send>,
 ) -> Result<LoadedPlugin, RuntimeError> {
-    // Compiling takes 50 ms for a small Rust guest and seconds for Python or JS: keep it off the
-    // async workers when the runtime has more than one thread.
-    let compile = || runtime.component(file, bytes, &hash);
-    let (component, cache) = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor())
-    {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(compile)?,
-        _ => compile()?,
-    };
+    // Compiling takes 50 ms for a small Rust guest and seconds for Python or JS: it runs on a
+    // thread of its own (and Cranelift on low-priority threads, see `crate::compile`).
+    let logged_name = name.to_string();
+    let on_compile = Box::new(move |n: usize| {
+        log_compile_start(&logged_name, n);
+        on_compile(n);
+    });
+    let cached = runtime
+        .load_component(file, bytes, &hash, on_compile)
+        .await?;
+    let component = cached.component;
     let pre = plugin_pre(runtime, file, &component)?;
     let name: Arc<str> = Arc::from(name);
     let activity = runtime.activity(match pre {
@@ -293,7 +322,9 @@ pub(crate) async fn load_plugin_hashed(
         hash,
         pre,
         description: PluginDescription::from_wit(info),
-        cache,
+        cache: cached.outcome,
+        compile_time: cached.compile_time,
+        artifact: Arc::new(cached.lease),
         activity,
     })
 }
@@ -314,5 +345,6 @@ pub async fn load_plugin_file(
             file: file.to_path_buf(),
             source,
         })?;
-    load_plugin(runtime, name, file, &bytes, config).await
+    let hash = ComponentCache::content_hash(&bytes);
+    load_plugin_hashed(runtime, name, file, bytes, hash, config, Box::new(|_| {})).await
 }

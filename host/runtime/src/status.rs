@@ -47,7 +47,11 @@ impl LatencyHistogram {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PluginState {
-    /// Being compiled, instantiated or initialised.
+    /// Its component is being compiled (not in the compile cache yet): seconds for a Python or
+    /// JavaScript plugin. A plugin whose older version runs keeps that version's state and shows
+    /// the compile in [`PluginStatus::compiling`].
+    Compiling,
+    /// Being instantiated or initialised.
     Starting,
     /// On schedule.
     Running,
@@ -114,6 +118,17 @@ pub struct PluginStatus {
     pub config_version: Option<String>,
     /// Kind of the last crash: out_of_fuel, unreachable, limit, deadline, ...
     pub last_crash_kind: Option<String>,
+    /// The compile in progress of its file (a new plugin, or a new version of a running one).
+    pub compiling: Option<CompileProgress>,
+}
+
+/// A compile in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CompileProgress {
+    /// Size of the component.
+    pub bytes: u64,
+    /// When it started (or was queued behind another compile), in Unix milliseconds.
+    pub since_unix_ms: u64,
 }
 
 impl PluginStatus {
@@ -145,6 +160,7 @@ impl PluginStatus {
             config_file: None,
             config_version: None,
             last_crash_kind: None,
+            compiling: None,
         }
     }
 }

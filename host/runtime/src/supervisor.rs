@@ -35,7 +35,8 @@ pub struct Supervisor {
     runtime: Arc<Runtime>,
     sink: Sink,
     global_tags: Arc<Vec<(String, String)>>,
-    plugins: Mutex<HashMap<String, Entry>>,
+    /// Shared with the threads that compile (they mark the plugin as compiling).
+    plugins: Arc<Mutex<HashMap<String, Entry>>>,
     pipelines: Arc<PipelineRegistry>,
     inputs: Arc<InputRegistry>,
     /// Whether this agent leads the election: `election = true` collectors run only then.
@@ -128,7 +129,7 @@ impl Supervisor {
             runtime,
             sink,
             global_tags: Arc::new(global_tags),
-            plugins: Mutex::new(HashMap::new()),
+            plugins: Arc::new(Mutex::new(HashMap::new())),
             leader,
             _always: always,
             base_limits: Mutex::new(runtime_limits),
@@ -282,7 +283,15 @@ impl Supervisor {
                 return self.record_load_error(&name, file, &e, None);
             }
         };
-        let hash = crate::cache::ComponentCache::content_hash(&bytes);
+        // Hashing 18 MB of a Python component takes a while: not on an async worker.
+        let hashed = tokio::task::spawn_blocking(move || {
+            let hash = crate::cache::ComponentCache::content_hash(&bytes);
+            (bytes, hash)
+        })
+        .await;
+        let Ok((bytes, hash)) = hashed else {
+            return;
+        };
         let config = match self.load_config(&name) {
             Ok(c) => c,
             Err(e) => return self.record_load_error(&name, file, &e, None),
@@ -306,18 +315,36 @@ impl Supervisor {
             self.insert_idle(&name, st, Some(config));
             return;
         }
-        let loaded =
-            match load_plugin_hashed(&self.runtime, &name, file, &bytes, hash.clone(), &config)
-                .await
-            {
-                Ok(l) => l,
-                Err(e) => {
-                    return self.record_load_error(&name, file, &e, Some((hash, config)));
-                }
-            };
+        let on_compile = self.mark_compiling(&name, file, &hash);
+        let loaded = load_plugin_hashed(
+            &self.runtime,
+            &name,
+            file,
+            bytes,
+            hash.clone(),
+            &config,
+            on_compile,
+        )
+        .await;
+        if let Some(e) = self.entries().get(&name) {
+            lock(&e.status).compiling = None;
+        }
+        let loaded = match loaded {
+            Ok(l) => l,
+            Err(e) => {
+                return self.record_load_error(&name, file, &e, Some((hash, config)));
+            }
+        };
+        if let Some(t) = loaded.compile_time {
+            tracing::info!(
+                plugin = %name, compile_ms = t.as_millis() as u64,
+                "runtime.compile {name} compiled in {:.1} s", t.as_secs_f64()
+            );
+        }
         tracing::info!(
             plugin = %name, file = %file.display(), version = %loaded.description.version,
             hash = &loaded.hash[..12], cache = ?loaded.cache,
+            compile_ms = loaded.compile_time.map(|t| t.as_millis() as u64),
             "runtime.plugin loaded"
         );
         if !config.sandbox.kernel_paths.is_empty() {
@@ -342,6 +369,51 @@ impl Supervisor {
                 self.start(loaded, config);
             }
         }
+    }
+
+    /// What a load calls when it compiles `file` (a cache miss): the plugin shows as compiling.
+    /// A plugin with a version at work keeps its state and shows the compile beside it; any
+    /// other (new, failed, disabled, off) is in state `compiling` until the load ends.
+    fn mark_compiling(&self, name: &str, file: &Path, hash: &str) -> Box<dyn FnMut(usize) + Send> {
+        let plugins = self.plugins.clone();
+        let (name, file, hash) = (name.to_string(), file.to_path_buf(), hash.to_string());
+        Box::new(move |bytes| {
+            let progress = crate::status::CompileProgress {
+                bytes: bytes as u64,
+                since_unix_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+            };
+            let mut map = plugins.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = map.get(&name) {
+                let mut st = lock(&e.status);
+                st.compiling = Some(progress);
+                if !matches!(
+                    st.state,
+                    PluginState::Running
+                        | PluginState::Starting
+                        | PluginState::Backoff
+                        | PluginState::Standby
+                ) {
+                    st.state = PluginState::Compiling;
+                }
+                return;
+            }
+            let mut st = PluginStatus::new(&name, file.clone());
+            st.state = PluginState::Compiling;
+            st.hash = Some(hash.clone());
+            st.compiling = Some(progress);
+            let (stop, _) = watch::channel(false);
+            map.insert(
+                name.clone(),
+                Entry {
+                    status: Arc::new(Mutex::new(st)),
+                    stop,
+                    task: None,
+                    config: None,
+                },
+            );
+        })
     }
 
     /// A pipeline has no schedule: it runs when a source hands it lines. Register it (replacing
@@ -762,4 +834,58 @@ pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect();
     v.sort();
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn supervisor(dir: &Path) -> Arc<Supervisor> {
+        let rc = crate::RawRuntimeConfig::default()
+            .validate(
+                Path::new("test"),
+                dir.join("cache"),
+                dir.join("plugins"),
+                dir.join("conf.d"),
+            )
+            .unwrap();
+        let runtime = Arc::new(Runtime::new(rc).unwrap());
+        let (sink, _writer) = sandkit_io::spawn_writer(
+            Arc::new(sandkit_io::CaptureOutput::new()),
+            4,
+            Default::default(),
+        );
+        Supervisor::new(runtime, sink, Vec::new())
+    }
+
+    #[tokio::test]
+    async fn a_compile_shows_in_status_without_hiding_a_running_version() {
+        let d = tempfile::tempdir().unwrap();
+        let sup = supervisor(d.path());
+        // A new plugin appears, in state compiling, with the size of its component.
+        let file = d.path().join("plugins/py.wasm");
+        (sup.mark_compiling("py", &file, "abc"))(18_400_000);
+        let st = sup.status("py").unwrap();
+        assert_eq!(st.state, PluginState::Compiling);
+        assert_eq!(st.hash.as_deref(), Some("abc"));
+        assert_eq!(st.compiling.map(|c| c.bytes), Some(18_400_000));
+        assert!(st.compiling.unwrap().since_unix_ms > 0);
+
+        // A running plugin keeps running while its new version compiles...
+        let mut running = PluginStatus::new("up", file.clone());
+        running.state = PluginState::Running;
+        sup.insert_idle("up", running, None);
+        (sup.mark_compiling("up", &file, "def"))(5 << 20);
+        let st = sup.status("up").unwrap();
+        assert_eq!(st.state, PluginState::Running);
+        assert_eq!(st.compiling.map(|c| c.bytes), Some(5 << 20));
+
+        // ... and a failed one, which runs nothing, shows the compile as its state.
+        let mut failed = PluginStatus::new("bad", file.clone());
+        failed.state = PluginState::Failed;
+        sup.insert_idle("bad", failed, None);
+        (sup.mark_compiling("bad", &file, "0123"))(1);
+        assert_eq!(sup.status("bad").unwrap().state, PluginState::Compiling);
+    }
 }

@@ -75,12 +75,14 @@ fn oneoff_runtime() -> Result<Runtime> {
     let cache = std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".cache/sandkit/components"))
         .unwrap_or_else(|| std::env::temp_dir().join("sandkit-components"));
-    let rc = RawRuntimeConfig::default().validate(
+    let mut rc = RawRuntimeConfig::default().validate(
         Path::new("<defaults>"),
         cache,
         PathBuf::new(),
         PathBuf::new(),
     )?;
+    // Nothing else runs in a one-off command: a Python plugin compiles on every core.
+    rc.compile_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     Ok(Runtime::new(rc)?)
 }
 

@@ -101,6 +101,7 @@ fn histogram(out: &mut String, name: &str, help: &str, bounds_ms: &[u64], rows: 
 
 fn state_name(s: PluginState) -> &'static str {
     match s {
+        PluginState::Compiling => "compiling",
         PluginState::Starting => "starting",
         PluginState::Running => "running",
         PluginState::Standby => "standby",
