@@ -299,6 +299,23 @@ fn sandkit(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `sandkit ARGS` in `dir` with `input` on its stdin; its stdout, or a panic naming `what`
+/// with its stderr.
+fn sandkit_stdin(what: &str, dir: &Path, args: &[&str], input: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new(sandkit_tests::sandkit_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    ok_output(what, &child.wait_with_output().unwrap())
+}
+
 fn ok_output(what: &str, o: &std::process::Output) -> String {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{what} failed: {err}");
@@ -344,24 +361,11 @@ fn plugin_new_build_and_test_in_both_languages() {
     ok_output("plugin build (python)", &o);
     let wasm = d.join("lvl/lvl.wasm");
     assert!(std::fs::metadata(&wasm).unwrap().len() > 1_000_000);
-    let mut child = Command::new(sandkit_tests::sandkit_bin())
-        .args(["plugin", "test", "lvl/lvl.wasm"])
-        .current_dir(d)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"WARN disk almost full\n")
-        .unwrap();
-    let out = ok_output(
+    let out = sandkit_stdin(
         "plugin test (python pipeline)",
-        &child.wait_with_output().unwrap(),
+        d,
+        &["plugin", "test", "lvl/lvl.wasm"],
+        b"WARN disk almost full\n",
     );
     assert!(
         out.contains("< lvl,level=warn msg=\"disk almost full\""),
@@ -390,24 +394,17 @@ fn plugin_new_build_and_test_in_both_languages() {
         .output()
         .unwrap();
     ok_output("plugin build (rust)", &o);
-    let mut child = Command::new(sandkit_tests::sandkit_bin())
-        .args([
+    let out = sandkit_stdin(
+        "plugin test (rust input)",
+        d,
+        &[
             "plugin",
             "test",
             "--content-type",
             "text/plain",
             "sizes/sizes.wasm",
-        ])
-        .current_dir(d)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"12345").unwrap();
-    let out = ok_output(
-        "plugin test (rust input)",
-        &child.wait_with_output().unwrap(),
+        ],
+        b"12345",
     );
     assert!(
         out.starts_with("sizes,content_type=text/plain bytes=5i "),
@@ -431,23 +428,15 @@ fn python_and_rust_pipelines_write_the_same_records() {
     ];
     let input = lines.join("\n") + "\n";
     let run = |guest: &str| {
-        use std::io::Write;
-        let mut child = Command::new(sandkit_tests::sandkit_bin())
-            .args(["pipeline", "test", "--source", "twin"])
-            .arg(sandkit_tests::wasm(guest))
-            .env("RUST_BACKTRACE", "0")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = ok_output(guest, &child.wait_with_output().unwrap());
+        let wasm = sandkit_tests::wasm(guest);
+        let args = [
+            "pipeline",
+            "test",
+            "--source",
+            "twin",
+            wasm.to_str().unwrap(),
+        ];
+        let out = sandkit_stdin(guest, Path::new("."), &args, input.as_bytes());
         out.lines()
             .filter(|l| !l.starts_with('>') && !l.starts_with('#'))
             .map(str::to_string)
@@ -481,16 +470,6 @@ fn python_and_rust_pipelines_write_the_same_records() {
 /// bisects the failed batch and passes the line on raw with the exception as the reason.
 #[test]
 fn an_exception_costs_one_line_of_a_python_pipeline() {
-    use std::io::Write;
-    let mut child = Command::new(sandkit_tests::sandkit_bin())
-        .args(["pipeline", "test", "--source", "t"])
-        .arg(sandkit_tests::wasm("pyrecwriter"))
-        .env("RUST_BACKTRACE", "0")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     let lines: Vec<String> = (0..20)
         .map(|i| {
             if i == 13 {
@@ -500,13 +479,13 @@ fn an_exception_costs_one_line_of_a_python_pipeline() {
             }
         })
         .collect();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all((lines.join("\n") + "\n").as_bytes())
-        .unwrap();
-    let out = ok_output("pipeline test", &child.wait_with_output().unwrap());
+    let wasm = sandkit_tests::wasm("pyrecwriter");
+    let out = sandkit_stdin(
+        "pipeline test",
+        Path::new("."),
+        &["pipeline", "test", "--source", "t", wasm.to_str().unwrap()],
+        (lines.join("\n") + "\n").as_bytes(),
+    );
     let records = out.lines().filter(|l| l.starts_with("< t ")).count();
     assert_eq!(records, 19, "{out}");
     let failed: Vec<&str> = out.lines().filter(|l| l.starts_with('!')).collect();

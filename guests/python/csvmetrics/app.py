@@ -21,12 +21,12 @@ with another number of cells than the header, a cell that is not its column's ty
 does not parse, a row with no field, a header with an empty or repeated name.
 """
 import csv
-import datetime
 import io
 import math
 import re
 
 from sandkit_sdk import FieldKind, Measurement, Point, input
+from sandkit_sdk.time import rfc3339_ns
 
 FORMATS = ("auto", "rfc3339", "unix", "unix_ms", "unix_us", "unix_ns")
 _UNIX_DIGITS = {"unix": 9, "unix_ms": 6, "unix_us": 3, "unix_ns": 0}
@@ -42,36 +42,7 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?\Z")
 _LOOSE_INT = re.compile(r"[-+]?[0-9]+\Z")
 _LOOSE_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
 _DECIMAL = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?\Z")
-_RFC3339 = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
-    r"(?:[Zz]|([+-])([0-9]{2}):?([0-9]{2}))\Z"
-)
-_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
-
-
-def rfc3339_ns(s):
-    """ns since the epoch of an RFC 3339 time, or None (digits past ns are cut)."""
-    m = _RFC3339.match(s)
-    if m is None:
-        return None
-    year, month, day, h, mi, sec = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
-    if h > 23 or mi > 59 or sec > 60:
-        return None
-    try:
-        days = datetime.date(year, month, day).toordinal() - _EPOCH_ORDINAL
-    except ValueError:
-        return None
-    offset = 0
-    if m.group(8):
-        oh, om = int(m.group(9)), int(m.group(10))
-        if oh > 23 or om > 59:
-            return None
-        offset = (oh * 3600 + om * 60) * (-1 if m.group(8) == "-" else 1)
-    frac = m.group(7) or ""
-    ns = (days * 86400 + h * 3600 + mi * 60 + sec - offset) * 1_000_000_000
-    ns += int(frac[:9].ljust(9, "0")) if frac else 0
-    return ns if I64_MIN <= ns <= I64_MAX else None
 
 
 def decimal_ns(s, digits):

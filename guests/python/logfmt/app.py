@@ -22,11 +22,11 @@ One record per line:
 Values that are plain slices of the line (bare values, quoted values without escapes) are sent
 as references into the batch (`tag_span`/`text_span`): no copy.
 """
-import datetime
 import math
 import re
 
 from sandkit_sdk import Measurement, pipeline
+from sandkit_sdk.time import rfc3339_ns
 
 _SPACE = re.compile(r"\s*")
 # spaces, a key, then =value: group 2 a quoted value's inside, group 3 a bare value ("" for `key=`);
@@ -39,11 +39,6 @@ _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?\Z")
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.S)
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "n": "\n", "r": "\r", "t": "\t", "b": "\b",
             "f": "\f"}
-_RFC3339 = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
-    r"(?:[Zz]|([+-])([0-9]{2}):?([0-9]{2}))\Z"
-)
-_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
 
 
@@ -60,30 +55,6 @@ def unescape(s):
     if "\\u" in s:  # join surrogate pairs; what cannot be UTF-8 is replaced
         out = out.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return out
-
-
-def rfc3339_ns(s):
-    """ns since the epoch of an RFC 3339 time, or None (digits past ns are cut)."""
-    m = _RFC3339.match(s)
-    if m is None:
-        return None
-    year, month, day, h, mi, sec = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
-    if h > 23 or mi > 59 or sec > 60:
-        return None
-    try:
-        days = datetime.date(year, month, day).toordinal() - _EPOCH_ORDINAL
-    except ValueError:
-        return None
-    offset = 0
-    if m.group(8):
-        oh, om = int(m.group(9)), int(m.group(10))
-        if oh > 23 or om > 59:
-            return None
-        offset = (oh * 3600 + om * 60) * (-1 if m.group(8) == "-" else 1)
-    frac = m.group(7) or ""
-    ns = (days * 86400 + h * 3600 + mi * 60 + sec - offset) * 1_000_000_000
-    ns += int((frac[:9]).ljust(9, "0")) if frac else 0
-    return ns if I64_MIN <= ns <= I64_MAX else None
 
 
 def _diagnose(line, pos):

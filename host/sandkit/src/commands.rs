@@ -140,19 +140,11 @@ pub async fn plugin_test(
         let mut body = Vec::new();
         std::io::stdin().read_to_end(&mut body)?;
         let r = inst.handle(content_type, &body).await?;
-        print!("{}", encode_points(&r.points));
-        eprintln!(
-            "# handle of {} bytes: {} points, {} refused, {} fuel, {:?}, memory peak {} KiB",
-            body.len(),
-            r.points.len(),
-            r.refused,
-            r.fuel_used,
-            r.elapsed,
-            inst.memory_peak() / 1024
+        report_call(
+            &format!("handle of {} bytes", body.len()),
+            r,
+            inst.memory_peak(),
         );
-        if let Some(why) = r.first_refusal {
-            eprintln!("# first refused point: {why}");
-        }
         return Ok(());
     }
     for i in 0..count.max(1) {
@@ -160,21 +152,25 @@ pub async fn plugin_test(
             tokio::time::sleep(every).await;
         }
         let r = inst.collect().await?;
-        print!("{}", encode_points(&r.points));
-        eprintln!(
-            "# collect {}: {} points, {} refused, {} fuel, {:?}, memory peak {} KiB",
-            i + 1,
-            r.points.len(),
-            r.refused,
-            r.fuel_used,
-            r.elapsed,
-            inst.memory_peak() / 1024
-        );
-        if let Some(why) = r.first_refusal {
-            eprintln!("# first refused point: {why}");
-        }
+        report_call(&format!("collect {}", i + 1), r, inst.memory_peak());
     }
     Ok(())
+}
+
+/// The points of one call as line protocol on stdout, and what it cost on stderr.
+fn report_call(what: &str, r: sandkit_runtime::CallReport, memory_peak: u64) {
+    print!("{}", encode_points(&r.points));
+    eprintln!(
+        "# {what}: {} points, {} refused, {} fuel, {:?}, memory peak {} KiB",
+        r.points.len(),
+        r.refused,
+        r.fuel_used,
+        r.elapsed,
+        memory_peak / 1024
+    );
+    if let Some(why) = r.first_refusal {
+        eprintln!("# first refused point: {why}");
+    }
 }
 
 fn print_description(d: &PluginDescription) {

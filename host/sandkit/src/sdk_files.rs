@@ -26,6 +26,7 @@ pub const PYTHON_SDK: &[(&str, &str)] = files!("sdk/python":
     "sandkit_sdk/state.py",
     "sandkit_sdk/system.py",
     "sandkit_sdk/testing.py",
+    "sandkit_sdk/time.py",
 );
 
 /// `sdk/rust`: the `sandkit-sdk` crate, by path inside it.

@@ -161,3 +161,17 @@ def test_points_of_what_a_collect_returns():
 def test_typed_value_directly():
     assert typed_value("k", 2 ** 63) == (FieldKind.UINT, 2 ** 63)
     assert typed_value("k", 1, FieldKind.FLOAT) == (FieldKind.FLOAT, 1.0)
+
+
+def test_rfc3339_times_are_exact_nanoseconds():
+    from sandkit_sdk.time import rfc3339_ns
+
+    assert rfc3339_ns("1970-01-01T00:00:00Z") == 0
+    assert rfc3339_ns("2024-03-01T12:00:00.123456789Z") == 1709294400123456789
+    assert rfc3339_ns("2024-03-01 20:00:00+08:00") == 1709294400000000000
+    assert rfc3339_ns("2024-03-01T20:00:00+0800") == 1709294400000000000
+    assert rfc3339_ns("2024-03-01T12:00:00.1234567891Z") == 1709294400123456789
+    assert rfc3339_ns("2024-03-01T12:00:00") is None, "no offset: not RFC 3339"
+    assert rfc3339_ns("2024-02-30T12:00:00Z") is None
+    assert rfc3339_ns("2024-03-01T24:00:00Z") is None
+    assert rfc3339_ns("3000-01-01T00:00:00Z") is None, "past the int64 range of ns"
