@@ -56,6 +56,8 @@ async fn python_faults_are_contained_like_rust_ones() {
     fault(&h, "py_membomb", "membomb", "");
     fault(&h, "py_flood", "flood", "[limits]\nmax_points = 1000\n");
     fault(&h, "py_exit", "exit", "");
+    fault(&h, "py_logflood", "logflood", "");
+    fault(&h, "py_printflood", "printflood", "");
     let start = std::time::Instant::now();
     for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
         h.sup.upsert(&f).await;
@@ -96,6 +98,19 @@ async fn python_faults_are_contained_like_rust_ones() {
         assert!(
             err.contains(what) && err.contains("(app.py:"),
             "{name}: the error names the exception and where: {err}"
+        );
+    }
+    // A flood of log lines or of stdout is rate-limited by the host, not a fault.
+    for name in ["py_logflood", "py_printflood"] {
+        let st = h
+            .wait_for(name, Duration::from_secs(60), |s| {
+                s.calls >= 2 && s.log_suppressed >= 30_000
+            })
+            .await;
+        assert_eq!(
+            (st.state, st.crashes, st.errors),
+            (PluginState::Running, 0, 0),
+            "{name}: {st:#?}"
         );
     }
     // The healthy Python plugin and the Rust ticker kept running beside them.

@@ -6,6 +6,8 @@
 - membomb: allocates until the memory cap (a crash);
 - flood: emits more points than a call may (the host stops it: a crash);
 - recurse: unbounded recursion (Python's RecursionError: a counted error);
+- logflood / printflood: 20,000 lines a call through the host log / print() to stdout (the
+  host rate-limits both; the plugin keeps running);
 - exit: sys.exit() (SystemExit is not an error a plugin may return: a crash);
 - http: GETs each URL of `[config] urls` and emits one `http` point per URL: `status` and
   `bytes`, or the error's `kind` and `error`; it logs each answer at info;
@@ -16,7 +18,7 @@ import sys
 
 from sandkit_sdk import FileError, HttpError, Point, collector, config, files, http, log, state
 
-MODES = ("ok", "raise", "loop", "membomb", "flood", "recurse", "exit", "files", "http")
+MODES = ("ok", "raise", "loop", "membomb", "flood", "recurse", "exit", "files", "http", "logflood", "printflood")
 calls = 0
 
 
@@ -46,6 +48,14 @@ def collect():
         _recurse(0)
     if mode == "exit":
         sys.exit(3)
+    if mode == "logflood":
+        for i in range(20_000):
+            log.info(f"flood line {i}\n[agent] a forged line")
+        return None
+    if mode == "printflood":
+        for i in range(20_000):
+            print(f"flood line {i}")
+        return None
     if mode == "http":
         return [_get(url, i) for i, url in enumerate(config().str_list("urls", []))]
     if mode == "files":
