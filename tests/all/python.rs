@@ -718,3 +718,73 @@ async fn python_http_keeps_to_the_allowlist() {
     let st = h.sup.status("web").unwrap();
     assert_eq!((st.crashes, st.errors), (0, 0), "{st:#?}");
 }
+
+/// The bundled Python examples through the CLI: `plugin test` of the collector on the real
+/// /proc and of the input on a CSV body, `pipeline test` of logfmt on its sample file (every
+/// line processed, none failed).
+#[test]
+fn python_examples_run_in_the_cli() {
+    let examples = sandkit_tests::repo_root().join("guests/python");
+    let procs = sandkit_tests::wasm("procs");
+    let conf = examples.join("procs/conf.toml");
+    let out = sandkit_stdin(
+        "plugin test procs",
+        Path::new("."),
+        &[
+            "plugin",
+            "test",
+            "-c",
+            conf.to_str().unwrap(),
+            procs.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.starts_with("processes total="), "{out}");
+    let logfmt = sandkit_tests::wasm("logfmt");
+    let conf = examples.join("logfmt/conf.toml");
+    let input = std::fs::read(examples.join("logfmt/testdata/input.log")).unwrap();
+    let out = sandkit_stdin(
+        "pipeline test logfmt",
+        Path::new("."),
+        &[
+            "pipeline",
+            "test",
+            "-c",
+            conf.to_str().unwrap(),
+            "--source",
+            "app",
+            logfmt.to_str().unwrap(),
+        ],
+        &input,
+    );
+    let records = out.lines().filter(|l| l.starts_with("< app")).count();
+    assert_eq!(records, 17, "{out}");
+    assert!(!out.lines().any(|l| l.starts_with('!')), "{out}");
+    let csv = sandkit_tests::wasm("csvmetrics");
+    let body = std::fs::read(examples.join("csvmetrics/testdata/readings.csv")).unwrap();
+    let out = sandkit_stdin(
+        "plugin test csvmetrics",
+        Path::new("."),
+        &[
+            "plugin",
+            "test",
+            "--content-type",
+            "text/csv",
+            csv.to_str().unwrap(),
+        ],
+        &body,
+    );
+    let points = out
+        .lines()
+        .filter(|l| {
+            ["weather ", "csv ", "power "]
+                .iter()
+                .any(|m| l.starts_with(m))
+        })
+        .count();
+    assert_eq!(points, 4, "{out}");
+    assert!(
+        out.starts_with("weather host=\"web-1\",sensor=\"s1\",temp=12.5,humidity=80i"),
+        "{out}"
+    );
+}
