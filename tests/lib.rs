@@ -163,6 +163,16 @@ impl Harness {
         dst
     }
 
+    /// The host timestamps of the delivered points of `measurement`, in delivery order.
+    pub fn times(&self, measurement: &str) -> Vec<i64> {
+        self.out
+            .points()
+            .iter()
+            .filter(|p| p.measurement() == measurement)
+            .map(|p| p.timestamp_ns())
+            .collect()
+    }
+
     /// Wait until `cond` holds for the status of `name`, or panic after `timeout` with the status.
     pub async fn wait_for(
         &self,

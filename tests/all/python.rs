@@ -15,12 +15,7 @@ use std::time::Duration;
 async fn wait_points(h: &Harness, measurement: &str, n: usize) {
     let start = std::time::Instant::now();
     loop {
-        let have = h
-            .out
-            .points()
-            .iter()
-            .filter(|p| p.measurement() == measurement)
-            .count();
+        let have = h.times(measurement).len();
         if have >= n {
             return;
         }
@@ -127,13 +122,7 @@ async fn python_faults_are_contained_like_rust_ones() {
         (PluginState::Running, 0),
         "{ticker:#?}"
     );
-    let times: Vec<i64> = h
-        .out
-        .points()
-        .iter()
-        .filter(|p| p.measurement() == "ticker")
-        .map(|p| p.timestamp_ns())
-        .collect();
+    let times = h.times("ticker");
     assert!(
         times.len() >= 10,
         "ticker ran {} times in {:?}",

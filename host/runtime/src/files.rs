@@ -6,9 +6,10 @@
 //! open), only regular files are read (a FIFO or a device could block for ever) and a plain grant
 //! never reaches procfs or sysfs.
 
+use crate::guest_fs::{open_beneath, Opened};
 use crate::host::HostState;
 use crate::kernel_view::Access;
-use cap_primitives::fs::{FollowSymlinks, OpenOptions, OpenOptionsExt};
+use cap_primitives::fs::FollowSymlinks;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -89,32 +90,20 @@ fn locate(st: &HostState, what: &str, path: &str) -> Result<Located, String> {
     })
 }
 
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
-const SYSFS_MAGIC: i64 = 0x6265_6572;
-
 fn open(loc: &Located, dir: bool) -> std::io::Result<std::fs::File> {
     let base = std::fs::File::open(&loc.grant)?;
-    let mut o = OpenOptions::new();
-    o.read(true)._cap_fs_ext_follow(FollowSymlinks::Yes);
-    o.custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32);
-    let f = cap_primitives::fs::open(&base, Path::new(&loc.rel), &o)?;
-    let meta = rustix::fs::fstat(&f)?;
-    let kind = rustix::fs::FileType::from_raw_mode(meta.st_mode);
-    let on_kernel_fs = rustix::fs::fstatfs(&f)
-        .is_ok_and(|s| s.f_type == PROC_SUPER_MAGIC || s.f_type == SYSFS_MAGIC);
-    if on_kernel_fs && loc.kernel.is_none() {
-        return Err(std::io::Error::other(
-            "/proc and /sys are reached only through a grant of their own",
-        ));
-    }
-    match kind {
-        rustix::fs::FileType::Directory if dir => Ok(f),
-        rustix::fs::FileType::RegularFile if !dir => Ok(f),
-        rustix::fs::FileType::Directory => Err(std::io::Error::other("a directory, not a file")),
-        rustix::fs::FileType::RegularFile => Err(std::io::Error::other("a file, not a directory")),
-        _ => Err(std::io::Error::other(
-            "not a regular file or a directory (FIFOs, devices and sockets could block)",
-        )),
+    let err = |why: &str| Err(std::io::Error::other(why.to_string()));
+    match open_beneath(&base, Path::new(&loc.rel), FollowSymlinks::Yes)? {
+        Opened::Special => {
+            err("not a regular file or a directory (FIFOs, devices and sockets could block)")
+        }
+        Opened::Dir(_, true) | Opened::File(_, true) if loc.kernel.is_none() => {
+            err("/proc and /sys are reached only through a grant of their own")
+        }
+        Opened::Dir(f, _) if dir => Ok(f),
+        Opened::File(f, _) if !dir => Ok(f),
+        Opened::Dir(..) => err("a directory, not a file"),
+        Opened::File(..) => err("a file, not a directory"),
     }
 }
 

@@ -45,6 +45,8 @@ struct Root {
     dev: u64,
     ino: u64,
     path: String,
+    /// The grant as the config gives it (what the `files` import matches paths against).
+    grant: std::path::PathBuf,
 }
 
 /// The file system side of one store.
@@ -63,7 +65,7 @@ pub struct GuestFs {
 }
 
 /// What `open-at` found at a path.
-enum Opened {
+pub(crate) enum Opened {
     Dir(std::fs::File, bool),
     File(std::fs::File, bool),
     Special,
@@ -91,6 +93,7 @@ impl GuestFs {
                     dev: st.st_dev,
                     ino: st.st_ino,
                     path: real,
+                    grant: d.clone(),
                 });
             }
         }
@@ -110,10 +113,9 @@ impl GuestFs {
     /// plain grant), for the `files` import.
     pub(crate) fn kernel_access(&self, grant: &Path, path: &str) -> Option<kernel_view::Access> {
         let policy = self.policy.as_ref()?;
-        let st = rustix::fs::stat(grant).ok()?;
         self.roots
             .iter()
-            .any(|r| r.dev == st.st_dev && r.ino == st.st_ino)
+            .any(|r| r.grant == grant)
             .then(|| policy.check(path))
     }
 
@@ -155,6 +157,29 @@ impl GuestFs {
                 .insert(Arc::as_ptr(handle) as usize, (Arc::downgrade(handle), path));
         }
     }
+}
+
+/// Open `rel` beneath the directory `d`, read-only and non-blocking, without leaving it
+/// (cap-std's sandboxed open), and say what it is and whether it lives on procfs or sysfs.
+/// Shared by the guest's `open-at` and the `files` import.
+pub(crate) fn open_beneath(
+    d: &std::fs::File,
+    rel: &Path,
+    follow: FollowSymlinks,
+) -> std::io::Result<Opened> {
+    let mut o = OpenOptions::new();
+    o.read(true)._cap_fs_ext_follow(follow);
+    // Non-blocking: opening a FIFO must not wait for a writer, and a kernel file that blocks
+    // on read (kmsg-like) answers "would block" instead.
+    o.custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32);
+    let f = cap_primitives::fs::open(d, rel, &o)?;
+    let st = rustix::fs::fstat(&f)?;
+    let kernel_fs = rustix::fs::fstatfs(&f).is_ok_and(|s| is_kernel_fs(s.f_type));
+    Ok(match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+        rustix::fs::FileType::Directory => Opened::Dir(f, kernel_fs),
+        rustix::fs::FileType::RegularFile => Opened::File(f, kernel_fs),
+        _ => Opened::Special,
+    })
 }
 
 fn is_kernel_fs(magic: i64) -> bool {
@@ -260,21 +285,7 @@ async fn open_at(
         FollowSymlinks::No
     };
     let rel = path.clone();
-    let open = move |d: &std::fs::File| -> std::io::Result<Opened> {
-        let mut o = OpenOptions::new();
-        o.read(true)._cap_fs_ext_follow(follow);
-        // Non-blocking: opening a FIFO must not wait for a writer, and a kernel file that
-        // blocks on read (kmsg-like) answers "would block" instead.
-        o.custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32);
-        let f = cap_primitives::fs::open(d, Path::new(&rel), &o)?;
-        let st = rustix::fs::fstat(&f)?;
-        let kernel_fs = rustix::fs::fstatfs(&f).is_ok_and(|s| is_kernel_fs(s.f_type));
-        Ok(match rustix::fs::FileType::from_raw_mode(st.st_mode) {
-            rustix::fs::FileType::Directory => Opened::Dir(f, kernel_fs),
-            rustix::fs::FileType::RegularFile => Opened::File(f, kernel_fs),
-            _ => Opened::Special,
-        })
-    };
+    let open = move |d: &std::fs::File| open_beneath(d, Path::new(&rel), follow);
     let opened = if view.is_some() {
         // Kernel file systems answer from memory.
         open(&dir)

@@ -339,7 +339,7 @@ fn build_rust(dir: &Path, m: &Manifest, out: &Path) -> Result<()> {
             );
         }
     }
-    if dir.join(".sandkit/sdk/rust").exists() || !cargo_toml_has_sdk_elsewhere(dir) {
+    if !cargo_toml_has_sdk_elsewhere(dir) {
         vendor_rust_sdk(dir)?;
     }
     let output = Command::new(&cargo)

@@ -129,7 +129,8 @@ pub async fn plugin_test(
     }
     let runtime = oneoff_runtime()?;
     let pc = plugin_config(config, runtime.config().limits)?;
-    let loaded = load_plugin_file(&runtime, &name, file, &pc).await?;
+    // The bytes read above (an 18 MB Python component is not read twice).
+    let loaded = sandkit_runtime::load_plugin(&runtime, &name, file, &bytes, &pc).await?;
     let d = &loaded.description;
     eprintln!("# {} {}: {}", d.name, d.version, d.description);
     let mut inst = Instance::new(&loaded, &pc, Arc::new(Mutex::new(StateStore::default()))).await?;

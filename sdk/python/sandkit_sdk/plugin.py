@@ -106,7 +106,7 @@ class Plugin:
         _CONFIG = cfg
         if self.is_class:
             cls = self.target
-            takes = _arity(cls.__init__) - 1 if "__init__" in _own_attrs(cls) else 0
+            takes = _arity(cls.__init__) - 1 if cls.__init__ is not object.__init__ else 0
             self.instance = self._guard("init", lambda: cls(cfg) if takes else cls())
         else:
             self.instance = None
@@ -168,15 +168,6 @@ class Plugin:
             except Exception as e:
                 raise PluginError(f"process: line {i} of the batch: {describe_error(e)}") from e
         return out.to_bytes()
-
-
-def _own_attrs(cls: type) -> set:
-    names: set = set()
-    for c in cls.__mro__:
-        if c is object:
-            break
-        names.update(vars(c))
-    return names
 
 
 def _register(kind: str, target: Any, info: PluginInfo) -> Any:

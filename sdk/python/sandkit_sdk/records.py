@@ -113,7 +113,7 @@ def _key(key: str) -> bytes:
 class Records:
     """The records a pipeline makes from a batch, written straight into the output encoding."""
 
-    __slots__ = ("_buf", "_batch", "_line", "_text", "_start")
+    __slots__ = ("_buf", "_batch", "_line", "_text", "_start", "_ascii")
 
     def __init__(self, batch: Optional[Batch] = None):
         self._buf = bytearray(MAGIC)
@@ -121,6 +121,7 @@ class Records:
         self._line = 0
         self._text = batch.line(0) if batch is not None and len(batch) else ""
         self._start = 0
+        self._ascii = self._text.isascii()
 
     def set_line(self, i: int) -> None:
         """Set the input line the next records come from (the SDK's batch loop does this)."""
@@ -128,6 +129,8 @@ class Records:
         if self._batch is not None:
             self._text = self._batch._lines[i]
             self._start = self._batch._starts[i]
+            # An ASCII batch has ASCII lines: no scan per line.
+            self._ascii = self._batch._ascii or self._text.isascii()
 
     @property
     def line(self) -> str:
@@ -193,7 +196,7 @@ class Record:
         s, e, _ = slice(start, end).indices(len(text))
         if e < s:
             e = s
-        if text.isascii():
+        if out._ascii:
             bs, bl = s, e - s
         else:
             bs = len(text[:s].encode("utf-8"))
