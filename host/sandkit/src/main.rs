@@ -142,8 +142,8 @@ enum PluginCommand {
         #[arg(long, default_value = "")]
         content_type: String,
     },
-    /// Scaffold a plugin project (collector, pipeline or input) in Rust or Python that builds
-    /// out of the box with `sandkit plugin build`.
+    /// Scaffold a plugin project (collector, pipeline or input) in Rust, Python, JavaScript,
+    /// TypeScript or C that builds out of the box with `sandkit plugin build`.
     New {
         /// The plugin's name (lower case, digits, '_' and '-'): the output is NAME.wasm.
         name: String,
@@ -157,8 +157,8 @@ enum PluginCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Build a plugin project to DIR/NAME.wasm with its language's toolchain (cargo or
-    /// componentize-py).
+    /// Build a plugin project to DIR/NAME.wasm with its language's toolchain (cargo,
+    /// componentize-py, componentize-js or clang).
     Build {
         /// The project (default: the current directory).
         #[arg(default_value = ".")]
