@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap (CONVENTIONS.md)
 
+mod c;
 mod cli;
 mod collectors;
 mod compile;

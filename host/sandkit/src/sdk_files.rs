@@ -41,6 +41,19 @@ pub const RUST_SDK: &[(&str, &str)] = files!("sdk/rust":
     "src/time.rs",
 );
 
+/// `sdk/c`: the header, the file that compiles its implementation, and the bindings
+/// wit-bindgen generated for each world (`scripts/c-bindings.sh` regenerates them).
+pub const C_SDK: &[(&str, &str)] = files!("sdk/c":
+    "gen/collector.c",
+    "gen/collector.h",
+    "gen/input.c",
+    "gen/input.h",
+    "gen/pipeline.c",
+    "gen/pipeline.h",
+    "sandkit.c",
+    "sandkit.h",
+);
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -70,5 +83,36 @@ mod tests {
             .map(|(p, _)| p.to_string())
             .collect();
         assert_eq!(rs, on_disk(&root.join("sdk/rust"), "src", ".rs"));
+        let c: Vec<String> = super::C_SDK.iter().map(|(p, _)| p.to_string()).collect();
+        let mut disk: Vec<String> = ["sandkit.c", "sandkit.h"].map(String::from).to_vec();
+        disk.extend(on_disk(&root.join("sdk/c"), "gen", ".c"));
+        disk.extend(on_disk(&root.join("sdk/c"), "gen", ".h"));
+        disk.sort();
+        assert_eq!(c, disk);
+        for name in std::fs::read_dir(root.join("sdk/c")).unwrap() {
+            let name = name.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.ends_with(".c") && !name.ends_with(".h") || disk.contains(&name),
+                "sdk/c/{name} is not embedded"
+            );
+        }
+    }
+
+    /// sandkit.h says which contract it speaks: the version of the embedded WIT.
+    #[test]
+    fn the_c_header_names_the_wit_version() {
+        let (_, header) = super::C_SDK
+            .iter()
+            .find(|(p, _)| *p == "sandkit.h")
+            .unwrap();
+        let version = super::WIT
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("package sandkit:plugin@"))
+            .unwrap()
+            .trim_end_matches(';');
+        assert!(
+            header.contains(&format!("#define SANDKIT_SDK_VERSION \"{version}\"")),
+            "sandkit.h does not say {version}"
+        );
     }
 }

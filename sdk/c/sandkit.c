@@ -1,0 +1,3 @@
+/* The SDK's implementation: `sandkit plugin build` compiles this file with the plugin's own. */
+#define SANDKIT_IMPLEMENTATION
+#include "sandkit.h"
