@@ -29,6 +29,31 @@ pub const PYTHON_SDK: &[(&str, &str)] = files!("sdk/python":
     "sandkit_sdk/time.py",
 );
 
+/// `sdk/js`: the `@sandkit/sdk` package, by path inside it (its package.json first).
+pub const JS_SDK: &[(&str, &str)] = files!("sdk/js":
+    "package.json",
+    "src/component.js",
+    "src/config.js",
+    "src/files.js",
+    "src/host.js",
+    "src/http.js",
+    "src/index.js",
+    "src/info.js",
+    "src/log.js",
+    "src/plugin.js",
+    "src/point.js",
+    "src/records.js",
+    "src/state.js",
+    "src/system.js",
+    "src/testing.js",
+    "src/time.js",
+    "src/world-collector.js",
+    "src/world-input.js",
+    "src/world-pipeline.js",
+    "types/index.d.ts",
+    "types/testing.d.ts",
+);
+
 /// `sdk/rust`: the `sandkit-sdk` crate, by path inside it.
 pub const RUST_SDK: &[(&str, &str)] = files!("sdk/rust":
     "Cargo.toml",
@@ -83,6 +108,13 @@ mod tests {
             .map(|(p, _)| p.to_string())
             .collect();
         assert_eq!(rs, on_disk(&root.join("sdk/rust"), "src", ".rs"));
+        let js: Vec<String> = super::JS_SDK[1..]
+            .iter()
+            .map(|(p, _)| p.to_string())
+            .collect();
+        let mut want = on_disk(&root.join("sdk/js"), "src", ".js");
+        want.extend(on_disk(&root.join("sdk/js"), "types", ".d.ts"));
+        assert_eq!(js, want);
         let c: Vec<String> = super::C_SDK.iter().map(|(p, _)| p.to_string()).collect();
         let mut disk: Vec<String> = ["sandkit.c", "sandkit.h"].map(String::from).to_vec();
         disk.extend(on_disk(&root.join("sdk/c"), "gen", ".c"));

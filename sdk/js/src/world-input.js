@@ -1,0 +1,11 @@
+// The exports of an input component (the build's entry module re-exports them).
+import * as hostLog from 'sandkit:plugin/host-log@0.1.1';
+import * as emit from 'sandkit:plugin/emit@0.1.1';
+import * as state from 'sandkit:plugin/state@0.1.1';
+import * as files from 'sandkit:plugin/files@0.1.1';
+import { exportsFor } from './component.js';
+
+const w = exportsFor('input', { hostLog, emit, state, files });
+export const describe = w.describe;
+export const init = w.init;
+export const handle = w.handle;
