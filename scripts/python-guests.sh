@@ -11,7 +11,8 @@ cache=${PY_GUEST_CACHE:-$HOME/.cache/sandkit/python-guests}
 out=$root/build/wasm
 mkdir -p "$cache" "$out"
 version=$("$tool" --version)
-sdk_hash=$(cd "$root" && cat wit/plugin.wit sdk/python/sandkit_sdk/*.py | sha256sum | cut -c1-16)
+# "stamp-1": what `sandkit plugin build` adds to a component (the language stamp).
+sdk_hash=$(cd "$root" && { cat wit/plugin.wit sdk/python/sandkit_sdk/*.py; echo stamp-1; } | sha256sum | cut -c1-16)
 n=0
 for manifest in "$root"/guests/python/*/sandkit-plugin.toml "$root"/guests/python-testing/*/sandkit-plugin.toml; do
   [ -e "$manifest" ] || continue

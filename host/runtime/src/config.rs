@@ -85,6 +85,9 @@ pub struct Limits {
     pub fuel: u64,
     /// Cap on the plugin's linear memory, in bytes.
     pub memory_bytes: u64,
+    /// Whether a config set `memory_bytes`; if not, the guest's language decides (see
+    /// [`Limits::for_guest`]).
+    pub memory_set: bool,
     /// Points one call may emit.
     pub max_points: u64,
     /// Bytes (approximate encoded size) one call may emit.
@@ -93,12 +96,27 @@ pub struct Limits {
     pub state_bytes: u64,
 }
 
+impl Limits {
+    /// These limits for a guest written in `lang`: unless a config set the memory cap, it is
+    /// the language's default (interpreted guests carry a heap; see [`GuestLang::default_memory`]).
+    pub fn for_guest(self, lang: crate::GuestLang) -> Limits {
+        if self.memory_set {
+            return self;
+        }
+        Limits {
+            memory_bytes: lang.default_memory(),
+            ..self
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             timeout: Duration::from_secs(10),
             fuel: 5_000_000_000,
-            memory_bytes: 64 << 20,
+            memory_bytes: crate::guest_lang::COMPILED_MEMORY,
+            memory_set: false,
             max_points: 100_000,
             max_bytes: 32 << 20,
             state_bytes: 1 << 20,
@@ -131,6 +149,7 @@ impl RawLimits {
             timeout: self.timeout.map_or(base.timeout, |d| d.0),
             fuel: self.fuel.unwrap_or(base.fuel),
             memory_bytes: self.memory.map_or(base.memory_bytes, |b| b.0),
+            memory_set: base.memory_set || self.memory.is_some(),
             max_points: self.max_points.unwrap_or(base.max_points),
             max_bytes: self.max_bytes.map_or(base.max_bytes, |b| b.0),
             state_bytes: self.state.map_or(base.state_bytes, |b| b.0),

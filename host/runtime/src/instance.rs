@@ -10,7 +10,7 @@ use crate::config::{Limits, PluginConfig};
 use crate::engine::EpochActivity;
 use crate::host::{HostState, LimitExceeded, StateStore};
 use crate::plugin::{LoadedPlugin, PluginPre};
-use crate::RuntimeError;
+use crate::{GuestLang, RuntimeError};
 use sandkit_io::Point;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -119,6 +119,7 @@ impl Instance {
         Self::from_parts(
             &loaded.pre,
             loaded.name.clone(),
+            loaded.lang,
             loaded.activity.clone(),
             config,
             state,
@@ -130,11 +131,23 @@ impl Instance {
     pub(crate) async fn from_parts(
         pre: &PluginPre,
         plugin: Arc<str>,
+        lang: GuestLang,
         activity: EpochActivity,
         config: &PluginConfig,
         state: Arc<Mutex<StateStore>>,
     ) -> Result<Self, RuntimeError> {
         let _active = activity.enter();
+        // The memory cap a config leaves unset is the guest language's.
+        let for_guest;
+        let config = if config.limits.memory_set {
+            config
+        } else {
+            for_guest = PluginConfig {
+                limits: config.limits.for_guest(lang),
+                ..config.clone()
+            };
+            &for_guest
+        };
         let mut data = HostState::new(plugin.clone(), config, state).map_err(|reason| {
             RuntimeError::Plugin {
                 plugin: plugin.to_string(),

@@ -14,6 +14,7 @@ mod engine;
 mod error;
 mod files;
 mod guest_fs;
+pub mod guest_lang;
 pub mod guest_log;
 mod host;
 mod input;
@@ -33,6 +34,7 @@ pub use config::{Limits, OnError, PluginConfig, RawRuntimeConfig, RuntimeConfig,
 pub use directory::{changes_content, watch_plugins_dir, DirWatcher, SETTLE};
 pub use engine::{engine_config, EngineKind, Runtime};
 pub use error::RuntimeError;
+pub use guest_lang::GuestLang;
 pub use host::StateStore;
 pub use input::{InputError, InputRegistry};
 pub use instance::{CallReport, Instance, ProcessReport};

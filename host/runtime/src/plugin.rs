@@ -10,7 +10,7 @@ use crate::config::PluginConfig;
 use crate::engine::EngineKind;
 use crate::host::{HostState, StateStore};
 use crate::instance::Instance;
-use crate::{Runtime, RuntimeError};
+use crate::{GuestLang, Runtime, RuntimeError};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -116,6 +116,8 @@ pub struct LoadedPlugin {
     pub hash: String,
     pub pre: PluginPre,
     pub description: PluginDescription,
+    /// What it was written in (its default memory cap depends on it).
+    pub lang: GuestLang,
     pub cache: CacheOutcome,
     /// How long Cranelift took, when it compiled (not a cache hit).
     pub compile_time: Option<Duration>,
@@ -300,6 +302,7 @@ pub(crate) async fn load_plugin_hashed(
         log_compile_start(&logged_name, n);
         on_compile(n);
     });
+    let lang = crate::guest_lang::detect(&bytes);
     let cached = runtime
         .load_component(file, bytes, &hash, on_compile)
         .await?;
@@ -314,7 +317,8 @@ pub(crate) async fn load_plugin_hashed(
     let mut bare = config.clone();
     bare.sandbox = Default::default();
     let state = Arc::new(Mutex::new(StateStore::default()));
-    let mut inst = Instance::from_parts(&pre, name.clone(), activity.clone(), &bare, state).await?;
+    let mut inst =
+        Instance::from_parts(&pre, name.clone(), lang, activity.clone(), &bare, state).await?;
     let info = inst.describe().await?;
     Ok(LoadedPlugin {
         name,
@@ -322,6 +326,7 @@ pub(crate) async fn load_plugin_hashed(
         hash,
         pre,
         description: PluginDescription::from_wit(info),
+        lang,
         cache: cached.outcome,
         compile_time: cached.compile_time,
         artifact: Arc::new(cached.lease),

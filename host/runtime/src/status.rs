@@ -75,6 +75,9 @@ pub struct PluginStatus {
     pub name: String,
     pub file: PathBuf,
     pub hash: Option<String>,
+    /// The language it was written in, once loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lang: Option<crate::GuestLang>,
     pub state: PluginState,
     pub description: Option<PluginDescription>,
     /// The interval in effect, after protection mode.
@@ -137,6 +140,7 @@ impl PluginStatus {
             name: name.to_string(),
             file,
             hash: None,
+            lang: None,
             state: PluginState::Starting,
             description: None,
             interval_ms: None,

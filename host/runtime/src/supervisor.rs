@@ -429,7 +429,8 @@ impl Supervisor {
             .insert(PipelineEntry::new(plugin, config, status.clone()));
         // The limits it runs with are the registry's (its deadline defaults lower); no fuel.
         if let Some(entry) = self.pipelines.get(&name) {
-            let mut limits: crate::status::EffectiveLimits = entry.config.limits.into();
+            let mut limits: crate::status::EffectiveLimits =
+                entry.config.limits.for_guest(entry.plugin.lang).into();
             limits.fuel = 0;
             lock(&status).limits = Some(limits);
         }
@@ -445,11 +446,12 @@ impl Supervisor {
         let name = plugin.name.to_string();
         let mut st = PluginStatus::new(&name, plugin.file.clone());
         st.hash = Some(plugin.hash.clone());
+        st.lang = Some(plugin.lang);
         st.description = Some(plugin.description.clone());
         st.state = PluginState::Running;
         st.config_file.clone_from(&config.source);
         st.config_version.clone_from(&config.version);
-        st.limits = Some(config.limits.into());
+        st.limits = Some(config.limits.for_guest(plugin.lang).into());
         let status = Arc::new(Mutex::new(st));
         let (stop, _) = watch::channel(false);
         self.entries().insert(
@@ -563,10 +565,11 @@ impl Supervisor {
         let name = plugin.name.to_string();
         let mut st = PluginStatus::new(&name, plugin.file.clone());
         st.hash = Some(plugin.hash.clone());
+        st.lang = Some(plugin.lang);
         st.description = Some(plugin.description.clone());
         st.config_file.clone_from(&config.source);
         st.config_version.clone_from(&config.version);
-        st.limits = Some(config.limits.into());
+        st.limits = Some(config.limits.for_guest(plugin.lang).into());
         let status = Arc::new(Mutex::new(st));
         let (stop, stop_rx) = watch::channel(false);
         let task = PluginTask {

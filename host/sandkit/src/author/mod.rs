@@ -8,6 +8,7 @@ mod js;
 mod python;
 mod rust;
 
+use crate::sdk_files;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -201,6 +202,10 @@ pub fn plugin_build(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
         Lang::Js | Lang::Ts => js::build(dir, &m, &tmp)?,
         Lang::C => c::build(dir, &m, &tmp)?,
     }
+    // The stamp tells the agent the guest's language (its default memory cap depends on it).
+    let built = std::fs::read(&tmp).with_context(|| format!("cannot read {}", tmp.display()))?;
+    let stamped = sandkit_runtime::guest_lang::stamp(&built, m.lang.as_str(), sdk_version());
+    std::fs::write(&tmp, stamped).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &out)
         .with_context(|| format!("cannot move {} to {}", tmp.display(), out.display()))?;
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
@@ -213,6 +218,14 @@ pub fn plugin_build(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
         started.elapsed().as_secs_f64()
     );
     Ok(out)
+}
+
+/// The contract version of the SDKs this binary embeds (`package sandkit:plugin@X`).
+fn sdk_version() -> &'static str {
+    sdk_files::WIT
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package sandkit:plugin@"))
+        .map_or("unknown", |v| v.trim_end_matches(';'))
 }
 
 /// Where a tool is: `$env` if set, else `name` on PATH.
