@@ -52,8 +52,18 @@ async fn python_faults_are_contained_like_rust_ones() {
     fault(&h, "py_flood", "flood", "[limits]\nmax_points = 1000\n");
     fault(&h, "py_exit", "exit", "");
     // A flood is a long call (50,000 lines): on a loaded machine it may take seconds.
-    fault(&h, "py_logflood", "logflood", "[limits]\ntimeout = \"20s\"\n");
-    fault(&h, "py_printflood", "printflood", "[limits]\ntimeout = \"20s\"\n");
+    fault(
+        &h,
+        "py_logflood",
+        "logflood",
+        "[limits]\ntimeout = \"20s\"\n",
+    );
+    fault(
+        &h,
+        "py_printflood",
+        "printflood",
+        "[limits]\ntimeout = \"20s\"\n",
+    );
     let start = std::time::Instant::now();
     for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
         h.sup.upsert(&f).await;
