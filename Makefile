@@ -21,8 +21,13 @@ PY := $(PY_VENV)/bin/python
 COMPONENTIZE_PY := $(PY_VENV)/bin/componentize-py
 COMPONENTIZE_PY_VERSION := 0.25.1
 PYTEST_VERSION := 8.3.4
+# JavaScript guests: the npm tree of sdk/js/toolchain (componentize-js, rolldown), pinned by its
+# package-lock.json and installed with `npm ci` outside the clone; node runs the SDK's tests.
+JS_TOOLCHAIN ?= $(HOME)/.cache/sandkit/js
+JS_LOCK := sdk/js/toolchain/package-lock.json
+JS_TESTS = $$(find sdk/js/test guests/js guests/js-testing -name '*.test.js' -not -path '*/node_modules/*' -not -path '*/.sandkit/*' | sort)
 
-.PHONY: all deps pydeps guests pyguests host build run test test-deps lint fmt bench idle clean-build
+.PHONY: all deps pydeps jsdeps guests pyguests jsguests host build run test test-deps lint fmt bench idle clean-build
 
 all: build
 
@@ -47,6 +52,18 @@ pydeps:
 pyguests: host pydeps
 	SANDKIT_BIN=$(BIN) SANDKIT_COMPONENTIZE_PY=$(COMPONENTIZE_PY) bash scripts/python-guests.sh
 
+## jsdeps: the JavaScript toolchain of JS/TS guests, in a directory outside the clone (again
+## only when its lock differs from sdk/js/toolchain/package-lock.json)
+jsdeps:
+	@command -v node >/dev/null || { echo "node not found: install Node.js 20 or later (Debian: apt-get install nodejs npm)"; exit 1; }
+	@cmp -s $(JS_LOCK) $(JS_TOOLCHAIN)/package-lock.json && [ -d $(JS_TOOLCHAIN)/node_modules/@bytecodealliance/componentize-js ] || { \
+	  mkdir -p $(JS_TOOLCHAIN) && cp sdk/js/toolchain/package.json $(JS_LOCK) $(JS_TOOLCHAIN)/ && \
+	  (cd $(JS_TOOLCHAIN) && npm ci --no-audit --no-fund --loglevel=error); }
+
+## jsguests: build the JavaScript/TypeScript guests with `sandkit plugin build` (cached by content)
+jsguests: host jsdeps
+	SANDKIT_BIN=$(BIN) SANDKIT_JS_TOOLCHAIN=$(JS_TOOLCHAIN) bash scripts/js-guests.sh
+
 ## guests: build every guest component and copy them to build/wasm
 guests: deps
 	cd guests && CARGO_TARGET_DIR=$(GUEST_TARGET_DIR) cargo build --release --target wasm32-wasip2
@@ -57,7 +74,7 @@ guests: deps
 host: deps
 	cargo build --release --workspace --bins
 
-build: guests host pyguests
+build: guests host pyguests jsguests
 
 ## run: build everything and run the agent with the embedded default config and the six collectors
 run: build
@@ -90,6 +107,7 @@ test: build lint test-deps
 	cd guests && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test --workspace
 	cd sdk/rust && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test
 	PYTHONPATH=$(ROOT)/sdk/python $(PY) -m pytest -q -p no:cacheprovider --import-mode=importlib sdk/python/tests guests/python guests/python-testing
+	SANDKIT_JS_TOOLCHAIN=$(JS_TOOLCHAIN) node --import ./sdk/js/tools/resolve-sdk.mjs --test $(JS_TESTS)
 
 ## bench: criterion benches, the idle cost of `sandkit run`, the 200 MB tail against rsyslog, and
 ## HTTP writes against influxd

@@ -10,8 +10,6 @@ export class ConfigError extends Error {
   }
 }
 
-const MISSING = Symbol('missing');
-
 /**
  * A read-only view of the `[config]` table. `get(key)` gives raw values; the typed getters
  * check the type and name the key when it is wrong. Without a default, a missing key is an
@@ -70,34 +68,35 @@ export class Config {
     }
   }
 
+  // `dflt` is the rest of the getter's arguments: a default given as `undefined` counts.
   _typed(key, dflt, ok, what) {
     if (!this.has(key)) {
-      if (dflt === MISSING) throw new ConfigError(`[config] ${this._name(key)} is missing (${what} expected)`);
-      return { value: dflt, given: false };
+      if (dflt.length === 0) throw new ConfigError(`[config] ${this._name(key)} is missing (${what} expected)`);
+      return { value: dflt[0], given: false };
     }
     const value = this._values[key];
     if (!ok(value)) throw new ConfigError(`[config] ${this._name(key)} = ${JSON.stringify(value)} is not ${what}`);
     return { value, given: true };
   }
 
-  str(key, dflt = MISSING) {
+  str(key, ...dflt) {
     return this._typed(key, dflt, (v) => typeof v === 'string', 'a string').value;
   }
 
   /** An integer (TOML integers arrive as JSON numbers). */
-  int(key, dflt = MISSING) {
+  int(key, ...dflt) {
     return this._typed(key, dflt, (v) => Number.isInteger(v), 'an integer').value;
   }
 
-  float(key, dflt = MISSING) {
+  float(key, ...dflt) {
     return this._typed(key, dflt, (v) => typeof v === 'number', 'a number').value;
   }
 
-  bool(key, dflt = MISSING) {
+  bool(key, ...dflt) {
     return this._typed(key, dflt, (v) => typeof v === 'boolean', 'true or false').value;
   }
 
-  strList(key, dflt = MISSING) {
+  strList(key, ...dflt) {
     const { value, given } = this._typed(key, dflt, Array.isArray, 'a list of strings');
     if (!given) return value;
     value.forEach((item, i) => {
@@ -109,7 +108,7 @@ export class Config {
   }
 
   /** A sub-table as a Config (its errors name `key.sub`). */
-  table(key, dflt = MISSING) {
+  table(key, ...dflt) {
     const { value, given } = this._typed(
       key,
       dflt,

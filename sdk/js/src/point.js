@@ -154,6 +154,13 @@ export function secondsNs(seconds) {
   return BigInt(whole) * 1_000_000_000n + BigInt(Math.round((seconds - whole) * 1e9));
 }
 
+/** Nanoseconds (a bigint) of a time in ms, as Date.now() gives it (exact for whole ms). */
+export function msNs(ms) {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new TypeError(`${show(ms)} is not a time in ms`);
+  const whole = Math.floor(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
+}
+
 /** A timestamp in ns (a bigint, or a number that is an integer) checked to fit an int64. */
 export function nsOf(ns, what) {
   const v = wholeOf(ns);
@@ -243,7 +250,7 @@ export class Point {
 
   /** The timestamp in ms since the Unix epoch, as Date.now() gives it. */
   timeMs(ms) {
-    return this.timeNs(secondsNs(ms / 1000));
+    return this.timeNs(msNs(ms));
   }
 
   /** The timestamp in seconds since the Unix epoch (a float). */

@@ -9,7 +9,7 @@
 // empty keys left out). Offsets in the encoding are UTF-8 bytes; a JavaScript string is indexed
 // by UTF-16 code units, so the span methods take string indices and the SDK converts.
 
-import { I64_MAX, I64_MIN, U64_MAX, nsOf, secondsNs, show, typedValue } from './point.js';
+import { I64_MAX, I64_MIN, U64_MAX, msNs, nsOf, secondsNs, show, typedValue } from './point.js';
 
 export const MAGIC = [0x53, 0x4b, 0x52, 0x31];
 export const F_TIME = 1;
@@ -383,7 +383,7 @@ export class Record {
 
   /** The record's time in ms since the epoch, as Date.now() gives it. */
   timeMs(ms) {
-    return this.timeNs(secondsNs(ms / 1000));
+    return this.timeNs(msNs(ms));
   }
 
   /** The record's time in seconds since the epoch (a float). */

@@ -1,6 +1,6 @@
 // Times as the host wants them: nanoseconds since the Unix epoch, as a bigint (an int64).
 
-import { I64_MAX, I64_MIN } from './point.js';
+import { I64_MAX, I64_MIN, msNs } from './point.js';
 
 const RFC3339 =
   /^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(?:[Zz]|([+-])([0-9]{2}):?([0-9]{2}))$/;
@@ -45,10 +45,7 @@ export function rfc3339Ns(text) {
   return ns >= I64_MIN && ns <= I64_MAX ? ns : undefined;
 }
 
-/** ns since the epoch (a bigint) of a time in ms, as Date.now() gives it. */
-export function msNs(ms) {
-  return BigInt(Math.round(ms)) * 1_000_000n;
-}
+export { msNs };
 
 /** Now, in ns since the epoch (the engine's clock has ms resolution). */
 export function nowNs() {
