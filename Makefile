@@ -27,7 +27,7 @@ JS_TOOLCHAIN ?= $(HOME)/.cache/sandkit/js
 JS_LOCK := sdk/js/toolchain/package-lock.json
 JS_TESTS = $$(find sdk/js/test guests/js guests/js-testing -name '*.test.js' -not -path '*/node_modules/*' -not -path '*/.sandkit/*' | sort)
 
-.PHONY: all deps pydeps jsdeps guests pyguests jsguests host build run test test-deps lint fmt bench idle clean-build
+.PHONY: all deps pydeps jsdeps guests pyguests jsguests cdeps cguests host build run test test-deps lint fmt bench idle clean-build
 
 all: build
 
@@ -64,6 +64,18 @@ jsdeps:
 jsguests: host jsdeps
 	SANDKIT_BIN=$(BIN) SANDKIT_JS_TOOLCHAIN=$(JS_TOOLCHAIN) bash scripts/js-guests.sh
 
+## cdeps: the C toolchain of C guests (Debian's clang 19 for wasm32-wasi, its linker, wasi-libc
+## and the compiler runtime); `sandkit plugin build` makes the component itself
+C_PACKAGES := clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32
+cdeps:
+	@dpkg -s $(C_PACKAGES) >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(C_PACKAGES); }
+
+## cguests: build the C guests (guests/c, guests/c-testing) with `sandkit plugin build` (cached by content)
+cguests: host cdeps
+	SANDKIT_BIN=$(BIN) bash scripts/c-guests.sh
+
 ## guests: build every guest component and copy them to build/wasm
 guests: deps
 	cd guests && CARGO_TARGET_DIR=$(GUEST_TARGET_DIR) cargo build --release --target wasm32-wasip2
@@ -74,7 +86,7 @@ guests: deps
 host: deps
 	cargo build --release --workspace --bins
 
-build: guests host pyguests jsguests
+build: guests host pyguests jsguests cguests
 
 ## run: build everything and run the agent with the embedded default config and the six collectors
 run: build
@@ -107,6 +119,7 @@ test: build lint test-deps
 	cd guests && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test --workspace
 	cd sdk/rust && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test
 	PYTHONPATH=$(ROOT)/sdk/python $(PY) -m pytest -q -p no:cacheprovider --import-mode=importlib sdk/python/tests guests/python guests/python-testing
+	$(CC) -std=c17 -O1 -Wall -Wextra -Werror -I sdk/c sdk/c/tests/golden.c -o $(BUILD)/c-sdk-tests && $(BUILD)/c-sdk-tests testdata/records/golden.json
 	SANDKIT_JS_TOOLCHAIN=$(JS_TOOLCHAIN) node --import ./sdk/js/tools/resolve-sdk.mjs --test $(JS_TESTS)
 
 ## bench: criterion benches, the idle cost of `sandkit run`, the 200 MB tail against rsyslog, and

@@ -126,6 +126,7 @@ struct sk_json {
     size_t len;          /* string bytes, or the number of items of an array or object */
     sk_json *items;      /* array items; object values */
     const char **keys;   /* object keys, parallel to items */
+    const char **strs;   /* an array of strings only: its items as C strings, NULL-terminated */
 };
 
 /* Parse `len` bytes of JSON; SK_ERR with the message (and byte offset) when it is not JSON.
@@ -146,7 +147,8 @@ int sk_config_int(const char *key, int64_t def, int64_t *out);
 int sk_config_uint(const char *key, uint64_t def, uint64_t *out);
 int sk_config_float(const char *key, double def, double *out);
 int sk_config_bool(const char *key, bool def, bool *out);
-/* A list of strings; empty when absent. */
+/* A list of strings; empty when absent. Like every value of the config, it lives as long as
+ * the instance: keep the pointers. */
 int sk_config_str_list(const char *key, sk_strs *out);
 /* SK_ERR when the table has a key not in `known` (a NULL-terminated list): a typo in conf.d is
  * an error, not a silent default. */
@@ -369,7 +371,7 @@ typedef struct sk__arena {
 } sk__arena;
 
 static sk__arena sk__call;  /* reset after every call from the host */
-static sk__arena sk__inst;  /* lives as long as the instance (the config) */
+__attribute__((unused)) static sk__arena sk__inst;  /* lives as long as the instance (the config) */
 static sk__arena sk__batch; /* points waiting to be emitted */
 
 static void *sk__xmalloc(size_t n) {
@@ -409,7 +411,7 @@ static void *sk__arena_alloc(sk__arena *a, size_t n) {
     return p;
 }
 
-static void sk__adopt(sk__arena *a, void *p) {
+__attribute__((unused)) static void sk__adopt(sk__arena *a, void *p) {
     if (!p) return;
     if (a->n_adopted == a->cap_adopted) {
         a->cap_adopted = a->cap_adopted ? a->cap_adopted * 2 : 16;
@@ -823,6 +825,14 @@ static int sk__jcontainer(sk__jp *p, sk_json *v, bool object) {
     v->items = items;
     v->keys = keys;
     v->len = n;
+    bool strings = !object;
+    for (size_t k = 0; k < n && strings; k++) strings = items[k].type == SK_JSON_STRING;
+    if (strings) {
+        const char **strs = (const char **)sk__arena_alloc(p->a, (n + 1) * sizeof(char *));
+        for (size_t k = 0; k < n; k++) strs[k] = items[k].str;
+        strs[n] = NULL;
+        v->strs = strs;
+    }
     p->depth--;
     return 0;
 }
@@ -907,7 +917,7 @@ static const char *sk__jrepr(const sk_json *v) {
 
 /* ---- config ------------------------------------------------------------------------------ */
 
-static const sk_json sk__empty_object = {SK_JSON_OBJECT, false, false, false, 0, 0, 0, NULL, 0, NULL, NULL};
+static const sk_json sk__empty_object = {SK_JSON_OBJECT, false, false, false, 0, 0, 0, NULL, 0, NULL, NULL, NULL};
 static const sk_json *sk__config = &sk__empty_object;
 
 const sk_json *sk_config(void) { return sk__config; }
@@ -979,16 +989,13 @@ int sk_config_str_list(const char *key, sk_strs *out) {
     const sk_json *v = sk_json_get(sk__config, key);
     if (!v) return SK_OK;
     if (v->type != SK_JSON_ARRAY) return sk__cfg_type(key, v, "a list of strings");
-    const char **items = (const char **)sk__arena_alloc(&sk__call, (v->len + 1) * sizeof(char *));
     for (size_t i = 0; i < v->len; i++) {
         if (v->items[i].type != SK_JSON_STRING) {
             sk__set_error("[config] %s[%zu] = %s is not a string", key, i, sk__jrepr(&v->items[i]));
             return SK_ERR;
         }
-        items[i] = v->items[i].str;
     }
-    items[v->len] = NULL;
-    out->items = items;
+    out->items = v->strs;
     out->len = v->len;
     return SK_OK;
 }

@@ -112,6 +112,9 @@ pub(super) fn build(dir: &Path, m: &Manifest, out: &Path) -> Result<()> {
             "-O2",
             "-std=c17",
             "-Wall",
+            // The stack below the data, as Rust lays it out: an overflow is an out-of-bounds
+            // access (a trap), never a write over the heap; 1 MiB as Rust's.
+            "-Wl,--stack-first,-z,stack-size=1048576",
             "-Wl,--strip-all",
         ])
         .arg(format!("-DSANDKIT_WORLD_{}", world.to_ascii_uppercase()))
