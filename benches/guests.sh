@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Python guests beside Rust ones, same run, same machine: size, build time, cold compile and
-# cached load, linear memory of an instance, the cost of a collect, and a pipeline's cost per
-# line. Both languages build the same scaffolds (`sandkit plugin new`), so the figures compare
-# the languages, not the plugins. Medians of RUNS runs (default 5).
+# The four guest languages side by side, same run, same machine: size, build time, cold compile
+# and cached load, linear memory of an instance, the cost of a collect, and a pipeline's cost
+# per line. Every language builds the same scaffolds (`sandkit plugin new`: a collector that
+# reads /proc/loadavg into one point, a pipeline that cuts "LEVEL message"), so the figures
+# compare the languages, not the plugins. Medians of RUNS runs (default 5).
 #
-# Needs `make build` (the binary and the Python venv). Environment:
+# Needs `make build` (the binary, the Python venv, the JS toolchain, clang). Environment:
 #   RUNS          runs per figure (default 5)
+#   LANGS         languages to measure (default "rust python js c"; Rust is the baseline)
 #   SANDKIT_BIN   the binary (default $CARGO_TARGET_DIR/release/sandkit)
 #   KEEP=1        keep the temporary directory
 set -euo pipefail
@@ -15,7 +17,9 @@ CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sandkit/target}"
 BIN="${SANDKIT_BIN:-$CARGO_TARGET_DIR/release/sandkit}"
 RUNS="${RUNS:-5}"
 export SANDKIT_COMPONENTIZE_PY="${SANDKIT_COMPONENTIZE_PY:-$HOME/.cache/sandkit/py/bin/componentize-py}"
+export SANDKIT_JS_TOOLCHAIN="${SANDKIT_JS_TOOLCHAIN:-$HOME/.cache/sandkit/js}"
 export RUST_BACKTRACE=0
+LANGS="${LANGS:-rust python js c}"
 [[ -x "$BIN" ]] || { echo "guests.sh: $BIN not found: run \`make build\` first" >&2; exit 1; }
 [[ -x "$SANDKIT_COMPONENTIZE_PY" ]] || { echo "guests.sh: componentize-py not found: run \`make pydeps\`" >&2; exit 1; }
 
@@ -36,7 +40,8 @@ for i in range(20000):
 " > lines.txt
 
 declare -A R
-for lang in rust python; do
+declare -A SRC=([rust]=src/lib.rs [python]=app.py [js]=app.js [ts]=app.ts [c]=app.c)
+for lang in $LANGS; do
   for world in collector pipeline; do
     name="${lang:0:2}$world"
     "$BIN" plugin new "$name" --lang "$lang" --world "$world" >/dev/null 2>&1
@@ -44,7 +49,7 @@ for lang in rust python; do
     [[ "$lang" == rust ]] && CARGO_TARGET_DIR="$TMP/target-$name" "$BIN" plugin build "$name" >/dev/null 2>&1
     builds=()
     for _ in $(seq "$RUNS"); do
-      if [[ "$lang" == rust ]]; then touch "$name/src/lib.rs"; else touch "$name/app.py"; fi
+      touch "$name/${SRC[$lang]}"
       t0=$(now)
       CARGO_TARGET_DIR="$TMP/target-$name" "$BIN" plugin build "$name" >/dev/null 2>&1
       builds+=("$(secs "$t0" "$(now)")")
@@ -54,7 +59,7 @@ for lang in rust python; do
   done
 done
 
-for lang in rust python; do
+for lang in $LANGS; do
   name="${lang:0:2}collector"
   cold=(); cached=(); calls=(); mem=""
   for _ in $(seq "$RUNS"); do
@@ -81,20 +86,36 @@ for lang in rust python; do
   per=()
   for _ in $(seq "$RUNS"); do
     HOME="$TMP/home" "$BIN" pipeline test "$name/$name.wasm" < lines.txt 2> p.txt >/dev/null
-    per+=("$(grep -E '^# [0-9]+ lines' p.txt | sed -E 's/.* ([0-9]+) µs CPU in process calls.*/\1/' | awk '{printf "%.2f", $1/20000}')")
+    per+=("$(grep -E '^# [0-9]+ lines' p.txt | sed -E 's/.* ([0-9]+) µs CPU in process calls.*/\1/' | awk '{printf "%.3f", $1/20000}')")
   done
   R[$name.line]=$(printf '%s\n' "${per[@]}" | median)
+  R[$name.lps]=$(awk -v us="${R[$name.line]}" 'BEGIN {printf "%.0f", 1e6/us}')
 done
 
-cat <<TABLE
-| figure (median of $RUNS) | Rust | Python | Python / Rust |
-|---|---|---|---|
-| collector component size | ${R[rucollector.size]} MB | ${R[pycollector.size]} MB | $(awk -v a="${R[rucollector.size]}" -v b="${R[pycollector.size]}" 'BEGIN {printf "%.0fx", b/a}') |
-| \`sandkit plugin build\` (warm toolchain) | ${R[rucollector.build]} s | ${R[pycollector.build]} s | $(awk -v a="${R[rucollector.build]}" -v b="${R[pycollector.build]}" 'BEGIN {printf "%.1fx", b/a}') |
-| \`plugin test\`, cold cache (compile + one collect) | ${R[rucollector.cold]} s | ${R[pycollector.cold]} s | $(awk -v a="${R[rucollector.cold]}" -v b="${R[pycollector.cold]}" 'BEGIN {printf "%.0fx", b/a}') |
-| \`plugin test\`, from the cache | ${R[rucollector.cached]} s | ${R[pycollector.cached]} s | $(awk -v a="${R[rucollector.cached]}" -v b="${R[pycollector.cached]}" 'BEGIN {printf "%.1fx", b/a}') |
-| linear memory of an instance (peak) | ${R[rucollector.mem]} MiB | ${R[pycollector.mem]} MiB | $(awk -v a="${R[rucollector.mem]}" -v b="${R[pycollector.mem]}" 'BEGIN {printf "%.0fx", b/a}') |
-| one collect (read /proc/loadavg, one point) | ${R[rucollector.call]} µs | ${R[pycollector.call]} µs | $(awk -v a="${R[rucollector.call]}" -v b="${R[pycollector.call]}" 'BEGIN {printf "%.0fx", b/a}') |
-| fuel of that collect | ${R[rucollector.fuel]} | ${R[pycollector.fuel]} | $(awk -v a="${R[rucollector.fuel]}" -v b="${R[pycollector.fuel]}" 'BEGIN {printf "%.0fx", b/a}') |
-| pipeline CPU per line (20k lines, batches of 1024) | ${R[rupipeline.line]} µs | ${R[pypipeline.line]} µs | $(awk -v a="${R[rupipeline.line]}" -v b="${R[pypipeline.line]}" 'BEGIN {printf "%.0fx", b/a}') |
-TABLE
+# One row: the figure of each language, then its ratio to Rust's (FMT formats the ratio).
+row() {
+  local label=$1 key=$2 unit=$3 fmt=$4 line="| $1 |" ratios=""
+  for lang in $LANGS; do
+    local v=${R[${lang:0:2}$key]}
+    line+=" $v$unit |"
+    [[ "$lang" == rust ]] && continue
+    ratios+=" $(awk -v a="${R[ru$key]}" -v b="$v" -v f="$fmt" 'BEGIN {printf f, b/a}') |"
+  done
+  echo "$line$ratios"
+}
+header="| figure (median of $RUNS) |"; rule="|---|"; ratio_cols=""
+for lang in $LANGS; do
+  header+=" $lang |"; rule+="---|"
+  [[ "$lang" == rust ]] || { ratio_cols+=" $lang / rust |"; rule+="---|"; }
+done
+echo "$header$ratio_cols"
+echo "$rule"
+row "collector component size" collector.size " MB" "%.3gx"
+row "\`sandkit plugin build\` (warm toolchain)" collector.build " s" "%.3gx"
+row "\`plugin test\`, cold cache (compile + one collect)" collector.cold " s" "%.3gx"
+row "\`plugin test\`, from the cache" collector.cached " s" "%.3gx"
+row "linear memory of an instance (peak)" collector.mem " MiB" "%.3gx"
+row "one collect (read /proc/loadavg, one point)" collector.call " µs" "%.3gx"
+row "fuel of that collect" collector.fuel "" "%.3gx"
+row "pipeline CPU per line (20k lines, batches of 1024)" pipeline.line " µs" "%.3gx"
+row "pipeline lines/s on one core (from that CPU)" pipeline.lps "" "%.3gx"
