@@ -106,11 +106,12 @@ pub fn detect(bytes: &[u8]) -> GuestLang {
 
 /// What one producers entry says: the tools that make Python and JavaScript components name
 /// themselves in `processed-by` (componentize-py 0.25 as the pre-initialiser it runs,
-/// `component-init-transform`).
+/// `component-init-transform`; componentize-js as `ComponentizeJS`).
 fn producer_hint(field: &str, name: &str) -> Option<GuestLang> {
     match (field, name) {
         ("processed-by", "componentize-py" | "component-init-transform") => Some(GuestLang::Python),
-        ("processed-by", n) if n.eq_ignore_ascii_case("componentize-js") => {
+        // componentize-js 0.23 writes both at the component's top level.
+        ("processed-by", "ComponentizeJS") | ("language", "JavaScript") => {
             Some(GuestLang::JavaScript)
         }
         _ => None,
@@ -170,6 +171,39 @@ mod tests {
         }
         assert_eq!(detect(EMPTY), GuestLang::Unknown);
         assert_eq!(detect(b"not wasm"), GuestLang::Unknown);
+    }
+
+    /// `EMPTY` with a top-level producers section holding one `field: name version` entry.
+    fn with_producer(field: &str, name: &str) -> Vec<u8> {
+        fn put(body: &mut Vec<u8>, s: &str) {
+            leb128(body, s.len() as u64);
+            body.extend_from_slice(s.as_bytes());
+        }
+        let mut body = Vec::new();
+        put(&mut body, "producers");
+        body.push(1);
+        put(&mut body, field);
+        body.push(1);
+        put(&mut body, name);
+        put(&mut body, "0.23.0");
+        let mut out = EMPTY.to_vec();
+        out.push(0);
+        leb128(&mut out, body.len() as u64);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn unstamped_components_are_known_by_their_toolchain() {
+        let js = with_producer("processed-by", "ComponentizeJS");
+        wasmparser::Validator::new().validate_all(&js).unwrap();
+        assert_eq!(detect(&js), GuestLang::JavaScript);
+        let py = with_producer("processed-by", "component-init-transform");
+        assert_eq!(detect(&py), GuestLang::Python);
+        let rust = with_producer("processed-by", "wit-component");
+        assert_eq!(detect(&rust), GuestLang::Unknown);
+        // A stamp wins over what the producers say.
+        assert_eq!(detect(&stamp(&js, "c", "0.1.1")), GuestLang::C);
     }
 
     #[test]
