@@ -88,8 +88,9 @@ host: deps
 
 build: guests host pyguests jsguests cguests
 
-## run: build everything and run the agent with the embedded default config and the six collectors
-run: build
+## run: build the host and the Rust guests and run the agent with the embedded default config and
+## the six collectors (the Python, JS and C examples are built by `make build` and `make test`)
+run: guests host
 	@mkdir -p $(BUILD)/agent/plugins $(BUILD)/agent/conf.d
 	@for c in $(COLLECTORS); do \
 	  cp guests/collectors/$$c/conf.toml $(BUILD)/agent/conf.d/$$c.toml; \
