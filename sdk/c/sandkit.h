@@ -313,6 +313,14 @@ int sk_process(sk_records *out, const sk_batch *batch);
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
+/* ns since the epoch of an RFC 3339 time (`2024-03-01T12:00:00.5Z`, an offset `+08:00` or
+ * `+0800`, a space for `T`); false when it is not one (a time without an offset is not). Digits
+ * past the ns are cut; exact, no float on the way (as the Rust and Python SDKs). */
+bool sk_rfc3339_ns(const char *s, size_t len, int64_t *out);
+
+/* The length of the longest prefix of s[0..n) that is valid UTF-8 (n when all of it is). */
+size_t sk_utf8_valid(const char *s, size_t n);
+
 /* printf into memory that lives until the call returns. */
 char *sk_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* `len` bytes as a NUL-terminated copy that lives until the call returns. */
@@ -473,6 +481,74 @@ char *sk_sprintf(const char *fmt, ...) {
     return p;
 }
 
+static bool sk__digits(const char *s, size_t n, int64_t *out) {
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static int64_t sk__days(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+bool sk_rfc3339_ns(const char *s, size_t len, int64_t *out) {
+    int64_t y, mo, d, h, mi, sec;
+    if (len < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':') return false;
+    if (s[10] != 'T' && s[10] != 't' && s[10] != ' ') return false;
+    if (!sk__digits(s, 4, &y) || !sk__digits(s + 5, 2, &mo) || !sk__digits(s + 8, 2, &d) ||
+        !sk__digits(s + 11, 2, &h) || !sk__digits(s + 14, 2, &mi) || !sk__digits(s + 17, 2, &sec))
+        return false;
+    size_t i = 19;
+    int64_t frac = 0;
+    if (i < len && s[i] == '.') {
+        size_t f0 = ++i, nd = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            if (nd < 9) frac = frac * 10 + (s[i] - '0'), nd++;
+            i++;
+        }
+        if (i == f0) return false;
+        for (; nd < 9; nd++) frac *= 10;
+    }
+    int64_t offset = 0;
+    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i < len && (s[i] == '+' || s[i] == '-')) {
+        int64_t oh, om;
+        bool neg = s[i] == '-';
+        i++;
+        if (len - i < 4 || !sk__digits(s + i, 2, &oh)) return false;
+        i += 2;
+        if (s[i] == ':') i++;
+        if (len - i < 2 || !sk__digits(s + i, 2, &om)) return false;
+        i += 2;
+        if (oh > 23 || om > 59) return false;
+        offset = (oh * 3600 + om * 60) * (neg ? -1 : 1);
+    } else {
+        return false;
+    }
+    if (i != len || h > 23 || mi > 59 || sec > 60) return false;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap)) return false;
+    int64_t secs = sk__days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    /* year <= 9999: |secs| < 2.6e11, so the product below fits only within the int64 range */
+    if (secs > INT64_MAX / 1000000000 || secs < INT64_MIN / 1000000000 - 1) return false;
+    __int128 ns = (__int128)secs * 1000000000 + frac;
+    if (ns > INT64_MAX || ns < INT64_MIN) return false;
+    *out = (int64_t)ns;
+    return true;
+}
+
 bool sk_str_eq(sk_str s, const char *c) {
     size_t n = strlen(c);
     return s.len == n && (n == 0 || memcmp(s.ptr, c, n) == 0);
@@ -510,6 +586,8 @@ static size_t sk__utf8_valid_len(const char *p, size_t n) {
     }
     return n;
 }
+
+size_t sk_utf8_valid(const char *s, size_t n) { return sk__utf8_valid_len(s, n); }
 
 /* A NUL-terminated copy of p[0..n) in `a`, valid UTF-8 (bad bytes become U+FFFD), cut to at
  * most `max` bytes on a character boundary. */
@@ -1015,7 +1093,7 @@ int sk_config_check_keys(const char *const *known) {
             if (q != known) strcat(list, ", ");
             strcat(list, *q);
         }
-        sk__set_error("[config] has an unknown key \"%s\" (known: %s)", k, known[0] ? list : "none");
+        sk__set_error("[config] has an unknown key '%s' (known: %s)", k, known[0] ? list : "none");
         return SK_ERR;
     }
     return SK_OK;

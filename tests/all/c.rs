@@ -447,3 +447,483 @@ async fn c_guest_memory_stays_flat_over_many_calls() {
         "linear memory grew after call 20 of a pipeline"
     );
 }
+
+/// The bundled C examples in a real agent: `cprocs` collects from the real /proc, the
+/// `clogfmt` pipeline parses a tailed file, and `ccsvmetrics` turns a CSV body posted to the
+/// HTTP API into points; all of it lands in the output file.
+#[test]
+fn c_examples_run_in_the_agent() {
+    let d = sandkit_tests::agent_dir(&[
+        ("cprocs", "cprocs"),
+        ("clogfmt", "clogfmt"),
+        ("ccsvmetrics", "ccsvmetrics"),
+    ]);
+    let d = d.path();
+    let examples = sandkit_tests::repo_root().join("guests/c");
+    let procs_conf = std::fs::read_to_string(examples.join("cprocs/conf.toml"))
+        .unwrap()
+        .replace("interval = \"10s\"", "interval = \"1s\"");
+    std::fs::write(d.join("conf.d/cprocs.toml"), procs_conf).unwrap();
+    std::fs::copy(
+        examples.join("clogfmt/conf.toml"),
+        d.join("conf.d/clogfmt.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("conf.d/ccsvmetrics.toml"),
+        "[config]\ntag_columns = [\"host\", \"sensor\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(d.join("logs")).unwrap();
+    let input = std::fs::read_to_string(examples.join("clogfmt/testdata/input.log")).unwrap();
+    std::fs::write(d.join("logs/app.log"), &input).unwrap();
+    std::fs::write(
+        d.join("sandkit.toml"),
+        format!(
+            "data_dir = \"data\"\nplugins_dir = \"plugins\"\nconf_dir = \"conf.d\"\n\
+             [[files]]\nsource = \"app\"\npaths = [\"{}/logs/app.log\"]\nfrom_beginning = true\n\
+             pipeline = \"clogfmt\"\n",
+            d.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(sandkit_tests::sandkit_bin())
+        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
+        .args(["--output-file", "out.lp"])
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(d.join("agent.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _guard = sandkit_tests::KillOnDrop(child.id());
+    let start = std::time::Instant::now();
+    let out = || std::fs::read_to_string(d.join("out.lp")).unwrap_or_default();
+    let log = || std::fs::read_to_string(d.join("agent.log")).unwrap_or_default();
+    let csv = std::fs::read_to_string(examples.join("ccsvmetrics/testdata/readings.csv")).unwrap();
+    let addr_file = d.join("data/http.addr");
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the ccsvmetrics input never took the body; log:\n{}",
+            log()
+        );
+        if let Ok(addr) = std::fs::read_to_string(&addr_file) {
+            let (code, body) = sandkit_tests::http(&addr, "POST", "/v1/input/ccsvmetrics", &csv);
+            if code == 204 || code == 200 {
+                break;
+            }
+            assert!(
+                code == 404 || code == 503,
+                "POST /v1/input/ccsvmetrics: {code} {body}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let records: usize = 17;
+    loop {
+        let text = out();
+        let app = text
+            .lines()
+            .filter(|l| l.starts_with("app,") || l.starts_with("app "))
+            .count();
+        let procs = text.lines().filter(|l| l.starts_with("processes,")).count();
+        if app >= records && procs >= 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{app} app records and {procs} processes points; out:\n{text}\nlog:\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = out();
+    let procs = text.lines().find(|l| l.starts_with("processes,")).unwrap();
+    let total: i64 = procs
+        .split([' ', ','])
+        .find_map(|kv| kv.strip_prefix("total="))
+        .and_then(|v| v.trim_end_matches('i').parse().ok())
+        .unwrap_or(0);
+    assert!(total >= 3, "the real /proc has processes: {procs}");
+    let first = text.lines().find(|l| l.starts_with("app,")).unwrap();
+    assert!(
+        first.contains("level=info") && first.contains("status=200i"),
+        "{first}"
+    );
+    assert!(
+        text.contains("weather,host=web-1,sensor=s1 temp=12.5,humidity=80i,ok=true")
+            && text.contains(" 1709294400000000000"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("app,") || l.starts_with("app "))
+            .count(),
+        records,
+        "every logfmt line became its records once"
+    );
+    assert!(!log().contains("crash"), "{}", log());
+    let _ = sandkit_tests::terminate(child);
+}
+
+/// `sandkit ARGS` with `input` on stdin: stdout with the timestamps of "now" cut (the same
+/// point made a moment apart by two plugins), and the error line with the plugin's name and
+/// the place in the source cut (Python names its exception type and its file).
+fn normalized(args: &[&str], input: &[u8], name: &str) -> (String, String) {
+    use std::io::Write;
+    let mut child = Command::new(sandkit_tests::sandkit_bin())
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let out: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| match l.rsplit_once(' ') {
+            // a time within the last minute is "now": the host's clock, not the body's
+            Some((head, t))
+                if t.parse::<u64>()
+                    .is_ok_and(|t| t / 1_000_000_000 + 60 > now && t / 1_000_000_000 <= now) =>
+            {
+                head.to_string()
+            }
+            _ => l.to_string(),
+        })
+        .collect();
+    let err: Vec<String> = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.starts_with("Error"))
+        .map(|l| {
+            let l = l
+                .replace(name, "PLUGIN")
+                .replace("ValueError: ", "")
+                .replace("ConfigError: ", "");
+            match l.find(" (app.") {
+                Some(at) => l[..at].to_string(),
+                None => l,
+            }
+        })
+        .collect();
+    (out.join("\n"), err.join("\n"))
+}
+
+/// The C examples against their Python twins through the CLI: logfmt's sample and lines
+/// that probe its grammar give the same records; CSV bodies (good ones, and one for each
+/// error) give the same points or the same error; procs emits the same measurements and fields.
+#[test]
+fn c_examples_match_their_python_twins() {
+    let py = sandkit_tests::repo_root().join("guests/python");
+    let logfmt_conf = py.join("logfmt/conf.toml");
+    let mut lines = std::fs::read_to_string(py.join("logfmt/testdata/input.log")).unwrap();
+    for extra in [
+        "a=\"\\u00e9\\ud83d\\ude00\\ud800x\\u12\" b=\"\\q\\\\\" c=\u{a0}d e=1e-3 f=-0 g=0.0e0 h=-",
+        "level=\"WARN\" level=x tags=\"\" time=\"\" ts=2024-03-01T12:00:00+0800 ts=later",
+        "k=\"a\\\"b\" =x",
+        "x=1\u{3000}y=\"z\"  message=m msg=n",
+        "a=b\tc=\"d\" \"e\"",
+    ] {
+        lines.push_str(extra);
+        lines.push('\n');
+    }
+    let run = |guest: &str| {
+        let wasm = sandkit_tests::wasm(guest);
+        let args = [
+            "pipeline",
+            "test",
+            "-c",
+            logfmt_conf.to_str().unwrap(),
+            "--source",
+            "app",
+            wasm.to_str().unwrap(),
+        ];
+        normalized(&args, lines.as_bytes(), guest)
+    };
+    let (c, python) = (run("clogfmt"), run("logfmt"));
+    assert_eq!(c, python, "clogfmt and logfmt differ");
+    assert!(c.0.matches("\n< app").count() >= 22, "{}", c.0);
+
+    let csv = py.join("csvmetrics/testdata");
+    let bodies: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "tag_columns = [\"host\", \"sensor\"]",
+            "text/csv; charset=utf-8",
+            std::fs::read(csv.join("readings.csv")).unwrap(),
+        ),
+        (
+            "measurement = \"energy\"\ndelimiter = \";\"\ntag_columns = [\"device\"]",
+            "",
+            std::fs::read(csv.join("energy.csv")).unwrap(),
+        ),
+        (
+            "time_column = \"ts\"\ntime_format = \"unix_ms\"",
+            "text/tab-separated-values",
+            b"ts\tv\n1709294400123\t1\n-1500\t2\n".to_vec(),
+        ),
+        (
+            "measurement_column = \"\"\n[config.column_types]\ncode = \"text\"\nlevel = \"float\"\nn = \"int\"\nup = \"bool\"",
+            "",
+            b"measurement,code,level,n,up\nx,200,3,007,True\n".to_vec(),
+        ),
+        ("", "", b"a,b\n1e5,00\n-0,+1\n \xc2\xa0x , \"y\" \r\n".to_vec()),
+        ("", "", b"t,v\n1709294400.5,1\n2024-03-01 12:00:00+0100,2\n-0.5,3\n".to_vec()),
+        ("", "", b"a,b,c\n1,2,3\n4,5\n".to_vec()),
+        ("[config.column_types]\nn = \"int\"", "", b"n,m\n1,2\n12.5,3\n".to_vec()),
+        ("", "", b"time,v\n2024-03-01T12:00:00Z,1\nyesterday,2\n".to_vec()),
+        ("tag_columns = [\"host\"]", "", b"host,v\nweb-1,1\nweb-2,\n".to_vec()),
+        ("", "", b"a,,c\n1,2,3\n".to_vec()),
+        ("", "", b"a,b,a\n1,2,3\n".to_vec()),
+        ("", "", b"a,b\n\"x\"y,1\n".to_vec()),
+        ("", "", b"a,b\n\"open,1\n".to_vec()),
+        ("", "application/json", b"{\"a\": 1}".to_vec()),
+        ("", "", b"a,b\n\xff,1\n".to_vec()),
+        ("", "", b"\n\n".to_vec()),
+        ("max_rows = 2", "", b"a\n1\n2\n3\n".to_vec()),
+        ("time_format = \"epoch\"", "", b"a\n1\n".to_vec()),
+        ("delimiter = \";;\"", "", b"a\n1\n".to_vec()),
+        ("tags = [1]", "", b"a\n1\n".to_vec()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (conf, content_type, body)) in bodies.iter().enumerate() {
+        let conf_file = dir.path().join(format!("{i}.toml"));
+        std::fs::write(&conf_file, format!("[config]\n{conf}\n")).unwrap();
+        let run = |guest: &str| {
+            let wasm = sandkit_tests::wasm(guest);
+            let args = [
+                "plugin",
+                "test",
+                "-c",
+                conf_file.to_str().unwrap(),
+                "--content-type",
+                content_type,
+                wasm.to_str().unwrap(),
+            ];
+            normalized(&args, body, guest)
+        };
+        let (c, python) = (run("ccsvmetrics"), run("csvmetrics"));
+        assert_eq!(c, python, "body {i}: ccsvmetrics and csvmetrics differ");
+        assert!(
+            !c.0.is_empty() || !c.1.is_empty(),
+            "body {i}: nothing at all"
+        );
+    }
+
+    let conf = py.join("procs/conf.toml");
+    let keys = |guest: &str| {
+        let wasm = sandkit_tests::wasm(guest);
+        let (out, err) = normalized(
+            &[
+                "plugin",
+                "test",
+                "-c",
+                conf.to_str().unwrap(),
+                wasm.to_str().unwrap(),
+            ],
+            b"",
+            guest,
+        );
+        assert!(err.is_empty(), "{guest}: {err}");
+        // measurement and field names, without the counts (processes come and go)
+        out.lines()
+            .map(|l| {
+                let (series, fields) = l.split_once(' ').unwrap();
+                let names: Vec<&str> = fields
+                    .split(',')
+                    .map(|f| f.split('=').next().unwrap())
+                    .collect();
+                format!("{series} {}", names.join(","))
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys("cprocs"), keys("procs"));
+}
+
+/// The `files` import from C keeps to the grants: a granted file and directory are served,
+/// `..`, a symlink out, a FIFO, an ungranted path and a /proc path outside the kernel view are
+/// refused with a message naming the path and what to grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_files_import_keeps_to_the_grants_in_c() {
+    let h = Harness::new();
+    let granted = tempfile::tempdir().unwrap();
+    let g = granted.path();
+    std::fs::write(g.join("a.txt"), "hello").unwrap();
+    std::fs::create_dir(g.join("sub")).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), "s3cret").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), g.join("link")).unwrap();
+    let gs = g.display().to_string();
+    let os = outside.path().display().to_string();
+    let paths = [
+        format!("{gs}/a.txt"),
+        format!("{gs}/"),
+        format!("{gs}/sub/../a.txt"),
+        format!("{gs}/link"),
+        format!("{os}/secret"),
+        "/proc/loadavg".to_string(),
+        "/proc/self/environ".to_string(),
+    ];
+    let list: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
+    h.conf(
+        "cf",
+        &format!(
+            "interval = \"1s\"\n[sandbox]\nread_only_dirs = [\"{gs}\", \"/proc\"]\n\
+             [config]\nmode = \"files\"\npaths = [{}]\n",
+            list.join(", ")
+        ),
+    );
+    let f = h.install("cfaults", "cf");
+    h.sup.upsert(&f).await;
+    let start = std::time::Instant::now();
+    while h
+        .out
+        .points()
+        .iter()
+        .filter(|p| p.measurement() == "files")
+        .count()
+        < paths.len()
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "files points");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let points = h.out.points();
+    let by_path = |p: &str| {
+        points
+            .iter()
+            .find(|x| x.field("path") == Some(&FieldValue::Text(p.to_string())))
+            .unwrap_or_else(|| panic!("no point for {p}"))
+            .clone()
+    };
+    let ok = |p: &str| by_path(p).field("ok") == Some(&FieldValue::Bool(true));
+    let error = |p: &str| match by_path(p).field("error") {
+        Some(FieldValue::Text(t)) => t.clone(),
+        other => panic!("{p}: no error ({other:?})"),
+    };
+    assert!(ok(&paths[0]));
+    assert_eq!(by_path(&paths[0]).field("bytes"), Some(&FieldValue::Int(5)));
+    assert_eq!(
+        by_path(&paths[1]).field("entries"),
+        Some(&FieldValue::Int(3))
+    );
+    assert!(error(&paths[2]).contains("\"..\""), "{}", error(&paths[2]));
+    assert!(!ok(&paths[3]), "a symlink may not lead out of its grant");
+    let e = error(&paths[4]);
+    assert!(
+        e.contains("not under a granted directory") && e.contains("read_only_dirs"),
+        "{e}"
+    );
+    assert!(ok(&paths[5]), "the kernel view serves /proc/loadavg");
+    let e = error(&paths[6]);
+    assert!(
+        e.contains("kernel view") && e.contains("kernel_paths"),
+        "{e}"
+    );
+    assert!(!points.iter().any(|p| format!("{p:?}").contains("s3cret")));
+}
+
+/// Outgoing HTTP from C: an allowlisted target answers (with the request's header), another is
+/// refused without a connection, a response past the cap is `too-large`, a bad URL
+/// `invalid-request`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_http_keeps_to_the_allowlist() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let body = if req.starts_with("GET /big") {
+                    "x".repeat(100_000)
+                } else if req.contains("x-test: pyfaults") {
+                    "hello".to_string()
+                } else {
+                    "no header".to_string()
+                };
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            });
+        }
+    });
+    let closed = sandkit_tests::free_port();
+    let urls = [
+        format!("http://{addr}/hello"),
+        format!("http://127.0.0.1:{closed}/x"),
+        format!("http://{addr}/big"),
+        "ftp://example/".to_string(),
+    ];
+    let list: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
+    let h = Harness::new();
+    h.conf(
+        "web",
+        &format!(
+            "interval = \"1s\"\n[sandbox]\nhttp = [\"{addr}\"]\nhttp_max_response = \"64KiB\"\n\
+             [config]\nmode = \"http\"\nurls = [{}]\n",
+            list.join(", ")
+        ),
+    );
+    let f = h.install("cfaults", "web");
+    h.sup.upsert(&f).await;
+    let start = std::time::Instant::now();
+    while h
+        .out
+        .points()
+        .iter()
+        .filter(|p| p.measurement() == "http")
+        .count()
+        < urls.len()
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "http points");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let points = h.out.points();
+    let of = |u: &str| {
+        points
+            .iter()
+            .find(|p| p.field("url") == Some(&FieldValue::Text(u.to_string())))
+            .unwrap_or_else(|| panic!("no point for {u}"))
+            .clone()
+    };
+    let hello = of(&urls[0]);
+    assert_eq!(
+        hello.field("status"),
+        Some(&FieldValue::Int(200)),
+        "{hello:?}"
+    );
+    assert_eq!(
+        hello.field("bytes"),
+        Some(&FieldValue::Int(5)),
+        "the header went out"
+    );
+    assert_eq!(
+        hello.field("type"),
+        Some(&FieldValue::Text("text/plain".into()))
+    );
+    let kind = |u: &str| match of(u).field("kind") {
+        Some(FieldValue::Text(k)) => k.clone(),
+        other => panic!("{u}: {other:?}"),
+    };
+    assert_eq!(kind(&urls[1]), "refused", "not on the allowlist");
+    assert_eq!(kind(&urls[2]), "too-large");
+    assert_eq!(kind(&urls[3]), "invalid-request");
+    let st = h.sup.status("web").unwrap();
+    assert_eq!((st.crashes, st.errors), (0, 0), "{st:#?}");
+}

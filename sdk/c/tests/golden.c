@@ -6,7 +6,7 @@
  * - the record writer makes the bytes of every case of testdata/records/golden.json (read with
  *   the SDK's own JSON parser, which must keep 64-bit integers exact);
  * - text that is not UTF-8 is repaired, keys are cut on a character boundary;
- * - the config getters name the key in their errors.
+ * - the config getters name the key in their errors; RFC 3339 times parse as in the other SDKs.
  */
 #define SANDKIT_IMPLEMENTATION
 #include "sandkit.h"
@@ -208,10 +208,40 @@ static void config(void) {
     CHECK(sk_config_str_list("bad", &l) == SK_ERR && !strcmp(sk_last_error(), "[config] bad[1] = 1 is not a string"),
           "%s", sk_last_error());
     const char *known[] = {"mode", "n", "big", "x", "on", "list", "bad", NULL};
-    CHECK(sk_config_check_keys(known) == SK_ERR && strstr(sk_last_error(), "unknown key \"s\" (known: mode, n, big"),
+    CHECK(sk_config_check_keys(known) == SK_ERR && strstr(sk_last_error(), "unknown key 's' (known: mode, n, big"),
           "%s", sk_last_error());
     CHECK(sk_json_parse("{\"a\": 01}", 9, &cfg) == SK_ERR && strstr(sk_last_error(), "leading zero"), "%s", sk_last_error());
     CHECK(sk_json_parse("[1,]", 4, &cfg) == SK_ERR && strstr(sk_last_error(), "at byte 3"), "%s", sk_last_error());
+}
+
+static void times(void) {
+    struct {
+        const char *text;
+        bool ok;
+        int64_t ns;
+    } cases[] = {
+        {"2024-03-01T12:00:00.123456789Z", true, 1709294400123456789},
+        {"2024-03-01 20:00:00+08:00", true, 1709294400000000000},
+        {"2024-03-01t00:00:00-0130", true, 1709256600000000000},
+        {"1969-12-31T23:59:59.5Z", true, -500000000},
+        {"2024-03-01T12:00:00.1234567891234z", true, 1709294400123456789},
+        {"2024-12-31T23:59:60Z", true, 1735689600000000000},
+        {"2024-02-29T00:00:00Z", true, 1709164800000000000},
+        {"2023-02-29T00:00:00Z", false, 0},
+        {"2024-02-30T00:00:00Z", false, 0},
+        {"2024-03-01T12:00:00", false, 0},
+        {"2024-03-01T24:00:00Z", false, 0},
+        {"2024-03-01T12:00:00.Z", false, 0},
+        {"0000-01-01T00:00:00Z", false, 0},
+        {"2024-03-01T12:00:00+24:00", false, 0},
+        {"2024-03-01T12:00:00Z ", false, 0},
+        {"yesterday", false, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t ns = 0;
+        bool ok = sk_rfc3339_ns(cases[i].text, strlen(cases[i].text), &ns);
+        CHECK(ok == cases[i].ok && ns == cases[i].ns, "%s: %d %lld", cases[i].text, ok, (long long)ns);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -222,6 +252,7 @@ int main(int argc, char **argv) {
     golden(argv[1]);
     repairs();
     config();
+    times();
     if (failures) {
         fprintf(stderr, "%d failures\n", failures);
         return 1;

@@ -110,7 +110,7 @@ pub(super) fn build(dir: &Path, m: &Manifest, out: &Path) -> Result<()> {
             "--target=wasm32-wasi",
             "-mexec-model=reactor",
             "-O2",
-            "-std=c17",
+            "-std=gnu17",
             "-Wall",
             // The stack below the data, as Rust lays it out: an overflow is an out-of-bounds
             // access (a trap), never a write over the heap; 1 MiB as Rust's.
