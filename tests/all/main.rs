@@ -13,6 +13,7 @@ mod faults;
 mod files;
 mod fuzz_corpus;
 mod influxdb;
+mod js;
 mod lpdiff;
 mod outputs;
 mod pipelines;

@@ -146,7 +146,7 @@ export function exportsFor(world, imports) {
   install(new ComponentHost(imports));
   const p = registered();
   if (p.kind !== world) {
-    throw new Error(`sandkit-plugin.toml says world = "${world}", but the module declares a ${p.kind}`);
+    throw new Error(`sandkit-plugin.toml says world = "${world}", but the module declares ${p.kind === 'input' ? 'an' : 'a'} ${p.kind}`);
   }
   return {
     describe() {

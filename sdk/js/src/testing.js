@@ -199,6 +199,7 @@ async function bundleTs(file) {
     input: file,
     platform: 'node',
     external: [/^@sandkit\/sdk$/, /^node:/],
+    tsconfig: false,
     logLevel: 'warn',
   });
   const { output } = await bundle.generate({ format: 'esm' });

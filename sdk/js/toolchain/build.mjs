@@ -97,6 +97,9 @@ try {
     platform: 'neutral',
     external: [/^sandkit:plugin\//],
     resolve: { alias: { '@sandkit/sdk': opts.sdk } },
+    // A scaffolded tsconfig.json maps @sandkit/sdk to its types for editors; the bundle takes
+    // the code (the alias above), so the tsconfig's paths stay out of the build.
+    tsconfig: false,
     logLevel: 'warn',
     onLog(level, log, handler) {
       // An import nothing resolves would become an import of the component: refuse it here.

@@ -1,0 +1,680 @@
+//! JavaScript and TypeScript guests (the SDK in sdk/js, built by `sandkit plugin build` with
+//! rolldown and componentize-js): the fault catalog is contained exactly as for Rust and Python
+//! guests, whatever a plugin throws becomes its error, the `files` and `http-client` imports keep
+//! to the grants, the JS record writer matches the Rust one, the bundled examples run in the
+//! agent, and `sandkit plugin new/build/test` works for js and ts.
+
+use sandkit_io::FieldValue;
+use sandkit_runtime::PluginState;
+use sandkit_tests::Harness;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Wait until the capture output holds `n` points of `measurement`.
+async fn wait_points(h: &Harness, measurement: &str, n: usize) {
+    let start = std::time::Instant::now();
+    loop {
+        let have = h.times(measurement).len();
+        if have >= n {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{have} {measurement} points after 120 s, waiting for {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `jsfaults` guest installed as `name` with `[config] mode = mode` (and extra conf).
+fn fault(h: &Harness, name: &str, mode: &str, extra: &str) {
+    h.conf(
+        name,
+        &format!("interval = \"100ms\"\n{extra}\n[config]\nmode = \"{mode}\"\n"),
+    );
+    h.install("jsfaults", name);
+}
+
+/// What a JavaScript collector can do wrong, and what the host must see: a thrown Error, string
+/// or plain object, and runaway recursion are the plugin's errors (counted, the instance keeps
+/// running); an endless loop, a memory bomb and a flood of points are crashes (restarted, then
+/// disabled); floods of log lines and of console output are rate-limited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_faults_are_contained_like_rust_ones() {
+    let h = Harness::new();
+    h.conf("ticker", "interval = \"100ms\"\n");
+    h.install("ticker", "ticker");
+    fault(&h, "js_ok", "ok", "");
+    fault(&h, "js_throw", "throw", "");
+    fault(&h, "js_string", "throwstring", "");
+    fault(&h, "js_object", "throwobject", "");
+    fault(&h, "js_recurse", "recurse", "");
+    fault(&h, "js_loop", "loop", "");
+    fault(&h, "js_membomb", "membomb", "");
+    fault(&h, "js_flood", "flood", "[limits]\nmax_points = 1000\n");
+    fault(&h, "js_logflood", "logflood", "");
+    fault(&h, "js_printflood", "printflood", "");
+    let start = std::time::Instant::now();
+    for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
+        h.sup.upsert(&f).await;
+    }
+    let crashes: [(&str, &[&str]); 3] = [
+        ("js_loop", &["out_of_fuel", "deadline"]),
+        ("js_membomb", &["limit"]),
+        ("js_flood", &["limit"]),
+    ];
+    for (name, kinds) in crashes {
+        let st = h
+            .wait_state(name, PluginState::Disabled, Duration::from_secs(240))
+            .await;
+        assert_eq!(st.crashes, 6, "{name}: {st:#?}");
+        assert_eq!(st.restarts, 5, "{name}: {st:#?}");
+        let kind = st.last_crash_kind.clone().unwrap_or_default();
+        assert!(kinds.contains(&kind.as_str()), "{name}: {kind:?}: {st:#?}");
+        assert_eq!(st.points, 0, "{name}");
+    }
+    for (name, what) in [
+        ("js_throw", "collect: Error: boom on call "),
+        ("js_string", "collect: a string on call "),
+        ("js_object", "collect: threw a non-Error Object: {\"call\":"),
+        ("js_recurse", "collect: InternalError: too much recursion"),
+    ] {
+        let st = h
+            .wait_for(name, Duration::from_secs(60), |s| s.errors >= 3)
+            .await;
+        assert_eq!(
+            st.crashes, 0,
+            "{name}: a throw is an error, not a crash: {st:#?}"
+        );
+        assert_eq!(st.restarts, 0, "{name}: {st:#?}");
+        assert_eq!(st.state, PluginState::Running, "{name}: {st:#?}");
+        let err = st.last_error.clone().unwrap_or_default();
+        assert!(err.contains(what), "{name}: {err}");
+    }
+    // An Error says where it was thrown, in the plugin's own source.
+    let err = h.sup.status("js_throw").unwrap().last_error.unwrap();
+    assert!(err.contains("(app.js:"), "{err}");
+    let err = h.sup.status("js_recurse").unwrap().last_error.unwrap();
+    assert!(
+        err.contains("(app.js:") && err.contains(" in recurse)"),
+        "{err}"
+    );
+    for name in ["js_logflood", "js_printflood"] {
+        let st = h
+            .wait_for(name, Duration::from_secs(120), |s| {
+                s.calls >= 5 && s.log_suppressed >= 8_000
+            })
+            .await;
+        assert_eq!(
+            (st.state, st.crashes, st.errors),
+            (PluginState::Running, 0, 0),
+            "{name}: {st:#?}"
+        );
+    }
+    // The healthy JS plugin and the Rust ticker kept running beside them.
+    let ok = h
+        .wait_for("js_ok", Duration::from_secs(60), |s| s.points >= 5)
+        .await;
+    assert_eq!((ok.crashes, ok.errors), (0, 0), "{ok:#?}");
+    let ticker = h
+        .wait_for("ticker", Duration::from_secs(60), |s| s.calls >= 12)
+        .await;
+    wait_points(&h, "ticker", 10).await;
+    assert_eq!(
+        (ticker.state, ticker.crashes),
+        (PluginState::Running, 0),
+        "{ticker:#?}"
+    );
+    let times = h.times("ticker");
+    let max_gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    assert!(
+        max_gap < 2_000_000_000,
+        "the ticker stalled {max_gap} ns while JS plugins misbehaved ({:?} in)",
+        start.elapsed()
+    );
+    let calls: Vec<u64> = h
+        .out
+        .points()
+        .iter()
+        .filter(|p| p.measurement() == "jsfaults")
+        .filter_map(|p| match p.field("calls") {
+            Some(FieldValue::Uint(n)) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        calls.len() >= 5 && calls.windows(2).all(|w| w[1] == w[0] + 1),
+        "one instance served js_ok throughout: {calls:?}"
+    );
+}
+
+/// The `files` import from JavaScript: a granted file is read, a granted directory listed, and
+/// everything else refused with the host's message (naming the path and the grant).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_files_keep_to_the_grants() {
+    let h = Harness::new();
+    let granted = tempfile::tempdir().unwrap();
+    let g = granted.path();
+    std::fs::write(g.join("a.txt"), "hello").unwrap();
+    std::fs::create_dir(g.join("sub")).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), "s3cret").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), g.join("link")).unwrap();
+    let gs = g.display().to_string();
+    let paths = [
+        format!("{gs}/a.txt"),
+        format!("{gs}/"),
+        format!("{gs}/link"),
+        format!("{}/secret", outside.path().display()),
+        "/proc/loadavg".to_string(),
+        "relative.txt".to_string(),
+    ];
+    let list: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
+    h.conf(
+        "jf",
+        &format!(
+            "interval = \"1s\"\n[sandbox]\nread_only_dirs = [\"{gs}\", \"/proc\"]\n\
+             [config]\nmode = \"files\"\npaths = [{}]\n",
+            list.join(", ")
+        ),
+    );
+    let f = h.install("jsfaults", "jf");
+    h.sup.upsert(&f).await;
+    wait_points(&h, "files", paths.len()).await;
+    let points = h.out.points();
+    let by_path = |p: &str| {
+        points
+            .iter()
+            .find(|x| x.field("path") == Some(&FieldValue::Text(p.to_string())))
+            .unwrap_or_else(|| panic!("no point for {p}"))
+            .clone()
+    };
+    let ok = |p: &str| by_path(p).field("ok") == Some(&FieldValue::Bool(true));
+    let error = |p: &str| match by_path(p).field("error") {
+        Some(FieldValue::Text(t)) => t.clone(),
+        other => panic!("{p}: no error ({other:?})"),
+    };
+    assert!(ok(&paths[0]));
+    assert_eq!(by_path(&paths[0]).field("bytes"), Some(&FieldValue::Int(5)));
+    assert_eq!(
+        by_path(&paths[1]).field("entries"),
+        Some(&FieldValue::Int(3)),
+        "a.txt, link, sub"
+    );
+    assert!(!ok(&paths[2]), "a symlink may not lead out of its grant");
+    let e = error(&paths[3]);
+    assert!(
+        e.contains("not under a granted directory") && e.contains("read_only_dirs"),
+        "{e}"
+    );
+    assert!(ok(&paths[4]), "the kernel view serves /proc/loadavg");
+    assert!(error(&paths[5]).contains("not an absolute path"));
+    assert!(!points.iter().any(|p| format!("{p:?}").contains("s3cret")));
+    let st = h.sup.status("jf").unwrap();
+    assert_eq!((st.crashes, st.errors), (0, 0), "{st:#?}");
+}
+
+/// Outgoing HTTP from JavaScript: an allowlisted target answers (with the header sent), another
+/// is refused without a connection, a response past the cap is `too-large`, a bad URL
+/// `invalid-request`; each error kind reaches the plugin as an HttpError. One collect (a long
+/// interval): the point is what each request gives, not the schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_http_keeps_to_the_allowlist() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let body = if req.starts_with("GET /big") {
+                    "x".repeat(100_000)
+                } else if req.contains("x-test: jsfaults") {
+                    "hello".to_string()
+                } else {
+                    "no header".to_string()
+                };
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            });
+        }
+    });
+    let closed = sandkit_tests::free_port();
+    let urls = [
+        format!("http://{addr}/hello"),
+        format!("http://127.0.0.1:{closed}/x"),
+        format!("http://{addr}/big"),
+        "ftp://example/".to_string(),
+    ];
+    let list: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
+    let h = Harness::new();
+    h.conf(
+        "web",
+        &format!(
+            "interval = \"1h\"\n[sandbox]\nhttp = [\"{addr}\"]\nhttp_max_response = \"64KiB\"\n\
+             [config]\nmode = \"http\"\nurls = [{}]\n",
+            list.join(", ")
+        ),
+    );
+    let f = h.install("jsfaults", "web");
+    h.sup.upsert(&f).await;
+    wait_points(&h, "http", urls.len()).await;
+    let points = h.out.points();
+    let of = |u: &str| {
+        points
+            .iter()
+            .find(|p| p.field("url") == Some(&FieldValue::Text(u.to_string())))
+            .unwrap_or_else(|| panic!("no point for {u}"))
+            .clone()
+    };
+    let hello = of(&urls[0]);
+    assert_eq!(
+        hello.field("status"),
+        Some(&FieldValue::Int(200)),
+        "{hello:?}"
+    );
+    assert_eq!(
+        hello.field("bytes"),
+        Some(&FieldValue::Int(5)),
+        "the header went out"
+    );
+    assert_eq!(
+        hello.field("type"),
+        Some(&FieldValue::Text("text/plain".into()))
+    );
+    let kind = |u: &str| match of(u).field("kind") {
+        Some(FieldValue::Text(k)) => k.clone(),
+        other => panic!("{u}: {other:?}"),
+    };
+    assert_eq!(kind(&urls[1]), "refused", "not on the allowlist");
+    assert_eq!(kind(&urls[2]), "too-large");
+    assert_eq!(kind(&urls[3]), "invalid-request");
+    let st = h.sup.status("web").unwrap();
+    assert_eq!((st.crashes, st.errors), (0, 0), "{st:#?}");
+}
+
+/// `sandkit ARGS` in `dir` with `input` on its stdin and `env`; its stdout, or a panic naming
+/// `what` with its stderr.
+fn sandkit_stdin(
+    what: &str,
+    dir: &Path,
+    args: &[&str],
+    input: &[u8],
+    env: &[(&str, &Path)],
+) -> String {
+    use std::io::Write;
+    let mut cmd = Command::new(sandkit_tests::sandkit_bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    ok_output(what, &child.wait_with_output().unwrap())
+}
+
+fn ok_output(what: &str, o: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{what} failed: {err}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The lines of `pipeline test` that carry records and failures (not the echoed input or the
+/// summary).
+fn pipeline_records(guest: &str, input: &str) -> Vec<String> {
+    let wasm = sandkit_tests::wasm(guest);
+    let args = [
+        "pipeline",
+        "test",
+        "--source",
+        "twin",
+        wasm.to_str().unwrap(),
+    ];
+    sandkit_stdin(guest, Path::new("."), &args, input.as_bytes(), &[])
+        .lines()
+        .filter(|l| !l.starts_with('>') && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The same lines through the Rust and the JavaScript twin of one pipeline (`recwriter`,
+/// `jsrecwriter`) give the same records: every item kind, references into the line (across
+/// 2-, 3- and 4-byte characters, which JavaScript indexes as UTF-16), time, `keep_message`,
+/// measurement overrides, several records per line, none, and values Rust and JS parse alike.
+#[test]
+fn js_and_rust_pipelines_write_the_same_records() {
+    let lines = [
+        "@1700000000000000000 t:host=web-1 s:msg=hello i:n=-42 u:big=18446744073709551615 f:x=0.25 b:ok=true",
+        "@1700000000000000001 r:path=/index.html t:method=GET keep",
+        "@1700000000000000002 m:=other i:min=-9223372036854775808 | @1700000000000000003 s:second=yes",
+        "drop",
+        "@1700000000000000004 t:city=Zürich r:word=naïve s:emoji=🦀 r:cjk=日本語",
+        "@1700000000000000005 f:neg=-1e300 b:off=false t:=ignored i:bad=1.5 keep",
+        "@1700000000000000006 r:empty= s:quote=\"q\" t:sp=a\\b",
+        "@7 r:crab=🦀🦀x r:e=é u:plus=+5 i:iplus=+7 f:dot=.5 f:exp=1e5 u:neg=-1 i:big=9223372036854775808",
+    ];
+    let input = lines.join("\n") + "\n";
+    let rust = pipeline_records("recwriter", &input);
+    let js = pipeline_records("jsrecwriter", &input);
+    assert_eq!(rust, js, "Rust and JavaScript records differ");
+    let records: Vec<&String> = rust
+        .iter()
+        .filter(|l| l.starts_with('<') && !l.contains("(dropped"))
+        .collect();
+    assert_eq!(records.len(), 8, "{rust:#?}");
+    assert!(rust.iter().all(|l| !l.starts_with('!')), "{rust:#?}");
+    assert!(
+        records[4].contains("city=Zürich") && records[4].contains("cjk=\"日本語\""),
+        "{rust:#?}"
+    );
+    assert!(records[7].contains("crab=\"🦀🦀x\""), "{rust:#?}");
+}
+
+/// A throw on one line of a JS pipeline costs that line, not its batch: the host bisects the
+/// failed batch and passes the line on raw with the error as the reason.
+#[test]
+fn a_throw_costs_one_line_of_a_js_pipeline() {
+    let lines: Vec<String> = (0..20)
+        .map(|i| {
+            if i == 13 {
+                format!("@{i} i:n={i} raise")
+            } else {
+                format!("@{i} i:n={i}")
+            }
+        })
+        .collect();
+    let out = pipeline_records("jsrecwriter", &(lines.join("\n") + "\n"));
+    assert_eq!(
+        out.iter().filter(|l| l.starts_with("< twin ")).count(),
+        19,
+        "{out:#?}"
+    );
+    let failed: Vec<&String> = out.iter().filter(|l| l.starts_with('!')).collect();
+    assert_eq!(failed.len(), 1, "{out:#?}");
+    assert!(
+        failed[0]
+            .contains("process: line 0 of the batch: RangeError: this line asked to fail (app.js:"),
+        "{out:#?}"
+    );
+}
+
+/// The JS toolchain of `make jsdeps`, or None (a skip) outside CI.
+fn js_toolchain() -> Option<PathBuf> {
+    let p = std::env::var_os("SANDKIT_JS_TOOLCHAIN")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sandkit/js")))?;
+    if p.join("node_modules/@bytecodealliance/componentize-js")
+        .is_dir()
+    {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing (make jsdeps installs it)",
+        p.display()
+    );
+    eprintln!("skipping: the JS toolchain is not installed (run `make jsdeps`)");
+    None
+}
+
+fn sandkit(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
+    let mut cmd = Command::new(sandkit_tests::sandkit_bin());
+    cmd.args(args).current_dir(dir).env("RUST_BACKTRACE", "0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// `sandkit plugin new` scaffolds JavaScript and TypeScript projects in every world that
+/// `sandkit plugin build` turns into components `sandkit plugin test` runs, whose own tests pass
+/// on plain node; a missing toolchain and a manifest that names another world are clear errors.
+#[test]
+fn plugin_new_build_and_test_in_js_and_ts() {
+    let Some(tool) = js_toolchain() else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let env: [(&str, &Path); 1] = [("SANDKIT_JS_TOOLCHAIN", &tool)];
+    for (name, lang, world) in [
+        ("load", "js", "collector"),
+        ("lvl", "ts", "pipeline"),
+        ("sizes", "js", "input"),
+    ] {
+        ok_output(
+            "plugin new",
+            &sandkit(
+                d,
+                &["plugin", "new", name, "--lang", lang, "--world", world],
+                &[],
+            ),
+        );
+    }
+    // Without a toolchain the error says what to install.
+    let o = Command::new(sandkit_tests::sandkit_bin())
+        .args(["plugin", "build", "load"])
+        .current_dir(d)
+        .env("HOME", d)
+        .env_remove("SANDKIT_JS_TOOLCHAIN")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("npm install") && err.contains("componentize-js 0.23.0"),
+        "{err}"
+    );
+    for name in ["load", "lvl", "sizes"] {
+        ok_output(
+            &format!("plugin build {name}"),
+            &sandkit(d, &["plugin", "build", name], &env),
+        );
+        assert!(
+            std::fs::metadata(d.join(name).join(format!("{name}.wasm")))
+                .unwrap()
+                .len()
+                > 1_000_000
+        );
+        // The scaffold's own test, on node (the hook resolves @sandkit/sdk as npm install would).
+        let hook = sandkit_tests::repo_root().join("sdk/js/tools/resolve-sdk.mjs");
+        let o = Command::new("node")
+            .arg("--import")
+            .arg(&hook)
+            .args(["--test", "app.test.js"])
+            .current_dir(d.join(name))
+            .env("SANDKIT_JS_TOOLCHAIN", &tool)
+            .output()
+            .unwrap();
+        ok_output(&format!("node --test in {name}"), &o);
+    }
+    let out = sandkit_stdin(
+        "plugin test (js collector)",
+        d,
+        &["plugin", "test", "-c", "load/conf.toml", "load/load.wasm"],
+        b"",
+        &[],
+    );
+    assert!(out.starts_with("load load1="), "{out}");
+    let out = sandkit_stdin(
+        "plugin test (ts pipeline)",
+        d,
+        &["plugin", "test", "lvl/lvl.wasm"],
+        b"WARN disk almost full\n",
+        &[],
+    );
+    assert!(
+        out.contains("< lvl,level=warn msg=\"disk almost full\""),
+        "{out}"
+    );
+    let out = sandkit_stdin(
+        "plugin test (js input)",
+        d,
+        &[
+            "plugin",
+            "test",
+            "--content-type",
+            "text/plain",
+            "sizes/sizes.wasm",
+        ],
+        b"12345",
+        &[],
+    );
+    assert!(
+        out.starts_with("sizes,content_type=text/plain bytes=5i "),
+        "{out}"
+    );
+    // A manifest that names another world than the module declares fails the build.
+    let manifest = d.join("sizes/sandkit-plugin.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("\"input\"", "\"collector\"")).unwrap();
+    let o = sandkit(d, &["plugin", "build", "sizes"], &env);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "sandkit-plugin.toml says world = \"collector\", but the module declares an input"
+        ),
+        "{err}"
+    );
+}
+
+/// The bundled JavaScript/TypeScript examples in a real agent: `procs_js` (TypeScript) collects
+/// from the real /proc, the `logfmt_js` pipeline parses a tailed file, and `csvmetrics_js` turns
+/// a CSV body posted to the HTTP API into points; all of it lands in the output file, exactly as
+/// the Python twins' (their testdata is shared).
+#[test]
+fn js_examples_run_in_the_agent() {
+    let d = sandkit_tests::agent_dir(&[
+        ("procs_js", "procs_js"),
+        ("logfmt_js", "logfmt_js"),
+        ("csvmetrics_js", "csvmetrics_js"),
+    ]);
+    let d = d.path();
+    let examples = sandkit_tests::repo_root().join("guests/js");
+    let python = sandkit_tests::repo_root().join("guests/python");
+    let procs_conf = std::fs::read_to_string(examples.join("procs/conf.toml"))
+        .unwrap()
+        .replace("interval = \"10s\"", "interval = \"1s\"");
+    std::fs::write(d.join("conf.d/procs_js.toml"), procs_conf).unwrap();
+    std::fs::copy(
+        examples.join("logfmt/conf.toml"),
+        d.join("conf.d/logfmt_js.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("conf.d/csvmetrics_js.toml"),
+        "[config]\ntag_columns = [\"host\", \"sensor\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(d.join("logs")).unwrap();
+    let input = std::fs::read_to_string(python.join("logfmt/testdata/input.log")).unwrap();
+    std::fs::write(d.join("logs/app.log"), &input).unwrap();
+    std::fs::write(
+        d.join("sandkit.toml"),
+        format!(
+            "data_dir = \"data\"\nplugins_dir = \"plugins\"\nconf_dir = \"conf.d\"\n\
+             [[files]]\nsource = \"app\"\npaths = [\"{}/logs/app.log\"]\nfrom_beginning = true\n\
+             pipeline = \"logfmt_js\"\n",
+            d.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(sandkit_tests::sandkit_bin())
+        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
+        .args(["--output-file", "out.lp"])
+        .current_dir(d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(d.join("agent.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _guard = sandkit_tests::KillOnDrop(child.id());
+    let start = std::time::Instant::now();
+    let out = || std::fs::read_to_string(d.join("out.lp")).unwrap_or_default();
+    let log = || std::fs::read_to_string(d.join("agent.log")).unwrap_or_default();
+    // The input answers once it is loaded (a JS component compiles for seconds the first time);
+    // post the CSV body until it is taken.
+    let csv = std::fs::read_to_string(python.join("csvmetrics/testdata/readings.csv")).unwrap();
+    let addr_file = d.join("data/http.addr");
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "the csvmetrics_js input never took the body; log:\n{}",
+            log()
+        );
+        if let Ok(addr) = std::fs::read_to_string(&addr_file) {
+            let (code, body) = sandkit_tests::http(&addr, "POST", "/v1/input/csvmetrics_js", &csv);
+            if code == 204 || code == 200 {
+                break;
+            }
+            assert!(
+                code == 404 || code == 503,
+                "POST /v1/input/csvmetrics_js: {code} {body}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let records: usize = 17;
+    let app_lines = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("app,") || l.starts_with("app "))
+            .count()
+    };
+    loop {
+        let text = out();
+        let procs = text.lines().filter(|l| l.starts_with("processes,")).count();
+        if app_lines(&text) >= records && procs >= 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "{} app records and {procs} processes points; out:\n{text}\nlog:\n{}",
+            app_lines(&text),
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let text = out();
+    let procs = text.lines().find(|l| l.starts_with("processes,")).unwrap();
+    let total: i64 = procs
+        .split([' ', ','])
+        .find_map(|kv| kv.strip_prefix("total="))
+        .and_then(|v| v.trim_end_matches('i').parse().ok())
+        .unwrap_or(0);
+    assert!(total >= 3, "the real /proc has processes: {procs}");
+    let first = text.lines().find(|l| l.starts_with("app,")).unwrap();
+    assert!(
+        first.contains("level=info") && first.contains("status=200i"),
+        "{first}"
+    );
+    assert!(
+        text.contains("weather,host=web-1,sensor=s1 temp=12.5,humidity=80i,ok=true")
+            && text.contains(" 1709294400000000000"),
+        "{text}"
+    );
+    assert_eq!(
+        app_lines(&text),
+        records,
+        "every logfmt line became its records once"
+    );
+    assert!(!log().contains("crash"), "{}", log());
+    let _ = sandkit_tests::terminate(child);
+}
