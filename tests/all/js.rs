@@ -39,7 +39,7 @@ fn fault(h: &Harness, name: &str, mode: &str, extra: &str) {
 /// What a JavaScript collector can do wrong, and what the host must see: a thrown Error, string
 /// or plain object, and runaway recursion are the plugin's errors (counted, the instance keeps
 /// running); an endless loop, a memory bomb and a flood of points are crashes (restarted, then
-/// disabled); floods of log lines and of console output are rate-limited.
+/// disabled). The floods of log lines and console output have their own test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_faults_are_contained_like_rust_ones() {
     let h = Harness::new();
@@ -53,8 +53,6 @@ async fn js_faults_are_contained_like_rust_ones() {
     fault(&h, "js_loop", "loop", "");
     fault(&h, "js_membomb", "membomb", "");
     fault(&h, "js_flood", "flood", "[limits]\nmax_points = 1000\n");
-    fault(&h, "js_logflood", "logflood", "");
-    fault(&h, "js_printflood", "printflood", "");
     let start = std::time::Instant::now();
     for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
         h.sup.upsert(&f).await;
@@ -100,18 +98,6 @@ async fn js_faults_are_contained_like_rust_ones() {
         err.contains("(app.js:") && err.contains(" in recurse)"),
         "{err}"
     );
-    for name in ["js_logflood", "js_printflood"] {
-        let st = h
-            .wait_for(name, Duration::from_secs(120), |s| {
-                s.calls >= 5 && s.log_suppressed >= 8_000
-            })
-            .await;
-        assert_eq!(
-            (st.state, st.crashes, st.errors),
-            (PluginState::Running, 0, 0),
-            "{name}: {st:#?}"
-        );
-    }
     // The healthy JS plugin and the Rust ticker kept running beside them.
     let ok = h
         .wait_for("js_ok", Duration::from_secs(60), |s| s.points >= 5)
@@ -146,6 +132,47 @@ async fn js_faults_are_contained_like_rust_ones() {
     assert!(
         calls.len() >= 5 && calls.windows(2).all(|w| w[1] == w[0] + 1),
         "one instance served js_ok throughout: {calls:?}"
+    );
+}
+
+/// A flood of host-log lines or of console.log output from JavaScript is rate-limited by the
+/// host, not a fault, and the Rust ticker beside it keeps its schedule. Apart from the other
+/// faults: console.log is one WASI write per line, and each write waits for a free executor
+/// thread, which plugins spinning to their deadline on every core do not leave (Python buffers
+/// its stdout and writes rarely).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_log_floods_are_rate_limited() {
+    let h = Harness::new();
+    h.conf("ticker", "interval = \"100ms\"\n");
+    h.install("ticker", "ticker");
+    fault(&h, "js_logflood", "logflood", "");
+    fault(&h, "js_printflood", "printflood", "");
+    for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
+        h.sup.upsert(&f).await;
+    }
+    for name in ["js_logflood", "js_printflood"] {
+        let st = h
+            .wait_for(name, Duration::from_secs(120), |s| {
+                s.calls >= 5 && s.log_suppressed >= 30_000
+            })
+            .await;
+        assert_eq!(
+            (st.state, st.crashes, st.errors),
+            (PluginState::Running, 0, 0),
+            "{name}: {st:#?}"
+        );
+    }
+    let ticker = h
+        .wait_for("ticker", Duration::from_secs(60), |s| s.calls >= 12)
+        .await;
+    wait_points(&h, "ticker", 10).await;
+    assert_eq!((ticker.state, ticker.crashes), (PluginState::Running, 0));
+    let times = h.times("ticker");
+    let max_gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    assert!(
+        times.len() >= 10 && max_gap < 2_000_000_000,
+        "the ticker stalled {max_gap} ns ({} points) while JS plugins flooded the log",
+        times.len()
     );
 }
 

@@ -7,12 +7,12 @@
 // - membomb: allocates until the memory cap (a crash);
 // - flood: emits more points than a call may (the host stops it: a crash);
 // - recurse: unbounded recursion (SpiderMonkey's InternalError: a counted error);
-// - logflood / printflood: 8,000 lines a call through the host log / 2,000 through console.log
-//   (the host rate-limits both; the plugin keeps running). Fewer than Python's 20,000: a call of
-//   an import costs componentize-js about 165k instructions of fuel, so 20,000 host log calls
-//   would exhaust the tests' fuel of 2e9 a call; console.log is one write to the host per line
-//   (Python buffers stdout), 20 µs each on an idle machine, and 8,000 of them went past the
-//   tests' deadline of 1.5 s while the other faults kept both cores busy;
+// - logflood / printflood: 8,000 lines a call through the host log / console.log (the host
+//   rate-limits both; the plugin keeps running). Fewer than Python's 20,000: a call of an import
+//   costs componentize-js about 165k instructions of fuel, so 20,000 host log calls would exhaust
+//   the tests' fuel of 2e9 a call. console.log is one WASI write per line (Python buffers
+//   stdout): 20 µs each on an idle agent, but each write waits for a free executor thread, so
+//   next to plugins that keep every core busy even 2,000 of them went past a 1.5 s deadline;
 // - http: GETs each URL of `[config] urls` and emits one `http` point per URL: `status` and
 //   `bytes`, or the error's `kind` and `error`;
 // - files: reads each path of `[config] paths` with the host's files import (a path ending in
@@ -79,7 +79,7 @@ collector('jsfaults', { interval: '1s', minInterval: '10ms' }, () => {
       for (let i = 0; i < 8_000; i++) log.info(`flood line ${i}\n[agent] a forged line`);
       return undefined;
     case 'printflood':
-      for (let i = 0; i < 2_000; i++) console.log(`flood line ${i}`);
+      for (let i = 0; i < 8_000; i++) console.log(`flood line ${i}`);
       return undefined;
     case 'http':
       return config().strList('urls', []).map(get);
