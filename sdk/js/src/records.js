@@ -58,46 +58,31 @@ export class Batch {
     this.source = source;
     this.data = data;
     this.ends = Array.from(ends, Number);
-    this.ascii = ASCII.test(data);
+    const n = this.ends.length;
+    // The engine runs JavaScript in an interpreter: per-character loops and regexps over the
+    // batch cost more than the native TextEncoder/TextDecoder, so the batch is checked and cut
+    // with those.
+    const raw = data.length === 0 ? undefined : encoder.encode(data);
+    const total = raw === undefined ? 0 : raw.length;
+    this.ascii = total === data.length;
     /** The UTF-8 byte offset in `data` where each line starts. */
-    this.starts = new Array(this.ends.length);
+    this.starts = new Array(n);
     /** @type {string[]} */
-    this.lines = new Array(this.ends.length);
+    this.lines = new Array(n);
+    const decoder = this.ascii ? undefined : new TextDecoder('utf-8', { fatal: true });
     let prev = 0;
-    if (this.ascii) {
-      for (let i = 0; i < this.ends.length; i++) {
-        const end = this.ends[i];
-        if (!(end >= prev && end <= data.length)) throw badEnd(i, end, data.length);
-        this.starts[i] = prev;
-        this.lines[i] = data.slice(prev, end);
-        prev = end;
-      }
-      return;
-    }
-    // One walk over the string: the byte offset of every code unit boundary we pass.
-    let byte = 0;
-    let at = 0; // string index of `byte`
-    let lineAt = 0;
-    const total = utf8Length(data);
-    for (let i = 0; i < this.ends.length; i++) {
+    for (let i = 0; i < n; i++) {
       const end = this.ends[i];
       if (!(end >= prev && end <= total)) throw badEnd(i, end, total);
-      while (byte < end) {
-        const c = data.charCodeAt(at);
-        if (c < 0x80) byte += 1;
-        else if (c < 0x800) byte += 2;
-        else if (c >= 0xd800 && c <= 0xdbff && (data.charCodeAt(at + 1) & 0xfc00) === 0xdc00) {
-          byte += 4;
-          at++;
-        } else byte += 3;
-        at++;
-      }
-      if (byte !== end) {
-        throw new RangeError(`line ${i} of the batch ends at byte ${end}, not on a character boundary`);
-      }
       this.starts[i] = prev;
-      this.lines[i] = data.slice(lineAt, at);
-      lineAt = at;
+      if (this.ascii) this.lines[i] = data.slice(prev, end);
+      else {
+        // A line whose ends cut a character does not decode.
+        if ((end < total && (raw[end] & 0xc0) === 0x80) || (raw[prev] & 0xc0) === 0x80) {
+          throw new RangeError(`line ${i} of the batch ends at byte ${end}, not on a character boundary`);
+        }
+        this.lines[i] = decoder.decode(raw.subarray(prev, end));
+      }
       prev = end;
     }
   }
@@ -130,24 +115,35 @@ function badEnd(i, end, len) {
   return new RangeError(`line ${i} of the batch ends at byte ${end}, which is not a line end in ${len} bytes`);
 }
 
-// Keys repeat from record to record: their bytes are kept (a few hundred at most).
-const KEYS = new Map();
+// Keys repeat from record to record: the head of an item (kind, key length, key) is made once
+// per kind and key and copied with one native call (a few hundred keys are kept at most).
+const HEADS = [new Map(), new Map(), new Map(), new Map(), new Map(), new Map(), new Map(), new Map(), new Map()];
+let heads = 0;
 
-/** The UTF-8 bytes of a key, cut to 65,535 bytes on a character boundary. */
-function keyBytes(key) {
-  let k = KEYS.get(key);
-  if (k !== undefined) return k;
-  k = encoder.encode(key);
+/** kind, key length (u16) and the UTF-8 key, cut to 65,535 bytes on a character boundary. */
+function itemHead(kind, key) {
+  const cache = HEADS[kind];
+  let h = cache.get(key);
+  if (h !== undefined) return h;
+  let k = encoder.encode(key);
   if (k.length > MAX_KEY) {
     let n = MAX_KEY;
     while (n > 0 && (k[n] & 0xc0) === 0x80) n--;
     k = k.subarray(0, n);
   }
+  h = new Uint8Array(3 + k.length);
+  h[0] = kind;
+  h[1] = k.length & 0xff;
+  h[2] = k.length >> 8;
+  h.set(k, 3);
   if (key.length <= 64) {
-    if (KEYS.size >= 512) KEYS.clear();
-    KEYS.set(key, k);
+    if (++heads > 1024) {
+      for (const m of HEADS) m.clear();
+      heads = 1;
+    }
+    cache.set(key, h);
   }
-  return k;
+  return h;
 }
 
 /** The records a pipeline makes from a batch, written straight into the output encoding. */
@@ -170,7 +166,7 @@ export class Records {
     if (this._batch !== undefined) {
       this._text = this._batch.lines[i];
       this._start = this._batch.starts[i];
-      this._ascii = this._batch.ascii || ASCII.test(this._text);
+      this._ascii = this._batch.ascii || this._text.length === this._batch.ends[i] - this._start;
     }
   }
 
@@ -196,11 +192,16 @@ export class Records {
 
   /** Start a record for the current line; add items with the builder's methods. */
   record() {
-    this._reserve(HEADER);
+    if (this._len + HEADER > this._buf.length) this._reserve(HEADER);
     const at = this._len;
-    this._view.setUint32(at, this._line, true);
-    this._buf.fill(0, at + 4, at + HEADER);
-    this._len += HEADER;
+    const buf = this._buf;
+    const line = this._line;
+    buf[at] = line & 0xff;
+    buf[at + 1] = (line >>> 8) & 0xff;
+    buf[at + 2] = (line >>> 16) & 0xff;
+    buf[at + 3] = line >>> 24;
+    for (let i = at + 4; i < at + HEADER; i++) buf[i] = 0;
+    this._len = at + HEADER;
     return new Record(this, at);
   }
 
@@ -241,33 +242,43 @@ export class Record {
   _head(kind, key, valueMax) {
     if (this._items >= MAX_ITEMS) return false;
     const out = this._out;
-    const k = key === '' ? undefined : keyBytes(key);
-    const klen = k === undefined ? 0 : k.length;
-    out._reserve(3 + klen + valueMax);
-    const buf = out._buf;
-    const p = out._len;
-    buf[p] = kind;
-    buf[p + 1] = klen & 0xff;
-    buf[p + 2] = klen >> 8;
-    if (klen > 16) buf.set(k, p + 3);
-    else for (let i = 0; i < klen; i++) buf[p + 3 + i] = k[i];
-    out._len += 3 + klen;
+    const h = itemHead(kind, key);
+    if (out._len + h.length + valueMax > out._buf.length) out._reserve(h.length + valueMax);
+    out._buf.set(h, out._len);
+    out._len += h.length;
     return true;
   }
 
   _done() {
-    this._items++;
-    this._out._view.setUint16(this._at + 13, this._items, true);
+    const n = ++this._items;
+    const buf = this._out._buf;
+    buf[this._at + 13] = n & 0xff;
+    buf[this._at + 14] = n >> 8;
     return this;
   }
 
   _inline(kind, key, value) {
     // A UTF-16 code unit is at most 3 bytes of UTF-8.
-    if (!this._head(kind, key, 4 + value.length * 3)) return this;
+    const n = value.length;
+    if (!this._head(kind, key, 4 + n * 3)) return this;
     const out = this._out;
-    const { written } = encoder.encodeInto(value, out._buf.subarray(out._len + 4));
-    out._view.setUint32(out._len, written, true);
-    out._len += 4 + written;
+    const buf = out._buf;
+    const p = out._len + 4;
+    let written = 0;
+    // Short ASCII values byte by byte (cheaper than a native call here); the rest natively.
+    if (n <= 32) {
+      for (; written < n; written++) {
+        const c = value.charCodeAt(written);
+        if (c >= 0x80) break;
+        buf[p + written] = c;
+      }
+    }
+    if (written < n) written = encoder.encodeInto(value, buf.subarray(p)).written;
+    buf[p - 4] = written & 0xff;
+    buf[p - 3] = (written >>> 8) & 0xff;
+    buf[p - 2] = (written >>> 16) & 0xff;
+    buf[p - 1] = written >>> 24;
+    out._len = p + written;
     return this._done();
   }
 
@@ -305,9 +316,18 @@ export class Record {
       bl = utf8Length(text, s, e);
     }
     if (!this._head(kind, key, 8)) return this;
-    out._view.setUint32(out._len, out._start + bs, true);
-    out._view.setUint32(out._len + 4, bl, true);
-    out._len += 8;
+    const at = out._start + bs;
+    const buf = out._buf;
+    const p = out._len;
+    buf[p] = at & 0xff;
+    buf[p + 1] = (at >>> 8) & 0xff;
+    buf[p + 2] = (at >>> 16) & 0xff;
+    buf[p + 3] = at >>> 24;
+    buf[p + 4] = bl & 0xff;
+    buf[p + 5] = (bl >>> 8) & 0xff;
+    buf[p + 6] = (bl >>> 16) & 0xff;
+    buf[p + 7] = bl >>> 24;
+    out._len = p + 8;
     return this._done();
   }
 
@@ -338,15 +358,37 @@ export class Record {
   }
 
   int(key, value) {
+    // A safe integer number is written without a bigint (they cost here).
+    if (key && typeof value === 'number' && Number.isSafeInteger(value)) return this._safeInt(INT, key, value);
     return this.field(key, value, 'int');
   }
 
   uint(key, value) {
+    if (key && typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return this._safeInt(UINT, key, value);
     return this.field(key, value, 'uint');
   }
 
   float(key, value) {
+    if (key && typeof value === 'number') return this._u64(FLOAT, key, value);
     return this.field(key, value, 'float');
+  }
+
+  _safeInt(kind, key, v) {
+    if (!this._head(kind, key, 8)) return this;
+    const hi = Math.floor(v / 4294967296); // two's complement: the low word is never negative
+    const lo = v - hi * 4294967296;
+    const buf = this._out._buf;
+    const p = this._out._len;
+    buf[p] = lo & 0xff;
+    buf[p + 1] = (lo >>> 8) & 0xff;
+    buf[p + 2] = (lo >>> 16) & 0xff;
+    buf[p + 3] = lo >>> 24;
+    buf[p + 4] = hi & 0xff;
+    buf[p + 5] = (hi >>> 8) & 0xff;
+    buf[p + 6] = (hi >>> 16) & 0xff;
+    buf[p + 7] = (hi >>> 24) & 0xff;
+    this._out._len = p + 8;
+    return this._done();
   }
 
   bool(key, value) {
@@ -354,6 +396,7 @@ export class Record {
   }
 
   text(key, value) {
+    if (key && typeof value === 'string') return this._inline(TEXT, key, value);
     return this.field(key, value, 'text');
   }
 
