@@ -267,3 +267,49 @@ async fn crashes_older_than_the_window_no_longer_count() {
         .await;
     assert_eq!(st.crashes, 3);
 }
+
+/// A guest whose linear memory creeps up with every call (as guests built with componentize-py
+/// or componentize-js do: they never free a pipeline's output or an import's result) gets a
+/// fresh instance between calls before it reaches its cap: no crash, no error, no lost tick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowly_leaking_guest_is_recycled_between_calls_not_crashed() {
+    let h = Harness::new();
+    h.conf(
+        "leaky",
+        "interval = \"50ms\"\n[limits]\nmemory = \"24MiB\"\n[config]\nper_call_mib = 2\n",
+    );
+    let file = h.install("membomb", "leaky");
+    h.sup.upsert(&file).await;
+    let st = h
+        .wait_for("leaky", Duration::from_secs(60), |s| {
+            s.recycles >= 3 && s.points >= 30
+        })
+        .await;
+    assert_eq!(
+        (st.state, st.crashes, st.errors),
+        (PluginState::Running, 0, 0),
+        "{st:#?}"
+    );
+    assert_eq!(
+        st.points, st.calls,
+        "every call delivered its point: {st:#?}"
+    );
+    assert!(st.memory_peak_bytes <= 24 << 20, "{st:#?}");
+    // Each instance held at most 75% of the cap before it was replaced, and started over.
+    let held: Vec<i64> = h
+        .out
+        .points()
+        .iter()
+        .filter(|p| p.measurement() == "leaky" || p.measurement() == "membomb")
+        .filter_map(|p| match p.field("held_mib") {
+            Some(sandkit_io::FieldValue::Int(n)) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    assert!(held.len() >= 20, "{held:?}");
+    assert!(held.iter().all(|&n| n <= 18), "{held:?}");
+    assert!(
+        held.windows(2).any(|w| w[1] < w[0]),
+        "instances started over: {held:?}"
+    );
+}

@@ -796,3 +796,47 @@ fn python_examples_run_in_the_cli() {
         "{out}"
     );
 }
+
+/// componentize-py 0.25 never frees what `process` returns: a Python pipeline's linear memory
+/// grows by about its output's bytes every call. The host replaces the instance between calls
+/// when it passes 75% of its cap, so a long run loses nothing and crashes nothing (before, 3M
+/// logfmt lines reached the cap and crashed).
+#[test]
+fn a_python_pipeline_that_leaks_its_outputs_is_recycled_not_killed() {
+    use std::io::Write;
+    let t = tempfile::tempdir().unwrap();
+    let conf = t.path().join("conf.toml");
+    std::fs::write(&conf, "[limits]\nmemory = \"40MiB\"\n").unwrap();
+    let line = format!("t:host=h1 s:msg={}\n", "x".repeat(200));
+    let n = 100_000;
+    let input = line.repeat(n);
+    let mut child = Command::new(sandkit_tests::sandkit_bin())
+        .args(["pipeline", "test", "-c"])
+        .arg(&conf)
+        .arg(sandkit_tests::wasm("pyrecwriter"))
+        .env("RUST_BACKTRACE", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let summary = err.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with(&format!("# {n} lines, {n} records, 0 lines not processed,")),
+        "{summary}"
+    );
+    assert!(summary.contains(" 0 crashes,"), "{summary}");
+    let recycles: u64 = summary
+        .rsplit(", ")
+        .next()
+        .and_then(|s| s.strip_suffix(" recycles"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no recycles in {summary}"));
+    assert!(recycles >= 1, "{summary}");
+}

@@ -70,6 +70,17 @@ pub struct Limiter {
     memory_now: u64,
 }
 
+impl Limiter {
+    /// Linear memory now, in bytes (it never shrinks).
+    pub fn memory_now(&self) -> u64 {
+        self.memory_now
+    }
+
+    pub fn memory_cap(&self) -> u64 {
+        self.memory_cap
+    }
+}
+
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,

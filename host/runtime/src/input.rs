@@ -144,7 +144,10 @@ impl InputRegistry {
             let mut st = lock(&entry.status);
             st.memory_peak_bytes = st.memory_peak_bytes.max(peak);
         }
-        if !matches!(&result, Err(e) if e.is_crash()) {
+        if inst.should_recycle() && !matches!(&result, Err(e) if e.is_crash()) {
+            // Near its memory cap: the next request gets a fresh instance.
+            inst.note_recycle(&entry.status);
+        } else if !matches!(&result, Err(e) if e.is_crash()) {
             // A trapped instance cannot be entered again; any other outcome keeps it.
             *slot = Some(inst);
         }

@@ -106,6 +106,16 @@ fn describe_error(e: &wasmtime::Error) -> String {
     format!("[{kind}] {text}")
 }
 
+/// The share of its memory cap (percent) past which an instance is replaced between calls
+/// (see [`Instance::should_recycle`]).
+pub const RECYCLE_PERCENT: u64 = 75;
+
+fn lock_status(
+    m: &Mutex<crate::status::PluginStatus>,
+) -> std::sync::MutexGuard<'_, crate::status::PluginStatus> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Instance {
     /// Instantiate `plugin` in a fresh store with the grants and limits of `config`.
     ///
@@ -213,6 +223,30 @@ impl Instance {
     /// Largest linear memory this instance has had, in bytes.
     pub fn memory_peak(&self) -> u64 {
         self.store.data().limiter.memory_peak
+    }
+
+    /// Whether this instance should be replaced by a fresh one before its next call: its
+    /// linear memory (which never shrinks) passed [`RECYCLE_PERCENT`] of the cap. Some guest
+    /// toolchains never free what an export returns or an import hands them (componentize-py
+    /// 0.25 and componentize-js 0.23 leak about the bytes of every pipeline output), so a
+    /// healthy guest would otherwise creep up to its cap and be killed mid-call, as a crash.
+    /// Replacing it between calls loses no line and no point; the plugin's `state` survives,
+    /// its in-memory variables do not (init runs again).
+    pub fn should_recycle(&self) -> bool {
+        let l = &self.store.data().limiter;
+        l.memory_now() * 100 > l.memory_cap() * RECYCLE_PERCENT
+    }
+
+    /// Note a recycle in the status and the log.
+    pub fn note_recycle(&self, status: &Mutex<crate::status::PluginStatus>) {
+        let l = &self.store.data().limiter;
+        lock_status(status).recycles += 1;
+        tracing::info!(
+            plugin = %self.plugin,
+            memory = l.memory_now(),
+            cap = l.memory_cap(),
+            "runtime.recycle the instance's linear memory passed {RECYCLE_PERCENT}% of its cap after a call; the next call runs on a fresh instance"
+        );
     }
 
     /// Fuel of the last call; 0 on the pipeline engine, which does not meter fuel.

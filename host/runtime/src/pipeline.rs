@@ -439,6 +439,11 @@ impl PipelineRunner {
         let sub = &data[bytes.clone()];
         let result = inst.process(source, sub, &sub_ends).await;
         let peak = inst.memory_peak();
+        if result.is_ok() && inst.should_recycle() {
+            // Its output is out of the instance already: the next call gets a fresh one.
+            inst.note_recycle(&entry.status);
+            self.current = None;
+        }
         match result {
             Ok(report) => {
                 {

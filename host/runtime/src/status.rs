@@ -102,6 +102,9 @@ pub struct PluginStatus {
     pub records: u64,
     /// Log lines (host-log, stdout, stderr) dropped by the plugin's log rate limit.
     pub log_suppressed: u64,
+    /// Instances replaced after a call because their linear memory passed
+    /// [`crate::instance::RECYCLE_PERCENT`] of the cap (not crashes).
+    pub recycles: u64,
     /// Fuel of completed calls (collectors; pipelines run without fuel metering).
     pub fuel_used: u64,
     /// CPU time of completed `process` calls, in microseconds (pipelines).
@@ -154,6 +157,7 @@ impl PluginStatus {
             http_refused: 0,
             records: 0,
             log_suppressed: 0,
+            recycles: 0,
             fuel_used: 0,
             cpu_us: 0,
             memory_peak_bytes: 0,

@@ -717,6 +717,7 @@ impl PluginTask {
                 let elapsed = Instant::now().saturating_duration_since(start);
                 let next = (elapsed.as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
                 tick = (tick + 1).max(next);
+                let recycle = result.is_ok() && inst.should_recycle();
                 match result {
                     Ok(report) => self.deliver(report).await,
                     Err(e) if e.is_crash() => break e,
@@ -726,6 +727,11 @@ impl PluginTask {
                         st.last_error = Some(e.to_string());
                         tracing::warn!(plugin = %self.name(), error = %e, "runtime.collect error");
                     }
+                }
+                if recycle {
+                    inst.note_recycle(&self.status);
+                    drop(inst);
+                    continue 'instance;
                 }
             };
             drop(inst);

@@ -596,12 +596,13 @@ pub async fn pipeline_test(
     }
     let st = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
     eprintln!(
-        "# {total} lines, {records} records, {failed} lines not processed, {} calls, {} crashes, {:?} wall, {} µs CPU in process calls, memory peak {} KiB",
+        "# {total} lines, {records} records, {failed} lines not processed, {} calls, {} crashes, {:?} wall, {} µs CPU in process calls, memory peak {} KiB, {} recycles",
         st.calls,
         st.crashes,
         start.elapsed(),
         st.cpu_us,
-        st.memory_peak_bytes / 1024
+        st.memory_peak_bytes / 1024,
+        st.recycles
     );
     Ok(())
 }

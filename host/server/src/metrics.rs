@@ -184,7 +184,7 @@ fn plugins(out: &mut String, state: &ServerState) {
         "1 when the plugin was disabled after too many crashes",
         per(&|p| f64::from(u8::from(p.state == PluginState::Disabled))),
     );
-    let counters: [Counter<'_, sandkit_runtime::PluginStatus, f64>; 13] = [
+    let counters: [Counter<'_, sandkit_runtime::PluginStatus, f64>; 14] = [
         (
             "calls",
             "completed calls (collect, or process for pipelines)",
@@ -228,6 +228,11 @@ fn plugins(out: &mut String, state: &ServerState) {
             "log_suppressed",
             "guest log lines dropped by the plugin's log rate limit",
             &|p| p.log_suppressed as f64,
+        ),
+        (
+            "recycles",
+            "instances replaced after a call because their memory neared the cap",
+            &|p| p.recycles as f64,
         ),
         ("fuel_used", "fuel of completed calls (collectors)", &|p| {
             p.fuel_used as f64
