@@ -1,6 +1,9 @@
 // Types of @sandkit/sdk: every type of the contract (wit/plugin.wit, sandkit:plugin@0.1.1) as
 // the SDK presents it.
 
+/** An object of string keys (the SDK's `Record` class is a pipeline record). */
+type Dict<K extends string, V> = { [P in K]: V };
+
 /** Where a point goes on the gateway: `/v1/write/{category}` (WIT enum `category`). */
 export type Category =
   | 'metric'
@@ -63,13 +66,13 @@ export declare class Point {
   category: Category;
   /** Add a tag; the value is turned into text with String(). */
   tag(key: string, value: unknown): this;
-  tagsFrom(tags: Record<string, unknown> | Map<string, unknown>): this;
+  tagsFrom(tags: Dict<string, unknown> | Map<string, unknown>): this;
   /**
    * Add a field; its kind is inferred unless given: number -> float, bigint -> int (uint above
    * the int64 range), boolean -> bool, string -> text. Errors name the field.
    */
   field(key: string, value: FieldValue, kind?: FieldKindName): this;
-  fieldsFrom(fields: Record<string, FieldValue> | Map<string, FieldValue>): this;
+  fieldsFrom(fields: Dict<string, FieldValue> | Map<string, FieldValue>): this;
   /** A 64-bit signed int field (a bigint or an integer number; out of range throws RangeError). */
   int(key: string, value: Whole): this;
   /** A 64-bit unsigned int field. */
@@ -94,12 +97,12 @@ export declare class ConfigError extends Error {}
 
 /** The plugin's `[config]` table with typed getters (without a default a missing key throws). */
 export declare class Config {
-  constructor(values?: Record<string, unknown>, prefix?: string);
+  constructor(values?: Dict<string, unknown>, prefix?: string);
   static fromJson(text: string): Config;
   has(key: string): boolean;
   get(key: string, dflt?: unknown): unknown;
   keys(): string[];
-  toObject(): Record<string, unknown>;
+  toObject(): Dict<string, unknown>;
   /** Refuse keys the plugin does not know. */
   checkKeys(allowed: string[]): void;
   str(key: string): string;
@@ -153,7 +156,7 @@ export interface MeasurementSpec {
   description?: string;
   category?: Category | string;
   /** tag name -> description, or [name, description] pairs. */
-  tags?: Record<string, string> | [string, string][];
+  tags?: Dict<string, string> | [string, string][];
   fields?: (
     | { name: string; kind?: FieldKindName; unit?: string; description?: string }
     | [name: string, kind?: FieldKindName, unit?: string, description?: string]
@@ -340,14 +343,14 @@ export declare namespace log {
 
 /** A small key-value store per plugin that outlives an instance. */
 export declare namespace state {
-  function get(key: string): Uint8Array | undefined;
-  function getText(key: string): string | undefined;
+  export function get(key: string): Uint8Array | undefined;
+  export function getText(key: string): string | undefined;
   /** Throws StateError past the plugin's cap. */
-  function set(key: string, value: Uint8Array | ArrayBuffer | string): void;
-  function del(key: string): void;
+  export function set(key: string, value: Uint8Array | ArrayBuffer | string): void;
+  export function del(key: string): void;
   export { del as delete };
-  function getJson<T = unknown>(key: string, dflt?: T): T;
-  function setJson(key: string, value: unknown): void;
+  export function getJson<T = unknown>(key: string, dflt?: T): T;
+  export function setJson(key: string, value: unknown): void;
 }
 
 /** Files the plugin's config grants, read by the host (throws FileError). */
@@ -357,7 +360,7 @@ export declare namespace files {
   function listDir(path: string): string[];
 }
 
-export type Headers = [string, string][] | Record<string, string> | Map<string, string>;
+export type Headers = [string, string][] | Dict<string, string> | Map<string, string>;
 export interface RequestOptions {
   headers?: Headers;
   body?: string | Uint8Array | ArrayBuffer;

@@ -2,6 +2,9 @@
 import type { Batch, DecodedRecord, Point, PluginInfo, FsUsage } from './index.js';
 export { Batch, decode } from './index.js';
 
+/** An object of string keys (the SDK's `Record` class is a pipeline record). */
+type Dict<K extends string, V> = { [P in K]: V };
+
 export interface TestRequest {
   method: string;
   url: string;
@@ -16,7 +19,7 @@ export interface TestResponse {
 }
 export interface TestHostOptions {
   /** path -> content, for files.read and files.listDir. */
-  files?: Record<string, string | Uint8Array>;
+  files?: Dict<string, string | Uint8Array>;
   /** Answers http.fetch; without it every request is refused. Throw HttpError for errors. */
   http?: (req: TestRequest) => TestResponse;
   /** Bytes of state (keys + values + 64 per key); default 1 MiB. */
@@ -42,7 +45,7 @@ export declare class TestHost {
 export declare class Loaded {
   readonly host: TestHost;
   readonly info: PluginInfo;
-  init(config?: Record<string, unknown>): void;
+  init(config?: Dict<string, unknown>): void;
   /** One collect; the points it emitted. Throws PluginError as the host would log it. */
   collect(): Point[];
   handle(body: string | Uint8Array, contentType?: string): Point[];
@@ -53,7 +56,7 @@ export declare class Loaded {
 
 export interface LoadOptions {
   host?: TestHost;
-  config?: Record<string, unknown>;
+  config?: Dict<string, unknown>;
   /** Call init (default true). */
   init?: boolean;
 }
