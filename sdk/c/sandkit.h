@@ -1857,9 +1857,9 @@ static bool sk__outcome(int rc, const char *what, sk__wstring *err) {
     return false;
 }
 
+/* sk_collect and sk_handle are required by their worlds (a missing one is a link error that
+ * names it); sk_init is optional, and a pipeline defines one of its two functions. */
 int sk_init(const sk_json *config) __attribute__((weak));
-int sk_collect(void) __attribute__((weak));
-int sk_handle(sk_str content_type, sk_bytes body) __attribute__((weak));
 int sk_process_line(sk_records *out, sk_str line) __attribute__((weak));
 int sk_process(sk_records *out, const sk_batch *batch) __attribute__((weak));
 
@@ -1949,7 +1949,7 @@ bool exports_collector_init(collector_string_t *config, collector_string_t *err)
 }
 bool exports_collector_collect(collector_string_t *err) {
     sk__begin();
-    int rc = sk_collect ? sk_collect() : sk_fail("this collector defines no sk_collect");
+    int rc = sk_collect();
     if (rc == SK_OK && !sk__misused) sk__flush();
     bool ok = sk__outcome(rc, "collect", err);
     sk__end();
@@ -1964,7 +1964,7 @@ bool exports_input_handle(input_string_t *content_type, input_list_u8_t *body, i
     sk__begin();
     sk_str ct = {sk__take(content_type), content_type->len};
     sk_bytes b = sk__take_bytes(body);
-    int rc = sk_handle ? sk_handle(ct, b) : sk_fail("this input defines no sk_handle");
+    int rc = sk_handle(ct, b);
     if (rc == SK_OK && !sk__misused) sk__flush();
     bool ok = sk__outcome(rc, "handle", err);
     sk__end();
