@@ -1719,7 +1719,7 @@ int sk_list_dir(const char *path, sk_strs *out) {
     const char **items = (const char **)sk_alloc((names.len + 1) * sizeof(char *));
     for (size_t i = 0; i < names.len; i++) items[i] = sk__take(&names.ptr[i]);
     items[names.len] = NULL;
-    free(names.ptr);
+    if (names.len) free(names.ptr); /* an empty list's pointer may dangle */
     out->items = items;
     out->len = names.len;
     return SK_OK;
@@ -1787,7 +1787,7 @@ int sk_http_fetch(const sk_http_request *req, sk_http_response *out) {
         out->headers[i].name = sk__take(&resp.headers.ptr[i].f0);
         out->headers[i].value = sk__take(&resp.headers.ptr[i].f1);
     }
-    free(resp.headers.ptr);
+    if (resp.headers.len) free(resp.headers.ptr);
     out->body = sk__take_bytes(&resp.body);
     return SK_OK;
 }

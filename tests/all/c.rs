@@ -768,6 +768,7 @@ async fn the_files_import_keeps_to_the_grants_in_c() {
         format!("{os}/secret"),
         "/proc/loadavg".to_string(),
         "/proc/self/environ".to_string(),
+        format!("{gs}/sub/"),
     ];
     let list: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
     h.conf(
@@ -824,6 +825,14 @@ async fn the_files_import_keeps_to_the_grants_in_c() {
         e.contains("kernel view") && e.contains("kernel_paths"),
         "{e}"
     );
+    // An empty list from the host (its pointer dangles, as the canonical ABI allows) is freed
+    // without a crash.
+    assert_eq!(
+        by_path(&paths[7]).field("entries"),
+        Some(&FieldValue::Int(0))
+    );
+    let st = h.sup.status("cf").unwrap();
+    assert_eq!((st.crashes, st.errors), (0, 0), "{st:#?}");
     assert!(!points.iter().any(|p| format!("{p:?}").contains("s3cret")));
 }
 
