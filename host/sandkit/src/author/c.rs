@@ -164,3 +164,42 @@ pub(crate) fn componentize(mut module: Vec<u8>, world: World) -> Result<Vec<u8>>
         )?
         .encode()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_is_the_c_files_of_its_directory() {
+        let t = tempfile::tempdir().unwrap();
+        let e = sources(t.path()).unwrap_err().to_string();
+        assert!(e.contains("no .c file") && e.contains("--lang c"), "{e}");
+        for f in ["b.c", "a.c", "notes.txt", "a.h"] {
+            std::fs::write(t.path().join(f), "").unwrap();
+        }
+        std::fs::create_dir(t.path().join("dir.c")).unwrap();
+        let names: Vec<String> = sources(t.path())
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a.c", "b.c"]);
+    }
+
+    #[test]
+    fn what_is_not_a_wasm_module_is_refused_with_a_message() {
+        let e = componentize(b"not wasm".to_vec(), World::Collector).unwrap_err();
+        assert!(format!("{e:#}").contains("magic header"), "{e:#}");
+    }
+
+    #[test]
+    fn the_scaffold_stages_the_sdk() {
+        let t = tempfile::tempdir().unwrap();
+        scaffold(t.path(), "hello", World::Pipeline).unwrap();
+        let app = std::fs::read_to_string(t.path().join("app.c")).unwrap();
+        assert!(app.contains("SK_PLUGIN(\"hello\"") && app.contains("sk_process_line"));
+        for (path, _) in sdk_files::C_SDK {
+            assert!(t.path().join(STAGE).join(path).is_file(), "{path}");
+        }
+    }
+}
