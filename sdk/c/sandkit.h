@@ -192,8 +192,8 @@ sk_point *sk_text(sk_point *p, const char *key, const char *value);
 sk_point *sk_text_n(sk_point *p, const char *key, const char *value, size_t len);
 sk_point *sk_time_ns(sk_point *p, int64_t ns);
 sk_point *sk_with_category(sk_point *p, sk_category category);
-/* Send the point: points go to the host in chunks of 256 and when the call returns (a call
- * that fails sends none of the points of its last chunk). Do not touch `p` afterwards. */
+/* Send the point: points go to the host in chunks of 256 and when the call returns; the host
+ * keeps the points of a call only when it succeeds. Do not touch `p` afterwards. */
 void sk_emit(sk_point *p);
 
 /* ---- records (pipeline) ------------------------------------------------------------------ */
