@@ -113,6 +113,7 @@ lint: deps
 	cd sdk/rust && cargo fmt --check
 	cargo clippy --release --workspace --all-targets -- -D warnings
 	cd guests && CARGO_TARGET_DIR=$(GUEST_TARGET_DIR) cargo clippy --release --target wasm32-wasip2 -- -D warnings
+	bash scripts/c-bindings.sh --check
 
 ## test: everything needed, then the whole suite (host unit + integration tests, guest unit tests, lint)
 test: build lint test-deps
