@@ -50,7 +50,7 @@ pydeps:
 
 ## pyguests: build the Python guests with `sandkit plugin build` (cached by content)
 pyguests: host pydeps
-	SANDKIT_BIN=$(BIN) SANDKIT_COMPONENTIZE_PY=$(COMPONENTIZE_PY) bash scripts/python-guests.sh
+	SANDKIT_BIN=$(BIN) SANDKIT_COMPONENTIZE_PY=$(COMPONENTIZE_PY) bash scripts/plugin-guests.sh python
 
 ## jsdeps: the JavaScript toolchain of JS/TS guests, in a directory outside the clone (again
 ## only when its lock differs from sdk/js/toolchain/package-lock.json)
@@ -62,7 +62,7 @@ jsdeps:
 
 ## jsguests: build the JavaScript/TypeScript guests with `sandkit plugin build` (cached by content)
 jsguests: host jsdeps
-	SANDKIT_BIN=$(BIN) SANDKIT_JS_TOOLCHAIN=$(JS_TOOLCHAIN) bash scripts/js-guests.sh
+	SANDKIT_BIN=$(BIN) SANDKIT_JS_TOOLCHAIN=$(JS_TOOLCHAIN) bash scripts/plugin-guests.sh js
 
 ## cdeps: the C toolchain of C guests (Debian's clang 19 for wasm32-wasi, its linker, wasi-libc
 ## and the compiler runtime); `sandkit plugin build` makes the component itself
@@ -74,7 +74,7 @@ cdeps:
 
 ## cguests: build the C guests (guests/c, guests/c-testing) with `sandkit plugin build` (cached by content)
 cguests: host cdeps
-	SANDKIT_BIN=$(BIN) bash scripts/c-guests.sh
+	SANDKIT_BIN=$(BIN) bash scripts/plugin-guests.sh c
 
 ## guests: build every guest component and copy them to build/wasm
 guests: deps
