@@ -204,6 +204,126 @@ impl Harness {
     ) -> PluginStatus {
         self.wait_for(name, timeout, |s| s.state == state).await
     }
+
+    /// Wait until the capture output holds `n` points of `measurement` (status counts a point
+    /// before the writer delivers it).
+    ///
+    /// # Panics
+    /// After 60 s.
+    pub async fn wait_points(&self, measurement: &str, n: usize) {
+        let start = Instant::now();
+        loop {
+            let have = self.times(measurement).len();
+            if have >= n {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{have} {measurement} points after 60 s, waiting for {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The HTTP check every guest language's fault guest (`pyfaults`, `jsfaults`, `cfaults`: mode
+/// `http`, one `http` point per URL with `url`, `status`, `bytes`, `type` or the error `kind`)
+/// must pass: an allowlisted target answers (and gets the header `x-test: GUEST`), another is
+/// refused without a connection, a response past the cap is `too-large`, a bad URL
+/// `invalid-request`; no crash, no error of the call.
+///
+/// # Panics
+/// When the guest does otherwise.
+pub async fn guest_http_keeps_to_the_allowlist(guest: &str) {
+    use sandkit_io::FieldValue;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let marker = format!("x-test: {guest}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let marker = marker.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let body = if req.starts_with("GET /big") {
+                    "x".repeat(100_000)
+                } else if req.contains(&marker) {
+                    "hello".to_string()
+                } else {
+                    "no header".to_string()
+                };
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            });
+        }
+    });
+    let closed = free_port();
+    let urls = [
+        format!("http://{addr}/hello"),
+        format!("http://127.0.0.1:{closed}/x"),
+        format!("http://{addr}/big"),
+        "ftp://example/".to_string(),
+    ];
+    let list: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
+    let h = Harness::new();
+    // One collect (a long interval): what counts is what each request gives.
+    h.conf(
+        "web",
+        &format!(
+            "interval = \"1h\"\n[sandbox]\nhttp = [\"{addr}\"]\nhttp_max_response = \"64KiB\"\n\
+             [config]\nmode = \"http\"\nurls = [{}]\n",
+            list.join(", ")
+        ),
+    );
+    let f = h.install(guest, "web");
+    h.sup.upsert(&f).await;
+    h.wait_points("http", urls.len()).await;
+    let points = h.out.points();
+    let of = |u: &str| {
+        points
+            .iter()
+            .find(|p| p.field("url") == Some(&FieldValue::Text(u.to_string())))
+            .unwrap_or_else(|| panic!("{guest}: no point for {u}"))
+            .clone()
+    };
+    let hello = of(&urls[0]);
+    assert_eq!(
+        hello.field("status"),
+        Some(&FieldValue::Int(200)),
+        "{guest}: {hello:?}"
+    );
+    assert_eq!(
+        hello.field("bytes"),
+        Some(&FieldValue::Int(5)),
+        "{guest}: the header went out"
+    );
+    assert_eq!(
+        hello.field("type"),
+        Some(&FieldValue::Text("text/plain".into()))
+    );
+    let kind = |u: &str| match of(u).field("kind") {
+        Some(FieldValue::Text(k)) => k.clone(),
+        other => panic!("{guest}: {u}: {other:?}"),
+    };
+    assert_eq!(kind(&urls[1]), "refused", "{guest}: not on the allowlist");
+    assert_eq!(kind(&urls[2]), "too-large", "{guest}");
+    assert_eq!(kind(&urls[3]), "invalid-request", "{guest}");
+    let st = h.sup.status("web").expect("its status");
+    assert_eq!((st.crashes, st.errors), (0, 0), "{guest}: {st:#?}");
 }
 
 impl Default for Harness {

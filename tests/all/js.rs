@@ -11,22 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// Wait until the capture output holds `n` points of `measurement`.
-async fn wait_points(h: &Harness, measurement: &str, n: usize) {
-    let start = std::time::Instant::now();
-    loop {
-        let have = h.times(measurement).len();
-        if have >= n {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "{have} {measurement} points after 120 s, waiting for {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The `jsfaults` guest installed as `name` with `[config] mode = mode` (and extra conf).
 fn fault(h: &Harness, name: &str, mode: &str, extra: &str) {
     h.conf(
@@ -106,7 +90,7 @@ async fn js_faults_are_contained_like_rust_ones() {
     let ticker = h
         .wait_for("ticker", Duration::from_secs(60), |s| s.calls >= 12)
         .await;
-    wait_points(&h, "ticker", 10).await;
+    h.wait_points("ticker", 10).await;
     assert_eq!(
         (ticker.state, ticker.crashes),
         (PluginState::Running, 0),
@@ -165,7 +149,7 @@ async fn js_log_floods_are_rate_limited() {
     let ticker = h
         .wait_for("ticker", Duration::from_secs(60), |s| s.calls >= 12)
         .await;
-    wait_points(&h, "ticker", 10).await;
+    h.wait_points("ticker", 10).await;
     assert_eq!((ticker.state, ticker.crashes), (PluginState::Running, 0));
     let times = h.times("ticker");
     let max_gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
@@ -208,7 +192,7 @@ async fn js_files_keep_to_the_grants() {
     );
     let f = h.install("jsfaults", "jf");
     h.sup.upsert(&f).await;
-    wait_points(&h, "files", paths.len()).await;
+    h.wait_points("files", paths.len()).await;
     let points = h.out.points();
     let by_path = |p: &str| {
         points
@@ -242,95 +226,11 @@ async fn js_files_keep_to_the_grants() {
     assert_eq!((st.crashes, st.errors), (0, 0), "{st:#?}");
 }
 
-/// Outgoing HTTP from JavaScript: an allowlisted target answers (with the header sent), another
-/// is refused without a connection, a response past the cap is `too-large`, a bad URL
-/// `invalid-request`; each error kind reaches the plugin as an HttpError. One collect (a long
-/// interval): the point is what each request gives, not the schedule.
+/// Outgoing HTTP from JavaScript keeps to the allowlist (see
+/// [`sandkit_tests::guest_http_keeps_to_the_allowlist`]).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_http_keeps_to_the_allowlist() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let n = s.read(&mut buf).await.unwrap_or(0);
-                let req = String::from_utf8_lossy(&buf[..n]).to_string();
-                let body = if req.starts_with("GET /big") {
-                    "x".repeat(100_000)
-                } else if req.contains("x-test: jsfaults") {
-                    "hello".to_string()
-                } else {
-                    "no header".to_string()
-                };
-                let _ = s
-                    .write_all(
-                        format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
-                            body.len()
-                        )
-                        .as_bytes(),
-                    )
-                    .await;
-            });
-        }
-    });
-    let closed = sandkit_tests::free_port();
-    let urls = [
-        format!("http://{addr}/hello"),
-        format!("http://127.0.0.1:{closed}/x"),
-        format!("http://{addr}/big"),
-        "ftp://example/".to_string(),
-    ];
-    let list: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
-    let h = Harness::new();
-    h.conf(
-        "web",
-        &format!(
-            "interval = \"1h\"\n[sandbox]\nhttp = [\"{addr}\"]\nhttp_max_response = \"64KiB\"\n\
-             [config]\nmode = \"http\"\nurls = [{}]\n",
-            list.join(", ")
-        ),
-    );
-    let f = h.install("jsfaults", "web");
-    h.sup.upsert(&f).await;
-    wait_points(&h, "http", urls.len()).await;
-    let points = h.out.points();
-    let of = |u: &str| {
-        points
-            .iter()
-            .find(|p| p.field("url") == Some(&FieldValue::Text(u.to_string())))
-            .unwrap_or_else(|| panic!("no point for {u}"))
-            .clone()
-    };
-    let hello = of(&urls[0]);
-    assert_eq!(
-        hello.field("status"),
-        Some(&FieldValue::Int(200)),
-        "{hello:?}"
-    );
-    assert_eq!(
-        hello.field("bytes"),
-        Some(&FieldValue::Int(5)),
-        "the header went out"
-    );
-    assert_eq!(
-        hello.field("type"),
-        Some(&FieldValue::Text("text/plain".into()))
-    );
-    let kind = |u: &str| match of(u).field("kind") {
-        Some(FieldValue::Text(k)) => k.clone(),
-        other => panic!("{u}: {other:?}"),
-    };
-    assert_eq!(kind(&urls[1]), "refused", "not on the allowlist");
-    assert_eq!(kind(&urls[2]), "too-large");
-    assert_eq!(kind(&urls[3]), "invalid-request");
-    let st = h.sup.status("web").unwrap();
-    assert_eq!((st.crashes, st.errors), (0, 0), "{st:#?}");
+    sandkit_tests::guest_http_keeps_to_the_allowlist("jsfaults").await;
 }
 
 /// `sandkit ARGS` in `dir` with `input` on its stdin and `env`; its stdout, or a panic naming

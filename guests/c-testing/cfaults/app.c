@@ -58,7 +58,7 @@ __attribute__((noinline)) static uint64_t dive(uint64_t depth) {
 
 static void get(const char *url, size_t i) {
     sk_point *p = sk_text(sk_tag(sk_point_new("http"), "i", sk_sprintf("%zu", i)), "url", url);
-    sk_header h = {"x-test", "pyfaults"};
+    sk_header h = {"x-test", "cfaults"};
     sk_http_request req = {"GET", url, &h, 1, NULL, 0, 2000};
     sk_http_response r;
     if (sk_http_fetch(&req, &r)) {
