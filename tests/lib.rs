@@ -332,6 +332,63 @@ impl Default for Harness {
     }
 }
 
+/// `sandkit ARGS` run in `dir` with `env` added (and RUST_BACKTRACE off, for readable errors).
+///
+/// # Panics
+/// When the binary cannot be run.
+pub fn sandkit_cli(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(sandkit_bin());
+    cmd.args(args).current_dir(dir).env("RUST_BACKTRACE", "0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the sandkit binary runs")
+}
+
+/// The stdout of a command that must have succeeded.
+///
+/// # Panics
+/// When it failed: the panic names `what` and holds its stderr.
+pub fn ok_output(what: &str, o: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{what} failed: {err}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// As [`sandkit_cli`], with `input` on its stdin: its stdout and stderr.
+///
+/// # Panics
+/// When it fails (the panic names `what` and holds its stderr).
+pub fn sandkit_cli_stdin(
+    what: &str,
+    dir: &Path,
+    args: &[&str],
+    input: &[u8],
+    env: &[(&str, &Path)],
+) -> (String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut cmd = std::process::Command::new(sandkit_bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("the sandkit binary runs");
+    let mut stdin = child.stdin.take().expect("its stdin");
+    let input = input.to_vec();
+    // Written from a thread: a large input and a large output would block each other.
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let o = child.wait_with_output().expect("it ends");
+    let _ = writer.join();
+    let out = ok_output(what, &o);
+    (out, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
 /// Poll `f` every 20 ms for up to `secs` seconds; whether it came true.
 pub async fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + Duration::from_secs(secs);

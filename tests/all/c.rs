@@ -34,39 +34,6 @@ fn clang() -> Option<PathBuf> {
     found
 }
 
-fn sandkit(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(sandkit_tests::sandkit_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap()
-}
-
-fn ok_output(what: &str, o: &std::process::Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{what} failed: {err}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// `sandkit ARGS` in `dir` with `input` on its stdin; its stdout and stderr.
-fn sandkit_stdin(what: &str, dir: &Path, args: &[&str], input: &[u8]) -> (String, String) {
-    use std::io::Write;
-    let mut child = Command::new(sandkit_tests::sandkit_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let o = child.wait_with_output().unwrap();
-    let out = ok_output(what, &o);
-    (out, String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
 /// `sandkit plugin new --lang c` scaffolds a project in each world that `sandkit plugin build`
 /// turns into a component `plugin test`/`pipeline test` run, doing what the Python and Rust
 /// scaffolds do; a missing toolchain is an error that names the Debian packages.
@@ -82,13 +49,13 @@ fn c_plugin_new_build_and_test_in_every_world() {
         ("lvl", "pipeline"),
         ("sizes", "input"),
     ] {
-        ok_output(
+        sandkit_tests::ok_output(
             "plugin new",
             &sandkit(d, &["plugin", "new", name, "--lang", "c", "--world", world]),
         );
         assert!(d.join(name).join(".sandkit/c/sandkit.h").exists());
         let o = sandkit(d, &["plugin", "build", name]);
-        ok_output("plugin build", &o);
+        sandkit_tests::ok_output("plugin build", &o);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(&format!("(c {world},")), "{err}");
         let size = std::fs::metadata(d.join(name).join(format!("{name}.wasm")))
@@ -96,7 +63,7 @@ fn c_plugin_new_build_and_test_in_every_world() {
             .len();
         assert!((20_000..1_000_000).contains(&size), "{name}: {size} bytes");
     }
-    let out = ok_output(
+    let out = sandkit_tests::ok_output(
         "plugin test (c collector)",
         &sandkit(
             d,
@@ -841,4 +808,14 @@ async fn the_files_import_keeps_to_the_grants_in_c() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_http_keeps_to_the_allowlist() {
     sandkit_tests::guest_http_keeps_to_the_allowlist("cfaults").await;
+}
+
+/// `sandkit ARGS` in `dir`.
+fn sandkit(dir: &Path, args: &[&str]) -> std::process::Output {
+    sandkit_tests::sandkit_cli(dir, args, &[])
+}
+
+/// `sandkit ARGS` in `dir` with `input` on its stdin: its stdout and stderr.
+fn sandkit_stdin(what: &str, dir: &Path, args: &[&str], input: &[u8]) -> (String, String) {
+    sandkit_tests::sandkit_cli_stdin(what, dir, args, input, &[])
 }

@@ -233,37 +233,6 @@ async fn js_http_keeps_to_the_allowlist() {
     sandkit_tests::guest_http_keeps_to_the_allowlist("jsfaults").await;
 }
 
-/// `sandkit ARGS` in `dir` with `input` on its stdin and `env`; its stdout, or a panic naming
-/// `what` with its stderr.
-fn sandkit_stdin(
-    what: &str,
-    dir: &Path,
-    args: &[&str],
-    input: &[u8],
-    env: &[(&str, &Path)],
-) -> String {
-    use std::io::Write;
-    let mut cmd = Command::new(sandkit_tests::sandkit_bin());
-    cmd.args(args)
-        .current_dir(dir)
-        .env("RUST_BACKTRACE", "0")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    ok_output(what, &child.wait_with_output().unwrap())
-}
-
-fn ok_output(what: &str, o: &std::process::Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{what} failed: {err}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 /// The lines of `pipeline test` that carry records and failures (not the echoed input or the
 /// summary).
 fn pipeline_records(guest: &str, input: &str) -> Vec<String> {
@@ -362,15 +331,6 @@ fn js_toolchain() -> Option<PathBuf> {
     None
 }
 
-fn sandkit(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
-    let mut cmd = Command::new(sandkit_tests::sandkit_bin());
-    cmd.args(args).current_dir(dir).env("RUST_BACKTRACE", "0");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
 /// `sandkit plugin new` scaffolds JavaScript and TypeScript projects in every world that
 /// `sandkit plugin build` turns into components `sandkit plugin test` runs, whose own tests pass
 /// on plain node; a missing toolchain and a manifest that names another world are clear errors.
@@ -387,7 +347,7 @@ fn plugin_new_build_and_test_in_js_and_ts() {
         ("lvl", "ts", "pipeline"),
         ("sizes", "js", "input"),
     ] {
-        ok_output(
+        sandkit_tests::ok_output(
             "plugin new",
             &sandkit(
                 d,
@@ -411,7 +371,7 @@ fn plugin_new_build_and_test_in_js_and_ts() {
         "{err}"
     );
     for name in ["load", "lvl", "sizes"] {
-        ok_output(
+        sandkit_tests::ok_output(
             &format!("plugin build {name}"),
             &sandkit(d, &["plugin", "build", name], &env),
         );
@@ -431,7 +391,7 @@ fn plugin_new_build_and_test_in_js_and_ts() {
             .env("SANDKIT_JS_TOOLCHAIN", &tool)
             .output()
             .unwrap();
-        ok_output(&format!("node --test in {name}"), &o);
+        sandkit_tests::ok_output(&format!("node --test in {name}"), &o);
     }
     let out = sandkit_stdin(
         "plugin test (js collector)",
@@ -604,4 +564,20 @@ fn js_examples_run_in_the_agent() {
     );
     assert!(!log().contains("crash"), "{}", log());
     let _ = sandkit_tests::terminate(child);
+}
+
+/// `sandkit ARGS` in `dir` with `env`.
+fn sandkit(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
+    sandkit_tests::sandkit_cli(dir, args, env)
+}
+
+/// `sandkit ARGS` in `dir` with `input` on its stdin and `env`: its stdout.
+fn sandkit_stdin(
+    what: &str,
+    dir: &Path,
+    args: &[&str],
+    input: &[u8],
+    env: &[(&str, &Path)],
+) -> String {
+    sandkit_tests::sandkit_cli_stdin(what, dir, args, input, env).0
 }

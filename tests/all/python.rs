@@ -296,38 +296,6 @@ fn componentize_py() -> Option<PathBuf> {
     None
 }
 
-fn sandkit(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(sandkit_tests::sandkit_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap()
-}
-
-/// `sandkit ARGS` in `dir` with `input` on its stdin; its stdout, or a panic naming `what`
-/// with its stderr.
-fn sandkit_stdin(what: &str, dir: &Path, args: &[&str], input: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = Command::new(sandkit_tests::sandkit_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_BACKTRACE", "0")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    ok_output(what, &child.wait_with_output().unwrap())
-}
-
-fn ok_output(what: &str, o: &std::process::Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{what} failed: {err}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 /// `sandkit plugin new` scaffolds a project that `sandkit plugin build` turns into a component
 /// `sandkit plugin test` runs: a Python pipeline and a Rust input here (the other worlds are
 /// the same code path), and a clear error when the toolchain is missing.
@@ -338,7 +306,7 @@ fn plugin_new_build_and_test_in_both_languages() {
     };
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    ok_output(
+    sandkit_tests::ok_output(
         "plugin new",
         &sandkit(
             d,
@@ -364,7 +332,7 @@ fn plugin_new_build_and_test_in_both_languages() {
         .env("SANDKIT_COMPONENTIZE_PY", &tool)
         .output()
         .unwrap();
-    ok_output("plugin build (python)", &o);
+    sandkit_tests::ok_output("plugin build (python)", &o);
     let wasm = d.join("lvl/lvl.wasm");
     assert!(std::fs::metadata(&wasm).unwrap().len() > 1_000_000);
     let out = sandkit_stdin(
@@ -380,7 +348,7 @@ fn plugin_new_build_and_test_in_both_languages() {
 
     // Rust: the scaffold vendors the SDK; cargo builds it (a shared target dir keeps the
     // dependencies between runs).
-    ok_output(
+    sandkit_tests::ok_output(
         "plugin new",
         &sandkit(
             d,
@@ -399,7 +367,7 @@ fn plugin_new_build_and_test_in_both_languages() {
         .env("CARGO_TARGET_DIR", &target)
         .output()
         .unwrap();
-    ok_output("plugin build (rust)", &o);
+    sandkit_tests::ok_output("plugin build (rust)", &o);
     let out = sandkit_stdin(
         "plugin test (rust input)",
         d,
@@ -740,4 +708,14 @@ fn a_python_pipeline_that_leaks_its_outputs_is_recycled_not_killed() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no recycles in {summary}"));
     assert!(recycles >= 1, "{summary}");
+}
+
+/// `sandkit ARGS` in `dir`.
+fn sandkit(dir: &Path, args: &[&str]) -> std::process::Output {
+    sandkit_tests::sandkit_cli(dir, args, &[])
+}
+
+/// `sandkit ARGS` in `dir` with `input` on its stdin: its stdout.
+fn sandkit_stdin(what: &str, dir: &Path, args: &[&str], input: &[u8]) -> String {
+    sandkit_tests::sandkit_cli_stdin(what, dir, args, input, &[]).0
 }
