@@ -67,7 +67,8 @@ pub struct Manifest {
     pub name: String,
     pub lang: Lang,
     pub world: World,
-    /// Python: the module that declares the plugin (default "app", i.e. app.py).
+    /// The module that declares the plugin: Python, a module name (default "app", i.e. app.py);
+    /// JavaScript/TypeScript, a file (default app.js or app.ts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
 }
