@@ -47,7 +47,7 @@ impl Collector for Membomb {
             let mut chunk = vec![0u8; MIB];
             chunk.iter_mut().step_by(PAGE).for_each(|b| *b = 0xA5);
             self.hoard.push(black_box(chunk));
-            if self.per_call > 0 && self.hoard.len() % self.per_call == 0 {
+            if self.per_call > 0 && self.hoard.len().is_multiple_of(self.per_call) {
                 out.push(Point::new("membomb").field("held_mib", self.hoard.len() as i64));
                 return Ok(());
             }
