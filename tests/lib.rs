@@ -332,6 +332,134 @@ impl Default for Harness {
     }
 }
 
+/// The bundled examples of one guest language (`guests/LANG`: a `procs` collector, a `logfmt`
+/// pipeline and a `csvmetrics` input, each as (directory, plugin name)) in a real agent: the collector reads
+/// the real /proc, the pipeline parses a tailed file (Python's logfmt sample), and the input
+/// turns a CSV body (Python's csvmetrics sample) posted to the HTTP API into points; all of it
+/// lands in the output file within `timeout` (interpreted languages compile for seconds first).
+///
+/// # Panics
+/// When anything is missing or wrong, with the output and the agent's log.
+pub fn examples_run_in_the_agent(lang: &str, examples: [(&str, &str); 3], timeout: Duration) {
+    let [(procs_dir, procs), (logfmt_dir, logfmt), (_, csvmetrics)] = examples;
+    let dir = agent_dir(&[(procs, procs), (logfmt, logfmt), (csvmetrics, csvmetrics)]);
+    let d = dir.path();
+    let examples = repo_root().join("guests").join(lang);
+    let samples = repo_root().join("guests/python");
+    let write = |path: PathBuf, text: &str| {
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    };
+    let read = |path: PathBuf| {
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let procs_conf = read(examples.join(procs_dir).join("conf.toml"))
+        .replace("interval = \"10s\"", "interval = \"1s\"");
+    write(d.join(format!("conf.d/{procs}.toml")), &procs_conf);
+    write(
+        d.join(format!("conf.d/{logfmt}.toml")),
+        &read(examples.join(logfmt_dir).join("conf.toml")),
+    );
+    write(
+        d.join(format!("conf.d/{csvmetrics}.toml")),
+        "[config]\ntag_columns = [\"host\", \"sensor\"]\n",
+    );
+    std::fs::create_dir(d.join("logs")).expect("logs");
+    write(
+        d.join("logs/app.log"),
+        &read(samples.join("logfmt/testdata/input.log")),
+    );
+    write(
+        d.join("sandkit.toml"),
+        &format!(
+            "data_dir = \"data\"\nplugins_dir = \"plugins\"\nconf_dir = \"conf.d\"\n\
+             [[files]]\nsource = \"app\"\npaths = [\"{}/logs/app.log\"]\nfrom_beginning = true\n\
+             pipeline = \"{logfmt}\"\n",
+            d.display()
+        ),
+    );
+    let child = std::process::Command::new(sandkit_bin())
+        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
+        .args(["--output-file", "out.lp"])
+        .current_dir(d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(d.join("agent.log")).expect("agent.log"))
+        .spawn()
+        .expect("the agent starts");
+    let _guard = KillOnDrop(child.id());
+    let start = Instant::now();
+    let out = || std::fs::read_to_string(d.join("out.lp")).unwrap_or_default();
+    let log = || std::fs::read_to_string(d.join("agent.log")).unwrap_or_default();
+    // The input answers once it is loaded; post the CSV body until it is taken.
+    let csv = read(samples.join("csvmetrics/testdata/readings.csv"));
+    let path = format!("/v1/input/{csvmetrics}");
+    loop {
+        assert!(
+            start.elapsed() < timeout,
+            "the {csvmetrics} input never took the body; log:\n{}",
+            log()
+        );
+        if let Ok(addr) = std::fs::read_to_string(d.join("data/http.addr")) {
+            let (code, body) = http(&addr, "POST", &path, &csv);
+            if code == 204 || code == 200 {
+                break;
+            }
+            assert!(code == 404 || code == 503, "POST {path}: {code} {body}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let app_lines = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("app,") || l.starts_with("app "))
+            .count()
+    };
+    let records: usize = 17;
+    loop {
+        let text = out();
+        let procs = text.lines().filter(|l| l.starts_with("processes,")).count();
+        if app_lines(&text) >= records && procs >= 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{} app records and {procs} processes points; out:\n{text}\nlog:\n{}",
+            app_lines(&text),
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let text = out();
+    let first_procs = text
+        .lines()
+        .find(|l| l.starts_with("processes,"))
+        .unwrap_or_default();
+    let total: i64 = first_procs
+        .split([' ', ','])
+        .find_map(|kv| kv.strip_prefix("total="))
+        .and_then(|v| v.trim_end_matches('i').parse().ok())
+        .unwrap_or(0);
+    assert!(total >= 3, "the real /proc has processes: {first_procs}");
+    let first = text
+        .lines()
+        .find(|l| l.starts_with("app,"))
+        .unwrap_or_default();
+    assert!(
+        first.contains("level=info") && first.contains("status=200i"),
+        "{first}"
+    );
+    assert!(
+        text.contains("weather,host=web-1,sensor=s1 temp=12.5,humidity=80i,ok=true")
+            && text.contains(" 1709294400000000000"),
+        "{text}"
+    );
+    assert_eq!(
+        app_lines(&text),
+        records,
+        "every logfmt line became its records once"
+    );
+    assert!(!log().contains("crash"), "{}", log());
+    let _ = terminate(child);
+}
+
 /// `sandkit ARGS` run in `dir` with `env` added (and RUST_BACKTRACE off, for readable errors).
 ///
 /// # Panics

@@ -470,123 +470,19 @@ fn an_exception_costs_one_line_of_a_python_pipeline() {
     );
 }
 
-/// The bundled Python examples in a real agent: `procs` collects from the real /proc, the
-/// `logfmt` pipeline parses a tailed file, and `csvmetrics` turns a CSV body posted to the HTTP
-/// API into points; all of it lands in the output file.
+/// The bundled Python examples in a real agent (see
+/// [`sandkit_tests::examples_run_in_the_agent`]).
 #[test]
 fn python_examples_run_in_the_agent() {
-    let d = sandkit_tests::agent_dir(&[
-        ("procs", "procs"),
-        ("logfmt", "logfmt"),
-        ("csvmetrics", "csvmetrics"),
-    ]);
-    let d = d.path();
-    let examples = sandkit_tests::repo_root().join("guests/python");
-    let procs_conf = std::fs::read_to_string(examples.join("procs/conf.toml"))
-        .unwrap()
-        .replace("interval = \"10s\"", "interval = \"1s\"");
-    std::fs::write(d.join("conf.d/procs.toml"), procs_conf).unwrap();
-    std::fs::copy(
-        examples.join("logfmt/conf.toml"),
-        d.join("conf.d/logfmt.toml"),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("conf.d/csvmetrics.toml"),
-        "[config]\ntag_columns = [\"host\", \"sensor\"]\n",
-    )
-    .unwrap();
-    std::fs::create_dir(d.join("logs")).unwrap();
-    let input = std::fs::read_to_string(examples.join("logfmt/testdata/input.log")).unwrap();
-    std::fs::write(d.join("logs/app.log"), &input).unwrap();
-    std::fs::write(
-        d.join("sandkit.toml"),
-        format!(
-            "data_dir = \"data\"\nplugins_dir = \"plugins\"\nconf_dir = \"conf.d\"\n\
-             [[files]]\nsource = \"app\"\npaths = [\"{}/logs/app.log\"]\nfrom_beginning = true\n\
-             pipeline = \"logfmt\"\n",
-            d.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(sandkit_tests::sandkit_bin())
-        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
-        .args(["--output-file", "out.lp"])
-        .current_dir(d)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(d.join("agent.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let _guard = sandkit_tests::KillOnDrop(child.id());
-    let start = std::time::Instant::now();
-    let out = || std::fs::read_to_string(d.join("out.lp")).unwrap_or_default();
-    let log = || std::fs::read_to_string(d.join("agent.log")).unwrap_or_default();
-    // The input answers once it is loaded (Python components compile for seconds the first
-    // time); post the CSV body until it is taken.
-    let csv = std::fs::read_to_string(examples.join("csvmetrics/testdata/readings.csv")).unwrap();
-    let addr_file = d.join("data/http.addr");
-    loop {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "the csvmetrics input never took the body; log:\n{}",
-            log()
-        );
-        if let Ok(addr) = std::fs::read_to_string(&addr_file) {
-            let (code, body) = sandkit_tests::http(&addr, "POST", "/v1/input/csvmetrics", &csv);
-            if code == 204 || code == 200 {
-                break;
-            }
-            assert!(
-                code == 404 || code == 503,
-                "POST /v1/input/csvmetrics: {code} {body}"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let records: usize = 17;
-    loop {
-        let text = out();
-        let app = text
-            .lines()
-            .filter(|l| l.starts_with("app,") || l.starts_with("app "))
-            .count();
-        let procs = text.lines().filter(|l| l.starts_with("processes,")).count();
-        if app >= records && procs >= 2 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "{app} app records and {procs} processes points; out:\n{text}\nlog:\n{}",
-            log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let text = out();
-    let procs = text.lines().find(|l| l.starts_with("processes,")).unwrap();
-    let total: i64 = procs
-        .split([' ', ','])
-        .find_map(|kv| kv.strip_prefix("total="))
-        .and_then(|v| v.trim_end_matches('i').parse().ok())
-        .unwrap_or(0);
-    assert!(total >= 3, "the real /proc has processes: {procs}");
-    let first = text.lines().find(|l| l.starts_with("app,")).unwrap();
-    assert!(
-        first.contains("level=info") && first.contains("status=200i"),
-        "{first}"
+    sandkit_tests::examples_run_in_the_agent(
+        "python",
+        [
+            ("procs", "procs"),
+            ("logfmt", "logfmt"),
+            ("csvmetrics", "csvmetrics"),
+        ],
+        Duration::from_secs(120),
     );
-    assert!(
-        text.contains("weather,host=web-1,sensor=s1 temp=12.5,humidity=80i,ok=true")
-            && text.contains(" 1709294400000000000"),
-        "{text}"
-    );
-    assert_eq!(
-        text.lines().filter(|l| l.starts_with("app,")).count()
-            + text.lines().filter(|l| l.starts_with("app ")).count(),
-        records,
-        "every logfmt line became its records once"
-    );
-    assert!(!log().contains("crash"), "{}", log());
-    let _ = sandkit_tests::terminate(child);
 }
 
 /// Outgoing HTTP from Python keeps to the allowlist (see

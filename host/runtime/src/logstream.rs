@@ -1,11 +1,13 @@
 //! Guest stdout and stderr, forwarded line by line to the host's log with the plugin's name,
 //! under the plugin's log rate limit ([`crate::guest_log`]).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 use crate::guest_log::{GuestLog, Level, MAX_MESSAGE};
 
@@ -66,6 +68,45 @@ impl IsTerminal for LogStream {
 impl StdoutStream for LogStream {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
         Box::new(self.clone())
+    }
+
+    /// The stream itself, written on the guest's own thread: the default adapter hands every
+    /// write to a task of its own and makes the guest wait until an executor thread runs it,
+    /// so under load each `print` or `console.log` line cost a trip through the scheduler (a
+    /// flood of 2,000 lines went past a 1.5 s deadline beside busy plugins).
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+}
+
+/// Writes never wait: a line goes to the rate-limited log at once (or is dropped by it).
+const WRITE_PERMIT: usize = 64 * 1024;
+
+impl OutputStream for LogStream {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.write(&bytes);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(WRITE_PERMIT)
+    }
+}
+
+impl Pollable for LogStream {
+    /// Always ready (see [`OutputStream::check_write`]).
+    fn ready<'a, 'b>(&'a mut self) -> Pin<Box<dyn Future<Output = ()> + Send + 'b>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        Box::pin(std::future::ready(()))
     }
 }
 
