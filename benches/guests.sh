@@ -77,7 +77,7 @@ for lang in $LANGS; do
   mem=$(grep '^# collect' calls.txt | tail -1 | sed -E 's/.*memory peak ([0-9]+) KiB.*/\1/')
   R[$name.cold]=$(printf '%s\n' "${cold[@]}" | median)
   R[$name.cached]=$(printf '%s\n' "${cached[@]}" | median)
-  R[$name.call]=$calls_us
+  R[$name.call]=$(awk -v v="$calls_us" 'BEGIN {printf "%.1f", v}')
   R[$name.fuel]=$fuel
   R[$name.mem]=$(awk -v k="$mem" 'BEGIN {printf "%.1f", k/1024}')
 
