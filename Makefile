@@ -123,6 +123,7 @@ test: build lint test-deps
 	PYTHONPATH=$(ROOT)/sdk/python $(PY) -m pytest -q -p no:cacheprovider --import-mode=importlib sdk/python/tests guests/python guests/python-testing
 	$(CC) -std=c17 -O1 -Wall -Wextra -Werror -I sdk/c sdk/c/tests/golden.c -o $(BUILD)/c-sdk-tests && $(BUILD)/c-sdk-tests testdata/records/golden.json
 	SANDKIT_JS_TOOLCHAIN=$(JS_TOOLCHAIN) node --import ./sdk/js/tools/resolve-sdk.mjs --test $(JS_TESTS)
+	$(JS_TOOLCHAIN)/node_modules/.bin/tsc -p sdk/js/tsconfig.check.json
 
 ## bench: criterion benches, the idle cost of `sandkit run`, the 200 MB tail against rsyslog, and
 ## HTTP writes against influxd
