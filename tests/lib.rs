@@ -205,6 +205,16 @@ impl Harness {
         self.wait_for(name, timeout, |s| s.state == state).await
     }
 
+    /// A language's fault guest (`pyfaults`, `jsfaults`, `cfaults`) installed as `name`, every
+    /// 100 ms, with `[config] mode = mode` and `extra` config before it.
+    pub fn fault(&self, guest: &str, name: &str, mode: &str, extra: &str) {
+        self.conf(
+            name,
+            &format!("interval = \"100ms\"\n{extra}\n[config]\nmode = \"{mode}\"\n"),
+        );
+        self.install(guest, name);
+    }
+
     /// Wait until the capture output holds `n` points of `measurement` (status counts a point
     /// before the writer delivers it).
     ///

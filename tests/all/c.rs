@@ -135,15 +135,6 @@ fn c_plugin_new_build_and_test_in_every_world() {
     );
 }
 
-/// The `cfaults` guest installed as `name` with `[config] mode = mode` (and extra conf).
-fn fault(h: &Harness, name: &str, mode: &str, extra: &str) {
-    h.conf(
-        name,
-        &format!("interval = \"100ms\"\n{extra}\n[config]\nmode = \"{mode}\"\n"),
-    );
-    h.install("cfaults", name);
-}
-
 /// What a C collector can do wrong, and what the host must see: an error returned is counted
 /// and the instance keeps running; abort(), a loop, a memory bomb, a flood of points, unbounded
 /// recursion and exit() are crashes (restarted, then disabled); floods of log lines and of
@@ -153,16 +144,21 @@ async fn c_faults_are_contained_like_rust_ones() {
     let h = Harness::new();
     h.conf("ticker", "interval = \"100ms\"\n");
     h.install("ticker", "ticker");
-    fault(&h, "c_ok", "ok", "");
-    fault(&h, "c_fail", "fail", "");
-    fault(&h, "c_abort", "abort", "");
-    fault(&h, "c_loop", "loop", "");
-    fault(&h, "c_membomb", "membomb", "");
-    fault(&h, "c_flood", "flood", "[limits]\nmax_points = 1000\n");
-    fault(&h, "c_recurse", "recurse", "");
-    fault(&h, "c_exit", "exit", "");
-    fault(&h, "c_logflood", "logflood", "");
-    fault(&h, "c_printflood", "printflood", "");
+    h.fault("cfaults", "c_ok", "ok", "");
+    h.fault("cfaults", "c_fail", "fail", "");
+    h.fault("cfaults", "c_abort", "abort", "");
+    h.fault("cfaults", "c_loop", "loop", "");
+    h.fault("cfaults", "c_membomb", "membomb", "");
+    h.fault(
+        "cfaults",
+        "c_flood",
+        "flood",
+        "[limits]\nmax_points = 1000\n",
+    );
+    h.fault("cfaults", "c_recurse", "recurse", "");
+    h.fault("cfaults", "c_exit", "exit", "");
+    h.fault("cfaults", "c_logflood", "logflood", "");
+    h.fault("cfaults", "c_printflood", "printflood", "");
     for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
         h.sup.upsert(&f).await;
     }

@@ -11,15 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The `jsfaults` guest installed as `name` with `[config] mode = mode` (and extra conf).
-fn fault(h: &Harness, name: &str, mode: &str, extra: &str) {
-    h.conf(
-        name,
-        &format!("interval = \"100ms\"\n{extra}\n[config]\nmode = \"{mode}\"\n"),
-    );
-    h.install("jsfaults", name);
-}
-
 /// What a JavaScript collector can do wrong, and what the host must see: a thrown Error, string
 /// or plain object, and runaway recursion are the plugin's errors (counted, the instance keeps
 /// running); an endless loop, a memory bomb and a flood of points are crashes (restarted, then
@@ -29,14 +20,19 @@ async fn js_faults_are_contained_like_rust_ones() {
     let h = Harness::new();
     h.conf("ticker", "interval = \"100ms\"\n");
     h.install("ticker", "ticker");
-    fault(&h, "js_ok", "ok", "");
-    fault(&h, "js_throw", "throw", "");
-    fault(&h, "js_string", "throwstring", "");
-    fault(&h, "js_object", "throwobject", "");
-    fault(&h, "js_recurse", "recurse", "");
-    fault(&h, "js_loop", "loop", "");
-    fault(&h, "js_membomb", "membomb", "");
-    fault(&h, "js_flood", "flood", "[limits]\nmax_points = 1000\n");
+    h.fault("jsfaults", "js_ok", "ok", "");
+    h.fault("jsfaults", "js_throw", "throw", "");
+    h.fault("jsfaults", "js_string", "throwstring", "");
+    h.fault("jsfaults", "js_object", "throwobject", "");
+    h.fault("jsfaults", "js_recurse", "recurse", "");
+    h.fault("jsfaults", "js_loop", "loop", "");
+    h.fault("jsfaults", "js_membomb", "membomb", "");
+    h.fault(
+        "jsfaults",
+        "js_flood",
+        "flood",
+        "[limits]\nmax_points = 1000\n",
+    );
     let start = std::time::Instant::now();
     for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
         h.sup.upsert(&f).await;
@@ -129,8 +125,8 @@ async fn js_log_floods_are_rate_limited() {
     let h = Harness::new();
     h.conf("ticker", "interval = \"100ms\"\n");
     h.install("ticker", "ticker");
-    fault(&h, "js_logflood", "logflood", "");
-    fault(&h, "js_printflood", "printflood", "");
+    h.fault("jsfaults", "js_logflood", "logflood", "");
+    h.fault("jsfaults", "js_printflood", "printflood", "");
     for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
         h.sup.upsert(&f).await;
     }

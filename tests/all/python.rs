@@ -10,15 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The `pyfaults` guest installed as `name` with `[config] mode = mode` (and extra conf).
-fn fault(h: &Harness, name: &str, mode: &str, extra: &str) {
-    h.conf(
-        name,
-        &format!("interval = \"100ms\"\n{extra}\n[config]\nmode = \"{mode}\"\n"),
-    );
-    h.install("pyfaults", name);
-}
-
 /// What a Python collector can do wrong, and what the host must see: an exception or a
 /// RecursionError is the plugin's error (counted, the instance keeps running); a loop, a
 /// memory bomb, a flood of points and sys.exit are crashes (restarted, then disabled).
@@ -27,22 +18,27 @@ async fn python_faults_are_contained_like_rust_ones() {
     let h = Harness::new();
     h.conf("ticker", "interval = \"100ms\"\n");
     h.install("ticker", "ticker");
-    fault(&h, "py_ok", "ok", "");
-    fault(&h, "py_raise", "raise", "");
-    fault(&h, "py_recurse", "recurse", "");
-    fault(&h, "py_loop", "loop", "");
-    fault(&h, "py_membomb", "membomb", "");
-    fault(&h, "py_flood", "flood", "[limits]\nmax_points = 1000\n");
-    fault(&h, "py_exit", "exit", "");
+    h.fault("pyfaults", "py_ok", "ok", "");
+    h.fault("pyfaults", "py_raise", "raise", "");
+    h.fault("pyfaults", "py_recurse", "recurse", "");
+    h.fault("pyfaults", "py_loop", "loop", "");
+    h.fault("pyfaults", "py_membomb", "membomb", "");
+    h.fault(
+        "pyfaults",
+        "py_flood",
+        "flood",
+        "[limits]\nmax_points = 1000\n",
+    );
+    h.fault("pyfaults", "py_exit", "exit", "");
     // A flood is a long call (50,000 lines): on a loaded machine it may take seconds.
-    fault(
-        &h,
+    h.fault(
+        "pyfaults",
         "py_logflood",
         "logflood",
         "[limits]\ntimeout = \"20s\"\n",
     );
-    fault(
-        &h,
+    h.fault(
+        "pyfaults",
         "py_printflood",
         "printflood",
         "[limits]\ntimeout = \"20s\"\n",
