@@ -32,7 +32,6 @@ export const BOOL = 7;
 export const MEASUREMENT = 8;
 
 const encoder = new TextEncoder();
-const ASCII = /^[\x00-\x7f]*$/;
 
 /** The UTF-8 length of `s[from, to)` (a lone surrogate counts as U+FFFD, 3 bytes). */
 export function utf8Length(s, from = 0, to = s.length) {
@@ -155,9 +154,10 @@ export class Records {
     this._len = 4;
     this._batch = batch;
     this._line = 0;
-    this._text = batch !== undefined && batch.length > 0 ? batch.lines[0] : '';
+    this._text = '';
     this._start = 0;
-    this._ascii = batch === undefined || batch.ascii || ASCII.test(this._text);
+    this._ascii = true;
+    if (batch !== undefined && batch.length > 0) this.setLine(0);
   }
 
   /** Set the input line the next records come from (the SDK's batch loop does this). */
