@@ -517,7 +517,6 @@ export function decode(output, batch) {
   let pos = 4;
   const records = [];
   while (pos < buf.length) {
-    const start = pos;
     if (buf.length - pos < HEADER) {
       throw new RecordError(pos, `a record header needs ${HEADER} bytes, ${buf.length - pos} are left`);
     }
@@ -592,9 +591,8 @@ export function decode(output, batch) {
       if (spent > budget) throw new RecordError(pos, `the records expand to more than ${budget} bytes`, true);
       items.push([NAMES[kind], key, value]);
     }
-    records.push({ line, time: flags & F_TIME ? time : null, keepMessage: (flags & F_MESSAGE) !== 0, items, at: start });
+    records.push({ line, time: flags & F_TIME ? time : null, keepMessage: (flags & F_MESSAGE) !== 0, items });
   }
-  for (const r of records) delete r.at;
   return records;
 }
 
