@@ -9,20 +9,6 @@ export const I64_MIN = -(1n << 63n);
 export const I64_MAX = (1n << 63n) - 1n;
 export const U64_MAX = (1n << 64n) - 1n;
 
-/** The categories of the contract, as WIT spells them. */
-export const CATEGORIES = Object.freeze([
-  'metric',
-  'logging',
-  'object',
-  'custom-object',
-  'keyevent',
-  'network',
-  'tracing',
-  'rum',
-  'security',
-  'profiling',
-]);
-
 /** `Category.METRIC` ... as the strings the contract uses. */
 export const Category = Object.freeze({
   METRIC: 'metric',
@@ -36,6 +22,9 @@ export const Category = Object.freeze({
   SECURITY: 'security',
   PROFILING: 'profiling',
 });
+
+/** The categories of the contract, as WIT spells them. */
+export const CATEGORIES = Object.freeze(Object.values(Category));
 
 /** A category from its name ("metric", "custom-object", "custom_object", any case). */
 export function categoryOf(value) {
