@@ -478,9 +478,11 @@ int sk_handle(sk_str content_type, sk_bytes body) {
             return sk_fail("row %zu (line %zu): %zu cells, the header has %zu columns", n + 1, rows[n].line,
                            rows[n].n, width);
     const char **kinds = sk_alloc((width + 1) * sizeof(char *));
+    bool *is_tag = sk_alloc(width + 1); /* per column, not per cell */
     for (size_t i = 0; i < width; i++) {
         const sk_json *pinned = sk_json_get(column_types, header.cells[i]);
         kinds[i] = pinned ? pinned->str : infer(rows, n_rows, i);
+        is_tag[i] = in(&tag_columns, header.cells[i]);
     }
     sk_point **points = sk_alloc((n_rows + 1) * sizeof(sk_point *));
     for (size_t n = 0; n < n_rows; n++) {
@@ -488,11 +490,11 @@ int sk_handle(sk_str content_type, sk_bytes body) {
         size_t line = rows[n].line;
         sk_point *p = sk_point_new(m_at >= 0 && *cells[m_at] ? cells[m_at] : measurement);
         for (size_t i = 0; i < width; i++)
-            if (in(&tag_columns, header.cells[i]) && *cells[i]) sk_tag(p, header.cells[i], cells[i]);
+            if (is_tag[i] && *cells[i]) sk_tag(p, header.cells[i], cells[i]);
         size_t fields = 0;
         for (size_t i = 0; i < width; i++) {
             const char *col = header.cells[i], *cell = cells[i], *kind = kinds[i];
-            if ((long)i == m_at || (long)i == t_at || in(&tag_columns, col) || !*cell) continue;
+            if ((long)i == m_at || (long)i == t_at || is_tag[i] || !*cell) continue;
             int64_t x;
             double f;
             int b;
