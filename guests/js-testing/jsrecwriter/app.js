@@ -2,11 +2,7 @@
 // that guest for the mini-language), so a test can check that both SDKs give the host the same
 // records. One token is its own: `raise` throws a RangeError (the Rust twin skips it), to show
 // that an exception costs one line, not the batch.
-import { pipeline } from '@sandkit/sdk';
-
-const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
-const U64_MAX = (1n << 64n) - 1n;
+import { I64_MAX, I64_MIN, U64_MAX, pipeline } from '@sandkit/sdk';
 
 /** An integer as Rust's `str::parse` reads it (an optional sign, then digits), or undefined. */
 function int(text, lo, hi) {

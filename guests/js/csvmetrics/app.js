@@ -19,7 +19,7 @@
 // types than CSV's, text/plain and what curl sends by default are refused. Any error refuses the
 // whole body (nothing of it is written, the client gets 400) with an error naming the row (data
 // rows counted from 1), its line in the body and the column.
-import { Point, input, time } from '@sandkit/sdk';
+import { I64_MAX, I64_MIN, Point, input, time } from '@sandkit/sdk';
 
 const FORMATS = ['auto', 'rfc3339', 'unix', 'unix_ms', 'unix_us', 'unix_ns'];
 const UNIX_DIGITS = { unix: 9, unix_ms: 6, unix_us: 3, unix_ns: 0 };
@@ -33,8 +33,6 @@ const NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$/;
 const LOOSE_INT = /^[-+]?[0-9]+$/;
 const LOOSE_FLOAT = /^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$/;
 const DECIMAL = /^(-?)([0-9]+)(?:\.([0-9]+))?$/;
-const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
 
 /** A value for a message, as Python's repr shows a string (the twin's messages). */
 const q = (s) => `'${s}'`;

@@ -21,7 +21,7 @@
 //
 // Values that are plain slices of the line are sent as references into the batch
 // (`tagSpan`/`textSpan`): no copy.
-import { pipeline, time } from '@sandkit/sdk';
+import { I64_MAX, I64_MIN, pipeline, time } from '@sandkit/sdk';
 
 // spaces, a key, then =value: group 2 a quoted value's inside, group 3 a bare value ('' for
 // `key=`); neither for a bare key. A pair ends at a space or the end of the line.
@@ -34,8 +34,6 @@ const FLOAT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$/;
 const ESCAPE = /\\(u[0-9a-fA-F]{4}|[\s\S])/g;
 const ESCAPES = { '"': '"', '\\': '\\', '/': '/', n: '\n', r: '\r', t: '\t', b: '\b', f: '\f' };
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
 
 /** A quoted value's inside with its escapes read (lone UTF-16 surrogates become U+FFFD). */
 export function unescape(s) {
