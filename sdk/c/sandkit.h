@@ -1252,7 +1252,6 @@ static sk__s sk__text(sk__arena *a, const char *p, size_t n) {
 static void sk__flush(void);
 
 sk_point *sk_point_new(const char *measurement) {
-    if (sk__n_pending >= SK__CHUNK && sk__open == 0) sk__flush();
     sk_point *p = (sk_point *)sk__arena_alloc(&sk__batch, sizeof *p);
     memset(p, 0, sizeof *p);
     if (!measurement || !*measurement) sk__misuse("a point needs a measurement name");
