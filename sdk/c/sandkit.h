@@ -1561,8 +1561,7 @@ sk_record *sk_rec_bool(sk_record *r, const char *key, bool value) {
 }
 
 sk_record *sk_rec_measurement(sk_record *r, const char *name) {
-    if (!name || !*name || !sk__rec_live(r)) return r;
-    sk__str_value(r, 8, "", name, strlen(name));
+    if (name && *name) sk__str_value(r, 8, "", name, strlen(name)); /* sk__item checks the record */
     return r;
 }
 
