@@ -217,7 +217,8 @@ void sk_records_set_line(sk_records *out, size_t line);
 sk_record *sk_record_new(sk_records *out);
 /* A record that is the input line as it came (its `message`). */
 void sk_records_passthrough(sk_records *out);
-/* For undoing records: the output's length now, and going back to it. */
+/* For undoing records: the output's length now, and going back to it (a mark taken inside a
+ * record undoes that whole record). */
 size_t sk_records_mark(const sk_records *out);
 void sk_records_rollback(sk_records *out, size_t mark);
 
@@ -1456,6 +1457,9 @@ size_t sk_records_mark(const sk_records *out) { return out->len; }
 
 void sk_records_rollback(sk_records *out, size_t mark) {
     if (mark < 4 || mark > out->len) return;
+    /* A mark inside the open record undoes that record whole: its header counts the items it
+     * had, so keeping the record with fewer items would send the host a malformed one. */
+    if (out->cur != SIZE_MAX && out->cur < mark) mark = out->cur;
     out->len = mark;
     if (out->cur != SIZE_MAX && out->cur >= mark) out->cur = SIZE_MAX;
 }

@@ -176,6 +176,19 @@ static void repairs(void) {
     buf = sk_records_finish(&out, &len);
     CHECK(len == 4, "rolled back: %zu bytes", len);
     free(buf);
+
+    /* A mark inside a record: rolling back to it undoes the record whole (its header counts
+     * the items it had), never leaves it with fewer items than it says. */
+    sk_records_begin(&out, data, 6, ends, 1);
+    sk_record *half = sk_record_new(&out);
+    sk_rec_int(half, "a", 1);
+    mark = sk_records_mark(&out);
+    sk_rec_int(half, "b", 2);
+    sk_records_rollback(&out, mark);
+    sk_rec_int(half, "c", 3);
+    buf = sk_records_finish(&out, &len);
+    CHECK(len == 4, "a record rolled back from inside is gone: %zu bytes", len);
+    free(buf);
 }
 
 static void config(void) {
