@@ -8,6 +8,7 @@
 //! call are all or nothing: a call that crashed, returned an error, or emitted a point the host
 //! refused gives none.
 
+use crate::lock;
 use crate::config::PluginConfig;
 use crate::host::StateStore;
 use crate::instance::Instance;
@@ -17,10 +18,6 @@ use crate::{Runtime, RuntimeError};
 use sandkit_io::Point;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// A loaded input.
 struct InputEntry {
@@ -144,12 +141,14 @@ impl InputRegistry {
             let mut st = lock(&entry.status);
             st.memory_peak_bytes = st.memory_peak_bytes.max(peak);
         }
-        if inst.should_recycle() && !matches!(&result, Err(e) if e.is_crash()) {
-            // Near its memory cap: the next request gets a fresh instance.
-            inst.note_recycle(&entry.status);
-        } else if !matches!(&result, Err(e) if e.is_crash()) {
-            // A trapped instance cannot be entered again; any other outcome keeps it.
-            *slot = Some(inst);
+        // A trapped instance cannot be entered again; any other outcome keeps it, unless it is
+        // near its memory cap: then the next request gets a fresh one.
+        if !matches!(&result, Err(e) if e.is_crash()) {
+            if inst.should_recycle() {
+                inst.note_recycle(&entry.status);
+            } else {
+                *slot = Some(inst);
+            }
         }
         match result {
             Ok(report) => {

@@ -110,12 +110,6 @@ fn describe_error(e: &wasmtime::Error) -> String {
 /// (see [`Instance::should_recycle`]).
 pub const RECYCLE_PERCENT: u64 = 75;
 
-fn lock_status(
-    m: &Mutex<crate::status::PluginStatus>,
-) -> std::sync::MutexGuard<'_, crate::status::PluginStatus> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Instance {
     /// Instantiate `plugin` in a fresh store with the grants and limits of `config`.
     ///
@@ -240,7 +234,7 @@ impl Instance {
     /// Note a recycle in the status and the log.
     pub fn note_recycle(&self, status: &Mutex<crate::status::PluginStatus>) {
         let l = &self.store.data().limiter;
-        lock_status(status).recycles += 1;
+        crate::lock(status).recycles += 1;
         tracing::info!(
             plugin = %self.plugin,
             memory = l.memory_now(),

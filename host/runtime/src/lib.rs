@@ -50,3 +50,9 @@ pub use status::{
 };
 pub use supervisor::{effective_interval, plugin_files, Supervisor};
 pub use sys::hostname;
+
+/// Lock `m` even if a thread panicked while holding it: what it guards (a plugin's status, a
+/// registry) stays usable, and a panic there would be a host bug reported on its own.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -16,6 +16,7 @@
 //! batch whose instance cannot start or init fails whole at once (no bisection). A disabled pipeline fails every batch as `disabled`;
 //! its lines pass through raw (or are parked). Replacing its file re-enables it.
 
+use crate::lock;
 use crate::config::{OnError, PluginConfig};
 use crate::host::StateStore;
 use crate::instance::Instance;
@@ -45,10 +46,6 @@ impl std::fmt::Debug for PipelineEntry {
             .field("plugin", &self.plugin.name)
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl PipelineEntry {

@@ -4,6 +4,7 @@
 //! sink, and every guest call yields on each epoch tick, so one plugin's crash, loop or slowness
 //! cannot delay another's schedule.
 
+use crate::lock;
 use crate::config::PluginConfig;
 use crate::host::StateStore;
 use crate::input::InputRegistry;
@@ -91,11 +92,6 @@ pub fn effective_interval(
     } else {
         (wanted, None)
     }
-}
-
-fn lock(s: &Mutex<PluginStatus>) -> std::sync::MutexGuard<'_, PluginStatus> {
-    // A panic while holding this lock would be a host bug; the status is still usable.
-    s.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Supervisor {
