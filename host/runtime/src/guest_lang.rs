@@ -44,16 +44,6 @@ impl GuestLang {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GuestLang::Rust => "rust",
-            GuestLang::C => "c",
-            GuestLang::Python => "python",
-            GuestLang::JavaScript => "js",
-            GuestLang::Unknown => "unknown",
-        }
-    }
-
     fn from_stamp(value: &str) -> Option<GuestLang> {
         Some(match value {
             "rust" => GuestLang::Rust,
@@ -118,17 +108,15 @@ fn producer_hint(field: &str, name: &str) -> Option<GuestLang> {
     }
 }
 
-/// `bytes` (a component) with the stamp of `lang` (and the SDK version) appended as a custom
-/// section at its top level: what `sandkit plugin build` writes.
-pub fn stamp(bytes: &[u8], lang: &str, sdk: &str) -> Vec<u8> {
+/// The stamp of `lang` (and the SDK version): a custom section that, appended to a component,
+/// sits at its top level. `sandkit plugin build` appends it to what it builds.
+pub fn stamp(lang: &str, sdk: &str) -> Vec<u8> {
     let payload = format!("lang={lang}\nsdk={sdk}\n");
     let mut body = Vec::new();
     leb128(&mut body, STAMP_SECTION.len() as u64);
     body.extend_from_slice(STAMP_SECTION.as_bytes());
     body.extend_from_slice(payload.as_bytes());
-    let mut out = Vec::with_capacity(bytes.len() + body.len() + 8);
-    out.extend_from_slice(bytes);
-    out.push(0);
+    let mut out = vec![0];
     leb128(&mut out, body.len() as u64);
     out.extend_from_slice(&body);
     out
@@ -163,7 +151,7 @@ mod tests {
             ("rust", GuestLang::Rust),
             ("cobol", GuestLang::Unknown),
         ] {
-            let stamped = stamp(EMPTY, lang, "0.1.1");
+            let stamped = [EMPTY, &stamp(lang, "0.1.1")].concat();
             assert_eq!(detect(&stamped), want, "{lang}");
             wasmparser::Validator::new()
                 .validate_all(&stamped)
@@ -203,7 +191,7 @@ mod tests {
         let rust = with_producer("processed-by", "wit-component");
         assert_eq!(detect(&rust), GuestLang::Unknown);
         // A stamp wins over what the producers say.
-        assert_eq!(detect(&stamp(&js, "c", "0.1.1")), GuestLang::C);
+        assert_eq!(detect(&[js, stamp("c", "0.1.1")].concat()), GuestLang::C);
     }
 
     #[test]

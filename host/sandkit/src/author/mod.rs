@@ -204,9 +204,15 @@ pub fn plugin_build(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
         Lang::C => c::build(dir, &m, &tmp)?,
     }
     // The stamp tells the agent the guest's language (its default memory cap depends on it).
-    let built = std::fs::read(&tmp).with_context(|| format!("cannot read {}", tmp.display()))?;
-    let stamped = sandkit_runtime::guest_lang::stamp(&built, m.lang.as_str(), sdk_version());
-    std::fs::write(&tmp, stamped).with_context(|| format!("cannot write {}", tmp.display()))?;
+    {
+        use std::io::Write;
+        let stamp = sandkit_runtime::guest_lang::stamp(m.lang.as_str(), sdk_version());
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(&stamp))
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+    }
     std::fs::rename(&tmp, &out)
         .with_context(|| format!("cannot move {} to {}", tmp.display(), out.display()))?;
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
