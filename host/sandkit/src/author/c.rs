@@ -48,7 +48,8 @@ fn find_clang() -> Result<PathBuf> {
 }
 
 /// Whether `clang` finds what a wasm32-wasi reactor links against; an error that names the
-/// packages otherwise (clang's own message would be about a missing crt1-reactor.o).
+/// packages otherwise (clang's own message would be about a missing crt1-reactor.o). Asked
+/// after a failed compile.
 fn check_toolchain(clang: &Path) -> Result<()> {
     let ask = |arg: &str| -> Result<String> {
         let o = Command::new(clang)
@@ -100,7 +101,6 @@ fn sources(dir: &Path) -> Result<Vec<PathBuf>> {
 
 pub(super) fn build(dir: &Path, m: &Manifest, out: &Path) -> Result<()> {
     let clang = find_clang()?;
-    check_toolchain(&clang)?;
     let sources = sources(dir)?;
     let stage = stage_sdk(dir)?;
     let world = m.world.as_str();
@@ -131,6 +131,9 @@ pub(super) fn build(dir: &Path, m: &Manifest, out: &Path) -> Result<()> {
         .status()
         .with_context(|| format!("cannot run {}", clang.display()))?;
     if !status.success() {
+        // A missing part of the toolchain makes clang fail with a message about crt1-reactor.o
+        // or wasm-ld: name the package instead (asked only now, not on every build).
+        check_toolchain(&clang)?;
         bail!(
             "{} failed for {} ({status}); its output is above",
             clang.display(),

@@ -172,16 +172,16 @@ pub(super) fn build(dir: &Path, m: &Manifest, out: &Path) -> Result<()> {
         .module
         .clone()
         .unwrap_or_else(|| default_module(m.lang == Lang::Ts).to_string());
+    if Path::new(&module).is_absolute() || module.split(['/', '\\']).any(|p| p == "..") {
+        bail!(
+            "{}: module {module:?} must be a path inside the project",
+            dir.display()
+        );
+    }
     if !dir.join(&module).is_file() {
         bail!(
             "{}: module {module:?} not found; set `module` in {MANIFEST} (a .js or .ts file of \
              the project)",
-            dir.display()
-        );
-    }
-    if module.starts_with('/') || module.split(['/', '\\']).any(|p| p == "..") {
-        bail!(
-            "{}: module {module:?} must be a path inside the project",
             dir.display()
         );
     }
