@@ -564,29 +564,25 @@ fn python_examples_run_in_the_cli() {
 /// logfmt lines reached the cap and crashed).
 #[test]
 fn a_python_pipeline_that_leaks_its_outputs_is_recycled_not_killed() {
-    use std::io::Write;
     let t = tempfile::tempdir().unwrap();
-    let conf = t.path().join("conf.toml");
-    std::fs::write(&conf, "[limits]\nmemory = \"40MiB\"\n").unwrap();
+    std::fs::write(t.path().join("conf.toml"), "[limits]\nmemory = \"40MiB\"\n").unwrap();
     let line = format!("t:host=h1 s:msg={}\n", "x".repeat(200));
     let n = 100_000;
-    let input = line.repeat(n);
-    let mut child = Command::new(sandkit_tests::sandkit_bin())
-        .args(["pipeline", "test", "-c"])
-        .arg(&conf)
-        .arg(sandkit_tests::wasm("pyrecwriter"))
-        .env("RUST_BACKTRACE", "0")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let o = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
+    let wasm = sandkit_tests::wasm("pyrecwriter");
+    let args = [
+        "pipeline",
+        "test",
+        "-c",
+        "conf.toml",
+        wasm.to_str().unwrap(),
+    ];
+    let (_, err) = sandkit_tests::sandkit_cli_stdin(
+        "pipeline test",
+        t.path(),
+        &args,
+        line.repeat(n).as_bytes(),
+        &[],
+    );
     let summary = err.lines().last().unwrap_or_default();
     assert!(
         summary.starts_with(&format!("# {n} lines, {n} records, 0 lines not processed,")),
