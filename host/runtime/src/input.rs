@@ -8,10 +8,10 @@
 //! call are all or nothing: a call that crashed, returned an error, or emitted a point the host
 //! refused gives none.
 
-use crate::lock;
 use crate::config::PluginConfig;
 use crate::host::StateStore;
 use crate::instance::Instance;
+use crate::lock;
 use crate::plugin::LoadedPlugin;
 use crate::status::{PluginState, PluginStatus};
 use crate::{Runtime, RuntimeError};

@@ -16,10 +16,10 @@
 //! batch whose instance cannot start or init fails whole at once (no bisection). A disabled pipeline fails every batch as `disabled`;
 //! its lines pass through raw (or are parked). Replacing its file re-enables it.
 
-use crate::lock;
 use crate::config::{OnError, PluginConfig};
 use crate::host::StateStore;
 use crate::instance::Instance;
+use crate::lock;
 use crate::plugin::LoadedPlugin;
 use crate::status::{PluginState, PluginStatus};
 use crate::{Runtime, RuntimeError};

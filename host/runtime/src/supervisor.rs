@@ -4,11 +4,11 @@
 //! sink, and every guest call yields on each epoch tick, so one plugin's crash, loop or slowness
 //! cannot delay another's schedule.
 
-use crate::lock;
 use crate::config::PluginConfig;
 use crate::host::StateStore;
 use crate::input::InputRegistry;
 use crate::instance::Instance;
+use crate::lock;
 use crate::pipeline::{PipelineEntry, PipelineRegistry};
 use crate::plugin::{load_plugin_hashed, plugin_name, LoadedPlugin, PluginDescription, PluginPre};
 use crate::status::{PluginState, PluginStatus};
