@@ -117,9 +117,15 @@ fn c_plugin_new_build_and_test_in_every_world() {
         err.contains("apt-get install clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32"),
         "{err}"
     );
-    // A clang without wasi-libc (it finds no crt1-reactor.o): the error says which package.
+    // A clang without wasi-libc (it finds no crt1-reactor.o, so the link fails): the error says
+    // which package.
     let fake = d.join("fake-clang");
-    std::fs::write(&fake, "#!/bin/sh\necho crt1-reactor.o\n").unwrap();
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$*\" in *-print-*) echo crt1-reactor.o ;;\n\
+         *) echo 'wasm-ld: error: cannot open crt1-reactor.o' >&2; exit 1 ;; esac\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let o = Command::new(sandkit_tests::sandkit_bin())
         .args(["plugin", "build", "load"])
