@@ -7,7 +7,9 @@ GUEST_TARGET_DIR ?= $(HOME)/.cache/sandkit/guests
 GUEST_NATIVE_TARGET_DIR ?= $(HOME)/.cache/sandkit/guests-native
 WASM_OUT := $(GUEST_TARGET_DIR)/wasm32-wasip2/release
 BUILD := $(ROOT)/build
-BIN := $(CARGO_TARGET_DIR)/release/sandkit
+# The shipped binary: the `dist` profile (LTO, one codegen unit, no debug info). Tests build their
+# own with `release` (incremental), which `cargo test --release` makes beside it.
+BIN := $(CARGO_TARGET_DIR)/dist/sandkit
 COLLECTORS := cpu mem disk diskio net system
 # Bundled collectors `make run` does not start: they need a target (prom: a Prometheus exporter).
 EXTRA_COLLECTORS := prom
@@ -83,8 +85,9 @@ guests: deps
 	@for g in $(COLLECTORS) $(EXTRA_COLLECTORS) $(PIPELINES) $(INPUTS) $(TEST_GUESTS); do cp $(WASM_OUT)/$$g.wasm $(BUILD)/wasm/$$g.wasm; done
 	@echo "guests: $$(ls $(BUILD)/wasm | wc -l) components in build/wasm"
 
+## host: the agent as it ships (`dist` profile), which also builds every Python, JS and C guest
 host: deps
-	cargo build --release --workspace --bins
+	cargo build --profile dist --workspace --bins
 
 build: guests host pyguests jsguests cguests
 

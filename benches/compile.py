@@ -11,7 +11,7 @@ line (its point's timestamp minus the time it was written) and the slowest /v1/h
 (polled every 100 ms). Then the medians over the runs.
 
 Builds nothing: run `make build` first. Environment:
-  SANDKIT_BIN  the binary (default $CARGO_TARGET_DIR/release/sandkit)
+  SANDKIT_BIN  the binary (default $CARGO_TARGET_DIR/dist/sandkit)
   BIG_WASM     the large component (default: `sandkit plugin new/build` of a Python collector,
                which needs componentize-py; SANDKIT_COMPONENTIZE_PY points at it)
   RUNS         runs (default 3)
@@ -38,7 +38,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/sandkit/target"))
-BIN = os.environ.get("SANDKIT_BIN", os.path.join(TARGET, "release/sandkit"))
+BIN = os.environ.get("SANDKIT_BIN", os.path.join(TARGET, "dist/sandkit"))
 RUNS = int(os.environ.get("RUNS", "3"))
 TICK = os.environ.get("TICK", "1s")
 WORK_LINES = int(os.environ.get("WORK_LINES", "2000000"))

@@ -8,13 +8,13 @@
 # Needs `make build` (the binary, the Python venv, the JS toolchain, clang). Environment:
 #   RUNS          runs per figure (default 5)
 #   LANGS         languages to measure (default "rust python js c"; Rust is the baseline)
-#   SANDKIT_BIN   the binary (default $CARGO_TARGET_DIR/release/sandkit)
+#   SANDKIT_BIN   the binary (default $CARGO_TARGET_DIR/dist/sandkit, what `make build` ships)
 #   KEEP=1        keep the temporary directory
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sandkit/target}"
-BIN="${SANDKIT_BIN:-$CARGO_TARGET_DIR/release/sandkit}"
+BIN="${SANDKIT_BIN:-$CARGO_TARGET_DIR/dist/sandkit}"
 RUNS="${RUNS:-5}"
 export SANDKIT_COMPONENTIZE_PY="${SANDKIT_COMPONENTIZE_PY:-$HOME/.cache/sandkit/py/bin/componentize-py}"
 export SANDKIT_JS_TOOLCHAIN="${SANDKIT_JS_TOOLCHAIN:-$HOME/.cache/sandkit/js}"

@@ -7,12 +7,12 @@
 # Builds nothing: run `make build` first (`make bench` does). Environment:
 #   HTTP_SECONDS  seconds of load per case (default 10)
 #   HTTP_CONNS    connections of the "many" case (default 32)
-#   SANDKIT_BIN   the binary (default $CARGO_TARGET_DIR/release/sandkit)
+#   SANDKIT_BIN   the binary (default $CARGO_TARGET_DIR/dist/sandkit, what `make build` ships)
 #   KEEP=1        keep the temporary directory
 set -euo pipefail
 
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sandkit/target}"
-BIN="${SANDKIT_BIN:-$CARGO_TARGET_DIR/release/sandkit}"
+BIN="${SANDKIT_BIN:-$CARGO_TARGET_DIR/dist/sandkit}"
 SECONDS_EACH="${HTTP_SECONDS:-10}"
 CONNS="${HTTP_CONNS:-32}"
 POINTS=100

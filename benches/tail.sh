@@ -16,7 +16,7 @@
 # it holds as many lines as the log (lines are counted incrementally while polling), or the
 # receiver's time of its last answered request once the X-Points sum reaches the line count. The
 # CPU time and VmHWM are read from /proc when the count is reached, then the process gets SIGTERM.
-# The receiver (target/release/bench-receiver, one thread) is a separate process: its CPU is
+# The receiver (target/dist/bench-receiver, one thread) is a separate process: its CPU is
 # reported on its own line and is not in the agent's. With RUNS > 1 each column is the median
 # over the runs. Where the agent's CPU went is shown by thread name (the last run).
 #
@@ -29,15 +29,15 @@
 #   TAIL_POLL     seconds between polls of the line count (default 0.2; the end time does not
 #                 depend on it, only when the process is stopped)
 #   TAIL_CPU      pin the measured tools to these CPUs (taskset -c list, e.g. 0); default unpinned
-#   SANDKIT_BIN   the agent (default $CARGO_TARGET_DIR/release/sandkit)
-#   RECEIVER_BIN  the receiver (default $CARGO_TARGET_DIR/release/bench-receiver)
+#   SANDKIT_BIN   the agent (default $CARGO_TARGET_DIR/dist/sandkit, what `make build` ships)
+#   RECEIVER_BIN  the receiver (default $CARGO_TARGET_DIR/dist/bench-receiver)
 #   KEEP=1        keep the temporary directory (configs, outputs, logs of every case)
 # The generated log is cached in $HOME/.cache/sandkit/bench/access.log (with access.log.meta).
 set -euo pipefail
 
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sandkit/target}"
-BIN="${SANDKIT_BIN:-$CARGO_TARGET_DIR/release/sandkit}"
-RECEIVER="${RECEIVER_BIN:-$CARGO_TARGET_DIR/release/bench-receiver}"
+BIN="${SANDKIT_BIN:-$CARGO_TARGET_DIR/dist/sandkit}"
+RECEIVER="${RECEIVER_BIN:-$CARGO_TARGET_DIR/dist/bench-receiver}"
 # The pipeline of the fourth case (build/wasm of this checkout, `make guests`).
 WASM_DIR="${WASM_DIR:-$(cd "$(dirname "$0")/.." && pwd)/build/wasm}"
 RUNS="${RUNS:-1}"

@@ -20,7 +20,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use sandkit_io::{
-    encode_points, spawn_writer, BatchConfig, BufferConfig, Category, Compression, Endpoint,
+    encode_points, spawn_writer, Batch, BatchConfig, BufferConfig, Category, Compression, Endpoint,
     FieldValue, HttpOutput, HttpOutputConfig, Output, Point,
 };
 use std::net::SocketAddr;
@@ -202,6 +202,8 @@ async fn run() {
         let (mut base, mut direct, mut up, mut up_cpu) = (vec![], vec![], vec![], vec![]);
         let (mut buf_in, mut replay) = (vec![], vec![]);
         let mut compressed = 0u64;
+        // What the writer task hands an output.
+        let written: Vec<Batch> = batches.iter().map(|b| Batch::from(b.clone())).collect();
         for _ in 0..ROUNDS {
             // Baseline: encode and compress the same batches, on this thread, nothing else, and
             // free the points as the uploader does once they are written.
@@ -223,7 +225,7 @@ async fn run() {
             let out = output(addr, compression, None);
             let start_points = counter.points.load(Ordering::Relaxed);
             let t = Instant::now();
-            for b in &batches {
+            for b in &written {
                 out.write(Category::Metric, b).await.expect("write");
             }
             wait_for(&counter, start_points + POINTS as u64).await;
@@ -266,7 +268,7 @@ async fn run() {
                 Some(BufferConfig::new(dir.path().into())),
             );
             let t = Instant::now();
-            for b in &batches {
+            for b in &written {
                 buffering
                     .write(Category::Metric, b)
                     .await

@@ -155,7 +155,7 @@ async fn collector_points_are_queryable_in_influxdb_with_types_and_tags() {
         tls: Default::default(),
     })
     .unwrap();
-    out.write(sandkit_io::Category::Metric, &points)
+    out.write_points(sandkit_io::Category::Metric, &points)
         .await
         .unwrap();
 

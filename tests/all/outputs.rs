@@ -94,7 +94,7 @@ async fn dataway_gzip_and_zstd_bodies_decode_to_the_points_sent() {
         let r = start_receiver(0, 200).await;
         let out = dataway(vec![format!("http://{}", r.addr)], compression, 0);
         let pts = points(50, Category::Logging);
-        out.write(Category::Logging, &pts).await.unwrap();
+        out.write_points(Category::Logging, &pts).await.unwrap();
         let got = r.got.lock().unwrap().clone();
         assert_eq!(got.len(), 1);
         let g = &got[0];
@@ -112,7 +112,7 @@ async fn dataway_gzip_and_zstd_bodies_decode_to_the_points_sent() {
 async fn retries_on_5xx_but_not_on_4xx() {
     let r = start_receiver(2, 503).await;
     let out = dataway(vec![format!("http://{}", r.addr)], Compression::Gzip(1), 5);
-    out.write(Category::Metric, &points(3, Category::Metric))
+    out.write_points(Category::Metric, &points(3, Category::Metric))
         .await
         .unwrap();
     assert_eq!(r.requests.load(Ordering::SeqCst), 3);
@@ -122,7 +122,7 @@ async fn retries_on_5xx_but_not_on_4xx() {
     let r = start_receiver(usize::MAX, 400).await;
     let out = dataway(vec![format!("http://{}", r.addr)], Compression::Gzip(1), 5);
     let e = out
-        .write(Category::Metric, &points(3, Category::Metric))
+        .write_points(Category::Metric, &points(3, Category::Metric))
         .await
         .unwrap_err()
         .to_string();
@@ -141,7 +141,7 @@ async fn retries_on_5xx_but_not_on_4xx() {
     for status in [408, 429] {
         let r = start_receiver(1, status).await;
         let out = dataway(vec![format!("http://{}", r.addr)], Compression::Gzip(1), 5);
-        out.write(Category::Metric, &points(3, Category::Metric))
+        out.write_points(Category::Metric, &points(3, Category::Metric))
             .await
             .unwrap();
         assert_eq!(r.requests.load(Ordering::SeqCst), 2, "{status} is retried");
@@ -161,7 +161,7 @@ async fn every_dataway_url_gets_every_batch() {
         Compression::Zstd(1),
         0,
     );
-    out.write(Category::Object, &points(2, Category::Object))
+    out.write_points(Category::Object, &points(2, Category::Object))
         .await
         .unwrap();
     assert_eq!(a.got.lock().unwrap()[0].query, "token=tkn_secret%2F%2B1");
@@ -310,7 +310,7 @@ async fn buffered_batches_survive_a_restart_of_the_output() {
     for b in 0..3 {
         let pts = points_from(b * 10, 10, Category::Logging);
         assert_eq!(
-            first.write(Category::Logging, &pts).await.unwrap(),
+            first.write_points(Category::Logging, &pts).await.unwrap(),
             Delivery::Buffered
         );
         sent.extend(pts);
@@ -323,7 +323,7 @@ async fn buffered_batches_survive_a_restart_of_the_output() {
     assert!(eventually(20, || r.bodies("/v1/write/logging") == want).await);
     let more = points_from(30, 10, Category::Logging);
     assert_eq!(
-        second.write(Category::Logging, &more).await.unwrap(),
+        second.write_points(Category::Logging, &more).await.unwrap(),
         Delivery::Delivered
     );
     sent.extend(more);
@@ -338,7 +338,7 @@ async fn a_full_buffer_drops_the_oldest_batches_and_counts_them() {
     let out = buffered_with(addr, dir.path(), 512 << 10, Compression::None);
     let batches = 200;
     for b in 0..batches {
-        out.write(Category::Metric, &points_from(b * 50, 50, Category::Metric))
+        out.write_points(Category::Metric, &points_from(b * 50, 50, Category::Metric))
             .await
             .unwrap();
     }
@@ -432,7 +432,7 @@ async fn dataway_over_tls_with_a_private_ca() {
     for b in 0..3 {
         let pts = points_from(b * 20, 20, Category::Metric);
         assert_eq!(
-            out.write(Category::Metric, &pts).await.unwrap(),
+            out.write_points(Category::Metric, &pts).await.unwrap(),
             Delivery::Delivered
         );
         sent.extend(pts);
@@ -447,14 +447,17 @@ async fn dataway_over_tls_with_a_private_ca() {
     let untrusted = HttpOutput::new(c).unwrap();
     let pts = points(5, Category::Metric);
     assert_eq!(
-        untrusted.write(Category::Metric, &pts).await.unwrap(),
+        untrusted
+            .write_points(Category::Metric, &pts)
+            .await
+            .unwrap(),
         Delivery::Buffered
     );
     let mut c = config(vec![format!("https://{}", r.addr)], Compression::Zstd(1), 0);
     c.max_retries = 0;
     let e = HttpOutput::new(c)
         .unwrap()
-        .write(Category::Metric, &pts)
+        .write_points(Category::Metric, &pts)
         .await
         .unwrap_err()
         .to_string();

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use sandkit_io::{
-    spawn_writer, BatchConfig, CaptureOutput, Category, Delivery, FieldValue, IoError, Output,
-    Point, WriterHandle,
+    spawn_writer, Batch, BatchConfig, CaptureOutput, Category, Delivery, FieldValue, IoError,
+    Output, Point, WriterHandle,
 };
 use sandkit_server::{HttpConfig, ServerHandle, ServerState};
 use std::io::Write;
@@ -408,7 +408,7 @@ impl Output for Refusing {
     fn name(&self) -> &str {
         "refusing"
     }
-    async fn write(&self, _c: Category, _p: &[Point]) -> Result<Delivery, IoError> {
+    async fn write(&self, _c: Category, _b: &Batch) -> Result<Delivery, IoError> {
         Err(IoError::Config {
             output: "refusing".into(),
             message: "refused".into(),

@@ -1,74 +1,61 @@
-//! Records through a pipeline: batches cut by count and bytes, the pipeline's records turned into
-//! points, and the lines it could not process passed on raw with a `pipeline_error` tag
+//! Records through a pipeline: batches cut by count and bytes, the pipeline's records written
+//! as line protocol (no `Point` per line: [`LineWriter`] checks each line as a point would be
+//! checked), and the lines it could not process passed on raw with a `pipeline_error` tag
 //! (fail-open) or parked in the dead-letter column family (fail-closed). No line is lost: a
-//! record that cannot become a point goes on raw too.
+//! record that cannot become a line goes on raw too.
 
 use crate::config::FileTask;
 use crate::lines::Line;
 use crate::source::TaskStats;
 use sandkit_io::pipeline::{Chunk, LineProcessor, Part, Processed};
 use sandkit_io::records::{FieldRef, Item, RecordError, RecordReader};
-use sandkit_io::{FieldKey, FieldValue, Point, SharedStr, SharedTags};
+use sandkit_io::{line_prefix, LineWriter, SharedTags};
 use sandkit_state::{Batch, Family, Store};
 use serde::Serialize;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-/// Distinct tag sets kept per file (a pipeline's tags are mostly few values: `status=OK`...).
-const TAG_CACHE: usize = 64;
-/// Distinct field keys kept per file.
-const KEY_CACHE: usize = 256;
+/// Distinct line prefixes kept per file (a pipeline's tags are mostly few values: `status=OK`...).
+const PREFIX_CACHE: usize = 64;
 
-/// Whether the line was truncated, a record's tags, and the set they give.
-type CachedTags = (bool, Vec<(String, String)>, SharedTags);
+/// A line prefix and what it was made of: the measurement a record set (or none: the task's),
+/// whether the line was truncated, and a record's tags.
+#[derive(Debug)]
+struct CachedPrefix {
+    measurement: Option<String>,
+    truncated: bool,
+    tags: Vec<(String, String)>,
+    prefix: String,
+}
 
-/// Tag sets of one file's points: the file's tags plus a record's, validated once; and the
-/// field keys its records use, shared by their points.
+/// The line prefixes (measurement and tags, escaped) of one file's lines: the file's tags plus
+/// a record's, validated and escaped once.
 #[derive(Debug, Default)]
 pub(crate) struct TagCache {
-    entries: Vec<CachedTags>,
-    keys: Vec<Arc<str>>,
-    /// Where the next key lookup starts: records repeat their keys in the same order.
-    next_key: usize,
+    entries: Vec<CachedPrefix>,
 }
 
 impl TagCache {
-    /// A field key, shared with the file's other points that use it.
-    fn key(&mut self, k: &str) -> FieldKey {
-        let n = self.keys.len();
-        for step in 0..n {
-            let i = (self.next_key + step) % n;
-            if &*self.keys[i] == k {
-                self.next_key = i + 1;
-                return FieldKey::from(&self.keys[i]);
-            }
-        }
-        if n >= KEY_CACHE {
-            // A pipeline that makes up keys (one per line): do not keep them.
-            return FieldKey::from(k);
-        }
-        let shared: Arc<str> = Arc::from(k);
-        self.keys.push(shared.clone());
-        self.next_key = n + 1;
-        FieldKey::from(shared)
-    }
-
-    /// The shared set of `base` plus `extra` (a key already in `base` keeps its value there).
+    /// The index of the prefix of `measurement` (or the task's, `task_measurement`) with the
+    /// tags `base` plus `extra` (a key already in `base` keeps its value there); `None` when
+    /// they do not make a valid line (an empty measurement or tag key).
     fn get(
         &mut self,
+        task_measurement: &str,
+        measurement: Option<&str>,
         base: &SharedTags,
         truncated: bool,
         extra: &[(&str, &str)],
-    ) -> Option<SharedTags> {
-        if let Some(e) = self.entries.iter().find(|(t, tags, _)| {
-            *t == truncated
-                && tags.len() == extra.len()
-                && tags
+    ) -> Option<usize> {
+        if let Some(i) = self.entries.iter().position(|e| {
+            e.truncated == truncated
+                && e.measurement.as_deref() == measurement
+                && e.tags.len() == extra.len()
+                && e.tags
                     .iter()
                     .zip(extra)
                     .all(|((k, v), (k2, v2))| k == k2 && v == v2)
         }) {
-            return Some(e.2.clone());
+            return Some(i);
         }
         let mut all = base.as_slice().to_vec();
         for (k, v) in extra {
@@ -76,17 +63,46 @@ impl TagCache {
                 all.push((k.to_string(), v.to_string()));
             }
         }
-        let shared = SharedTags::new(all).ok()?;
-        if self.entries.len() >= TAG_CACHE {
+        let tags = SharedTags::new(all).ok()?;
+        let prefix = line_prefix(measurement.unwrap_or(task_measurement), &tags).ok()?;
+        if self.entries.len() >= PREFIX_CACHE {
             self.entries.clear();
         }
-        let key = extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.entries.push((truncated, key, shared.clone()));
-        Some(shared)
+        self.entries.push(CachedPrefix {
+            measurement: measurement.map(str::to_string),
+            truncated,
+            tags: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            prefix,
+        });
+        Some(self.entries.len() - 1)
     }
+
+    fn prefix(&self, i: usize) -> &str {
+        self.entries.get(i).map_or("", |e| e.prefix.as_str())
+    }
+}
+
+/// A raw line (`message`, tagged with `extra`) written to `out`; false if it cannot be.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_raw(
+    cache: &mut TagCache,
+    task: &FileTask,
+    base: &SharedTags,
+    line: &Line,
+    message: &str,
+    extra: &[(&str, &str)],
+    ts: i64,
+    out: &mut LineWriter,
+) -> bool {
+    let Some(i) = cache.get(&task.measurement, None, base, line.truncated, extra) else {
+        return false;
+    };
+    out.begin(cache.prefix(i));
+    out.field("message", FieldRef::Text(message));
+    out.end(ts).is_ok()
 }
 
 /// The lines of one batch that failed, and where they go.
@@ -134,36 +150,19 @@ pub(crate) struct FileCtx<'a> {
     pub cache: &'a mut TagCache,
 }
 
-/// A field value; text that is a slice of the batch refers to it.
-fn value(data: &Arc<str>, v: FieldRef<'_>) -> FieldValue {
-    match v {
-        FieldRef::Int(x) => FieldValue::Int(x),
-        FieldRef::Uint(x) => FieldValue::Uint(x),
-        FieldRef::Float(x) => FieldValue::Float(x),
-        FieldRef::Bool(x) => FieldValue::Bool(x),
-        FieldRef::Text(s) => match SharedStr::of(data, s) {
-            Some(shared) => FieldValue::Shared(shared),
-            None => FieldValue::Text(s.to_string()),
-        },
-    }
-}
-
-/// A batch as its points share it.
+/// A batch as it was handed to the pipeline: its text and where each line ends.
 #[derive(Clone, Copy)]
 struct Shared<'a> {
-    data: &'a Arc<str>,
+    data: &'a str,
     ends: &'a [u32],
 }
 
-impl Shared<'_> {
+impl<'a> Shared<'a> {
     /// Line `i` as a `message` value.
-    fn line(&self, i: usize) -> FieldValue {
+    fn line(&self, i: usize) -> &'a str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         let end = self.ends[i] as usize;
-        match SharedStr::new(self.data, start..end) {
-            Some(s) => FieldValue::Shared(s),
-            None => FieldValue::Text(self.data.get(start..end).unwrap_or_default().to_string()),
-        }
+        self.data.get(start..end).unwrap_or_default()
     }
 }
 
@@ -175,7 +174,7 @@ impl FileCtx<'_> {
         processor: &mut dyn LineProcessor,
         records: &[Line],
         ts: &mut i64,
-        out: &mut Vec<Point>,
+        out: &mut LineWriter,
     ) {
         let mut data = String::new();
         let mut ends = Vec::new();
@@ -194,15 +193,12 @@ impl FileCtx<'_> {
                 to += 1;
             }
             let processed = processor.process(&self.task.source, &data, &ends);
-            // One copy of the batch, shared by its points: text fields that are slices of a
-            // line, and the kept `message`, refer to it instead of copying.
-            let shared: Arc<str> = Arc::from(data.as_str());
             let batch = Shared {
-                data: &shared,
+                data: &data,
                 ends: &ends,
             };
             let before = self.stats.pipeline_records.load(Ordering::Relaxed);
-            self.points(
+            self.lines(
                 processor.name(),
                 &records[from..to],
                 batch,
@@ -216,14 +212,14 @@ impl FileCtx<'_> {
         }
     }
 
-    fn points(
+    fn lines(
         &mut self,
         pipeline: &str,
         lines: &[Line],
         batch: Shared<'_>,
         processed: Processed,
         ts: &mut i64,
-        out: &mut Vec<Point>,
+        out: &mut LineWriter,
     ) {
         let mut fails = Failures {
             pipeline,
@@ -233,18 +229,15 @@ impl FileCtx<'_> {
             done: vec![false; lines.len()],
             now: *ts,
         };
-        let first_point = out.len();
-        let mut records = 0u64;
         for part in processed.parts {
             match part {
                 Part::Records(chunk) => {
                     let base = chunk.lines.start as usize;
                     let run = &lines[base..chunk.lines.end as usize];
-                    let before = (out.len(), *ts);
+                    let before = (out.checkpoint(), *ts);
                     let mut invalid = Vec::new();
-                    match self.chunk_points(batch, base, run, &chunk, ts, out, &mut invalid) {
+                    match self.chunk_lines(batch, base, run, &chunk, ts, out, &mut invalid) {
                         Ok(produced) => {
-                            records += produced;
                             self.stats
                                 .pipeline_records
                                 .fetch_add(produced, Ordering::Relaxed);
@@ -264,7 +257,7 @@ impl FileCtx<'_> {
                         Err(e) => {
                             // Nothing of a malformed output is kept: its lines fail.
                             tracing::warn!(task = %self.task.name, pipeline, error = %e, lines = run.len(), "files.pipeline output malformed or over its limits; its lines go on unprocessed");
-                            out.truncate(before.0);
+                            out.rollback(before.0);
                             *ts = before.1;
                             let why = e.to_string();
                             let kind = if e.over_limit {
@@ -285,13 +278,6 @@ impl FileCtx<'_> {
                 }
             }
         }
-        // A batch that the pipeline mostly filtered away would keep its whole text alive for
-        // a few points: those points get their own copies.
-        if records * 2 < lines.len() as u64 {
-            for p in &mut out[first_point..] {
-                p.own_text();
-            }
-        }
         if !fails.parked_lines.is_empty() {
             // Parked lines are stored before their offsets can move (the batch's ack comes
             // later); if the store refuses them, they go on raw rather than being lost.
@@ -306,9 +292,7 @@ impl FileCtx<'_> {
                 Err(e) => {
                     tracing::error!(task = %self.task.name, pipeline, error = %e, "files.deadletter cannot park lines; they go on raw");
                     for (i, kind, t) in parked_lines {
-                        if let Some(p) = self.raw(&lines[i], batch.line(i), &kind, t) {
-                            out.push(p);
-                        }
+                        self.raw(&lines[i], batch.line(i), &kind, t, out);
                     }
                 }
             }
@@ -326,7 +310,7 @@ impl FileCtx<'_> {
         kind: &str,
         error: &str,
         ts: &mut i64,
-        out: &mut Vec<Point>,
+        out: &mut LineWriter,
     ) {
         let (Some(line), Some(done)) = (lines.get(i), fails.done.get_mut(i)) else {
             return;
@@ -364,28 +348,27 @@ impl FileCtx<'_> {
                 return;
             }
         }
-        if let Some(p) = self.raw(line, batch.line(i), kind, *ts) {
-            out.push(p);
-        }
+        self.raw(line, batch.line(i), kind, *ts, out);
     }
 
-    /// The points of one run's output (lines `base..` of the batch); the number of records, or
-    /// the first malformed one. Lines with a record that is not a valid point are added to
+    /// The lines of one run's output (lines `base..` of the batch); the number of records, or
+    /// the first malformed one. Lines with a record that is not a valid line are added to
     /// `invalid`.
     #[allow(clippy::too_many_arguments)]
-    fn chunk_points(
+    fn chunk_lines(
         &mut self,
         batch: Shared<'_>,
         base: usize,
         run: &[Line],
         chunk: &Chunk,
         ts: &mut i64,
-        out: &mut Vec<Point>,
+        out: &mut LineWriter,
         invalid: &mut Vec<usize>,
     ) -> Result<u64, RecordError> {
         let data = batch.data.get(chunk.bytes.clone()).unwrap_or_default();
         let mut reader = RecordReader::new(&chunk.output, data, run.len())?;
         let mut produced = 0u64;
+        let mut tags: Vec<(&str, &str)> = Vec::new();
         while let Some(rec) = reader.next_record() {
             let (h, items) = rec?;
             let i = h.line as usize;
@@ -395,90 +378,67 @@ impl FileCtx<'_> {
                 *ts
             });
             let message = batch.line(base + i);
-            match self.point(batch.data, line, &message, h.keep_message, items, time) {
-                Some(p) => out.push(p),
-                None => invalid.push(base + i),
+            if !self.record(line, message, h.keep_message, items, time, &mut tags, out) {
+                invalid.push(base + i);
             }
             produced += 1;
         }
         Ok(produced)
     }
 
-    /// A line as it came (`message`), tagged with why the pipeline did not process it.
-    fn raw(&mut self, line: &Line, message: FieldValue, kind: &str, ts: i64) -> Option<Point> {
-        let tags = self.cache.get(
-            &self.tags[usize::from(line.truncated)],
-            line.truncated,
-            &[("pipeline_error", kind)],
-        )?;
-        let fields = vec![("message".to_string(), message)];
-        Point::with_shared(
-            &self.task.measurement,
-            &tags,
-            fields,
-            ts,
-            self.task.category,
-        )
-        .ok()
+    /// A line as it came (`message`), tagged with why the pipeline did not process it; if even
+    /// that cannot be written (it can only fail for a task whose measurement is empty, which
+    /// the config refuses), it is counted as lost.
+    fn raw(&mut self, line: &Line, message: &str, kind: &str, ts: i64, out: &mut LineWriter) {
+        let base = &self.tags[usize::from(line.truncated)];
+        let extra = [("pipeline_error", kind)];
+        if !write_raw(self.cache, self.task, base, line, message, &extra, ts, out) {
+            tracing::warn!(task = %self.task.name, file = %self.path, offset = line.start, "files.record cannot become a line");
+        }
     }
 
-    /// The point of one record, or `None` when it is not a valid point.
-    fn point(
+    /// The line of one record; false (and nothing written) when it is not a valid line.
+    #[allow(clippy::too_many_arguments)]
+    fn record<'a>(
         &mut self,
-        data: &Arc<str>,
         line: &Line,
-        message: &FieldValue,
+        message: &str,
         keep_message: bool,
-        items: &[Item<'_>],
+        items: &[Item<'a>],
         ts: i64,
-    ) -> Option<Point> {
-        let mut fields = Vec::with_capacity(items.len() + 1);
-        let mut tags: Vec<(&str, &str)> = Vec::new();
+        tags: &mut Vec<(&'a str, &'a str)>,
+        out: &mut LineWriter,
+    ) -> bool {
+        tags.clear();
         let mut measurement = None;
         for item in items {
             match *item {
-                Item::Field(k, v) => fields.push((self.cache.key(k), value(data, v))),
                 Item::Tag(k, v) => tags.push((k, v)),
                 Item::Measurement(m) => measurement = Some(m),
+                Item::Field(..) => {}
             }
-        }
-        if keep_message && !fields.iter().any(|(k, _)| k == "message") {
-            fields.push((self.cache.key("message"), message.clone()));
         }
         let base = &self.tags[usize::from(line.truncated)];
-        match measurement {
-            None if tags.is_empty() => Point::with_shared_keys(
-                &self.task.measurement,
-                base,
-                fields,
-                ts,
-                self.task.category,
-            )
-            .ok(),
-            None => {
-                let shared = self.cache.get(base, line.truncated, &tags)?;
-                Point::with_shared_keys(
-                    &self.task.measurement,
-                    &shared,
-                    fields,
-                    ts,
-                    self.task.category,
-                )
-                .ok()
-            }
-            Some(m) => {
-                let mut all = base.as_slice().to_vec();
-                for (k, v) in tags {
-                    if !all.iter().any(|(bk, _)| bk == k) {
-                        all.push((k.to_string(), v.to_string()));
-                    }
-                }
-                let fields = fields
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect();
-                Point::new(m.to_string(), all, fields, ts, self.task.category).ok()
+        let Some(prefix) = self.cache.get(
+            &self.task.measurement,
+            measurement,
+            base,
+            line.truncated,
+            tags,
+        ) else {
+            return false;
+        };
+        out.begin(self.cache.prefix(prefix));
+        let mut has_message = false;
+        for item in items {
+            if let Item::Field(k, v) = *item {
+                has_message |= k == "message";
+                out.field(k, v);
             }
         }
+        if keep_message && !has_message {
+            out.field("message", FieldRef::Text(message));
+        }
+        out.end(ts).is_ok()
     }
 }

@@ -8,8 +8,30 @@ pub enum Compression {
     None,
     /// gzip at a level 0-9.
     Gzip(u32),
-    /// zstd at a level 1-19.
+    /// zstd at a level from -7 (its fastest) to 19; negative levels trade ratio for speed.
     Zstd(i32),
+}
+
+/// zstd's levels offered: its fast (negative) levels down to -7, and 1-19.
+pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = -7..=19;
+
+thread_local! {
+    /// The zstd context of this thread and its level, reused from batch to batch: a context
+    /// is megabytes of tables, set up again on every call otherwise.
+    static ZSTD: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn zstd_compress(data: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    let level = level.clamp(*ZSTD_LEVELS.start(), *ZSTD_LEVELS.end());
+    ZSTD.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            *slot = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        let (_, c) = slot.as_mut().expect("set above");
+        c.compress(data)
+    })
 }
 
 impl Compression {
@@ -37,7 +59,7 @@ impl Compression {
                 enc.write_all(data)?;
                 enc.finish()
             }
-            Compression::Zstd(level) => zstd::bulk::compress(data, level.clamp(1, 19)),
+            Compression::Zstd(level) => zstd_compress(data, level),
         }
     }
 
@@ -56,14 +78,11 @@ impl Compression {
                     .map(Compression::Gzip)
                     .ok_or_else(|| format!("gzip level {l} is outside 0-9"))
             }
-            "zstd" => {
-                let l = level.unwrap_or(1);
-                if (1..=19).contains(&l) {
-                    Ok(Compression::Zstd(l))
-                } else {
-                    Err(format!("zstd level {l} is outside 1-19"))
-                }
-            }
+            "zstd" => match level.unwrap_or(1) {
+                0 => Err("zstd level 0 is not a level here (zstd reads it as 3): use -7 to -1 (fastest) or 1 to 19".into()),
+                l if ZSTD_LEVELS.contains(&l) => Ok(Compression::Zstd(l)),
+                l => Err(format!("zstd level {l} is outside -7 to 19")),
+            },
             other => Err(format!(
                 "{other:?} is not a compression; use \"gzip\", \"zstd\" or \"none\""
             )),
@@ -87,6 +106,11 @@ mod tests {
         assert_eq!(out, data);
         let zs = Compression::Zstd(3).compress(&data).unwrap();
         assert_eq!(zstd::decode_all(&zs[..]).unwrap(), data);
+        // Fast levels, and a level change on the same thread (the context is made again).
+        for level in [-7, -1, 1, 3] {
+            let zs = Compression::Zstd(level).compress(&data).unwrap();
+            assert_eq!(zstd::decode_all(&zs[..]).unwrap(), data, "level {level}");
+        }
         assert!(gz.len() < data.len() && zs.len() < data.len());
     }
 
@@ -103,5 +127,11 @@ mod tests {
         assert!(Compression::parse("brotli", None).is_err());
         assert!(Compression::parse("gzip", Some(12)).is_err());
         assert!(Compression::parse("zstd", Some(0)).is_err());
+        assert!(Compression::parse("zstd", Some(-8)).is_err());
+        assert!(Compression::parse("zstd", Some(20)).is_err());
+        assert_eq!(
+            Compression::parse("zstd", Some(-5)).unwrap(),
+            Compression::Zstd(-5)
+        );
     }
 }

@@ -12,7 +12,7 @@
 
 use crate::buffer::{DiskQueue, QueueConfig, Record};
 use crate::tls::{build_client, describe_error, HttpClient, TlsProxyConfig};
-use crate::{encode_points_with, Category, Compression, Delivery, Encoded, IoError, Output, Point};
+use crate::{Batch, Category, Compression, Delivery, Encoded, IoError, Output};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -963,9 +963,13 @@ impl Output for HttpOutput {
         self.lane_snapshots()
     }
 
-    fn encode(&self, _category: Category, points: &[Point]) -> Option<Result<Encoded, IoError>> {
+    fn uint_support(&self) -> bool {
+        self.inner.config.uint_support
+    }
+
+    fn encode(&self, _category: Category, batch: &Batch) -> Option<Result<Encoded, IoError>> {
         let inner = &self.inner;
-        let text = encode_points_with(points, inner.config.uint_support);
+        let text = batch.text(inner.config.uint_support);
         Some(
             inner
                 .config
@@ -973,7 +977,7 @@ impl Output for HttpOutput {
                 .compress(text.as_bytes())
                 .map(|body| Encoded {
                     body: Bytes::from(body),
-                    points: u32::try_from(points.len()).unwrap_or(u32::MAX),
+                    points: u32::try_from(batch.len()).unwrap_or(u32::MAX),
                 })
                 .map_err(|source| IoError::Write {
                     output: inner.name.into(),
@@ -997,8 +1001,8 @@ impl Output for HttpOutput {
         first_err.map_or(Ok(worst), Err)
     }
 
-    async fn write(&self, category: Category, points: &[Point]) -> Result<Delivery, IoError> {
-        match self.encode(category, points) {
+    async fn write(&self, category: Category, batch: &Batch) -> Result<Delivery, IoError> {
+        match self.encode(category, batch) {
             Some(Ok(batch)) => self.send(category, &batch).await,
             Some(Err(e)) => Err(e),
             None => Ok(Delivery::Delivered),

@@ -13,6 +13,7 @@ mod error;
 mod http;
 mod lineproto;
 mod lpdecode;
+pub mod lpwriter;
 mod output;
 pub mod pipeline;
 mod point;
@@ -33,7 +34,8 @@ pub use lineproto::{
     point_as_read_back, NamePart, TRAILING_BACKSLASH,
 };
 pub use lpdecode::{decode_lines, LineDecoder, Precision, DEFAULT_MAX_LINE_BYTES};
-pub use output::{CaptureOutput, Delivery, Encoded, FileOutput, Output, StdoutOutput};
+pub use lpwriter::{line_prefix, LineError, LineWriter, Lines};
+pub use output::{Batch, CaptureOutput, Delivery, Encoded, FileOutput, Output, StdoutOutput};
 pub use point::{Category, FieldKey, FieldValue, Point, SharedStr, SharedTags};
 pub use sink::{spawn_writer, BatchConfig, Sink, WriterHandle};
 pub use tls::{build_client, describe_error, HttpClient, TlsProxyConfig};

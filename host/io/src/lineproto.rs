@@ -11,6 +11,7 @@
 //! written as the shortest text that reads back as the same `f64` (`84`, `3.25`, `1e+30`).
 //! Points are validated at construction, so encoding cannot fail.
 
+use crate::records::FieldRef;
 use crate::{FieldValue, Point};
 
 const LO: u64 = 0x0101_0101_0101_0101;
@@ -86,7 +87,7 @@ pub enum NamePart {
 }
 
 #[inline(always)]
-fn escape_into(out: &mut String, s: &str, kind: NamePart) {
+pub(crate) fn escape_into(out: &mut String, s: &str, kind: NamePart) {
     // Fast path: most names need no escaping at all.
     if none_special(s.as_bytes(), name_special) && !s.starts_with('#') {
         out.push_str(s);
@@ -294,6 +295,34 @@ fn write_text(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// A field's value as line protocol; with `uint_support` false, unsigned values are written as
+/// integers (clamped to i64::MAX).
+#[inline]
+pub(crate) fn write_value(
+    out: &mut String,
+    ints: &mut itoa::Buffer,
+    v: FieldRef<'_>,
+    uint_support: bool,
+) {
+    match v {
+        FieldRef::Int(x) => {
+            out.push_str(ints.format(x));
+            out.push('i');
+        }
+        FieldRef::Uint(x) if uint_support => {
+            out.push_str(ints.format(x));
+            out.push('u');
+        }
+        FieldRef::Uint(x) => {
+            out.push_str(ints.format(i64::try_from(x).unwrap_or(i64::MAX)));
+            out.push('i');
+        }
+        FieldRef::Float(x) => write_float(out, ints, x),
+        FieldRef::Bool(x) => out.push_str(if x { "true" } else { "false" }),
+        FieldRef::Text(s) => write_text(out, s),
+    }
+}
+
 /// Append one point as a line (with its trailing newline) to `out`.
 pub fn encode_point(out: &mut String, p: &Point) {
     encode_point_with(out, p, true);
@@ -321,24 +350,15 @@ pub fn encode_point_with(out: &mut String, p: &Point, uint_support: bool) {
         sep = ',';
         escape_into(out, k, NamePart::FieldKey);
         out.push('=');
-        match v {
-            FieldValue::Int(x) => {
-                out.push_str(ints.format(*x));
-                out.push('i');
-            }
-            FieldValue::Uint(x) if uint_support => {
-                out.push_str(ints.format(*x));
-                out.push('u');
-            }
-            FieldValue::Uint(x) => {
-                out.push_str(ints.format(i64::try_from(*x).unwrap_or(i64::MAX)));
-                out.push('i');
-            }
-            FieldValue::Float(x) => write_float(out, &mut ints, *x),
-            FieldValue::Bool(x) => out.push_str(if *x { "true" } else { "false" }),
-            FieldValue::Text(s) => write_text(out, s),
-            FieldValue::Shared(s) => write_text(out, s),
-        }
+        let v = match v {
+            FieldValue::Int(x) => FieldRef::Int(*x),
+            FieldValue::Uint(x) => FieldRef::Uint(*x),
+            FieldValue::Float(x) => FieldRef::Float(*x),
+            FieldValue::Bool(x) => FieldRef::Bool(*x),
+            FieldValue::Text(s) => FieldRef::Text(s),
+            FieldValue::Shared(s) => FieldRef::Text(s),
+        };
+        write_value(out, &mut ints, v, uint_support);
     }
     out.push(' ');
     out.push_str(ints.format(p.timestamp_ns()));

@@ -1,12 +1,53 @@
 //! Outputs: where encoded points go. The DataWay and InfluxDB outputs implement the same trait.
 
-use crate::{encode_points, Category, IoError, LaneSnapshot, Point};
+use crate::{encode_points_with, Category, IoError, LaneSnapshot, Lines, Point};
+use std::borrow::Cow;
 
 /// A batch encoded for sending: the request body (compressed line protocol) and its points.
 #[derive(Debug, Clone)]
 pub struct Encoded {
     pub body: bytes::Bytes,
     pub points: u32,
+}
+
+/// What the writer hands an output: points of one category, and lines of the same category that
+/// their source already wrote as line protocol ([`crate::LineWriter`]).
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub points: Vec<Point>,
+    pub lines: Lines,
+}
+
+impl From<Vec<Point>> for Batch {
+    fn from(points: Vec<Point>) -> Self {
+        Batch {
+            points,
+            lines: Lines::default(),
+        }
+    }
+}
+
+impl Batch {
+    /// Points and lines in it.
+    pub fn len(&self) -> usize {
+        self.points.len() + self.lines.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole batch as line protocol: the points, then the lines. With `uint_support` false,
+    /// points' unsigned fields are written as integers (lines were written for the output, see
+    /// [`Output::uint_support`]).
+    pub fn text(&self, uint_support: bool) -> Cow<'_, str> {
+        if self.points.is_empty() {
+            return Cow::Borrowed(&self.lines.text);
+        }
+        let mut text = encode_points_with(&self.points, uint_support);
+        text.push_str(&self.lines.text);
+        Cow::Owned(text)
+    }
 }
 
 /// Where a written batch went.
@@ -29,17 +70,35 @@ pub trait Output: Send + Sync + Debug {
     /// A short name for logs and metrics (`stdout`, `file`, `dataway`).
     fn name(&self) -> &str;
 
-    /// Write points of one category.
+    /// Write a batch of one category.
     ///
     /// # Errors
     /// When the batch is given up: the destination refused it, or could not be reached and
     /// there is no buffer to keep it in.
-    async fn write(&self, category: Category, points: &[Point]) -> Result<Delivery, IoError>;
+    async fn write(&self, category: Category, batch: &Batch) -> Result<Delivery, IoError>;
+
+    /// [`Output::write`] of a copy of `points`.
+    ///
+    /// # Errors
+    /// As for `write`.
+    async fn write_points(
+        &self,
+        category: Category,
+        points: &[Point],
+    ) -> Result<Delivery, IoError> {
+        self.write(category, &Batch::from(points.to_vec())).await
+    }
 
     /// Encode a batch for [`Output::send`], or `None` if this output only has `write`. The
     /// writer encodes the next batch while the previous one is being sent.
-    fn encode(&self, _category: Category, _points: &[Point]) -> Option<Result<Encoded, IoError>> {
+    fn encode(&self, _category: Category, _batch: &Batch) -> Option<Result<Encoded, IoError>> {
         None
+    }
+
+    /// Whether unsigned fields are written with the `u` suffix (false for InfluxDB 1.x): sources
+    /// that write line protocol themselves write it as the output would.
+    fn uint_support(&self) -> bool {
+        true
     }
 
     /// Send a batch made by [`Output::encode`].
@@ -77,8 +136,8 @@ impl Output for StdoutOutput {
         "stdout"
     }
 
-    async fn write(&self, _category: Category, points: &[Point]) -> Result<Delivery, IoError> {
-        let text = encode_points(points);
+    async fn write(&self, _category: Category, batch: &Batch) -> Result<Delivery, IoError> {
+        let text = batch.text(true);
         let mut out = tokio::io::stdout();
         let r = async {
             out.write_all(text.as_bytes()).await?;
@@ -133,8 +192,8 @@ impl Output for FileOutput {
         "file"
     }
 
-    async fn write(&self, _category: Category, points: &[Point]) -> Result<Delivery, IoError> {
-        let text = encode_points(points);
+    async fn write(&self, _category: Category, batch: &Batch) -> Result<Delivery, IoError> {
+        let text = batch.text(true);
         let mut f = self.file.lock().await;
         // tokio's File hands the bytes to a background write: flushing waits for it, so
         // `Delivered` means the kernel has them (what an HTTP client's 204 promises).
@@ -159,7 +218,8 @@ impl Output for FileOutput {
     }
 }
 
-/// Keeps points in memory: for `sandkit plugin test` and for tests.
+/// Keeps points in memory: for `sandkit plugin test` and for tests. Lines written as line
+/// protocol are read back into points.
 #[derive(Debug, Clone, Default)]
 pub struct CaptureOutput {
     points: Arc<Mutex<Vec<Point>>>,
@@ -190,9 +250,22 @@ impl Output for CaptureOutput {
         "capture"
     }
 
-    async fn write(&self, _category: Category, points: &[Point]) -> Result<Delivery, IoError> {
+    async fn write(&self, category: Category, batch: &Batch) -> Result<Delivery, IoError> {
+        let mut decoded = Vec::with_capacity(batch.lines.count);
+        if batch.lines.count > 0 {
+            let mut dec = crate::LineDecoder::new(crate::Precision::Nanoseconds, 0, category);
+            dec.feed(batch.lines.text.as_bytes());
+            dec.finish();
+            while let Some(p) = dec.next_point() {
+                decoded.push(p.map_err(|e| IoError::Config {
+                    output: "capture".into(),
+                    message: format!("a line written by a source does not read back: {e}"),
+                })?);
+            }
+        }
         if let Ok(mut p) = self.points.lock() {
-            p.extend_from_slice(points);
+            p.extend_from_slice(&batch.points);
+            p.extend(decoded);
         }
         Ok(Delivery::Delivered)
     }

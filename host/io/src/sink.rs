@@ -1,6 +1,6 @@
 //! The bounded channel between producers (plugins) and the writer task that owns the output.
 
-use crate::{Ack, AckOutcome, Category, Delivery, IoError, Output, Point};
+use crate::{Ack, AckOutcome, Batch, Category, Delivery, IoError, Lines, Output, Point};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +13,16 @@ use tokio::time::Instant;
 #[derive(Debug, Clone)]
 pub struct Sink {
     tx: mpsc::Sender<Envelope>,
+    /// The output's [`Output::uint_support`], for sources that write line protocol.
+    uint_support: bool,
 }
 
 /// Points from one send, and the acknowledgement of their source if it wants one.
 #[derive(Debug)]
 struct Envelope {
     points: Vec<Point>,
+    /// Lines already in line protocol, of one category.
+    lines: Option<(Category, Lines)>,
     ack: Option<Ack>,
     /// Write the batches these points went into at once (someone is waiting on the ack).
     now: bool,
@@ -35,6 +39,7 @@ impl Sink {
         }
         let env = Envelope {
             points,
+            lines: None,
             ack: None,
             now: false,
         };
@@ -50,6 +55,7 @@ impl Sink {
     pub async fn send_acked(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
         let env = Envelope {
             points,
+            lines: None,
             ack: Some(ack),
             now: false,
         };
@@ -65,6 +71,7 @@ impl Sink {
     pub async fn send_acked_now(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
         let env = Envelope {
             points,
+            lines: None,
             ack: Some(ack),
             now: true,
         };
@@ -81,10 +88,36 @@ impl Sink {
     pub fn blocking_send_acked(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
         let env = Envelope {
             points,
+            lines: None,
             ack: Some(ack),
             now: false,
         };
         self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
+    }
+
+    /// [`Sink::blocking_send_acked`] for lines a source wrote as line protocol itself (a
+    /// [`crate::LineWriter`] made with [`Sink::uint_support`]), all of `category`.
+    ///
+    /// # Errors
+    /// When the writer task has stopped.
+    pub fn blocking_send_lines_acked(
+        &self,
+        category: Category,
+        lines: Lines,
+        ack: Ack,
+    ) -> Result<(), IoError> {
+        let env = Envelope {
+            points: Vec::new(),
+            lines: Some((category, lines)),
+            ack: Some(ack),
+            now: false,
+        };
+        self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
+    }
+
+    /// Whether lines for this sink write unsigned fields with the `u` suffix.
+    pub fn uint_support(&self) -> bool {
+        self.uint_support
     }
 }
 
@@ -126,11 +159,27 @@ impl Default for BatchConfig {
 
 #[derive(Debug, Default)]
 struct Pending {
-    points: Vec<Point>,
+    batch: Batch,
     bytes: usize,
     since: Option<Instant>,
     /// A share of the acknowledgement of every send with points in this batch.
     acks: Vec<Ack>,
+}
+
+impl Pending {
+    /// Something of a send with `ack` joined the batch.
+    fn joined(&mut self, ack: Option<&Ack>) {
+        self.since.get_or_insert_with(Instant::now);
+        if let Some(a) = ack {
+            if !self.acks.last().is_some_and(|l| l.same(a)) {
+                self.acks.push(a.share());
+            }
+        }
+    }
+
+    fn full(&self, cfg: &BatchConfig) -> bool {
+        self.batch.len() >= cfg.max_points || self.bytes >= cfg.max_bytes
+    }
 }
 
 /// Batches being written at once. Encoding (and compressing) a batch overlaps the sending of the
@@ -148,7 +197,7 @@ struct InFlight {
 impl InFlight {
     /// Start writing `batch` in its own task; waits only for a free slot.
     async fn dispatch(&mut self, cat: Category, batch: Pending) {
-        if batch.points.is_empty() {
+        if batch.batch.is_empty() {
             batch.acks.into_iter().for_each(|a| a.release());
             return;
         }
@@ -159,11 +208,11 @@ impl InFlight {
         let prev = self.last.insert(cat, done_rx);
         let output = self.output.clone();
         tokio::spawn(async move {
-            let n = batch.points.len();
+            let n = batch.batch.len();
             // Encode while the previous batch of this category may still be in flight.
-            let result = match output.encode(cat, &batch.points) {
+            let result = match output.encode(cat, &batch.batch) {
                 Some(encoded) => {
-                    drop(batch.points);
+                    drop(batch.batch);
                     if let Some(p) = prev {
                         let _ = p.await;
                     }
@@ -176,7 +225,7 @@ impl InFlight {
                     if let Some(p) = prev {
                         let _ = p.await;
                     }
-                    output.write(cat, &batch.points).await
+                    output.write(cat, &batch.batch).await
                 }
             };
             let outcome = match result {
@@ -211,6 +260,7 @@ pub fn spawn_writer(
     batch: BatchConfig,
 ) -> (Sink, WriterHandle) {
     let (tx, mut rx) = mpsc::channel::<Envelope>(capacity.max(1));
+    let uint_support = output.uint_support();
     let task = tokio::spawn(async move {
         let mut pending: BTreeMap<Category, Pending> = BTreeMap::new();
         let mut inflight = InFlight {
@@ -225,7 +275,7 @@ pub fn spawn_writer(
         loop {
             tokio::select! {
                 got = rx.recv() => {
-                    let Some(Envelope { points, ack, now }) = got else { break };
+                    let Some(Envelope { points, lines, ack, now }) = got else { break };
                     let mut touched: Vec<Category> = Vec::new();
                     for p in points {
                         let cat = p.category();
@@ -234,14 +284,27 @@ pub fn spawn_writer(
                         }
                         let e = pending.entry(cat).or_default();
                         e.bytes += p.approx_size();
-                        e.since.get_or_insert_with(Instant::now);
-                        e.points.push(p);
-                        if let Some(a) = &ack {
-                            if !e.acks.last().is_some_and(|l| l.same(a)) {
-                                e.acks.push(a.share());
-                            }
+                        e.batch.points.push(p);
+                        e.joined(ack.as_ref());
+                        if e.full(&batch) {
+                            let full = std::mem::take(e);
+                            inflight.dispatch(cat, full).await;
                         }
-                        if e.points.len() >= batch.max_points || e.bytes >= batch.max_bytes {
+                    }
+                    if let Some((cat, lines)) = lines.filter(|(_, l)| l.count > 0) {
+                        if now && !touched.contains(&cat) {
+                            touched.push(cat);
+                        }
+                        let e = pending.entry(cat).or_default();
+                        e.bytes += lines.text.len();
+                        if e.batch.lines.count == 0 {
+                            e.batch.lines = lines;
+                        } else {
+                            e.batch.lines.text.push_str(&lines.text);
+                            e.batch.lines.count += lines.count;
+                        }
+                        e.joined(ack.as_ref());
+                        if e.full(&batch) {
                             let full = std::mem::take(e);
                             inflight.dispatch(cat, full).await;
                         }
@@ -278,7 +341,7 @@ pub fn spawn_writer(
             tracing::error!(output = output.name(), error = %e, "io.flush failed");
         }
     });
-    (Sink { tx }, WriterHandle { task })
+    (Sink { tx, uint_support }, WriterHandle { task })
 }
 
 #[cfg(test)]
@@ -353,8 +416,8 @@ mod batch_tests {
         fn name(&self) -> &str {
             "sizes"
         }
-        async fn write(&self, category: Category, points: &[Point]) -> Result<Delivery, IoError> {
-            self.0.lock().unwrap().push((category, points.len()));
+        async fn write(&self, category: Category, batch: &Batch) -> Result<Delivery, IoError> {
+            self.0.lock().unwrap().push((category, batch.len()));
             Ok(Delivery::Delivered)
         }
     }

@@ -89,7 +89,7 @@ struct RawOutput {
     /// "gzip" (default), "zstd" or "none".
     #[serde(default = "default_compression")]
     compression: String,
-    /// Compression level (gzip 0-9, default 1; zstd 1-19, default 1).
+    /// Compression level (gzip 0-9, default 1; zstd -7 to 19, default 1; negative levels are the fastest).
     compression_level: Option<i32>,
     /// Per-request timeout.
     timeout: Option<HumanDuration>,
