@@ -29,7 +29,7 @@ JS_TOOLCHAIN ?= $(HOME)/.cache/sandkit/js
 JS_LOCK := sdk/js/toolchain/package-lock.json
 JS_TESTS = $$(find sdk/js/test guests/js guests/js-testing -name '*.test.js' -not -path '*/node_modules/*' -not -path '*/.sandkit/*' | sort)
 
-.PHONY: all deps pydeps jsdeps guests pyguests jsguests cdeps cguests host build run test test-deps lint fmt bench idle clean-build
+.PHONY: all deps pydeps jsdeps guests pyguests jsguests cdeps cguests host build run test test-deps lint fmt bench bench-deps idle clean-build
 
 all: build
 
@@ -120,6 +120,10 @@ lint: deps
 
 ## test: everything needed, then the whole suite (host unit + integration tests, guest unit tests, lint)
 test: build lint test-deps
+	@# The shipped (dist) binary runs a collector and the nginx pipeline; the suite below runs
+	@# the release build of the same code.
+	$(BIN) plugin test $(BUILD)/wasm/mem.wasm -c guests/collectors/mem/conf.toml | grep -q '^mem'
+	head -5 tests/data/pipelines/nginx-access.log | $(BIN) pipeline test $(BUILD)/wasm/nginx.wasm | grep -q '^< nginx,'
 	cargo test --release --workspace --no-fail-fast
 	cd guests && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test --workspace
 	cd sdk/rust && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test
@@ -128,9 +132,17 @@ test: build lint test-deps
 	SANDKIT_JS_TOOLCHAIN=$(JS_TOOLCHAIN) node --import ./sdk/js/tools/resolve-sdk.mjs --test $(JS_TESTS)
 	$(JS_TOOLCHAIN)/node_modules/.bin/tsc -p sdk/js/tsconfig.check.json
 
-## bench: criterion benches, the idle cost of `sandkit run`, the 200 MB tail against rsyslog, and
-## HTTP writes against influxd
-bench: build
+## bench-deps: the baselines the benches measure beside the agent (collectd for the idle cost,
+## rsyslog for the tail), and influxd for HTTP writes
+BENCH_PACKAGES := collectd-core rsyslog influxdb
+bench-deps:
+	@dpkg -s $(BENCH_PACKAGES) >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_PACKAGES); }
+
+## bench: criterion benches, the idle cost of `sandkit run` beside collectd, the 200 MB tail
+## against rsyslog, and HTTP writes against influxd
+bench: build bench-deps
 	cargo bench -p sandkit-benches
 	bash benches/idle.sh
 	bash benches/tail.sh

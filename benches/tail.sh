@@ -29,6 +29,10 @@
 #   TAIL_POLL     seconds between polls of the line count (default 0.2; the end time does not
 #                 depend on it, only when the process is stopped)
 #   TAIL_CPU      pin the measured tools to these CPUs (taskset -c list, e.g. 0); default unpinned
+#   TAIL_CPU2     the CPUs of the two-worker case (default: TAIL_CPU and the next CPU when
+#                 TAIL_CPU is one CPU, else unpinned)
+#   TAIL_ZSTD     zstd level of the pipeline cases (default 1; -7 to -1 are the fast levels)
+#   TAIL_W2=0     skip the two-worker case (a binary from before `workers` refuses its config)
 #   SANDKIT_BIN   the agent (default $CARGO_TARGET_DIR/dist/sandkit, what `make build` ships)
 #   RECEIVER_BIN  the receiver (default $CARGO_TARGET_DIR/dist/bench-receiver)
 #   KEEP=1        keep the temporary directory (configs, outputs, logs of every case)
@@ -75,8 +79,20 @@ thread_ticks() {
       "$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 "\t" $13}')"
   done
 }
+ZSTD_LEVEL="${TAIL_ZSTD:-1}"
+if [[ -n "${TAIL_CPU2:-}" ]]; then
+  PIN2="$TAIL_CPU2"
+elif [[ "$PIN" =~ ^[0-9]+$ ]] && (($(nproc) > 1)); then
+  PIN2="$PIN,$(((PIN + 1) % $(nproc)))"
+else
+  PIN2=""
+fi
 # exec_pinned CMD...: exec CMD (under taskset when TAIL_CPU is set): in `( ... ) &`, $! is CMD.
-exec_pinned() { if [[ -n "$PIN" ]]; then exec taskset -c "$PIN" "$@"; else exec "$@"; fi; }
+# CASE_PIN, when set, replaces TAIL_CPU (the two-worker case).
+exec_pinned() {
+  local pin="${CASE_PIN-$PIN}"
+  if [[ -n "$pin" ]]; then exec taskset -c "$pin" "$@"; else exec "$@"; fi
+}
 
 # --- the log -----------------------------------------------------------------------------------
 # nginx "combined": $remote_addr - $remote_user [$time_local] "$request" $status
@@ -258,6 +274,9 @@ plugins_dir = "plugins"
 conf_dir = "conf.d"
 [output]
 $2
+# A partial batch at the end of the log goes out within 100 ms instead of 10 s (a file task's
+# block of lines is not split, so the last batch is partial whatever the line count).
+flush_interval = "100ms"
 [[files]]
 source = "nginx"
 paths = ["$LOG"]
@@ -266,6 +285,7 @@ EOF
   if [[ -n "${3:-}" ]]; then
     cp "$WASM_DIR/$3.wasm" "$1/plugins/"
     echo "pipeline = \"$3\"" >>"$1/sandkit.toml"
+    [[ "${4:-1}" == 1 ]] || echo "workers = $4" >>"$1/sandkit.toml"
   fi
 }
 
@@ -284,9 +304,10 @@ run_sandkit_file() {
   [[ "${KEEP:-0}" == 1 ]] || rm -f "$dir/out.lp"
 }
 
-# run_sandkit_http RUN TOOL COMPRESSION [PIPELINE]
+# run_sandkit_http RUN TOOL COMPRESSION [PIPELINE [WORKERS [LEVEL]]]
 run_sandkit_http() {
-  local run=$1 tool=$2 comp=$3 pipeline=${4:-} dir="$TMP/run$1/$2" t0 pid rpid addr i pts bytes reqs
+  local run=$1 tool=$2 comp=$3 pipeline=${4:-} workers=${5:-1} level=${6:-1}
+  local dir="$TMP/run$1/$2" t0 pid rpid addr i pts bytes reqs
   mkdir -p "$dir"
   "$RECEIVER" 127.0.0.1:0 "$dir/count" >"$dir/receiver.addr" 2>"$dir/receiver.log" &
   rpid=$!
@@ -297,7 +318,13 @@ run_sandkit_http() {
   sandkit_dir "$dir" "kind = \"dataway\"
 urls = [\"http://$addr\"]
 token = \"tkn_bench\"
-compression = \"$comp\"" "$pipeline"
+compression = \"$comp\"
+compression_level = $level" "$pipeline" "$workers"
+  # The component comes from a warm cache, as on every start but the first of a host: the
+  # figures are the tail's, not Cranelift's (compiling is measured in benches/compile.py).
+  if [[ -n "$pipeline" && -d "$TMP/cache" ]]; then
+    mkdir -p "$dir/data" && cp -r "$TMP/cache" "$dir/data/cache"
+  fi
   settle
   t0=$(now)
   (cd "$dir" && exec_pinned "$BIN" run -c sandkit.toml --http-listen 127.0.0.1:0) 2>"$dir/sandkit.log" &
@@ -314,6 +341,25 @@ compression = \"$comp\"" "$pipeline"
   stop "$rpid" receiver "$dir/receiver.log" 143
 }
 
+# Fill the component cache once: the agent with the nginx pipeline on an empty log, until the
+# pipeline's compiled artifact is stored.
+warm_cache() {
+  local dir="$TMP/warm" pid i
+  mkdir -p "$dir/plugins"
+  cp "$WASM_DIR/nginx.wasm" "$dir/plugins/"
+  printf 'data_dir = "data"\nplugins_dir = "plugins"\nconf_dir = "conf.d"\n[output]\nkind = "stdout"\n' >"$dir/sandkit.toml"
+  (cd "$dir" && exec "$BIN" run -c sandkit.toml --http-listen 127.0.0.1:0) >/dev/null 2>"$dir/sandkit.log" &
+  pid=$!
+  PIDS+=("$pid")
+  for ((i = 0; i < 600; i++)); do
+    compgen -G "$dir/data/cache/*.cwasm" >/dev/null && break
+    sleep 0.1
+  done
+  stop "$pid" "sandkit (warming the cache)" "$dir/sandkit.log"
+  [[ -d "$dir/data/cache" ]] && cp -r "$dir/data/cache" "$TMP/cache"
+}
+[[ ! -f "$WASM_DIR/nginx.wasm" ]] || warm_cache
+
 for ((run = 1; run <= RUNS; run++)); do
   echo "tail.sh: run $run/$RUNS"
   RECV_NOTE=""
@@ -321,7 +367,9 @@ for ((run = 1; run <= RUNS; run++)); do
   run_sandkit_file "$run" || true
   run_sandkit_http "$run" sandkit-http gzip || true
   if [[ -f "$WASM_DIR/nginx.wasm" ]]; then
-    run_sandkit_http "$run" sandkit-nginx zstd nginx || true
+    run_sandkit_http "$run" sandkit-nginx zstd nginx 1 "$ZSTD_LEVEL" || true
+    # The same on two cores: the pipeline on two workers.
+    [[ "${TAIL_W2:-1}" == 0 ]] || CASE_PIN="$PIN2" run_sandkit_http "$run" sandkit-nginx-w2 zstd nginx 2 "$ZSTD_LEVEL" || true
   fi
 done
 
@@ -355,6 +403,7 @@ awk -F'\t' -v tick="$TICK" -v bytes="$BYTES" -v rs="${RSYSLOGD:+1}" '
     name["sandkit-file"] = "sandkit files -> file"
     name["sandkit-http"] = "sandkit files -> dataway gzip"
     name["sandkit-nginx"] = "sandkit nginx wasm -> zstd"
+    name["sandkit-nginx-w2"] = "  same, workers = 2 (2 cores)"
     printf "%-30s %4s %8s %8s %10s %7s %7s %8s %11s %9s %8s\n", "tool", "runs", "lines", "seconds",
       "lines/s", "MB/s", "CPU s", "CPU/core", "lines/CPU-s", "peak RSS", "/rsyslog"
     base = ("rsyslog" in cnt) ? med("rsyslog", "lps") : 0
@@ -370,6 +419,8 @@ awk -F'\t' -v tick="$TICK" -v bytes="$BYTES" -v rs="${RSYSLOGD:+1}" '
         printf "%-30s %4d %8s %8s %10s %7s %7.2f %8s %11s %5.1f MiB\n", "  receiver (not in the above)",
           cnt["receiver"], "", "", "", "", med("receiver", "cpu"), "", "", med("receiver", "rss")
     }
+    if (("sandkit-nginx" in cnt) && ("sandkit-nginx-w2" in cnt))
+      printf "two workers on two cores / one: %.2fx lines/s\n", med("sandkit-nginx-w2", "lps") / med("sandkit-nginx", "lps")
     if (!rs) print "rsyslogd not found (Debian package rsyslog): no baseline in this run"
   }' "$RESULTS"
 echo "target (issue): >= 1.2M lines/s on one core, < 30 MiB RSS; measured before on this machine kind," \
@@ -384,7 +435,7 @@ fi
 
 # Last run, for each tool: where its CPU went, by thread name (seconds, share of the process's
 # CPU, and how much of that was system time), and what its resident memory was at the end.
-for t in rsyslog sandkit-file sandkit-http sandkit-nginx; do
+for t in rsyslog sandkit-file sandkit-http sandkit-nginx sandkit-nginx-w2; do
   [[ -f "$TMP/threads.$t" ]] || continue
   awk -F'\t' -v tick="$TICK" -v t="$t" '
     { used[$2] += $3 + $4; sys[$2] += $4; n[$2]++; all += $3 + $4 }

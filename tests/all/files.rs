@@ -607,3 +607,64 @@ async fn sigterm_during_a_busy_tail_loses_nothing_and_repeats_nothing() {
         "a stop took too long: {stops:?}"
     );
 }
+
+/// What is not configured is not loaded: an agent without file tasks never maps RocksDB (nor
+/// libstdc++, which only RocksDB needs); one with a file task loads it when it opens the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocksdb_is_loaded_only_when_a_file_task_opens_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("plugins")).unwrap();
+    std::fs::write(d.join("app.log"), "one\ntwo\n").unwrap();
+    let start = |files: bool| {
+        let mut cfg = String::from(
+            "data_dir = \"data\"\nplugins_dir = \"plugins\"\nconf_dir = \"conf.d\"\n\
+             [output]\nkind = \"file\"\npath = \"out.lp\"\n",
+        );
+        if files {
+            cfg.push_str(&format!(
+                "[[files]]\nsource = \"app\"\npaths = [\"{}\"]\nfrom_beginning = true\n",
+                d.join("app.log").display()
+            ));
+        }
+        std::fs::write(d.join("sandkit.toml"), cfg).unwrap();
+        let _ = std::fs::remove_file(d.join("out.lp"));
+        let log = std::fs::File::create(d.join("agent.log")).unwrap();
+        let child = std::process::Command::new(sandkit_tests::sandkit_bin())
+            .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
+            .current_dir(d)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        (child, pid)
+    };
+    for files in [false, true] {
+        let (mut child, pid) = start(files);
+        // Started: the status file is written once the agent runs (and, with a task, the
+        // lines are out).
+        let ready = eventually(20, || {
+            d.join("data/status.json").exists()
+                && (!files
+                    || std::fs::read_to_string(d.join("out.lp"))
+                        .is_ok_and(|t| t.lines().count() == 2))
+        })
+        .await;
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        let status = child.wait().unwrap();
+        let log = std::fs::read_to_string(d.join("agent.log")).unwrap();
+        assert!(
+            ready && status.success(),
+            "files={files}: {status}; log:\n{log}"
+        );
+        let has = |lib: &str| maps.lines().any(|l| l.contains(lib));
+        assert_eq!(has(sandkit_state::LIBRARY), files, "files={files}:\n{maps}");
+        assert_eq!(has("libstdc++"), files, "files={files}:\n{maps}");
+        let _ = std::fs::remove_file(d.join("data/status.json"));
+    }
+}

@@ -322,6 +322,17 @@ async fn an_instance_that_cannot_init_fails_the_batch_whole_without_bisection() 
 /// `sandkit deadletter list` once the agent stops.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_runs_file_tasks_through_pipelines_and_parks_poison_lines() {
+    file_tasks_through_pipelines(1).await;
+}
+
+/// The same with each task's pipeline on three workers: every line once, the poison line parked
+/// once, and offsets committed to the end (a restart reads nothing again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_tasks_on_workers_lose_and_repeat_nothing() {
+    file_tasks_through_pipelines(3).await;
+}
+
+async fn file_tasks_through_pipelines(workers: usize) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for sub in ["plugins", "conf.d", "logs"] {
@@ -359,14 +370,17 @@ source = "nginx"
 paths = ["{0}/access.log"]
 from_beginning = true
 pipeline = "nginx"
+workers = {1}
 [[files]]
 source = "app"
 paths = ["{0}/app.log"]
 from_beginning = true
 pipeline = "poison"
 pipeline_batch = 300
+workers = {1}
 "#,
-            logs.display()
+            logs.display(),
+            workers
         ),
     )
     .unwrap();
@@ -473,6 +487,35 @@ pipeline_batch = 300
     let start = app.find("this line is POISON").unwrap() as u64;
     assert_eq!(e["start"], start);
     assert!(Path::new(e["file"].as_str().unwrap()).ends_with("app.log"));
+
+    // Offsets were committed to the end of both files: a second run sends nothing again.
+    let before = std::fs::read_to_string(d.join("out.lp")).unwrap();
+    let log = std::fs::File::create(d.join("agent2.log")).unwrap();
+    let mut child = Command::new(sandkit_bin())
+        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = eventually(20, || {
+        std::fs::read_to_string(d.join("agent2.log"))
+            .is_ok_and(|l| l.matches("files.task started").count() == 2)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    let agent_log = std::fs::read_to_string(d.join("agent2.log")).unwrap();
+    assert!(started && status.success(), "{status}; log:\n{agent_log}");
+    assert_eq!(
+        std::fs::read_to_string(d.join("out.lp")).unwrap().len(),
+        before.len(),
+        "the second run read lines again; log:\n{agent_log}"
+    );
 }
 
 #[test]

@@ -35,6 +35,9 @@ pub struct RawFileTask {
     pub pipeline_batch: Option<usize>,
     /// Bytes of records per pipeline call, at most (default 1 MiB; a longer record goes alone).
     pub pipeline_batch_bytes: Option<usize>,
+    /// Threads that run the pipeline, each with its own instance (default 1: the task's own
+    /// thread). More let one busy file use more cores; offsets stay in file order.
+    pub workers: Option<usize>,
     /// Regex that starts a multi-line record; lines that do not match join the record before.
     pub multiline_start: Option<String>,
     /// How long a multi-line record waits for more lines (default `3s`).
@@ -72,6 +75,7 @@ pub struct FileTask {
     pub pipeline: Option<String>,
     pub pipeline_batch: usize,
     pub pipeline_batch_bytes: usize,
+    pub workers: usize,
     pub multiline: Option<Regex>,
     pub multiline_timeout: Duration,
     pub line: LineConfig,
@@ -157,6 +161,17 @@ impl RawFileTask {
                 "key \"pipeline_batch_bytes\": {pipeline_batch_bytes} is outside 1024..=268435456"
             ));
         }
+        let workers = self.workers.unwrap_or(1);
+        if !(1..=64).contains(&workers) {
+            return Err(format!("key \"workers\": {workers} is outside 1..=64"));
+        }
+        if workers > 1 && self.pipeline.is_none() {
+            return Err(
+                "key \"workers\": only a task with a `pipeline` runs on workers (reading and \
+                 splitting lines stays on the task's thread)"
+                    .into(),
+            );
+        }
         if self.pipeline.as_deref().is_some_and(|p| p.is_empty()) {
             return Err("key \"pipeline\": must not be empty".into());
         }
@@ -170,6 +185,7 @@ impl RawFileTask {
             pipeline: self.pipeline.clone(),
             pipeline_batch,
             pipeline_batch_bytes,
+            workers,
             multiline,
             multiline_timeout: duration(
                 "multiline_timeout",
@@ -237,6 +253,8 @@ mod tests {
             ("pipeline_batch = 0", "pipeline_batch"),
             ("pipeline_batch_bytes = 10", "pipeline_batch_bytes"),
             ("pipeline = \"\"", "pipeline"),
+            ("workers = 0", "workers"),
+            ("workers = 2", "workers"),
         ] {
             let e = raw(extra).unwrap_err();
             assert!(e.contains(&format!("key \"{key}\"")), "{extra}: {e}");

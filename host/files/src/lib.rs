@@ -8,7 +8,8 @@
 //! - [`identity`]: device, inode and fingerprint;
 //! - [`lines`], [`multiline`]: cutting bytes into records;
 //! - [`window`]: the sliding window of acknowledged offsets;
-//! - [`source`]: the running tasks; `parse`: records through a pipeline;
+//! - [`source`]: the running tasks; `parse`: records through a pipeline; `workers`: the
+//!   threads of a task with `workers` above 1;
 //! - [`config`]: `[[files]]` tables.
 
 pub mod config;
@@ -20,6 +21,7 @@ mod parse;
 pub mod rule;
 pub mod source;
 pub mod window;
+mod workers;
 
 pub use config::{FileTask, RawFileTask};
 pub use error::FilesError;

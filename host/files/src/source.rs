@@ -16,6 +16,7 @@ use crate::lines::{Line, LineSplitter};
 use crate::multiline::Multiline;
 use crate::parse::{write_raw, FileCtx, TagCache};
 use crate::window::OffsetWindow;
+use crate::workers::{Job, Workers};
 use notify::{EventKind, RecursiveMode, Watcher};
 use sandkit_io::pipeline::{LineProcessor, PipelineProvider};
 use sandkit_io::{Ack, AckOutcome, LineWriter, SharedTags, Sink};
@@ -191,9 +192,12 @@ impl FileSource {
         };
         for task in tasks {
             let name = task.name.clone();
-            let processor = match (&task.pipeline, &pipelines) {
-                (None, _) => None,
-                (Some(p), Some(provider)) => Some(provider.processor(p)),
+            // One processor (an instance of the pipeline) per thread that runs batches.
+            let processors: Vec<Box<dyn LineProcessor>> = match (&task.pipeline, &pipelines) {
+                (None, _) => Vec::new(),
+                (Some(p), Some(provider)) => {
+                    (0..task.workers).map(|_| provider.processor(p)).collect()
+                }
                 (Some(p), None) => {
                     return Err(FilesError::Task {
                         task: name,
@@ -212,7 +216,22 @@ impl FileSource {
                 stats.clone(),
                 stop.clone(),
             )?;
-            runner.processor = processor;
+            if processors.len() > 1 {
+                let workers = Workers::start(
+                    runner.task.clone(),
+                    store.clone(),
+                    sink.clone(),
+                    stats.clone(),
+                    processors,
+                )
+                .map_err(|e| FilesError::Task {
+                    task: name.clone(),
+                    reason: format!("cannot start its worker threads: {e}"),
+                })?;
+                runner.workers = Some(workers);
+            } else {
+                runner.processor = processors.into_iter().next();
+            }
             let handle = std::thread::Builder::new()
                 .name(format!("files-{name}"))
                 .spawn(move || runner.run())
@@ -330,8 +349,10 @@ struct Runner {
     buf: Vec<u8>,
     watcher: Option<notify::RecommendedWatcher>,
     watched: HashSet<PathBuf>,
-    /// The task's pipeline, if it names one.
+    /// The task's pipeline, if it names one (and runs it on this thread).
     processor: Option<Box<dyn LineProcessor>>,
+    /// The threads that run the pipeline instead (`workers` above 1).
+    workers: Option<Workers>,
 }
 
 fn now_ns() -> i64 {
@@ -391,6 +412,7 @@ impl Runner {
             watcher,
             watched: HashSet::new(),
             processor: None,
+            workers: None,
         })
     }
 
@@ -743,13 +765,17 @@ impl Runner {
                 .fetch_add(after.invalid_utf8 - before.invalid_utf8, Ordering::Relaxed);
             records = inst.records(lines, false);
         }
+        let run = Run {
+            processor: self.processor.as_deref_mut(),
+            workers: self.workers.as_ref(),
+        };
         send(
             &self.task,
             self.sink.as_ref(),
             &self.tx,
             &self.stats,
             &self.store,
-            self.processor.as_deref_mut(),
+            run,
             inst,
             records,
         );
@@ -795,13 +821,17 @@ impl Runner {
                     let mut lines = Vec::new();
                     inst.splitter.flush(&mut lines);
                     let out = inst.records(lines, true);
+                    let run = Run {
+                        processor: self.processor.as_deref_mut(),
+                        workers: self.workers.as_ref(),
+                    };
                     send(
                         &self.task,
                         self.sink.as_ref(),
                         &self.tx,
                         &self.stats,
                         &self.store,
-                        self.processor.as_deref_mut(),
+                        run,
                         inst,
                         out,
                     );
@@ -884,6 +914,10 @@ impl Runner {
     /// Stop: hand the `Sink` back, wait for the last acknowledgements, save every offset.
     fn finish(mut self) {
         self.sink = None;
+        // Batches handed to workers are run and sent before their acknowledgements are awaited.
+        if let Some(w) = self.workers.as_mut() {
+            w.stop();
+        }
         let deadline = Instant::now() + STOP_WAIT;
         while self.open.values().any(|i| i.window.in_flight() > 0) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -961,7 +995,25 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Turn records into points (through the task's pipeline, if any) and send them with an
+/// Where a task's batches run through its pipeline: on its own thread, or on its workers.
+struct Run<'a> {
+    processor: Option<&'a mut (dyn LineProcessor + 'static)>,
+    workers: Option<&'a Workers>,
+}
+
+/// Nanoseconds reserved per record for the times of a batch handed to a worker (records that
+/// carry no time take the next one; a pipeline making more records than this per line without
+/// times may give two records of consecutive batches one time).
+const TS_PER_RECORD: i64 = 4;
+
+/// Room for the line protocol of `records`: nginx lines parsed into DataKit's fields and kept
+/// whole come to about 2.3 times their length.
+pub(crate) fn reserve_for(records: &[Line]) -> usize {
+    let bytes: usize = records.iter().map(|r| r.text.len()).sum();
+    bytes * 5 / 2 + records.len() * 64
+}
+
+/// Write records as line protocol (through the task's pipeline, if any) and send them with an
 /// acknowledgement that moves the window.
 #[allow(clippy::too_many_arguments)]
 fn send(
@@ -970,7 +1022,7 @@ fn send(
     tx: &Sender<Msg>,
     stats: &TaskStats,
     store: &Store,
-    processor: Option<&mut (dyn LineProcessor + 'static)>,
+    run: Run<'_>,
     inst: &mut Instance,
     records: Vec<Line>,
 ) {
@@ -978,13 +1030,41 @@ fn send(
         return;
     };
     let end = last.end;
+    let ack = |inst: &mut Instance| {
+        let seq = inst.window.push(end);
+        let serial = inst.serial;
+        let tx = tx.clone();
+        Ack::new(move |outcome| {
+            let _ = tx.send(Msg::Ack {
+                serial,
+                seq,
+                outcome,
+            });
+        })
+    };
+    if let (Some(workers), true) = (run.workers, task.pipeline.is_some()) {
+        let ts = now_ns().max(inst.last_ts + 1);
+        let span = (records.len() as i64 + 1) * TS_PER_RECORD;
+        inst.last_ts = ts + span - 1;
+        let job = Job {
+            tags: inst.tags.clone(),
+            serial: inst.serial,
+            path: inst.path.display().to_string(),
+            ts,
+            ack: ack(inst),
+            records,
+        };
+        // Workers are only gone once the task stops; the dropped acknowledgement reports the
+        // batch lost, and its lines are read again at the next start.
+        if workers.submit(job).is_err() {
+            stats.dropped_acks.fetch_add(1, Ordering::Relaxed);
+        }
+        return;
+    }
     let mut out = LineWriter::new(task.category, sink.uint_support());
-    // nginx lines parsed into DataKit's fields and kept whole come to about 2.3 times their
-    // length as line protocol.
-    let bytes: usize = records.iter().map(|r| r.text.len()).sum();
-    out.reserve(bytes * 5 / 2 + records.len() * 64);
+    out.reserve(reserve_for(&records));
     let mut ts = now_ns().max(inst.last_ts + 1);
-    match processor {
+    match run.processor {
         Some(proc) => {
             let path = inst.path.display().to_string();
             let mut ctx = FileCtx {
@@ -1019,16 +1099,7 @@ fn send(
         }
     }
     inst.last_ts = ts - 1;
-    let seq = inst.window.push(end);
-    let serial = inst.serial;
-    let tx = tx.clone();
-    let ack = Ack::new(move |outcome| {
-        let _ = tx.send(Msg::Ack {
-            serial,
-            seq,
-            outcome,
-        });
-    });
+    let ack = ack(inst);
     if sink
         .blocking_send_lines_acked(task.category, out.take(), ack)
         .is_err()

@@ -29,7 +29,7 @@ mod supervisor;
 mod sys;
 
 pub use cache::{ArtifactLease, CacheOutcome, Cached, ComponentCache};
-pub use compile::{default_compile_threads, LARGE_COMPONENT};
+pub use compile::{default_compile_threads, trim_heap, LARGE_COMPONENT};
 pub use config::{Limits, OnError, PluginConfig, RawRuntimeConfig, RuntimeConfig, Sandbox};
 pub use directory::{changes_content, watch_plugins_dir, DirWatcher, SETTLE};
 pub use engine::{engine_config, EngineKind, Runtime};

@@ -95,6 +95,8 @@ pub async fn run(
             return Ok(());
         }
     };
+    // Loading (and compiling into an empty cache) freed its working memory: give it back.
+    sandkit_runtime::trim_heap();
     let provider: Arc<dyn PipelineProvider> = Arc::new(RegistryProvider {
         registry: sup.pipelines().clone(),
         handle: tokio::runtime::Handle::current(),

@@ -37,6 +37,10 @@ pub(crate) fn family_handle<'a>(
 /// Opens (or creates) the RocksDB database in `dir` with every column family and the
 /// small-memory options, without looking at the schema version.
 pub(crate) fn open_db(dir: &Path) -> Result<DB, StateError> {
+    crate::lazy::load().map_err(|reason| StateError::Library {
+        path: dir.to_path_buf(),
+        reason,
+    })?;
     let open_error = |source| StateError::Open {
         path: dir.to_path_buf(),
         source,

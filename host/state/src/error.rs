@@ -14,6 +14,9 @@ pub enum StateError {
         path.display()
     )]
     InUse { path: PathBuf },
+    /// The RocksDB library cannot be loaded (it is loaded when a store is first opened).
+    #[error("cannot open state store {}: {reason}", path.display())]
+    Library { path: PathBuf, reason: String },
     /// RocksDB could not open the store.
     #[error("cannot open state store {}: {source}", path.display())]
     Open {

@@ -33,6 +33,7 @@
 
 mod db;
 mod error;
+mod lazy;
 mod migrate;
 mod store;
 #[cfg(test)]
@@ -41,6 +42,7 @@ mod tests;
 use std::fmt;
 
 pub use error::StateError;
+pub use lazy::LIBRARY;
 pub use migrate::SCHEMA_VERSION;
 pub use store::{Batch, Store};
 
