@@ -34,7 +34,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Bytes read from one file per turn.
 const READ_CHUNK: usize = 256 << 10;
-/// Batches of one file in flight at once: the bound on duplicates after a crash.
+/// Batches of one file in flight at once: the bound on duplicates after a crash. A task on
+/// workers gets two more per worker beyond the first, so that every worker has a batch while
+/// earlier ones wait for the output.
 pub const MAX_IN_FLIGHT: usize = 4;
 /// Longest sleep when there is nothing to read (new lines are noticed by polling the open
 /// files; notify only tells about new, renamed and removed files).
@@ -699,7 +701,8 @@ impl Runner {
         let Some(inst) = self.open.get_mut(&serial) else {
             return false;
         };
-        if inst.finishing || inst.window.in_flight() >= MAX_IN_FLIGHT {
+        let max_in_flight = MAX_IN_FLIGHT + 2 * (self.task.workers - 1);
+        if inst.finishing || inst.window.in_flight() >= max_in_flight {
             return false;
         }
         let Ok(meta) = inst.file.metadata() else {

@@ -162,15 +162,6 @@ impl LineWriter {
         write_value(text, &mut itoa::Buffer::new(), value, self.uint_support);
     }
 
-    /// Whether the line begun has a field `key` (of any value).
-    pub fn has_field(&self, key: &str) -> bool {
-        let mut escaped = String::new();
-        escape_into(&mut escaped, key, NamePart::FieldKey);
-        self.keys
-            .iter()
-            .any(|&(a, b)| self.lines.text.as_bytes()[a..b] == *escaped.as_bytes())
-    }
-
     /// Finish the line begun at `timestamp_ns`, or take it out again if a check failed.
     ///
     /// # Errors
@@ -370,12 +361,11 @@ mod tests {
     }
 
     #[test]
-    fn knows_the_fields_of_the_line_begun() {
-        let mut w = LineWriter::new(Category::Logging, true);
-        w.begin("m");
-        w.field("a,b", FieldRef::Int(1));
-        assert!(w.has_field("a,b"));
-        assert!(!w.has_field("message"));
+    fn a_prefix_needs_a_measurement() {
         assert!(line_prefix("", &tags(&[])).is_err());
+        assert_eq!(
+            line_prefix("a b", &tags(&[("k", "v,w"), ("e", "")])).unwrap(),
+            "a\\ b,k=v\\,w"
+        );
     }
 }
