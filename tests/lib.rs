@@ -673,14 +673,21 @@ pub fn agent_dir(plugins: &[(&str, &str)]) -> tempfile::TempDir {
 /// # Panics
 /// When the agent cannot be started.
 pub fn run_agent(dir: &Path, log: &str) -> std::process::Child {
+    spawn_agent(dir, log, &["--output-file", "out.lp"])
+}
+
+/// `sandkit run -c sandkit.toml` in `dir` on a free HTTP port, its log to `dir/<log>`.
+///
+/// # Panics
+/// When the agent cannot be started.
+pub fn run_agent_with_config(dir: &Path, log: &str) -> std::process::Child {
+    spawn_agent(dir, log, &["-c", "sandkit.toml"])
+}
+
+fn spawn_agent(dir: &Path, log: &str, args: &[&str]) -> std::process::Child {
     std::process::Command::new(sandkit_bin())
-        .args([
-            "run",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--output-file",
-            "out.lp",
-        ])
+        .args(["run", "--http-listen", "127.0.0.1:0"])
+        .args(args)
         .current_dir(dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(dir.join(log)).expect("create the agent's log"))

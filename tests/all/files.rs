@@ -629,19 +629,11 @@ async fn rocksdb_is_loaded_only_when_a_file_task_opens_the_store() {
         }
         std::fs::write(d.join("sandkit.toml"), cfg).unwrap();
         let _ = std::fs::remove_file(d.join("out.lp"));
-        let log = std::fs::File::create(d.join("agent.log")).unwrap();
-        let child = std::process::Command::new(sandkit_tests::sandkit_bin())
-            .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
-            .current_dir(d)
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        (child, pid)
+        sandkit_tests::run_agent_with_config(d, "agent.log")
     };
     for files in [false, true] {
-        let (mut child, pid) = start(files);
+        let child = start(files);
+        let pid = child.id();
         // Started: the status file is written once the agent runs (and, with a task, the
         // lines are out).
         let ready = eventually(20, || {
@@ -652,11 +644,7 @@ async fn rocksdb_is_loaded_only_when_a_file_task_opens_the_store() {
         })
         .await;
         let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status();
-        let status = child.wait().unwrap();
+        let status = sandkit_tests::terminate(child).status;
         let log = std::fs::read_to_string(d.join("agent.log")).unwrap();
         assert!(
             ready && status.success(),

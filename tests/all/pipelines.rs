@@ -7,7 +7,9 @@
 use sandkit_io::pipeline::{Part, Processed};
 use sandkit_io::records::{FieldRef, Item, RecordReader};
 use sandkit_runtime::{EngineKind, PluginState};
-use sandkit_tests::{eventually, repo_root, sandkit_bin, wasm, Harness};
+use sandkit_tests::{
+    eventually, repo_root, run_agent_with_config, sandkit_bin, terminate, wasm, Harness,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -384,14 +386,7 @@ workers = {1}
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(d.join("agent.log")).unwrap();
-    let mut child = Command::new(sandkit_bin())
-        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
-        .current_dir(d)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let child = run_agent_with_config(d, "agent.log");
     let out = d.join("out.lp");
     let lines_in = |prefix: &str| {
         std::fs::read_to_string(&out)
@@ -405,11 +400,7 @@ workers = {1}
     })
     .await;
     // A clean stop (SIGTERM) releases the state store for `deadletter list`.
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let status = child.wait().unwrap();
+    let status = terminate(child).status;
     let agent_log = std::fs::read_to_string(d.join("agent.log")).unwrap();
     assert!(done, "not every line arrived; log:\n{agent_log}");
     assert!(status.success(), "agent exit {status}; log:\n{agent_log}");
@@ -490,25 +481,14 @@ workers = {1}
 
     // Offsets were committed to the end of both files: a second run sends nothing again.
     let before = std::fs::read_to_string(d.join("out.lp")).unwrap();
-    let log = std::fs::File::create(d.join("agent2.log")).unwrap();
-    let mut child = Command::new(sandkit_bin())
-        .args(["run", "-c", "sandkit.toml", "--http-listen", "127.0.0.1:0"])
-        .current_dir(d)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let child = run_agent_with_config(d, "agent2.log");
     let started = eventually(20, || {
         std::fs::read_to_string(d.join("agent2.log"))
             .is_ok_and(|l| l.matches("files.task started").count() == 2)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let status = child.wait().unwrap();
+    let status = terminate(child).status;
     let agent_log = std::fs::read_to_string(d.join("agent2.log")).unwrap();
     assert!(started && status.success(), "{status}; log:\n{agent_log}");
     assert_eq!(

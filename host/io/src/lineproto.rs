@@ -12,7 +12,7 @@
 //! Points are validated at construction, so encoding cannot fail.
 
 use crate::records::FieldRef;
-use crate::{FieldValue, Point};
+use crate::Point;
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
@@ -350,15 +350,7 @@ pub fn encode_point_with(out: &mut String, p: &Point, uint_support: bool) {
         sep = ',';
         escape_into(out, k, NamePart::FieldKey);
         out.push('=');
-        let v = match v {
-            FieldValue::Int(x) => FieldRef::Int(*x),
-            FieldValue::Uint(x) => FieldRef::Uint(*x),
-            FieldValue::Float(x) => FieldRef::Float(*x),
-            FieldValue::Bool(x) => FieldRef::Bool(*x),
-            FieldValue::Text(s) => FieldRef::Text(s),
-            FieldValue::Shared(s) => FieldRef::Text(s),
-        };
-        write_value(out, &mut ints, v, uint_support);
+        write_value(out, &mut ints, FieldRef::from(v), uint_support);
     }
     out.push(' ');
     out.push_str(ints.format(p.timestamp_ns()));
@@ -394,7 +386,7 @@ pub fn encode_points_with(points: &[Point], uint_support: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Category;
+    use crate::{Category, FieldValue};
 
     fn point(m: &str, tags: &[(&str, &str)], fields: Vec<(&str, FieldValue)>) -> Point {
         Point::new(

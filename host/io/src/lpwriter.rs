@@ -245,17 +245,6 @@ mod tests {
         .unwrap()
     }
 
-    fn refs(v: &FieldValue) -> FieldRef<'_> {
-        match v {
-            FieldValue::Int(x) => FieldRef::Int(*x),
-            FieldValue::Uint(x) => FieldRef::Uint(*x),
-            FieldValue::Float(x) => FieldRef::Float(*x),
-            FieldValue::Bool(x) => FieldRef::Bool(*x),
-            FieldValue::Text(s) => FieldRef::Text(s),
-            FieldValue::Shared(s) => FieldRef::Text(s),
-        }
-    }
-
     /// The writer's line for a point, and the encoder's.
     fn both(
         m: &str,
@@ -268,7 +257,7 @@ mod tests {
         let written = line_prefix(m, &shared).and_then(|prefix| {
             w.begin(&prefix);
             for (k, v) in &fields {
-                w.field(k, refs(v));
+                w.field(k, FieldRef::from(v));
             }
             w.end(42).map_err(|e| e.into_point_error(m))?;
             Ok(w.take().text)

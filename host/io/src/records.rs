@@ -87,6 +87,20 @@ pub enum FieldRef<'a> {
     Text(&'a str),
 }
 
+impl<'a> From<&'a crate::FieldValue> for FieldRef<'a> {
+    fn from(v: &'a crate::FieldValue) -> Self {
+        use crate::FieldValue;
+        match v {
+            FieldValue::Int(x) => FieldRef::Int(*x),
+            FieldValue::Uint(x) => FieldRef::Uint(*x),
+            FieldValue::Float(x) => FieldRef::Float(*x),
+            FieldValue::Bool(x) => FieldRef::Bool(*x),
+            FieldValue::Text(s) => FieldRef::Text(s),
+            FieldValue::Shared(s) => FieldRef::Text(s),
+        }
+    }
+}
+
 impl FieldRef<'_> {
     /// The value as an owned [`crate::FieldValue`] (text copied).
     pub fn to_value(self) -> crate::FieldValue {
