@@ -1045,7 +1045,7 @@ fn send(
             });
         })
     };
-    if let (Some(workers), true) = (run.workers, task.pipeline.is_some()) {
+    if let Some(workers) = run.workers {
         let ts = now_ns().max(inst.last_ts + 1);
         let span = (records.len() as i64 + 1) * TS_PER_RECORD;
         inst.last_ts = ts + span - 1;
@@ -1064,7 +1064,7 @@ fn send(
         }
         return;
     }
-    let mut out = LineWriter::new(task.category, sink.uint_support());
+    let mut out = LineWriter::new(sink.uint_support());
     out.reserve(reserve_for(&records));
     let mut ts = now_ns().max(inst.last_ts + 1);
     match run.processor {

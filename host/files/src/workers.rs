@@ -128,7 +128,7 @@ fn work(shared: &Shared, mut processor: Box<dyn LineProcessor>) {
         }
         let cache = caches.entry(job.serial).or_default();
         let task = &*shared.task;
-        let mut out = LineWriter::new(task.category, shared.sink.uint_support());
+        let mut out = LineWriter::new(shared.sink.uint_support());
         out.reserve(crate::source::reserve_for(&job.records));
         let mut ctx = FileCtx {
             task,

@@ -10,7 +10,7 @@
 
 use crate::lineproto::{escape_into, write_value, NamePart};
 use crate::records::FieldRef;
-use crate::{Category, PointError, SharedTags};
+use crate::{PointError, SharedTags};
 
 /// Why a line was not written (what [`PointError`] says of a point, without the measurement,
 /// which the caller knows).
@@ -81,7 +81,6 @@ pub struct Lines {
 #[derive(Debug)]
 pub struct LineWriter {
     lines: Lines,
-    category: Category,
     uint_support: bool,
     /// Where the line being written starts.
     mark: usize,
@@ -92,35 +91,16 @@ pub struct LineWriter {
 }
 
 impl LineWriter {
-    /// Lines of `category`; with `uint_support` false, unsigned fields are written as integers
-    /// (for InfluxDB 1.x, as the output would write them).
-    pub fn new(category: Category, uint_support: bool) -> Self {
+    /// With `uint_support` false, unsigned fields are written as integers (for InfluxDB 1.x,
+    /// as the output would write them).
+    pub fn new(uint_support: bool) -> Self {
         LineWriter {
             lines: Lines::default(),
-            category,
             uint_support,
             mark: 0,
             keys: Vec::new(),
             failed: None,
         }
-    }
-
-    pub fn category(&self) -> Category {
-        self.category
-    }
-
-    /// Lines written so far.
-    pub fn count(&self) -> usize {
-        self.lines.count
-    }
-
-    /// Bytes written so far.
-    pub fn len(&self) -> usize {
-        self.lines.text.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lines.count == 0
     }
 
     /// Reserve room for `bytes` more.
@@ -234,7 +214,7 @@ fn unescape_key(escaped: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::lineproto::encode_point_with;
-    use crate::{FieldValue, Point};
+    use crate::{Category, FieldValue, Point};
 
     fn tags(t: &[(&str, &str)]) -> SharedTags {
         SharedTags::new(
@@ -253,7 +233,7 @@ mod tests {
         uint: bool,
     ) -> (Result<String, PointError>, Result<String, PointError>) {
         let shared = tags(t);
-        let mut w = LineWriter::new(Category::Logging, uint);
+        let mut w = LineWriter::new(uint);
         let written = line_prefix(m, &shared).and_then(|prefix| {
             w.begin(&prefix);
             for (k, v) in &fields {
@@ -329,7 +309,7 @@ mod tests {
         }
         // A refused line between two good ones leaves exactly the good ones.
         let prefix = line_prefix("m", &tags(&[])).unwrap();
-        let mut w = LineWriter::new(Category::Metric, true);
+        let mut w = LineWriter::new(true);
         w.begin(&prefix);
         w.field("v", FieldRef::Int(1));
         w.end(1).unwrap();

@@ -251,18 +251,16 @@ impl Output for CaptureOutput {
     }
 
     async fn write(&self, category: Category, batch: &Batch) -> Result<Delivery, IoError> {
-        let mut decoded = Vec::with_capacity(batch.lines.count);
-        if batch.lines.count > 0 {
-            let mut dec = crate::LineDecoder::new(crate::Precision::Nanoseconds, 0, category);
-            dec.feed(batch.lines.text.as_bytes());
-            dec.finish();
-            while let Some(p) = dec.next_point() {
-                decoded.push(p.map_err(|e| IoError::Config {
-                    output: "capture".into(),
-                    message: format!("a line written by a source does not read back: {e}"),
-                })?);
-            }
-        }
+        let decoded = crate::decode_lines(
+            batch.lines.text.as_bytes(),
+            crate::Precision::Nanoseconds,
+            0,
+            category,
+        )
+        .map_err(|e| IoError::Config {
+            output: "capture".into(),
+            message: format!("a line written by a source does not read back: {e}"),
+        })?;
         if let Ok(mut p) = self.points.lock() {
             p.extend_from_slice(&batch.points);
             p.extend(decoded);
