@@ -68,6 +68,13 @@ cleanup() {
 trap cleanup EXIT
 
 now() { date +%s.%N; }
+# Drop files from the page cache, so that the next start reads them back as a host's first start
+# does (readahead), whatever wrote them last: a binary just written by the linker or by cp is
+# cached in larger blocks, which the kernel maps whole (measured: up to 1.8 MiB more resident).
+uncache() {
+  local f
+  for f in "$@"; do dd if="$f" iflag=nocache count=0 status=none 2>/dev/null || true; done
+}
 # utime + stime in clock ticks (fields 14 and 15; the comm field may hold spaces, so cut after ')').
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -293,6 +300,7 @@ run_sandkit_file() {
   local run=$1 dir="$TMP/run$1/sandkit-file" t0 pid n
   sandkit_dir "$dir" $'kind = "file"\npath = "out.lp"'
   settle
+  uncache "$BIN"
   t0=$(now)
   (cd "$dir" && exec_pinned "$BIN" run -c sandkit.toml --http-listen 127.0.0.1:0) 2>"$dir/sandkit.log" &
   pid=$!
@@ -326,6 +334,7 @@ compression_level = $level" "$pipeline" "$workers"
     mkdir -p "$dir/data" && cp -r "$TMP/cache" "$dir/data/cache"
   fi
   settle
+  uncache "$BIN" "$dir"/data/cache/*.cwasm
   t0=$(now)
   (cd "$dir" && exec_pinned "$BIN" run -c sandkit.toml --http-listen 127.0.0.1:0) 2>"$dir/sandkit.log" &
   pid=$!

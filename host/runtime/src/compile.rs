@@ -20,6 +20,8 @@
 
 use std::sync::{Arc, Condvar, Mutex};
 
+use crate::footprint::trim_heap;
+
 /// From this size a component is compiled on the pool of large components, one at a time.
 pub const LARGE_COMPONENT: usize = 4 << 20;
 
@@ -160,16 +162,5 @@ impl Compiler {
         };
         *started = Some(std::time::Instant::now());
         Self::on_pool(&self.large, self.threads, "sandkit-compile", compile)
-    }
-}
-
-/// Return the heap's free memory to the system (glibc keeps freed memory of every arena
-/// resident otherwise). Called after compiles, which free tens of megabytes at once.
-#[allow(unsafe_code)]
-pub fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own arenas; any argument is valid.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }

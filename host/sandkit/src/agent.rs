@@ -95,8 +95,9 @@ pub async fn run(
             return Ok(());
         }
     };
-    // Loading (and compiling into an empty cache) freed its working memory: give it back.
-    sandkit_runtime::trim_heap();
+    // Loading (and compiling into an empty cache) freed its working memory, and its code will
+    // not run again until a plugin changes: give both back.
+    release_memory("plugins loaded");
     let provider: Arc<dyn PipelineProvider> = Arc::new(RegistryProvider {
         registry: sup.pipelines().clone(),
         handle: tokio::runtime::Handle::current(),
@@ -153,6 +154,8 @@ pub async fn run(
         }
         None => None,
     };
+    // Started: the code that only start-up ran (opening the store, starting the server) goes too.
+    release_memory("started");
     // The writer finishes once every sink is dropped: the supervisor, the file tasks and the
     // server hold theirs.
     drop(sink);
@@ -295,4 +298,18 @@ async fn write_status_forever(
             write_json(&file_snapshots(&file_stats), &files, &mut last_files);
         }
     }
+}
+
+/// Give back the heap's free memory and the pages of code that ran only while starting
+/// (they stay in the page cache; what runs from now on faults back in: `sandkit_runtime`'s
+/// `footprint` module).
+fn release_memory(stage: &str) {
+    sandkit_runtime::trim_heap();
+    let released = sandkit_runtime::release_code_pages();
+    tracing::debug!(
+        stage,
+        mappings = released.mappings,
+        kib = released.kib,
+        "sandkit.footprint: start-up code released"
+    );
 }
