@@ -1,8 +1,10 @@
 //! `bench-receiver`: a counting HTTP receiver for `benches/tail.sh`. Answers 204 to every request
 //! after reading its body, and keeps the sum of the `X-Points` headers and of the body bytes (as
-//! sent, i.e. compressed). Every 100 ms it writes `<points> <bytes> <requests> <last>` to
-//! COUNT_FILE, `<last>` being when the latest request was answered (Unix time in ns), through a
-//! rename so that a reader never sees half a line; `GET /count` answers the same.
+//! sent, i.e. compressed). Every 100 ms it writes
+//! `<points> <bytes> <requests> <last> <first> <first points>` to COUNT_FILE, `<last>` and
+//! `<first>` being when the latest and the first request with points were answered (Unix time in
+//! ns), through a rename so that a reader never sees half a line; `GET /count` answers the same.
+//! The first request's time and points give a rate without the sender's start-up.
 //!
 //! `bench-receiver ADDR COUNT_FILE`, e.g. `bench-receiver 127.0.0.1:0 /tmp/count`: the bound
 //! address is printed alone on the first line of stdout. One thread, so that its CPU time is
@@ -25,12 +27,14 @@ struct Counts {
     bytes: AtomicU64,
     requests: AtomicU64,
     last_ns: AtomicU64,
+    first: std::sync::OnceLock<(u64, u64)>,
 }
 
 impl Counts {
     fn line(&self) -> String {
+        let (first_ns, first_points) = self.first.get().copied().unwrap_or((0, 0));
         format!(
-            "{} {} {} {}\n",
+            "{} {} {} {} {first_ns} {first_points}\n",
             self.points.load(Ordering::Relaxed),
             self.bytes.load(Ordering::Relaxed),
             self.requests.load(Ordering::Relaxed),
@@ -58,8 +62,11 @@ async fn handle(
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    c.last_ns
-        .fetch_max(u64::try_from(now).unwrap_or(u64::MAX), Ordering::Relaxed);
+    let now = u64::try_from(now).unwrap_or(u64::MAX);
+    c.last_ns.fetch_max(now, Ordering::Relaxed);
+    if n > 0 {
+        c.first.get_or_init(|| (now, n));
+    }
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = StatusCode::NO_CONTENT;
     Ok(resp)
