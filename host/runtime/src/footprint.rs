@@ -7,11 +7,19 @@
 //! kernel maps file pages in blocks of 64 KiB around each page touched, so those paths leave
 //! 10-15 MiB of the binary, its libraries and the compiled components in the agent's resident
 //! set for good, although none of it is dirty and all of it is in the page cache anyway.
-//! [`release_code_pages`] unmaps those clean pages (`MADV_DONTNEED` on the read-only private
-//! file mappings): they stay in the page cache, and the code a running agent does run faults
-//! back in from it (minor faults, no disk reads). Writable mappings, and read-only ones holding
-//! any page written since they were mapped (RELRO: relocated vtables and GOT), are never
-//! touched: dropping those pages would lose what was written.
+//! [`release_code_pages`] gives those clean pages back; the code a running agent does run faults
+//! back in. Writable mappings, and read-only ones holding any page written since they were
+//! mapped (RELRO: relocated vtables and GOT), are never touched.
+//!
+//! - The executable and its shared libraries stay mapped for the life of the process, so their
+//!   pages are unmapped with `MADV_DONTNEED`: they stay in the page cache, and what runs again
+//!   faults back in from it (minor faults, no disk reads).
+//! - Other read-only file mappings (the compiled components) are unmapped when a plugin is
+//!   unloaded, and the address range may then hold new memory before the `madvise` that read
+//!   the old list reaches it: `MADV_DONTNEED` there could zero another mapping's data. So they
+//!   get `MADV_PAGEOUT` (Linux 5.4), which never loses data whatever the range holds by then
+//!   (anonymous pages go to swap or stay); their pages leave the page cache too, so a component
+//!   that runs again reads its pages back from disk once.
 
 /// Return the heap's free memory to the system (glibc keeps freed memory of every arena
 /// resident otherwise). Called after compiles, which free tens of megabytes at once.
@@ -41,9 +49,12 @@ pub fn release_code_pages() -> Released {
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return Released::default();
     };
+    let exe = std::fs::read_link("/proc/self/exe").ok();
     let mut released = Released::default();
     for m in mappings(&smaps) {
-        if m.releasable() && unmap_pages(m.start, m.end) {
+        let permanent =
+            exe.as_deref().is_some_and(|e| e.as_os_str() == m.path) || is_shared_library(m.path);
+        if m.releasable() && unmap_pages(m.start, m.end, permanent) {
             released.mappings += 1;
             released.kib += m.rss_kib;
         }
@@ -78,6 +89,12 @@ impl Mapping<'_> {
             && self.written_kib == 0
             && !self.locked
     }
+}
+
+/// `libfoo.so` or `libfoo.so.1.2` (the agent never unloads one: RocksDB, once loaded, stays).
+fn is_shared_library(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".so") || name.contains(".so.")
 }
 
 /// The mappings of an smaps text. A header line is `START-END PERMS OFFSET DEV INODE [PATH]`;
@@ -131,19 +148,30 @@ fn header(line: &str) -> Option<Mapping<'_>> {
     })
 }
 
+/// `MADV_DONTNEED` on a `permanent` mapping (one never unmapped), else `MADV_PAGEOUT`.
 #[allow(unsafe_code)]
-fn unmap_pages(start: usize, end: usize) -> bool {
+fn unmap_pages(start: usize, end: usize, permanent: bool) -> bool {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: the range is one whole mapping of this process as the kernel listed it. It
-        // is private, read-only and holds no page written since it was mapped, so every page
-        // equals the file's and MADV_DONTNEED only unmaps it: the next access maps the same
-        // bytes from the page cache. No Rust reference can observe the difference.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) == 0 }
+        let (advice, len) = (
+            if permanent {
+                libc::MADV_DONTNEED
+            } else {
+                libc::MADV_PAGEOUT
+            },
+            end - start,
+        );
+        // SAFETY: with MADV_DONTNEED, the range is one whole mapping of the executable or of a
+        // shared library as the kernel listed it, and those are never unmapped, so it is still
+        // that mapping: private, read-only and without a page written since it was mapped, so
+        // every page equals the file's and is only unmapped (the next access maps the same
+        // bytes from the page cache). MADV_PAGEOUT changes no byte of whatever the range holds.
+        // No Rust reference can observe either.
+        unsafe { libc::madvise(start as *mut libc::c_void, len, advice) == 0 }
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (start, end);
+        let _ = (start, end, permanent);
         false
     }
 }
@@ -214,6 +242,9 @@ VmFlags: rd wr mr mw me gd ac
         assert_eq!(ms[2].written_kib, 512);
         assert!(ms[4].locked);
         assert_eq!(ms[6].path, "[stack]");
+        assert!(is_shared_library(ms[4].path));
+        assert!(is_shared_library("/lib/libc.so"));
+        assert!(!is_shared_library(ms[5].path));
     }
 
     #[test]
