@@ -215,7 +215,7 @@ wait_done() {
         end=${f:0:-9}.${f: -9}
         # From the first request with points to the last, for the lines after the first request.
         steady=$(awk -v a="$f1" -v b="$f" -v n="$n" -v n1="$n1" \
-          'BEGIN {printf "%.3f", (b > a && n > n1) ? (b - a) / 1e9 * n / (n - n1) : 0}')
+          'BEGIN {printf "%.3f", (a > 0 && b > a && n > n1) ? (b - a) / 1e9 * n / (n - n1) : 0}')
       fi
       break
     fi
