@@ -268,11 +268,20 @@ pub fn spawn_writer(
             slots: Arc::new(Semaphore::new(IN_FLIGHT as usize)),
             last: BTreeMap::new(),
         };
-        let period =
-            (batch.flush_interval / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // The oldest pending batch's deadline: nothing pending, no timer (an idle agent
+            // is not woken to find nothing to write).
+            let due_at = pending
+                .values()
+                .filter_map(|p| p.since)
+                .min()
+                .map(|s| s + batch.flush_interval);
+            let due = async {
+                match due_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 got = rx.recv() => {
                     let Some(Envelope { points, lines, ack, now }) = got else { break };
@@ -318,7 +327,7 @@ pub fn spawn_writer(
                         }
                     }
                 }
-                _ = tick.tick() => {
+                () = due => {
                     let now = Instant::now();
                     let due: Vec<Category> = pending
                         .iter()

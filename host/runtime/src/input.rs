@@ -13,7 +13,7 @@ use crate::host::StateStore;
 use crate::instance::Instance;
 use crate::lock;
 use crate::plugin::LoadedPlugin;
-use crate::status::{PluginState, PluginStatus};
+use crate::status::{PluginState, StatusCell};
 use crate::{Runtime, RuntimeError};
 use sandkit_io::Point;
 use std::collections::HashMap;
@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 struct InputEntry {
     plugin: LoadedPlugin,
     config: PluginConfig,
-    status: Arc<Mutex<PluginStatus>>,
+    status: Arc<StatusCell>,
     state: Arc<Mutex<StateStore>>,
     /// The live instance, if any; held across a call, so calls take turns.
     instance: tokio::sync::Mutex<Option<Instance>>,
@@ -78,7 +78,7 @@ impl InputRegistry {
         &self,
         plugin: LoadedPlugin,
         config: PluginConfig,
-        status: Arc<Mutex<PluginStatus>>,
+        status: Arc<StatusCell>,
     ) {
         let name = plugin.name.to_string();
         let entry = Arc::new(InputEntry {
@@ -114,12 +114,12 @@ impl InputRegistry {
         let Some(entry) = lock(&self.entries).get(name).cloned() else {
             return Err(InputError::Missing(name.to_string()));
         };
-        if lock(&entry.status).state == PluginState::Disabled {
+        if entry.status.state() == PluginState::Disabled {
             return Err(InputError::Disabled(name.to_string()));
         }
         let mut slot = entry.instance.lock().await;
         // Requests that waited here while it was disabled do not start it again.
-        if lock(&entry.status).state == PluginState::Disabled {
+        if entry.status.state() == PluginState::Disabled {
             return Err(InputError::Disabled(name.to_string()));
         }
         // The instance is out of the slot during the call: if the request is dropped midway
@@ -138,7 +138,7 @@ impl InputRegistry {
         let result = inst.handle(content_type, body).await;
         let peak = inst.memory_peak();
         {
-            let mut st = lock(&entry.status);
+            let mut st = entry.status.lock();
             st.memory_peak_bytes = st.memory_peak_bytes.max(peak);
         }
         // A trapped instance cannot be entered again; any other outcome keeps it, unless it is
@@ -153,7 +153,7 @@ impl InputRegistry {
         match result {
             Ok(report) => {
                 *lock(&entry.consecutive) = 0;
-                let mut st = lock(&entry.status);
+                let mut st = entry.status.lock();
                 st.calls += 1;
                 st.fuel_used += report.fuel_used;
                 st.last_call_us = report.elapsed.as_micros() as u64;
@@ -177,7 +177,7 @@ impl InputRegistry {
             Err(RuntimeError::Guest { message, .. }) => {
                 // The instance is fine: it said no.
                 *lock(&entry.consecutive) = 0;
-                let mut st = lock(&entry.status);
+                let mut st = entry.status.lock();
                 st.calls += 1;
                 st.errors += 1;
                 st.last_error = Some(message.clone());
@@ -197,7 +197,7 @@ impl InputRegistry {
     async fn start(&self, entry: &InputEntry) -> Result<Instance, RuntimeError> {
         let mut inst = Instance::new(&entry.plugin, &entry.config, entry.state.clone()).await?;
         inst.init(&entry.config.config_json).await?;
-        let mut st = lock(&entry.status);
+        let mut st = entry.status.lock();
         if st.crashes > 0 {
             st.restarts += 1;
         }
@@ -215,7 +215,7 @@ impl InputRegistry {
             *c += 1;
             *c
         };
-        let mut st = lock(&entry.status);
+        let mut st = entry.status.lock();
         st.crashes += 1;
         st.last_error = Some(e.to_string());
         st.last_crash_kind = Some(e.crash_kind());

@@ -232,9 +232,9 @@ impl Instance {
     }
 
     /// Note a recycle in the status and the log.
-    pub fn note_recycle(&self, status: &Mutex<crate::status::PluginStatus>) {
+    pub fn note_recycle(&self, status: &crate::status::StatusCell) {
         let l = &self.store.data().limiter;
-        crate::lock(status).recycles += 1;
+        status.lock().recycles += 1;
         tracing::info!(
             plugin = %self.plugin,
             memory = l.memory_now(),

@@ -47,8 +47,8 @@ pub use plugin::{
     PluginPre,
 };
 pub use status::{
-    CompileProgress, EffectiveLimits, LatencyHistogram, PluginState, PluginStatus,
-    CALL_LATENCY_BUCKETS_MS,
+    status_changes, CompileProgress, EffectiveLimits, LatencyHistogram, PluginState, PluginStatus,
+    StatusCell, StatusGuard, CALL_LATENCY_BUCKETS_MS,
 };
 pub use supervisor::{effective_interval, plugin_files, Supervisor};
 pub use sys::hostname;

@@ -21,7 +21,7 @@ use crate::host::StateStore;
 use crate::instance::Instance;
 use crate::lock;
 use crate::plugin::LoadedPlugin;
-use crate::status::{PluginState, PluginStatus};
+use crate::status::{PluginState, PluginStatus, StatusCell};
 use crate::{Runtime, RuntimeError};
 use sandkit_io::pipeline::{Chunk, Failed, LineProcessor, Part, PipelineProvider, Processed};
 use sandkit_io::records::MAGIC;
@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 pub struct PipelineEntry {
     pub(crate) plugin: LoadedPlugin,
     pub(crate) config: PluginConfig,
-    pub(crate) status: Arc<Mutex<PluginStatus>>,
+    pub(crate) status: Arc<StatusCell>,
     state: Arc<Mutex<StateStore>>,
     /// Batches in a row that crashed.
     consecutive: AtomicU32,
@@ -49,11 +49,7 @@ impl std::fmt::Debug for PipelineEntry {
 }
 
 impl PipelineEntry {
-    pub(crate) fn new(
-        plugin: LoadedPlugin,
-        config: PluginConfig,
-        status: Arc<Mutex<PluginStatus>>,
-    ) -> Self {
+    pub(crate) fn new(plugin: LoadedPlugin, config: PluginConfig, status: Arc<StatusCell>) -> Self {
         PipelineEntry {
             plugin,
             config,
@@ -64,7 +60,7 @@ impl PipelineEntry {
     }
 
     fn disabled(&self) -> bool {
-        lock(&self.status).state == PluginState::Disabled
+        self.status.state() == PluginState::Disabled
     }
 }
 
@@ -92,16 +88,12 @@ impl PipelineRegistry {
     }
 
     /// Register a loaded pipeline outside the supervisor (one-off commands, tests); its status.
-    pub fn insert_loaded(
-        &self,
-        plugin: LoadedPlugin,
-        config: PluginConfig,
-    ) -> Arc<Mutex<PluginStatus>> {
+    pub fn insert_loaded(&self, plugin: LoadedPlugin, config: PluginConfig) -> Arc<StatusCell> {
         let mut st = PluginStatus::new(&plugin.name, plugin.file.clone());
         st.hash = Some(plugin.hash.clone());
         st.description = Some(plugin.description.clone());
         st.state = PluginState::Running;
-        let status = Arc::new(Mutex::new(st));
+        let status = StatusCell::new(st);
         self.insert(PipelineEntry::new(plugin, config, status.clone()));
         status
     }
@@ -375,7 +367,7 @@ impl PipelineRunner {
             entry.consecutive.store(0, Ordering::Relaxed);
             0
         };
-        let mut st = lock(&entry.status);
+        let mut st = entry.status.lock();
         if crashed {
             st.crashes += 1;
             st.restarts += 1;
@@ -415,7 +407,7 @@ impl PipelineRunner {
                     let mut ce = CallError::from_runtime(&e);
                     ce.crash = true;
                     ce.kind = "start_error".into();
-                    lock(&entry.status).last_error = Some(e.to_string());
+                    entry.status.lock().last_error = Some(e.to_string());
                     return Err(ce);
                 }
             }
@@ -444,7 +436,7 @@ impl PipelineRunner {
         match result {
             Ok(report) => {
                 {
-                    let mut st = lock(&entry.status);
+                    let mut st = entry.status.lock();
                     st.fuel_used += report.fuel_used;
                     st.cpu_us += report.cpu.as_micros() as u64;
                     st.last_call_us = report.elapsed.as_micros() as u64;
@@ -458,7 +450,7 @@ impl PipelineRunner {
                         "pipeline {}: its output does not start with the record encoding's magic",
                         self.name
                     );
-                    let mut st = lock(&entry.status);
+                    let mut st = entry.status.lock();
                     st.errors += 1;
                     st.last_error = Some(e.clone());
                     return Err(CallError {
@@ -468,7 +460,7 @@ impl PipelineRunner {
                     });
                 }
                 {
-                    let mut st = lock(&entry.status);
+                    let mut st = entry.status.lock();
                     st.calls += 1;
                     st.points += u64::from(r.end - r.start);
                 }
@@ -481,7 +473,7 @@ impl PipelineRunner {
             Err(e) => {
                 let ce = CallError::from_runtime(&e);
                 {
-                    let mut st = lock(&entry.status);
+                    let mut st = entry.status.lock();
                     st.last_error = Some(e.to_string());
                     if ce.crash {
                         st.last_crash_kind = Some(ce.kind.clone());
@@ -514,7 +506,7 @@ impl LineProcessor for PipelineRunner {
             None => self.registry.get(&self.name),
         };
         if let Some(e) = entry {
-            lock(&e.status).records += records;
+            e.status.lock().records += records;
         }
     }
 }

@@ -2,8 +2,78 @@
 
 use crate::plugin::PluginDescription;
 use serde::Serialize;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+/// Moves after every change of any plugin's status, and when a plugin's status is created or
+/// leaves the supervisor: status.json is rebuilt only when it moved (an idle agent's statuses
+/// change once per collect, its status writer looks every two seconds). Process-wide, so two
+/// supervisors (tests) only cause needless rebuilds, never a missed one.
+static CHANGES: AtomicU64 = AtomicU64::new(0);
+
+/// The count of status changes so far (see [`CHANGES`]); read it before reading the statuses.
+pub fn status_changes() -> u64 {
+    CHANGES.load(Ordering::Acquire)
+}
+
+pub(crate) fn status_changed() {
+    CHANGES.fetch_add(1, Ordering::Release);
+}
+
+/// One plugin's status, shared by its task, its registry entry and the supervisor.
+#[derive(Debug)]
+pub struct StatusCell(Mutex<PluginStatus>);
+
+impl StatusCell {
+    pub fn new(status: PluginStatus) -> Arc<Self> {
+        status_changed();
+        Arc::new(StatusCell(Mutex::new(status)))
+    }
+
+    /// The status, to change (or read several fields of): its release counts as a change,
+    /// made while the lock is still held, so a reader that saw the count move also sees what
+    /// moved it.
+    pub fn lock(&self) -> StatusGuard<'_> {
+        StatusGuard(crate::lock(&self.0))
+    }
+
+    /// A copy, not counted as a change.
+    pub fn snapshot(&self) -> PluginStatus {
+        crate::lock(&self.0).clone()
+    }
+
+    /// The state alone, not counted as a change (checked before every call).
+    pub fn state(&self) -> PluginState {
+        crate::lock(&self.0).state
+    }
+}
+
+/// A locked [`StatusCell`]; dropping it counts a change.
+#[derive(Debug)]
+pub struct StatusGuard<'a>(MutexGuard<'a, PluginStatus>);
+
+impl Deref for StatusGuard<'_> {
+    type Target = PluginStatus;
+    fn deref(&self) -> &PluginStatus {
+        &self.0
+    }
+}
+
+impl DerefMut for StatusGuard<'_> {
+    fn deref_mut(&mut self) -> &mut PluginStatus {
+        &mut self.0
+    }
+}
+
+impl Drop for StatusGuard<'_> {
+    fn drop(&mut self) {
+        // Before the field (the mutex guard) drops: still under the lock.
+        status_changed();
+    }
+}
 
 /// Upper bounds, in milliseconds, of the buckets of [`LatencyHistogram`] (the last bucket,
 /// one more, counts the slower calls).
@@ -176,6 +246,15 @@ impl PluginStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_moves_the_count() {
+        let cell = StatusCell::new(PluginStatus::new("p", PathBuf::from("p.wasm")));
+        let before = status_changes();
+        cell.lock().calls += 1;
+        assert!(status_changes() > before);
+        assert_eq!(cell.snapshot().calls, 1);
+    }
 
     #[test]
     fn latencies_fall_in_their_buckets() {

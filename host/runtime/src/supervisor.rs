@@ -8,10 +8,9 @@ use crate::config::PluginConfig;
 use crate::host::StateStore;
 use crate::input::InputRegistry;
 use crate::instance::Instance;
-use crate::lock;
 use crate::pipeline::{PipelineEntry, PipelineRegistry};
 use crate::plugin::{load_plugin_hashed, plugin_name, LoadedPlugin, PluginDescription, PluginPre};
-use crate::status::{PluginState, PluginStatus};
+use crate::status::{PluginState, PluginStatus, StatusCell};
 use crate::{Runtime, RuntimeError};
 use rand::Rng;
 use sandkit_io::Sink;
@@ -24,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 struct Entry {
-    status: Arc<Mutex<PluginStatus>>,
+    status: Arc<StatusCell>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     /// The config the plugin runs with: a change restarts it.
@@ -157,7 +156,7 @@ impl Supervisor {
         let mut v: Vec<PluginStatus> = self
             .entries()
             .values()
-            .map(|e| lock(&e.status).clone())
+            .map(|e| e.status.snapshot())
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
@@ -200,11 +199,11 @@ impl Supervisor {
     /// Returns the names of those restarted (or stopped).
     pub async fn reconcile(self: &Arc<Self>) -> Vec<String> {
         // What a restart changes: the file's hash or the config.
-        let identity = |e: &Entry| (lock(&e.status).hash.clone(), e.config.clone());
+        let identity = |e: &Entry| (e.status.lock().hash.clone(), e.config.clone());
         let files: Vec<(String, PathBuf)> = self
             .entries()
             .iter()
-            .map(|(n, e)| (n.clone(), lock(&e.status).file.clone()))
+            .map(|(n, e)| (n.clone(), e.status.lock().file.clone()))
             .collect();
         let mut loads = tokio::task::JoinSet::new();
         for (name, file) in files {
@@ -247,7 +246,7 @@ impl Supervisor {
 
     /// Status of one plugin.
     pub fn status(&self, name: &str) -> Option<PluginStatus> {
-        self.entries().get(name).map(|e| lock(&e.status).clone())
+        self.entries().get(name).map(|e| e.status.snapshot())
     }
 
     /// A plugin file appeared or changed: load it and (re)start the plugin. A file that cannot be
@@ -293,7 +292,7 @@ impl Supervisor {
             Err(e) => return self.record_load_error(&name, file, &e, None),
         };
         if let Some(e) = self.entries().get(&name) {
-            let st = lock(&e.status);
+            let st = e.status.lock();
             let reenable =
                 retry_disabled && matches!(st.state, PluginState::Disabled | PluginState::Failed);
             let same =
@@ -323,7 +322,7 @@ impl Supervisor {
         )
         .await;
         if let Some(e) = self.entries().get(&name) {
-            lock(&e.status).compiling = None;
+            e.status.lock().compiling = None;
         }
         let loaded = match loaded {
             Ok(l) => l,
@@ -382,7 +381,7 @@ impl Supervisor {
             };
             let mut map = plugins.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(e) = map.get(&name) {
-                let mut st = lock(&e.status);
+                let mut st = e.status.lock();
                 st.compiling = Some(progress);
                 if !matches!(
                     st.state,
@@ -403,7 +402,7 @@ impl Supervisor {
             map.insert(
                 name.clone(),
                 Entry {
-                    status: Arc::new(Mutex::new(st)),
+                    status: StatusCell::new(st),
                     stop,
                     task: None,
                     config: None,
@@ -428,7 +427,7 @@ impl Supervisor {
             let mut limits: crate::status::EffectiveLimits =
                 entry.config.limits.for_guest(entry.plugin.lang).into();
             limits.fuel = 0;
-            lock(&status).limits = Some(limits);
+            status.lock().limits = Some(limits);
         }
     }
 
@@ -438,7 +437,7 @@ impl Supervisor {
         &self,
         plugin: &LoadedPlugin,
         config: &PluginConfig,
-    ) -> Arc<Mutex<PluginStatus>> {
+    ) -> Arc<StatusCell> {
         let name = plugin.name.to_string();
         let mut st = PluginStatus::new(&name, plugin.file.clone());
         st.hash = Some(plugin.hash.clone());
@@ -448,7 +447,7 @@ impl Supervisor {
         st.config_file.clone_from(&config.source);
         st.config_version.clone_from(&config.version);
         st.limits = Some(config.limits.for_guest(plugin.lang).into());
-        let status = Arc::new(Mutex::new(st));
+        let status = StatusCell::new(st);
         let (stop, _) = watch::channel(false);
         self.entries().insert(
             name,
@@ -473,7 +472,7 @@ impl Supervisor {
         self.entries().insert(
             name.to_string(),
             Entry {
-                status: Arc::new(Mutex::new(st)),
+                status: StatusCell::new(st),
                 stop,
                 task: None,
                 config,
@@ -495,7 +494,7 @@ impl Supervisor {
             .entries()
             .get(name)
             .map(|en| {
-                let mut st = lock(&en.status);
+                let mut st = en.status.lock();
                 st.last_error = Some(e.to_string());
                 matches!(
                     st.state,
@@ -529,7 +528,9 @@ impl Supervisor {
         if self.stop_entry(name).await {
             tracing::info!(plugin = %name, "runtime.plugin removed");
         }
-        self.entries().remove(name);
+        if self.entries().remove(name).is_some() {
+            crate::status::status_changed();
+        }
     }
 
     async fn stop_entry(&self, name: &str) -> bool {
@@ -539,7 +540,7 @@ impl Supervisor {
                 return false;
             };
             let _ = e.stop.send(true);
-            lock(&e.status).state = PluginState::Stopped;
+            e.status.lock().state = PluginState::Stopped;
             e.task.take()
         };
         if let Some(t) = task {
@@ -566,7 +567,7 @@ impl Supervisor {
         st.config_file.clone_from(&config.source);
         st.config_version.clone_from(&config.version);
         st.limits = Some(config.limits.for_guest(plugin.lang).into());
-        let status = Arc::new(Mutex::new(st));
+        let status = StatusCell::new(st);
         let (stop, stop_rx) = watch::channel(false);
         let task = PluginTask {
             plugin,
@@ -606,7 +607,7 @@ struct PluginTask {
     runtime: Arc<Runtime>,
     sink: Sink,
     global_tags: Arc<Vec<(String, String)>>,
-    status: Arc<Mutex<PluginStatus>>,
+    status: Arc<StatusCell>,
     stop: watch::Receiver<bool>,
     leader: watch::Receiver<bool>,
 }
@@ -652,7 +653,7 @@ impl PluginTask {
                 .map_or_else(|| "defaults".to_string(), |p| p.display().to_string());
             tracing::warn!(plugin = %self.name(), "config {file}: {why}");
         }
-        lock(&self.status).interval_ms = Some(interval.as_millis() as u64);
+        self.status.lock().interval_ms = Some(interval.as_millis() as u64);
         let state = Arc::new(Mutex::new(StateStore::default()));
         let start = Instant::now();
         let mut tick: u64 = 0;
@@ -663,7 +664,7 @@ impl PluginTask {
             if self.config.election && !*self.leader.borrow() && !self.await_leadership().await {
                 return;
             }
-            lock(&self.status).state = PluginState::Starting;
+            self.status.lock().state = PluginState::Starting;
             let made = self.instantiate(state.clone()).await;
             let mut inst = match made {
                 Ok(i) => i,
@@ -672,7 +673,7 @@ impl PluginTask {
                     Step::Stop => return,
                 },
             };
-            lock(&self.status).state = PluginState::Running;
+            self.status.lock().state = PluginState::Running;
             let crash = loop {
                 let jitter = if jitter_max.is_zero() {
                     Duration::ZERO
@@ -705,7 +706,7 @@ impl PluginTask {
                     continue 'instance;
                 };
                 {
-                    let mut st = lock(&self.status);
+                    let mut st = self.status.lock();
                     st.memory_peak_bytes = st.memory_peak_bytes.max(inst.memory_peak());
                 }
                 // Next tick: the first one still ahead, so a slow call skips ticks instead of
@@ -718,7 +719,7 @@ impl PluginTask {
                     Ok(report) => self.deliver(report).await,
                     Err(e) if e.is_crash() => break e,
                     Err(e) => {
-                        let mut st = lock(&self.status);
+                        let mut st = self.status.lock();
                         st.errors += 1;
                         st.last_error = Some(e.to_string());
                         tracing::warn!(plugin = %self.name(), error = %e, "runtime.collect error");
@@ -740,14 +741,14 @@ impl PluginTask {
 
     /// Stand by until this agent leads (true) or a stop is asked for (false).
     async fn await_leadership(&mut self) -> bool {
-        lock(&self.status).state = PluginState::Standby;
+        self.status.lock().state = PluginState::Standby;
         tracing::info!(plugin = %self.name(), "runtime.standby: paused until this agent leads the election");
         let led = tokio::select! {
             r = self.leader.wait_for(|l| *l) => r.is_ok(),
             _ = self.stop.wait_for(|s| *s) => false,
         };
         if led {
-            lock(&self.status).state = PluginState::Running;
+            self.status.lock().state = PluginState::Running;
             tracing::info!(plugin = %self.name(), "runtime.resume: this agent leads the election");
         }
         led
@@ -767,7 +768,7 @@ impl PluginTask {
             }
         }
         {
-            let mut st = lock(&self.status);
+            let mut st = self.status.lock();
             st.calls += 1;
             st.points += points.len() as u64;
             st.refused_points += report.refused;
@@ -799,13 +800,13 @@ impl PluginTask {
         let recent = crashes.recent.len() as u32;
         let kind = e.crash_kind();
         {
-            let mut st = lock(&self.status);
+            let mut st = self.status.lock();
             st.crashes = crashes.total;
             st.last_error = Some(e.to_string());
             st.last_crash_kind = Some(kind.clone());
         }
         if recent >= rc.max_crashes {
-            lock(&self.status).state = PluginState::Disabled;
+            self.status.lock().state = PluginState::Disabled;
             tracing::error!(
                 plugin = %self.name(), crashes = crashes.total, kind = %kind, error = %e,
                 "runtime.plugin disabled after {} crashes within {}; replace {} to re-enable it",
@@ -822,11 +823,11 @@ impl PluginTask {
             plugin = %self.name(), crashes = crashes.total, recent, max_crashes = rc.max_crashes, kind = %kind, error = %e,
             "runtime.plugin crashed; restarting in {}", humantime::format_duration(backoff)
         );
-        lock(&self.status).state = PluginState::Backoff;
+        self.status.lock().state = PluginState::Backoff;
         if !self.sleep_until(Instant::now() + backoff).await {
             return Step::Stop;
         }
-        lock(&self.status).restarts += 1;
+        self.status.lock().restarts += 1;
         Step::Continue
     }
 }

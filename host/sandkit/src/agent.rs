@@ -243,18 +243,27 @@ async fn start_server(
 
 /// Write `value` as JSON to `path` unless it would be the same as `last` (an idle agent writes
 /// nothing).
-fn write_json<T: serde::Serialize>(value: &T, path: &Path, last: &mut String) {
+fn write_json<T: serde::Serialize>(value: &T, path: &Path, last: &mut String) -> bool {
     let text = match serde_json::to_string_pretty(value) {
         Ok(t) => t,
-        Err(e) => return tracing::warn!(error = %e, "sandkit.status cannot encode"),
+        Err(e) => {
+            tracing::warn!(error = %e, "sandkit.status cannot encode");
+            return false;
+        }
     };
     if text == *last {
-        return;
+        return true;
     }
     let tmp = path.with_extension("json.tmp");
     match std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, path)) {
-        Ok(()) => *last = text,
-        Err(e) => tracing::warn!(file = %path.display(), error = %e, "sandkit.status cannot write"),
+        Ok(()) => {
+            *last = text;
+            true
+        }
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "sandkit.status cannot write");
+            false
+        }
     }
 }
 
@@ -290,9 +299,16 @@ async fn write_status_forever(
     let files = data_dir.join("files.json");
     let (mut last_status, mut last_outputs, mut last_files) =
         (String::new(), String::new(), String::new());
+    let mut written_changes = None;
     loop {
         tick.tick().await;
-        write_json(&sup.statuses(), &status, &mut last_status);
+        // Read before the statuses: a change made while they are read moves it again.
+        let changes = sandkit_runtime::status_changes();
+        if written_changes != Some(changes)
+            && write_json(&sup.statuses(), &status, &mut last_status)
+        {
+            written_changes = Some(changes);
+        }
         write_json(&output.lane_stats(), &outputs, &mut last_outputs);
         if !file_stats.is_empty() {
             write_json(&file_snapshots(&file_stats), &files, &mut last_files);

@@ -594,7 +594,7 @@ pub async fn pipeline_test(
         }
         total += lines.len();
     }
-    let st = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let st = status.snapshot();
     eprintln!(
         "# {total} lines, {records} records, {failed} lines not processed, {} calls, {} crashes, {:?} wall, {} µs CPU in process calls, memory peak {} KiB, {} recycles",
         st.calls,
