@@ -350,8 +350,12 @@ compression_level = $level" "$pipeline" "$workers"
   pid=$!
   PIDS+=("$pid")
   wait_done "$tool" "$run" "$pid" "$t0" receiver "$dir/count" || tail -5 "$dir/sandkit.log" >&2 || true
-  [[ $tool != sandkit-http ]] ||
-    printf 'receiver\t%s\tok\t-\t-\t%s\t%s\n' "$run" "$(cpu_ticks "$rpid")" "$(hwm_kib "$rpid")" >>"$RESULTS"
+  # The receiver's CPU: beside the gzip case, and in the two-worker case, where it shares the two
+  # cores with the agent.
+  case $tool in
+    sandkit-http) printf 'receiver\t%s\tok\t-\t-\t%s\t%s\n' "$run" "$(cpu_ticks "$rpid")" "$(hwm_kib "$rpid")" >>"$RESULTS" ;;
+    sandkit-nginx-w2) printf 'receiver-w2\t%s\tok\t-\t-\t%s\t%s\n' "$run" "$(cpu_ticks "$rpid")" "$(hwm_kib "$rpid")" >>"$RESULTS" ;;
+  esac
   stop "$pid" "sandkit ($tool)" "$dir/sandkit.log"
   sleep 0.2
   read -r pts bytes reqs _ <"$dir/count"
@@ -412,7 +416,7 @@ awk -F'\t' -v tick="$TICK" -v bytes="$BYTES" -v rs="${RSYSLOGD:+1}" '
     i = ++cnt[$1]
     cpu = $6 / tick
     val[$1, i, "cpu"] = cpu; val[$1, i, "rss"] = $7 / 1024
-    if ($1 == "receiver") next
+    if ($1 ~ /^receiver/) next
     val[$1, i, "lines"] = $4; val[$1, i, "secs"] = $5
     val[$1, i, "lps"] = $4 / $5; val[$1, i, "mbps"] = bytes / $5 / 1e6
     val[$1, i, "share"] = 100 * cpu / $5; val[$1, i, "lpc"] = cpu > 0 ? $4 / cpu : 0
@@ -429,7 +433,7 @@ awk -F'\t' -v tick="$TICK" -v bytes="$BYTES" -v rs="${RSYSLOGD:+1}" '
     base = ("rsyslog" in cnt) ? med("rsyslog", "lps") : 0
     for (k = 1; k <= tools; k++) {
       t = order[k]
-      if (t == "receiver") continue
+      if (t ~ /^receiver/) continue
       if (!(t in cnt)) { printf "%-30s %s\n", name[t], "FAILED: " why[t]; continue }
       lps = med(t, "lps")
       printf "%-30s %4d %8d %8.3f %10.0f %7.1f %7.2f %7.0f%% %11.0f %5.1f MiB %8s\n", name[t], cnt[t],
@@ -448,6 +452,9 @@ awk -F'\t' -v tick="$TICK" -v bytes="$BYTES" -v rs="${RSYSLOGD:+1}" '
       printf "two workers on two cores / one: %.2fx lines/s, %.2fx steady\n",
         med("sandkit-nginx-w2", "lps") / med("sandkit-nginx", "lps"),
         (med("sandkit-nginx", "steady") > 0 ? med("sandkit-nginx-w2", "steady") / med("sandkit-nginx", "steady") : 0)
+    if (("sandkit-nginx-w2" in cnt) && ("receiver-w2" in cnt))
+      printf "  the receiver used %.2f CPU s in the two-worker case, %.0f%% of a core over its %.3f s: on the same two cores\n",
+        med("receiver-w2", "cpu"), 100 * med("receiver-w2", "cpu") / med("sandkit-nginx-w2", "secs"), med("sandkit-nginx-w2", "secs")
     if (!rs) print "rsyslogd not found (Debian package rsyslog): no baseline in this run"
   }' "$RESULTS"
 echo "target (issue): >= 1.2M lines/s on one core, < 30 MiB RSS; measured before on this machine kind," \
@@ -456,7 +463,7 @@ echo "seconds: from the start of the process to the last write of the last line;
   "of the process until then; lines/CPU-s: lines per second of one fully busy core"
 [[ -z "${RECV_NOTE:-}" ]] || echo "$RECV_NOTE"
 if ((RUNS > 1)); then
-  awk -F'\t' '$1 != "receiver" { r[$1] = r[$1] " " ($3 == "ok" ? sprintf("%.0fk", $4 / $5 / 1000) : $3) }
+  awk -F'\t' '$1 !~ /^receiver/ { r[$1] = r[$1] " " ($3 == "ok" ? sprintf("%.0fk", $4 / $5 / 1000) : $3) }
     END { line = "lines/s of each run:"; for (t in r) line = line " " t r[t] ";"; print line }' "$RESULTS"
 fi
 
