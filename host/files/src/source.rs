@@ -34,9 +34,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Bytes read from one file per turn.
 const READ_CHUNK: usize = 256 << 10;
-/// Batches of one file in flight at once: the bound on duplicates after a crash. A task on
-/// workers gets two more per worker beyond the first, so that every worker has a batch while
-/// earlier ones wait for the output.
+/// Batches of one file in flight at once, per worker: the bound on duplicates after a crash.
+/// A task on N workers has N times as many, because its output takes batches N times as fast
+/// and the time a batch spends in the output (joined into an upload, compressed, sent,
+/// acknowledged) does not shrink (Little's law). With two more per worker instead, two workers
+/// on two cores kept them busy about 83% of the time (docs/performance.md).
 pub const MAX_IN_FLIGHT: usize = 4;
 /// Longest sleep when there is nothing to read (new lines are noticed by polling the open
 /// files; notify only tells about new, renamed and removed files).
@@ -701,7 +703,7 @@ impl Runner {
         let Some(inst) = self.open.get_mut(&serial) else {
             return false;
         };
-        let max_in_flight = MAX_IN_FLIGHT + 2 * (self.task.workers - 1);
+        let max_in_flight = MAX_IN_FLIGHT * self.task.workers;
         if inst.finishing || inst.window.in_flight() >= max_in_flight {
             return false;
         }
