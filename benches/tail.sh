@@ -36,6 +36,7 @@
 #                 TAIL_CPU is one CPU, else unpinned)
 #   TAIL_ZSTD     zstd level of the pipeline cases (default 1; -7 to -1 are the fast levels)
 #   TAIL_W2=0     skip the two-worker case (a binary from before `workers` refuses its config)
+#                 and the two-core ceiling beside it (two one-worker agents at once)
 #   SANDKIT_BIN   the agent (default $CARGO_TARGET_DIR/dist/sandkit, what `make build` ships)
 #   RECEIVER_BIN  the receiver (default $CARGO_TARGET_DIR/dist/bench-receiver)
 #   KEEP=1        keep the temporary directory (configs, outputs, logs of every case)
@@ -364,6 +365,56 @@ compression_level = $level" "$pipeline" "$workers"
   stop "$rpid" receiver "$dir/receiver.log" 143
 }
 
+# run_sandkit_pair RUN: the two-core ceiling of this machine for the full path: two one-worker
+# agents at once, each pinned to its own CPU of TAIL_CPU2 (unpinned without it) with its own
+# receiver, each tailing the log. No sharing between them, so what they reach together is what
+# two cores give this workload here (the two cores of a VM share caches and memory bandwidth);
+# the two-worker case is compared with it.
+run_sandkit_pair() {
+  local run=$1 t0 side dir i addr pins=() pids=() rpids=()
+  [[ -n "$PIN2" ]] && IFS=, read -r -a pins <<<"$PIN2"
+  for side in a b; do
+    dir="$TMP/run$run/sandkit-pair-$side"
+    mkdir -p "$dir"
+    "$RECEIVER" 127.0.0.1:0 "$dir/count" >"$dir/receiver.addr" 2>"$dir/receiver.log" &
+    rpids+=($!)
+    PIDS+=($!)
+    for ((i = 0; i < 50; i++)); do [[ -s "$dir/receiver.addr" ]] && break; sleep 0.1; done
+    addr=$(head -1 "$dir/receiver.addr")
+    [[ -n "$addr" ]] || { echo "tail.sh: the receiver did not start" >&2; return 1; }
+    sandkit_dir "$dir" "kind = \"dataway\"
+urls = [\"http://$addr\"]
+token = \"tkn_bench\"
+compression = \"zstd\"
+compression_level = $ZSTD_LEVEL" nginx 1
+    if [[ -d "$TMP/cache" ]]; then mkdir -p "$dir/data" && cp -r "$TMP/cache" "$dir/data/cache"; fi
+  done
+  settle
+  uncache "$BIN" "$TMP/run$run"/sandkit-pair-?/data/cache/*.cwasm
+  t0=$(now)
+  i=0
+  for side in a b; do
+    dir="$TMP/run$run/sandkit-pair-$side"
+    (cd "$dir" && CASE_PIN="${pins[$i]:-}" exec_pinned "$BIN" run -c sandkit.toml --http-listen 127.0.0.1:0) 2>"$dir/sandkit.log" &
+    pids+=($!)
+    PIDS+=($!)
+    i=$((i + 1))
+  done
+  i=0
+  for side in a b; do
+    dir="$TMP/run$run/sandkit-pair-$side"
+    wait_done "pair-$side" "$run" "${pids[$i]}" "$t0" receiver "$dir/count" || tail -5 "$dir/sandkit.log" >&2 || true
+    i=$((i + 1))
+  done
+  i=0
+  for side in a b; do
+    dir="$TMP/run$run/sandkit-pair-$side"
+    stop "${pids[$i]}" "sandkit (pair $side)" "$dir/sandkit.log"
+    stop "${rpids[$i]}" receiver "$dir/receiver.log" 143
+    i=$((i + 1))
+  done
+}
+
 # Fill the component cache once: the agent with the nginx pipeline on an empty log, until the
 # pipeline's compiled artifact is stored.
 warm_cache() {
@@ -393,6 +444,7 @@ for ((run = 1; run <= RUNS; run++)); do
     run_sandkit_http "$run" sandkit-nginx zstd nginx 1 "$ZSTD_LEVEL" || true
     # The same on two cores: the pipeline on two workers.
     [[ "${TAIL_W2:-1}" == 0 ]] || CASE_PIN="$PIN2" run_sandkit_http "$run" sandkit-nginx-w2 zstd nginx 2 "$ZSTD_LEVEL" || true
+    [[ "${TAIL_W2:-1}" == 0 ]] || run_sandkit_pair "$run" || true
   fi
 done
 
@@ -433,7 +485,7 @@ awk -F'\t' -v tick="$TICK" -v bytes="$BYTES" -v rs="${RSYSLOGD:+1}" '
     base = ("rsyslog" in cnt) ? med("rsyslog", "lps") : 0
     for (k = 1; k <= tools; k++) {
       t = order[k]
-      if (t ~ /^receiver/) continue
+      if (t ~ /^(receiver|pair-)/) continue
       if (!(t in cnt)) { printf "%-30s %s\n", name[t], "FAILED: " why[t]; continue }
       lps = med(t, "lps")
       printf "%-30s %4d %8d %8.3f %10.0f %7.1f %7.2f %7.0f%% %11.0f %5.1f MiB %8s\n", name[t], cnt[t],
@@ -445,13 +497,26 @@ awk -F'\t' -v tick="$TICK" -v bytes="$BYTES" -v rs="${RSYSLOGD:+1}" '
     }
     for (k = 1; k <= tools; k++) {
       t = order[k]
-      if ((t in cnt) && med(t, "steady") > 0)
+      if ((t in cnt) && t !~ /^pair-/ && med(t, "steady") > 0)
         printf "%-30s steady: %.0f lines/s from the first request with points to the last (the start-up left out)\n", name[t], med(t, "steady")
     }
     if (("sandkit-nginx" in cnt) && ("sandkit-nginx-w2" in cnt))
       printf "two workers on two cores / one: %.2fx lines/s, %.2fx steady\n",
         med("sandkit-nginx-w2", "lps") / med("sandkit-nginx", "lps"),
         (med("sandkit-nginx", "steady") > 0 ? med("sandkit-nginx-w2", "steady") / med("sandkit-nginx", "steady") : 0)
+    # The two agents of a run together: both logs over the time until the later one is done.
+    np = 0
+    for (i = 1; i <= cnt["pair-a"] && i <= cnt["pair-b"]; i++) {
+      sa = val["pair-a", i, "secs"]; sb = val["pair-b", i, "secs"]
+      val["pair", ++np, "lps"] = (val["pair-a", i, "lines"] + val["pair-b", i, "lines"]) / (sa > sb ? sa : sb)
+    }
+    if (np > 0 && ("sandkit-nginx" in cnt)) {
+      cnt["pair"] = np
+      printf "two one-worker agents at once, one per core (the two-core ceiling of this machine): %.0f lines/s together, %.2fx one agent alone\n",
+        med("pair", "lps"), med("pair", "lps") / med("sandkit-nginx", "lps")
+      if ("sandkit-nginx-w2" in cnt)
+        printf "  workers = 2 reaches %.0f%% of that ceiling\n", 100 * med("sandkit-nginx-w2", "lps") / med("pair", "lps")
+    }
     if (("sandkit-nginx-w2" in cnt) && ("receiver-w2" in cnt))
       printf "  the receiver used %.2f CPU s in the two-worker case, %.0f%% of a core over its %.3f s: on the same two cores\n",
         med("receiver-w2", "cpu"), 100 * med("receiver-w2", "cpu") / med("sandkit-nginx-w2", "secs"), med("sandkit-nginx-w2", "secs")
@@ -463,7 +528,7 @@ echo "seconds: from the start of the process to the last write of the last line;
   "of the process until then; lines/CPU-s: lines per second of one fully busy core"
 [[ -z "${RECV_NOTE:-}" ]] || echo "$RECV_NOTE"
 if ((RUNS > 1)); then
-  awk -F'\t' '$1 !~ /^receiver/ { r[$1] = r[$1] " " ($3 == "ok" ? sprintf("%.0fk", $4 / $5 / 1000) : $3) }
+  awk -F'\t' '$1 !~ /^(receiver|pair-)/ { r[$1] = r[$1] " " ($3 == "ok" ? sprintf("%.0fk", $4 / $5 / 1000) : $3) }
     END { line = "lines/s of each run:"; for (t in r) line = line " " t r[t] ";"; print line }' "$RESULTS"
 fi
 
