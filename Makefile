@@ -144,6 +144,7 @@ bench-deps:
 ## against rsyslog, and HTTP writes against influxd
 bench: build bench-deps
 	cargo bench -p sandkit-benches
+	bash benches/link-order.sh --check
 	bash benches/idle.sh
 	bash benches/tail.sh
 	bash benches/http.sh
