@@ -323,27 +323,35 @@ run_sandkit_file() {
   [[ "${KEEP:-0}" == 1 ]] || rm -f "$dir/out.lp"
 }
 
-# run_sandkit_http RUN TOOL COMPRESSION [PIPELINE [WORKERS [LEVEL]]]
-run_sandkit_http() {
-  local run=$1 tool=$2 comp=$3 pipeline=${4:-} workers=${5:-1} level=${6:-1}
-  local dir="$TMP/run$1/$2" t0 pid rpid addr i pts bytes reqs
+# receiver_and_dir DIR COMPRESSION LEVEL PIPELINE WORKERS: a receiver (its pid in RPID) and an
+# agent directory DIR that sends it DataWay batches (sandkit_dir; PIPELINE may be empty).
+receiver_and_dir() {
+  local dir=$1 i addr
   mkdir -p "$dir"
   "$RECEIVER" 127.0.0.1:0 "$dir/count" >"$dir/receiver.addr" 2>"$dir/receiver.log" &
-  rpid=$!
-  PIDS+=("$rpid")
+  RPID=$!
+  PIDS+=("$RPID")
   for ((i = 0; i < 50; i++)); do [[ -s "$dir/receiver.addr" ]] && break; sleep 0.1; done
   addr=$(head -1 "$dir/receiver.addr")
   [[ -n "$addr" ]] || { echo "tail.sh: the receiver did not start" >&2; return 1; }
   sandkit_dir "$dir" "kind = \"dataway\"
 urls = [\"http://$addr\"]
 token = \"tkn_bench\"
-compression = \"$comp\"
-compression_level = $level" "$pipeline" "$workers"
+compression = \"$2\"
+compression_level = $3" "$4" "$5"
   # The component comes from a warm cache, as on every start but the first of a host: the
   # figures are the tail's, not Cranelift's (compiling is measured in benches/compile.py).
-  if [[ -n "$pipeline" && -d "$TMP/cache" ]]; then
+  if [[ -n "$4" && -d "$TMP/cache" ]]; then
     mkdir -p "$dir/data" && cp -r "$TMP/cache" "$dir/data/cache"
   fi
+}
+
+# run_sandkit_http RUN TOOL COMPRESSION [PIPELINE [WORKERS [LEVEL]]]
+run_sandkit_http() {
+  local run=$1 tool=$2 comp=$3 pipeline=${4:-} workers=${5:-1} level=${6:-1}
+  local dir="$TMP/run$1/$2" t0 pid rpid pts bytes reqs
+  receiver_and_dir "$dir" "$comp" "$level" "$pipeline" "$workers" || return 1
+  rpid=$RPID
   settle
   uncache "$BIN" "$dir"/data/cache/*.cwasm
   t0=$(now)
@@ -371,23 +379,12 @@ compression_level = $level" "$pipeline" "$workers"
 # two cores give this workload here (the two cores of a VM share caches and memory bandwidth);
 # the two-worker case is compared with it.
 run_sandkit_pair() {
-  local run=$1 t0 side dir i addr pins=() pids=() rpids=()
+  local run=$1 t0 side dir i pins=() pids=() rpids=()
   [[ -n "$PIN2" ]] && IFS=, read -r -a pins <<<"$PIN2"
   for side in a b; do
     dir="$TMP/run$run/sandkit-pair-$side"
-    mkdir -p "$dir"
-    "$RECEIVER" 127.0.0.1:0 "$dir/count" >"$dir/receiver.addr" 2>"$dir/receiver.log" &
-    rpids+=($!)
-    PIDS+=($!)
-    for ((i = 0; i < 50; i++)); do [[ -s "$dir/receiver.addr" ]] && break; sleep 0.1; done
-    addr=$(head -1 "$dir/receiver.addr")
-    [[ -n "$addr" ]] || { echo "tail.sh: the receiver did not start" >&2; return 1; }
-    sandkit_dir "$dir" "kind = \"dataway\"
-urls = [\"http://$addr\"]
-token = \"tkn_bench\"
-compression = \"zstd\"
-compression_level = $ZSTD_LEVEL" nginx 1
-    if [[ -d "$TMP/cache" ]]; then mkdir -p "$dir/data" && cp -r "$TMP/cache" "$dir/data/cache"; fi
+    receiver_and_dir "$dir" zstd "$ZSTD_LEVEL" nginx 1 || return 1
+    rpids+=("$RPID")
   done
   settle
   uncache "$BIN" "$TMP/run$run"/sandkit-pair-?/data/cache/*.cwasm
