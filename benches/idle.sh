@@ -13,17 +13,16 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=benches/collectors.sh
+source "$ROOT/benches/collectors.sh"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sandkit/target}"
 BIN="${SANDKIT_BIN:-$CARGO_TARGET_DIR/dist/sandkit}"
 DURATION="${IDLE_SECONDS:-60}"
 WARMUP="${IDLE_WARMUP:-5}"
-COLLECTORS=(cpu mem disk diskio net system)
 TICK="$(getconf CLK_TCK)"
 
 [[ -x "$BIN" ]] || { echo "idle.sh: $BIN not found: run \`make build\` first" >&2; exit 1; }
-for c in "${COLLECTORS[@]}"; do
-  [[ -f "$ROOT/build/wasm/$c.wasm" ]] || { echo "idle.sh: build/wasm/$c.wasm not found: run \`make build\` first" >&2; exit 1; }
-done
+need_collectors idle.sh
 
 TMP="$(mktemp -d -t sandkit-idle.XXXXXX)"
 PIDS=()
@@ -102,11 +101,7 @@ header() {
 # compiled at start), then again once the cache holds them (what every later start of a running
 # host is).
 AGENT="$TMP/agent"
-mkdir -p "$AGENT/plugins" "$AGENT/conf.d"
-for c in "${COLLECTORS[@]}"; do
-  cp "$ROOT/build/wasm/$c.wasm" "$AGENT/plugins/$c.wasm"
-  cp "$ROOT/guests/collectors/$c/conf.toml" "$AGENT/conf.d/$c.toml"
-done
+collectors_agent "$AGENT"
 fail=0
 missing=()
 results=()

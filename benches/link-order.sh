@@ -23,11 +23,12 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=benches/collectors.sh
+source "$ROOT/benches/collectors.sh"
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sandkit/target}"
 BIN="${SANDKIT_BIN:-$CARGO_TARGET_DIR/dist/sandkit}"
 LIST="$ROOT/host/sandkit/link-order.txt"
 SECONDS_ON="${LINK_ORDER_SECONDS:-65}"
-COLLECTORS=(cpu mem disk diskio net system)
 
 [[ -x "$BIN" ]] || { echo "link-order.sh: $BIN not found: run \`make build\` first" >&2; exit 1; }
 
@@ -41,9 +42,7 @@ fi
 
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
   { echo "link-order.sh: valgrind not found (apt-get install valgrind)" >&2; exit 1; }
-for c in "${COLLECTORS[@]}"; do
-  [[ -f "$ROOT/build/wasm/$c.wasm" ]] || { echo "link-order.sh: build/wasm/$c.wasm not found: run \`make build\` first" >&2; exit 1; }
-done
+need_collectors link-order.sh
 
 TMP="$(mktemp -d -t sandkit-link-order.XXXXXX)"
 PID=""
@@ -54,11 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 AGENT="$TMP/agent"
-mkdir -p "$AGENT/plugins" "$AGENT/conf.d"
-for c in "${COLLECTORS[@]}"; do
-  cp "$ROOT/build/wasm/$c.wasm" "$AGENT/plugins/$c.wasm"
-  cp "$ROOT/guests/collectors/$c/conf.toml" "$AGENT/conf.d/$c.toml"
-done
+collectors_agent "$AGENT"
 run_agent() { cd "$AGENT" && exec "$@" run --http-listen 127.0.0.1:0 --output-file "$AGENT/out.lp"; }
 # wait_for FILE SECONDS: until FILE exists, or fail.
 wait_for() {

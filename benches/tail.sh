@@ -379,36 +379,27 @@ run_sandkit_http() {
 # two cores give this workload here (the two cores of a VM share caches and memory bandwidth);
 # the two-worker case is compared with it.
 run_sandkit_pair() {
-  local run=$1 t0 side dir i pins=() pids=() rpids=()
+  local run=$1 t0 i dirs=("$TMP/run$1/sandkit-pair-a" "$TMP/run$1/sandkit-pair-b") pins=() pids=() rpids=()
   [[ -n "$PIN2" ]] && IFS=, read -r -a pins <<<"$PIN2"
-  for side in a b; do
-    dir="$TMP/run$run/sandkit-pair-$side"
-    receiver_and_dir "$dir" zstd "$ZSTD_LEVEL" nginx 1 || return 1
+  for i in 0 1; do
+    receiver_and_dir "${dirs[i]}" zstd "$ZSTD_LEVEL" nginx 1 || return 1
     rpids+=("$RPID")
   done
   settle
-  uncache "$BIN" "$TMP/run$run"/sandkit-pair-?/data/cache/*.cwasm
+  uncache "$BIN" "${dirs[0]}"/data/cache/*.cwasm "${dirs[1]}"/data/cache/*.cwasm
   t0=$(now)
-  i=0
-  for side in a b; do
-    dir="$TMP/run$run/sandkit-pair-$side"
-    (cd "$dir" && CASE_PIN="${pins[$i]:-}" exec_pinned "$BIN" run -c sandkit.toml --http-listen 127.0.0.1:0) 2>"$dir/sandkit.log" &
+  for i in 0 1; do
+    (cd "${dirs[i]}" && CASE_PIN="${pins[i]:-}" exec_pinned "$BIN" run -c sandkit.toml --http-listen 127.0.0.1:0) 2>"${dirs[i]}/sandkit.log" &
     pids+=($!)
     PIDS+=($!)
-    i=$((i + 1))
   done
-  i=0
-  for side in a b; do
-    dir="$TMP/run$run/sandkit-pair-$side"
-    wait_done "pair-$side" "$run" "${pids[$i]}" "$t0" receiver "$dir/count" || tail -5 "$dir/sandkit.log" >&2 || true
-    i=$((i + 1))
+  for i in 0 1; do
+    wait_done "pair-${dirs[i]: -1}" "$run" "${pids[i]}" "$t0" receiver "${dirs[i]}/count" ||
+      tail -5 "${dirs[i]}/sandkit.log" >&2 || true
   done
-  i=0
-  for side in a b; do
-    dir="$TMP/run$run/sandkit-pair-$side"
-    stop "${pids[$i]}" "sandkit (pair $side)" "$dir/sandkit.log"
-    stop "${rpids[$i]}" receiver "$dir/receiver.log" 143
-    i=$((i + 1))
+  for i in 0 1; do
+    stop "${pids[i]}" "sandkit (pair ${dirs[i]: -1})" "${dirs[i]}/sandkit.log"
+    stop "${rpids[i]}" receiver "${dirs[i]}/receiver.log" 143
   done
 }
 

@@ -268,20 +268,24 @@ pub fn spawn_writer(
             slots: Arc::new(Semaphore::new(IN_FLIGHT as usize)),
             last: BTreeMap::new(),
         };
+        // One timer, for the oldest pending batch's deadline, moved only when that deadline
+        // does; nothing pending, the timer is not polled (an idle agent is not woken to find
+        // nothing to write).
+        let due = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(due);
+        let mut armed: Option<Instant> = None;
         loop {
-            // The oldest pending batch's deadline: nothing pending, no timer (an idle agent
-            // is not woken to find nothing to write).
             let due_at = pending
                 .values()
                 .filter_map(|p| p.since)
                 .min()
                 .map(|s| s + batch.flush_interval);
-            let due = async {
-                match due_at {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
+            if due_at != armed {
+                if let Some(at) = due_at {
+                    due.as_mut().reset(at);
                 }
-            };
+                armed = due_at;
+            }
             tokio::select! {
                 got = rx.recv() => {
                     let Some(Envelope { points, lines, ack, now }) = got else { break };
@@ -327,7 +331,7 @@ pub fn spawn_writer(
                         }
                     }
                 }
-                () = due => {
+                () = &mut due, if armed.is_some() => {
                     let now = Instant::now();
                     let due: Vec<Category> = pending
                         .iter()
