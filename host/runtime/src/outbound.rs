@@ -8,7 +8,7 @@ use crate::bindings::collector::sandkit::plugin::http_client::{HttpError, Reques
 use crate::config::Sandbox;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, USER_AGENT};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, USER_AGENT};
 use hyper::{Method, Uri};
 use sandkit_io::{build_client, describe_error, HttpClient, TlsProxyConfig};
 use std::sync::OnceLock;
@@ -230,8 +230,7 @@ async fn exchange(
     };
     let method = Method::from_bytes(req.method.as_bytes())
         .map_err(|_| HttpError::InvalidRequest(format!("method {:?}", req.method)))?;
-    let mut builder = hyper::Request::builder().method(method).uri(uri);
-    let mut has_agent = false;
+    let mut headers = HeaderMap::with_capacity(req.headers.len() + 1);
     for (name, value) in &req.headers {
         let n = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| HttpError::InvalidRequest(format!("header name {name:?}")))?;
@@ -242,15 +241,23 @@ async fn exchange(
         }
         let v = HeaderValue::from_str(value)
             .map_err(|_| HttpError::InvalidRequest(format!("value of header {name:?}")))?;
-        has_agent |= n == USER_AGENT;
-        builder = builder.header(n, v);
+        headers.append(n, v);
     }
-    if !has_agent {
-        builder = builder.header(USER_AGENT, concat!("sandkit/", env!("CARGO_PKG_VERSION")));
+    if !headers.contains_key(USER_AGENT) {
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("sandkit/", env!("CARGO_PKG_VERSION"))),
+        );
     }
-    let request = builder
-        .body(Full::new(Bytes::from(req.body)))
-        .map_err(|e| HttpError::InvalidRequest(e.to_string()))?;
+    let replayable = is_replayable(&method, &headers);
+    let body = Bytes::from(req.body);
+    let request = move || {
+        let mut r = hyper::Request::new(Full::new(body.clone()));
+        *r.method_mut() = method.clone();
+        *r.uri_mut() = uri.clone();
+        *r.headers_mut() = headers.clone();
+        r
+    };
     let client = client().map_err(HttpError::Failed)?;
     let wanted = if req.timeout_ms == 0 {
         grant.timeout
@@ -266,10 +273,20 @@ async fn exchange(
     let cap = grant.max_response;
     *sent = true;
     let exchange = async {
-        let resp = client
-            .request(request)
-            .await
-            .map_err(|e| HttpError::Failed(describe_error(&e)))?;
+        let resp = match client.request(request()).await {
+            Ok(resp) => resp,
+            // A kept-alive connection the server closed as the request went out on it: hyper
+            // sends it again by itself only when it saw the close before writing. A request
+            // that is safe to repeat goes out once more, on a new connection.
+            Err(e) if replayable && closed_before_an_answer(&e) => {
+                tracing::debug!(%target, error = %describe_error(&e), "connection closed under the request; sending it again");
+                client
+                    .request(request())
+                    .await
+                    .map_err(|e| HttpError::Failed(describe_error(&e)))?
+            }
+            Err(e) => return Err(HttpError::Failed(describe_error(&e))),
+        };
         let declared = resp
             .headers()
             .get(CONTENT_LENGTH)
@@ -312,6 +329,40 @@ async fn exchange(
             "no complete response from {target} within {allowed:?}"
         ))),
     }
+}
+
+/// Whether a request may go out twice: a method HTTP defines as safe, or a request carrying an
+/// idempotency key (the rule Go's `net/http` client applies to the same retry).
+fn is_replayable(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) || headers.contains_key("idempotency-key")
+        || headers.contains_key("x-idempotency-key")
+}
+
+/// Whether `err` is a connection that closed or was reset before any answer came, as opposed to
+/// a refused connection, a TLS failure or a malformed answer.
+fn closed_before_an_answer(err: &hyper_util::client::legacy::Error) -> bool {
+    if err.is_connect() {
+        return false;
+    }
+    let mut next = std::error::Error::source(err);
+    while let Some(e) = next {
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() {
+                return true;
+            }
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+            if matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe) {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
 #[cfg(test)]
@@ -562,6 +613,67 @@ mod tests {
             Err(HttpError::InvalidRequest(m)) => assert!(m.contains("bad header"), "{m}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A server that closes a kept-alive connection when the next request arrives on it, as a
+    /// server closing an idle connection does when the request crosses its close. The heads of
+    /// every request come back through the receiver, and each answer is `ok`.
+    fn closing_server() -> (u16, std::sync::mpsc::Receiver<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                for answered in [true, false] {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                        head.push(byte[0]);
+                    }
+                    if head.is_empty() {
+                        break;
+                    }
+                    let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+                    if answered {
+                        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                    }
+                }
+            }
+        });
+        (port, rx)
+    }
+
+    #[tokio::test]
+    async fn a_get_on_a_connection_the_server_closed_is_sent_again_once() {
+        let (port, heads) = closing_server();
+        let grant = grant(port, "1KiB");
+        let r = go(Some(&grant), None, get(port, 0)).await.unwrap();
+        assert_eq!(r.body, b"ok");
+        // The pooled connection is taken again and closed under the second request: it goes
+        // out once more on a new connection, and the plugin sees only the answer.
+        let r = go(Some(&grant), None, get(port, 0)).await.unwrap();
+        assert_eq!(r.body, b"ok");
+        let seen: Vec<String> = heads.try_iter().collect();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+
+        // A POST is not sent twice: the plugin gets the error and decides.
+        let (port, heads) = closing_server();
+        let grant = super::tests::grant(port, "1KiB");
+        let mut post = get(port, 0);
+        post.method = "POST".into();
+        post.body = b"a=1".to_vec();
+        let r = go(Some(&grant), None, post.clone()).await.unwrap();
+        assert_eq!(r.body, b"ok");
+        match go(Some(&grant), None, post).await {
+            Err(HttpError::Failed(m)) => {
+                assert!(m.contains("closed") || m.contains("reset"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(heads.try_iter().count(), 2, "the POST was sent again");
     }
 
     fn closed_port() -> u16 {
