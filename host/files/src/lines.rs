@@ -9,17 +9,114 @@
 //! file is finished.
 
 use encoding_rs::Encoding;
+use std::borrow::Cow;
 
-/// One line (or, after [`crate::multiline`], one multi-line record) and where it lies.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where one line (or, after [`crate::multiline`], one multi-line record) lies; its text is in
+/// the [`Lines`] it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Line {
-    pub text: String,
     /// Offset of its first byte.
     pub start: u64,
     /// Offset just after it (after its newline): where reading resumes once it is delivered.
     pub end: u64,
     /// Longer than `max_line_bytes`: the text is its first part.
     pub truncated: bool,
+    /// End of its text in [`Lines::text`].
+    text_end: usize,
+}
+
+/// The lines of one batch: their texts end to end in one buffer (no separator), and where each
+/// lies. One allocation per batch instead of one per line, and a batch's texts go to a pipeline
+/// as they are.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Lines {
+    text: String,
+    lines: Vec<Line>,
+}
+
+impl Lines {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Room for `text` bytes of text in about `lines` lines.
+    pub fn with_capacity(text: usize, lines: usize) -> Self {
+        Lines {
+            text: String::with_capacity(text),
+            lines: Vec::with_capacity(lines),
+        }
+    }
+
+    /// Append a line.
+    pub fn push(&mut self, text: &str, start: u64, end: u64, truncated: bool) {
+        self.text.push_str(text);
+        self.lines.push(Line {
+            start,
+            end,
+            truncated,
+            text_end: self.text.len(),
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Where each line lies.
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
+    }
+
+    pub fn last(&self) -> Option<&Line> {
+        self.lines.last()
+    }
+
+    /// Bytes of text of every line.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    fn text_start(&self, i: usize) -> usize {
+        match i.checked_sub(1) {
+            Some(p) => self.lines.get(p).map_or(self.text.len(), |l| l.text_end),
+            None => 0,
+        }
+    }
+
+    /// The text of line `i` (empty past the end).
+    pub fn text(&self, i: usize) -> &str {
+        let Some(line) = self.lines.get(i) else {
+            return "";
+        };
+        self.text
+            .get(self.text_start(i)..line.text_end)
+            .unwrap_or_default()
+    }
+
+    /// Each line with its text.
+    pub fn iter(&self) -> impl Iterator<Item = (&Line, &str)> {
+        (0..self.lines.len()).map(|i| (&self.lines[i], self.text(i)))
+    }
+
+    /// The texts of lines `from..to` end to end, and (in `ends`, replaced) where each ends in
+    /// it: what a pipeline takes.
+    pub fn joined(&self, from: usize, to: usize, ends: &mut Vec<u32>) -> &str {
+        ends.clear();
+        let to = to.min(self.lines.len());
+        let from = from.min(to);
+        let base = self.text_start(from);
+        ends.extend(
+            self.lines[from..to]
+                .iter()
+                .map(|l| u32::try_from(l.text_end - base).unwrap_or(u32::MAX)),
+        );
+        let end = self.text_start(to);
+        self.text.get(base..end).unwrap_or_default()
+    }
 }
 
 /// How lines are cut.
@@ -80,13 +177,18 @@ impl LineSplitter {
         self.next
     }
 
+    /// Bytes of the unfinished line held.
+    pub fn partial_len(&self) -> usize {
+        self.partial.len()
+    }
+
     /// Whether an unfinished line is held.
     pub fn has_partial(&self) -> bool {
         self.next > self.partial_start
     }
 
     /// Cut `chunk` (the bytes at [`LineSplitter::next_offset`]) and append whole lines to `out`.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Line>) {
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Lines) {
         let base = self.next;
         let mut from = 0usize;
         for nl in memchr::memchr_iter(b'\n', chunk) {
@@ -111,7 +213,7 @@ impl LineSplitter {
 
     /// The file is finished (rotated away, deleted, or idle for good): its unfinished line, if
     /// any, becomes a line.
-    pub fn flush(&mut self, out: &mut Vec<Line>) {
+    pub fn flush(&mut self, out: &mut Lines) {
         if self.has_partial() {
             let bytes = std::mem::take(&mut self.partial);
             let truncated = std::mem::replace(&mut self.skipping, false);
@@ -133,7 +235,7 @@ impl LineSplitter {
         }
     }
 
-    fn emit_bytes(&mut self, bytes: &[u8], start: u64, end: u64, out: &mut Vec<Line>) {
+    fn emit_bytes(&mut self, bytes: &[u8], start: u64, end: u64, out: &mut Lines) {
         if bytes.len() > self.cfg.max_line_bytes {
             self.emit(&bytes[..self.cfg.max_line_bytes], start, end, true, out);
         } else {
@@ -141,7 +243,7 @@ impl LineSplitter {
         }
     }
 
-    fn emit(&mut self, bytes: &[u8], start: u64, end: u64, truncated: bool, out: &mut Vec<Line>) {
+    fn emit(&mut self, bytes: &[u8], start: u64, end: u64, truncated: bool, out: &mut Lines) {
         let mut bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         if truncated && self.cfg.encoding.is_none() {
             bytes = cut_at_char_boundary(bytes);
@@ -149,27 +251,22 @@ impl LineSplitter {
         let text = self.decode(bytes);
         self.stats.lines += 1;
         self.stats.truncated += u64::from(truncated);
-        out.push(Line {
-            text,
-            start,
-            end,
-            truncated,
-        });
+        out.push(&text, start, end, truncated);
     }
 
-    fn decode(&mut self, bytes: &[u8]) -> String {
+    fn decode<'b>(&mut self, bytes: &'b [u8]) -> Cow<'b, str> {
         match self.cfg.encoding {
             None => match std::str::from_utf8(bytes) {
-                Ok(s) => s.to_owned(),
+                Ok(s) => Cow::Borrowed(s),
                 Err(_) => {
                     self.stats.invalid_utf8 += 1;
-                    String::from_utf8_lossy(bytes).into_owned()
+                    String::from_utf8_lossy(bytes)
                 }
             },
             Some(enc) => {
                 let (text, bad) = enc.decode_without_bom_handling(bytes);
                 self.stats.invalid_utf8 += u64::from(bad);
-                text.into_owned()
+                text
             }
         }
     }
@@ -233,9 +330,9 @@ mod tests {
         }
     }
 
-    fn split(data: &[u8], chunk: usize, max: usize) -> (Vec<Line>, LineSplitter) {
+    fn split(data: &[u8], chunk: usize, max: usize) -> (Lines, LineSplitter) {
         let mut s = LineSplitter::new(cfg(max), 0);
-        let mut out = Vec::new();
+        let mut out = Lines::new();
         for c in data.chunks(chunk.max(1)) {
             s.feed(c, &mut out);
         }
@@ -243,21 +340,48 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_gives_each_text_and_any_run_of_them_end_to_end() {
+        let mut b = Lines::with_capacity(4, 1);
+        for (i, t) in ["ab", "", "cde", "f"].iter().enumerate() {
+            b.push(t, i as u64 * 10, i as u64 * 10 + 10, i == 3);
+        }
+        assert_eq!((b.len(), b.text_len()), (4, 6));
+        assert_eq!(
+            b.iter().map(|(_, t)| t).collect::<Vec<_>>(),
+            ["ab", "", "cde", "f"]
+        );
+        assert_eq!(b.text(9), "");
+        let mut ends = vec![7];
+        assert_eq!(b.joined(0, 4, &mut ends), "abcdef");
+        assert_eq!(ends, [2, 2, 5, 6]);
+        assert_eq!(b.joined(1, 3, &mut ends), "cde");
+        assert_eq!(ends, [0, 3]);
+        assert_eq!(b.joined(3, 9, &mut ends), "f");
+        assert_eq!(ends, [1]);
+        assert_eq!(b.joined(4, 4, &mut ends), "");
+        assert!(ends.is_empty());
+        assert_eq!(b.last().map(|l| (l.start, l.truncated)), Some((30, true)));
+    }
+
+    #[test]
     fn lines_and_offsets_whatever_the_chunking() {
         let data = b"one\ntwo\r\n\nthree\npart";
         for chunk in 1..=data.len() {
             let (out, mut s) = split(data, chunk, 100);
-            let texts: Vec<&str> = out.iter().map(|l| l.text.as_str()).collect();
+            let texts: Vec<&str> = out.iter().map(|(_, t)| t).collect();
             assert_eq!(texts, ["one", "two", "", "three"], "chunk {chunk}");
             assert_eq!(
-                out.iter().map(|l| (l.start, l.end)).collect::<Vec<_>>(),
+                out.lines()
+                    .iter()
+                    .map(|l| (l.start, l.end))
+                    .collect::<Vec<_>>(),
                 [(0, 4), (4, 9), (9, 10), (10, 16)]
             );
             assert!(s.has_partial());
-            let mut rest = Vec::new();
+            let mut rest = Lines::new();
             s.flush(&mut rest);
-            assert_eq!(rest[0].text, "part");
-            assert_eq!((rest[0].start, rest[0].end), (16, 20));
+            assert_eq!(rest.text(0), "part");
+            assert_eq!((rest.lines()[0].start, rest.lines()[0].end), (16, 20));
             assert!(!s.has_partial());
         }
     }
@@ -267,18 +391,16 @@ mod tests {
         let data = b"abcdefghij\nxy\n0123456789abc";
         for chunk in 1..=data.len() {
             let (out, mut s) = split(data, chunk, 4);
-            let got: Vec<(&str, bool, u64)> = out
-                .iter()
-                .map(|l| (l.text.as_str(), l.truncated, l.end))
-                .collect();
+            let got: Vec<(&str, bool, u64)> =
+                out.iter().map(|(l, t)| (t, l.truncated, l.end)).collect();
             assert_eq!(
                 got,
                 [("abcd", true, 11), ("xy", false, 14)],
                 "chunk {chunk}"
             );
-            let mut rest = Vec::new();
+            let mut rest = Lines::new();
             s.flush(&mut rest);
-            assert_eq!((rest[0].text.as_str(), rest[0].truncated), ("0123", true));
+            assert_eq!((rest.text(0), rest.lines()[0].truncated), ("0123", true));
             assert_eq!(s.stats.truncated, 2);
         }
     }
@@ -287,16 +409,16 @@ mod tests {
     fn truncation_never_splits_a_character() {
         // "é" is two bytes: a cut after its first byte drops it instead of making U+FFFD.
         let (out, s) = split("aé€x\n".as_bytes(), 3, 2);
-        assert_eq!(out[0].text, "a");
+        assert_eq!(out.text(0), "a");
         let (out2, _) = split("aé€x\n".as_bytes(), 3, 4);
-        assert_eq!(out2[0].text, "aé");
+        assert_eq!(out2.text(0), "aé");
         assert_eq!(s.stats.invalid_utf8, 0);
     }
 
     #[test]
     fn invalid_utf8_is_replaced_and_counted() {
         let (out, s) = split(b"ok\n\xff\xfebad\n", 5, 100);
-        assert_eq!(out[1].text, "\u{fffd}\u{fffd}bad");
+        assert_eq!(out.text(1), "\u{fffd}\u{fffd}bad");
         assert_eq!(s.stats.invalid_utf8, 1);
     }
 
@@ -310,9 +432,9 @@ mod tests {
             },
             0,
         );
-        let mut out = Vec::new();
+        let mut out = Lines::new();
         s.feed(b"\xc4\xe3\xba\xc3\n", &mut out);
-        assert_eq!(out[0].text, "你好");
+        assert_eq!(out.text(0), "你好");
         assert!(encoding_for("utf-16le").is_err());
         assert!(encoding_for("klingon").is_err());
         assert_eq!(encoding_for("UTF-8").unwrap(), None);
@@ -328,7 +450,7 @@ mod tests {
             let (mut out, mut s) = split(&data, chunk, max);
             s.flush(&mut out);
             let mut at = 0;
-            for l in &out {
+            for (l, text) in out.iter() {
                 proptest::prop_assert_eq!(l.start, at);
                 proptest::prop_assert!(l.end > l.start);
                 at = l.end;
@@ -336,7 +458,7 @@ mod tests {
                     let raw = &data[l.start as usize..l.end as usize];
                     let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
                     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                    proptest::prop_assert_eq!(l.text.clone(), String::from_utf8_lossy(raw).into_owned());
+                    proptest::prop_assert_eq!(text, String::from_utf8_lossy(raw));
                 }
             }
             proptest::prop_assert_eq!(at, data.len() as u64);

@@ -4,15 +4,25 @@
 //! without a new line (the caller checks [`Multiline::idle_since`]), or until the file is
 //! finished. A record longer than `max_bytes` keeps its first part and is marked truncated.
 
-use crate::lines::Line;
+use crate::lines::{Line, Lines};
 use regex::Regex;
 use std::time::Instant;
+
+/// The record being built: its text (the buffer is kept between records) and where it lies.
+#[derive(Debug, Default)]
+struct Pending {
+    text: String,
+    start: u64,
+    end: u64,
+    truncated: bool,
+    held: bool,
+}
 
 #[derive(Debug)]
 pub struct Multiline {
     start: Regex,
     max_bytes: usize,
-    pending: Option<Line>,
+    pending: Pending,
     last_line: Option<Instant>,
 }
 
@@ -21,60 +31,72 @@ impl Multiline {
         Multiline {
             start,
             max_bytes: max_bytes.max(1),
-            pending: None,
+            pending: Pending::default(),
             last_line: None,
         }
     }
 
-    /// Take one line; a record it completes goes to `out`.
-    pub fn push(&mut self, line: Line, out: &mut Vec<Line>) {
-        self.last_line = Some(Instant::now());
-        match &mut self.pending {
-            Some(rec) if !self.start.is_match(&line.text) => {
-                rec.end = line.end;
-                if rec.truncated || rec.text.len() + 1 + line.text.len() > self.max_bytes {
-                    if !rec.truncated {
-                        let room = self.max_bytes.saturating_sub(rec.text.len() + 1);
-                        if room > 0 {
-                            rec.text.push('\n');
-                            rec.text.push_str(prefix(&line.text, room));
-                        }
-                        rec.truncated = true;
-                    }
-                } else {
-                    rec.text.push('\n');
-                    rec.text.push_str(&line.text);
-                    rec.truncated |= line.truncated;
-                }
-            }
-            _ => {
-                if let Some(rec) = self.pending.replace(line) {
-                    out.push(rec);
-                }
-            }
+    /// Take each line of `lines`; the records they complete go to `out`.
+    pub fn push_all(&mut self, lines: &Lines, out: &mut Lines) {
+        for (line, text) in lines.iter() {
+            self.push(line, text, out);
         }
     }
 
+    /// Take one line (`text`, lying at `line`); a record it completes goes to `out`.
+    pub fn push(&mut self, line: &Line, text: &str, out: &mut Lines) {
+        self.last_line = Some(Instant::now());
+        let rec = &mut self.pending;
+        if rec.held && !self.start.is_match(text) {
+            rec.end = line.end;
+            if rec.truncated || rec.text.len() + 1 + text.len() > self.max_bytes {
+                if !rec.truncated {
+                    let room = self.max_bytes.saturating_sub(rec.text.len() + 1);
+                    if room > 0 {
+                        rec.text.push('\n');
+                        rec.text.push_str(prefix(text, room));
+                    }
+                    rec.truncated = true;
+                }
+            } else {
+                rec.text.push('\n');
+                rec.text.push_str(text);
+                rec.truncated |= line.truncated;
+            }
+            return;
+        }
+        self.flush(out);
+        let rec = &mut self.pending;
+        rec.text.push_str(text);
+        rec.start = line.start;
+        rec.end = line.end;
+        rec.truncated = line.truncated;
+        rec.held = true;
+    }
+
     /// Emit the held record, if any.
-    pub fn flush(&mut self, out: &mut Vec<Line>) {
-        if let Some(rec) = self.pending.take() {
-            out.push(rec);
+    pub fn flush(&mut self, out: &mut Lines) {
+        let rec = &mut self.pending;
+        if std::mem::take(&mut rec.held) {
+            out.push(&rec.text, rec.start, rec.end, rec.truncated);
+            rec.text.clear();
         }
     }
 
     /// When the held record last grew (`None` when nothing is held).
     pub fn idle_since(&self) -> Option<Instant> {
-        self.pending.as_ref().and(self.last_line)
+        self.last_line.filter(|_| self.pending.held)
     }
 
     /// Offset of the held record's first byte: offsets may not be committed past it.
     pub fn pending_start(&self) -> Option<u64> {
-        self.pending.as_ref().map(|l| l.start)
+        self.pending.held.then_some(self.pending.start)
     }
 
     /// Drop the held record (the file was truncated and is read again from the start).
     pub fn reset(&mut self) {
-        self.pending = None;
+        self.pending.held = false;
+        self.pending.text.clear();
     }
 }
 
@@ -91,24 +113,17 @@ fn prefix(s: &str, n: usize) -> &str {
 mod tests {
     use super::*;
 
-    fn line(text: &str, start: u64) -> Line {
-        Line {
-            text: text.into(),
-            start,
-            end: start + text.len() as u64 + 1,
-            truncated: false,
-        }
-    }
-
-    fn run(lines: &[&str], max: usize) -> (Vec<Line>, Multiline) {
+    fn run(lines: &[&str], max: usize) -> (Lines, Multiline) {
         let mut m = Multiline::new(Regex::new(r"^\d{4}-").unwrap(), max);
-        let mut out = Vec::new();
+        let mut input = Lines::new();
         let mut at = 0;
         for l in lines {
-            let l = line(l, at);
-            at = l.end;
-            m.push(l, &mut out);
+            let end = at + l.len() as u64 + 1;
+            input.push(l, at, end, false);
+            at = end;
         }
+        let mut out = Lines::new();
+        m.push_all(&input, &mut out);
         (out, m)
     }
 
@@ -125,27 +140,27 @@ mod tests {
             1000,
         );
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].text, "2026-01-01 boom\n  at a()\n  at b()");
-        assert_eq!((out[0].start, out[0].end), (0, 34));
+        assert_eq!(out.text(0), "2026-01-01 boom\n  at a()\n  at b()");
+        assert_eq!((out.lines()[0].start, out.lines()[0].end), (0, 34));
         assert_eq!(m.pending_start(), Some(34));
         assert!(m.idle_since().is_some());
         m.flush(&mut out);
-        assert_eq!(out[1].text, "2026-01-01 ok\ntail");
+        assert_eq!(out.text(1), "2026-01-01 ok\ntail");
         assert_eq!(m.pending_start(), None);
     }
 
     #[test]
     fn lines_before_the_first_start_form_a_record() {
         let (out, _) = run(&["orphan", "more", "2026-01-01 x"], 1000);
-        assert_eq!(out[0].text, "orphan\nmore");
+        assert_eq!(out.text(0), "orphan\nmore");
     }
 
     #[test]
     fn records_over_the_limit_are_truncated_but_end_where_they_end() {
         let (mut out, mut m) = run(&["2026-01-01 a", "bbbbbbbb", "cccc"], 16);
         m.flush(&mut out);
-        assert_eq!(out[0].text, "2026-01-01 a\nbbb");
-        assert!(out[0].truncated);
-        assert_eq!(out[0].end, 13 + 9 + 5);
+        assert_eq!(out.text(0), "2026-01-01 a\nbbb");
+        assert!(out.lines()[0].truncated);
+        assert_eq!(out.lines()[0].end, 13 + 9 + 5);
     }
 }

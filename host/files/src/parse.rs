@@ -5,7 +5,7 @@
 //! record that cannot become a line goes on raw too.
 
 use crate::config::FileTask;
-use crate::lines::Line;
+use crate::lines::{Line, Lines};
 use crate::source::TaskStats;
 use sandkit_io::pipeline::{Chunk, LineProcessor, Part, Processed};
 use sandkit_io::records::{FieldRef, Item, RecordError, RecordReader};
@@ -172,35 +172,30 @@ impl FileCtx<'_> {
     pub fn run(
         &mut self,
         processor: &mut dyn LineProcessor,
-        records: &[Line],
+        records: &Lines,
         ts: &mut i64,
         out: &mut LineWriter,
     ) {
-        let mut data = String::new();
         let mut ends = Vec::new();
         let mut from = 0;
         while from < records.len() {
-            data.clear();
-            ends.clear();
             let mut to = from;
+            let mut bytes = 0;
             while to < records.len()
                 && to - from < self.task.pipeline_batch
-                && (to == from
-                    || data.len() + records[to].text.len() <= self.task.pipeline_batch_bytes)
+                && (to == from || bytes + records.text(to).len() <= self.task.pipeline_batch_bytes)
             {
-                data.push_str(&records[to].text);
-                ends.push(u32::try_from(data.len()).unwrap_or(u32::MAX));
+                bytes += records.text(to).len();
                 to += 1;
             }
-            let processed = processor.process(&self.task.source, &data, &ends);
-            let batch = Shared {
-                data: &data,
-                ends: &ends,
-            };
+            // The batch's texts are already end to end: the pipeline reads them in place.
+            let data = records.joined(from, to, &mut ends);
+            let processed = processor.process(&self.task.source, data, &ends);
+            let batch = Shared { data, ends: &ends };
             let before = self.stats.pipeline_records.load(Ordering::Relaxed);
             self.lines(
                 processor.name(),
-                &records[from..to],
+                &records.lines()[from..to],
                 batch,
                 processed,
                 ts,
@@ -340,7 +335,7 @@ impl FileCtx<'_> {
                 end: line.end,
                 kind,
                 error,
-                line: &line.text,
+                line: batch.line(i),
                 parked_ns: fails.now,
             };
             if fails.parked.put(Family::DeadLetters, &key, &letter).is_ok() {

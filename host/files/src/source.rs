@@ -12,7 +12,7 @@
 use crate::config::FileTask;
 use crate::error::FilesError;
 use crate::identity::{compare, fingerprint, FileId, Fingerprint, Seen, FINGERPRINT_BYTES};
-use crate::lines::{Line, LineSplitter};
+use crate::lines::{LineSplitter, Lines};
 use crate::multiline::Multiline;
 use crate::parse::{write_raw, FileCtx, TagCache};
 use crate::window::OffsetWindow;
@@ -308,12 +308,12 @@ struct Instance {
 impl Instance {
     /// Lines as records: through the multi-line joiner when there is one; with `flush`, its
     /// held record too (the file is finished).
-    fn records(&mut self, lines: Vec<Line>, flush: bool) -> Vec<Line> {
+    fn records(&mut self, lines: Lines, flush: bool) -> Lines {
         let Some(m) = self.multiline.as_mut() else {
             return lines;
         };
-        let mut out = Vec::new();
-        lines.into_iter().for_each(|l| m.push(l, &mut out));
+        let mut out = Lines::new();
+        m.push_all(&lines, &mut out);
         if flush {
             m.flush(&mut out);
         }
@@ -726,7 +726,7 @@ impl Runner {
             tracing::info!(task = %self.task.name, file = %inst.path.display(), "files.instance deleted; reading it to its end");
             inst.detached = true;
         }
-        let mut records = Vec::new();
+        let mut records = Lines::new();
         if size == pos {
             inst.eof_since.get_or_insert_with(Instant::now);
             if let Some(m) = inst.multiline.as_mut() {
@@ -756,7 +756,8 @@ impl Runner {
             inst.eof_since = None;
             self.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
             let before = inst.splitter.stats;
-            let mut lines = Vec::new();
+            // Lines of nginx's access log are 150-250 bytes; a batch of shorter lines grows.
+            let mut lines = Lines::with_capacity(n + inst.splitter.partial_len(), n / 128 + 1);
             inst.splitter.feed(&self.buf[..n], &mut lines);
             let after = inst.splitter.stats;
             self.stats
@@ -823,7 +824,7 @@ impl Runner {
                 // The file is done: its unfinished line and held record go out now. An inactive
                 // file keeps them: it may grow again.
                 if inst.detached || superseded {
-                    let mut lines = Vec::new();
+                    let mut lines = Lines::new();
                     inst.splitter.flush(&mut lines);
                     let out = inst.records(lines, true);
                     let run = Run {
@@ -1013,9 +1014,8 @@ const TS_PER_RECORD: i64 = 4;
 
 /// Room for the line protocol of `records`: nginx lines parsed into DataKit's fields and kept
 /// whole come to about 2.3 times their length.
-pub(crate) fn reserve_for(records: &[Line]) -> usize {
-    let bytes: usize = records.iter().map(|r| r.text.len()).sum();
-    bytes * 5 / 2 + records.len() * 64
+pub(crate) fn reserve_for(records: &Lines) -> usize {
+    records.text_len() * 5 / 2 + records.len() * 64
 }
 
 /// Write records as line protocol (through the task's pipeline, if any) and send them with an
@@ -1029,7 +1029,7 @@ fn send(
     store: &Store,
     run: Run<'_>,
     inst: &mut Instance,
-    records: Vec<Line>,
+    records: Lines,
 ) {
     let (Some(sink), Some(last)) = (sink, records.last()) else {
         return;
@@ -1061,7 +1061,7 @@ fn send(
         };
         // Workers are only gone once the task stops; the dropped acknowledgement reports the
         // batch lost, and its lines are read again at the next start.
-        if workers.submit(job).is_err() {
+        if !workers.submit(job) {
             stats.dropped_acks.fetch_add(1, Ordering::Relaxed);
         }
         return;
@@ -1085,18 +1085,9 @@ fn send(
             ts += 1;
         }
         None => {
-            for r in &records {
+            for (r, text) in records.iter() {
                 let base = &inst.tags[usize::from(r.truncated)];
-                if !write_raw(
-                    &mut inst.tag_cache,
-                    task,
-                    base,
-                    r,
-                    &r.text,
-                    &[],
-                    ts,
-                    &mut out,
-                ) {
+                if !write_raw(&mut inst.tag_cache, task, base, r, text, &[], ts, &mut out) {
                     tracing::warn!(task = %task.name, file = %inst.path.display(), offset = r.start, "files.record cannot become a line");
                 }
                 ts += 1;

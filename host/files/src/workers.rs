@@ -12,7 +12,7 @@
 //! keeps its own time (the record's, or one reserved for its batch by the task's thread).
 
 use crate::config::FileTask;
-use crate::lines::Line;
+use crate::lines::Lines;
 use crate::parse::{FileCtx, TagCache};
 use crate::source::TaskStats;
 use sandkit_io::pipeline::LineProcessor;
@@ -29,7 +29,7 @@ const FILES_CACHED: usize = 64;
 
 /// One batch of one file, ready to run.
 pub(crate) struct Job {
-    pub records: Vec<Line>,
+    pub records: Lines,
     /// The file's tags, without and with `truncated=true`.
     pub tags: [SharedTags; 2],
     /// The file (its instance's serial) and path.
@@ -89,13 +89,10 @@ impl Workers {
         Ok(workers)
     }
 
-    /// Hand a batch over; waits while every worker is busy and the queue is full. Gives the job
-    /// back if the workers are gone.
-    pub fn submit(&self, job: Job) -> Result<(), Job> {
-        match &self.tx {
-            Some(tx) => tx.send(job).map_err(|e| e.0),
-            None => Err(job),
-        }
+    /// Hand a batch over; waits while every worker is busy and the queue is full. False (and
+    /// the job dropped, its acknowledgement reporting it lost) if the workers are gone.
+    pub fn submit(&self, job: Job) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok())
     }
 
     /// Let the workers finish the batches handed over, and wait for them.
