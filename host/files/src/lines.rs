@@ -12,7 +12,7 @@ use encoding_rs::Encoding;
 use std::borrow::Cow;
 
 /// Where one line (or, after [`crate::multiline`], one multi-line record) lies; its text is in
-/// the [`Lines`] it belongs to.
+/// the [`LineBatch`] it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Line {
     /// Offset of its first byte.
@@ -21,7 +21,7 @@ pub struct Line {
     pub end: u64,
     /// Longer than `max_line_bytes`: the text is its first part.
     pub truncated: bool,
-    /// End of its text in [`Lines::text`].
+    /// End of its text in [`LineBatch::text`].
     text_end: usize,
 }
 
@@ -29,19 +29,19 @@ pub struct Line {
 /// lies. One allocation per batch instead of one per line, and a batch's texts go to a pipeline
 /// as they are.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Lines {
+pub struct LineBatch {
     text: String,
     lines: Vec<Line>,
 }
 
-impl Lines {
+impl LineBatch {
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Room for `text` bytes of text in about `lines` lines.
     pub fn with_capacity(text: usize, lines: usize) -> Self {
-        Lines {
+        LineBatch {
             text: String::with_capacity(text),
             lines: Vec::with_capacity(lines),
         }
@@ -188,7 +188,7 @@ impl LineSplitter {
     }
 
     /// Cut `chunk` (the bytes at [`LineSplitter::next_offset`]) and append whole lines to `out`.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Lines) {
+    pub fn feed(&mut self, chunk: &[u8], out: &mut LineBatch) {
         let base = self.next;
         let mut from = 0usize;
         for nl in memchr::memchr_iter(b'\n', chunk) {
@@ -213,7 +213,7 @@ impl LineSplitter {
 
     /// The file is finished (rotated away, deleted, or idle for good): its unfinished line, if
     /// any, becomes a line.
-    pub fn flush(&mut self, out: &mut Lines) {
+    pub fn flush(&mut self, out: &mut LineBatch) {
         if self.has_partial() {
             let bytes = std::mem::take(&mut self.partial);
             let truncated = std::mem::replace(&mut self.skipping, false);
@@ -235,7 +235,7 @@ impl LineSplitter {
         }
     }
 
-    fn emit_bytes(&mut self, bytes: &[u8], start: u64, end: u64, out: &mut Lines) {
+    fn emit_bytes(&mut self, bytes: &[u8], start: u64, end: u64, out: &mut LineBatch) {
         if bytes.len() > self.cfg.max_line_bytes {
             self.emit(&bytes[..self.cfg.max_line_bytes], start, end, true, out);
         } else {
@@ -243,7 +243,7 @@ impl LineSplitter {
         }
     }
 
-    fn emit(&mut self, bytes: &[u8], start: u64, end: u64, truncated: bool, out: &mut Lines) {
+    fn emit(&mut self, bytes: &[u8], start: u64, end: u64, truncated: bool, out: &mut LineBatch) {
         let mut bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         if truncated && self.cfg.encoding.is_none() {
             bytes = cut_at_char_boundary(bytes);
@@ -330,9 +330,9 @@ mod tests {
         }
     }
 
-    fn split(data: &[u8], chunk: usize, max: usize) -> (Lines, LineSplitter) {
+    fn split(data: &[u8], chunk: usize, max: usize) -> (LineBatch, LineSplitter) {
         let mut s = LineSplitter::new(cfg(max), 0);
-        let mut out = Lines::new();
+        let mut out = LineBatch::new();
         for c in data.chunks(chunk.max(1)) {
             s.feed(c, &mut out);
         }
@@ -341,7 +341,7 @@ mod tests {
 
     #[test]
     fn a_batch_gives_each_text_and_any_run_of_them_end_to_end() {
-        let mut b = Lines::with_capacity(4, 1);
+        let mut b = LineBatch::with_capacity(4, 1);
         for (i, t) in ["ab", "", "cde", "f"].iter().enumerate() {
             b.push(t, i as u64 * 10, i as u64 * 10 + 10, i == 3);
         }
@@ -378,7 +378,7 @@ mod tests {
                 [(0, 4), (4, 9), (9, 10), (10, 16)]
             );
             assert!(s.has_partial());
-            let mut rest = Lines::new();
+            let mut rest = LineBatch::new();
             s.flush(&mut rest);
             assert_eq!(rest.text(0), "part");
             assert_eq!((rest.lines()[0].start, rest.lines()[0].end), (16, 20));
@@ -398,7 +398,7 @@ mod tests {
                 [("abcd", true, 11), ("xy", false, 14)],
                 "chunk {chunk}"
             );
-            let mut rest = Lines::new();
+            let mut rest = LineBatch::new();
             s.flush(&mut rest);
             assert_eq!((rest.text(0), rest.lines()[0].truncated), ("0123", true));
             assert_eq!(s.stats.truncated, 2);
@@ -432,7 +432,7 @@ mod tests {
             },
             0,
         );
-        let mut out = Lines::new();
+        let mut out = LineBatch::new();
         s.feed(b"\xc4\xe3\xba\xc3\n", &mut out);
         assert_eq!(out.text(0), "你好");
         assert!(encoding_for("utf-16le").is_err());

@@ -4,7 +4,7 @@
 //! without a new line (the caller checks [`Multiline::idle_since`]), or until the file is
 //! finished. A record longer than `max_bytes` keeps its first part and is marked truncated.
 
-use crate::lines::{Line, Lines};
+use crate::lines::{Line, LineBatch};
 use regex::Regex;
 use std::time::Instant;
 
@@ -37,14 +37,14 @@ impl Multiline {
     }
 
     /// Take each line of `lines`; the records they complete go to `out`.
-    pub fn push_all(&mut self, lines: &Lines, out: &mut Lines) {
+    pub fn push_all(&mut self, lines: &LineBatch, out: &mut LineBatch) {
         for (line, text) in lines.iter() {
             self.push(line, text, out);
         }
     }
 
     /// Take one line (`text`, lying at `line`); a record it completes goes to `out`.
-    pub fn push(&mut self, line: &Line, text: &str, out: &mut Lines) {
+    pub fn push(&mut self, line: &Line, text: &str, out: &mut LineBatch) {
         self.last_line = Some(Instant::now());
         let rec = &mut self.pending;
         if rec.held && !self.start.is_match(text) {
@@ -75,7 +75,7 @@ impl Multiline {
     }
 
     /// Emit the held record, if any.
-    pub fn flush(&mut self, out: &mut Lines) {
+    pub fn flush(&mut self, out: &mut LineBatch) {
         let rec = &mut self.pending;
         if std::mem::take(&mut rec.held) {
             out.push(&rec.text, rec.start, rec.end, rec.truncated);
@@ -113,16 +113,16 @@ fn prefix(s: &str, n: usize) -> &str {
 mod tests {
     use super::*;
 
-    fn run(lines: &[&str], max: usize) -> (Lines, Multiline) {
+    fn run(lines: &[&str], max: usize) -> (LineBatch, Multiline) {
         let mut m = Multiline::new(Regex::new(r"^\d{4}-").unwrap(), max);
-        let mut input = Lines::new();
+        let mut input = LineBatch::new();
         let mut at = 0;
         for l in lines {
             let end = at + l.len() as u64 + 1;
             input.push(l, at, end, false);
             at = end;
         }
-        let mut out = Lines::new();
+        let mut out = LineBatch::new();
         m.push_all(&input, &mut out);
         (out, m)
     }

@@ -5,7 +5,7 @@
 //! record that cannot become a line goes on raw too.
 
 use crate::config::FileTask;
-use crate::lines::{Line, Lines};
+use crate::lines::{Line, LineBatch};
 use crate::source::TaskStats;
 use sandkit_io::pipeline::{Chunk, LineProcessor, Part, Processed};
 use sandkit_io::records::{FieldRef, Item, RecordError, RecordReader};
@@ -172,7 +172,7 @@ impl FileCtx<'_> {
     pub fn run(
         &mut self,
         processor: &mut dyn LineProcessor,
-        records: &Lines,
+        records: &LineBatch,
         ts: &mut i64,
         out: &mut LineWriter,
     ) {

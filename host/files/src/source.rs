@@ -12,7 +12,7 @@
 use crate::config::FileTask;
 use crate::error::FilesError;
 use crate::identity::{compare, fingerprint, FileId, Fingerprint, Seen, FINGERPRINT_BYTES};
-use crate::lines::{LineSplitter, Lines};
+use crate::lines::{LineBatch, LineSplitter};
 use crate::multiline::Multiline;
 use crate::parse::{write_raw, FileCtx, TagCache};
 use crate::window::OffsetWindow;
@@ -308,11 +308,11 @@ struct Instance {
 impl Instance {
     /// Lines as records: through the multi-line joiner when there is one; with `flush`, its
     /// held record too (the file is finished).
-    fn records(&mut self, lines: Lines, flush: bool) -> Lines {
+    fn records(&mut self, lines: LineBatch, flush: bool) -> LineBatch {
         let Some(m) = self.multiline.as_mut() else {
             return lines;
         };
-        let mut out = Lines::new();
+        let mut out = LineBatch::new();
         m.push_all(&lines, &mut out);
         if flush {
             m.flush(&mut out);
@@ -726,7 +726,7 @@ impl Runner {
             tracing::info!(task = %self.task.name, file = %inst.path.display(), "files.instance deleted; reading it to its end");
             inst.detached = true;
         }
-        let mut records = Lines::new();
+        let mut records = LineBatch::new();
         if size == pos {
             inst.eof_since.get_or_insert_with(Instant::now);
             if let Some(m) = inst.multiline.as_mut() {
@@ -757,7 +757,7 @@ impl Runner {
             self.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
             let before = inst.splitter.stats;
             // Lines of nginx's access log are 150-250 bytes; a batch of shorter lines grows.
-            let mut lines = Lines::with_capacity(n + inst.splitter.partial_len(), n / 128 + 1);
+            let mut lines = LineBatch::with_capacity(n + inst.splitter.partial_len(), n / 128 + 1);
             inst.splitter.feed(&self.buf[..n], &mut lines);
             let after = inst.splitter.stats;
             self.stats
@@ -824,7 +824,7 @@ impl Runner {
                 // The file is done: its unfinished line and held record go out now. An inactive
                 // file keeps them: it may grow again.
                 if inst.detached || superseded {
-                    let mut lines = Lines::new();
+                    let mut lines = LineBatch::new();
                     inst.splitter.flush(&mut lines);
                     let out = inst.records(lines, true);
                     let run = Run {
@@ -1014,7 +1014,7 @@ const TS_PER_RECORD: i64 = 4;
 
 /// Room for the line protocol of `records`: nginx lines parsed into DataKit's fields and kept
 /// whole come to about 2.3 times their length.
-pub(crate) fn reserve_for(records: &Lines) -> usize {
+pub(crate) fn reserve_for(records: &LineBatch) -> usize {
     records.text_len() * 5 / 2 + records.len() * 64
 }
 
@@ -1029,7 +1029,7 @@ fn send(
     store: &Store,
     run: Run<'_>,
     inst: &mut Instance,
-    records: Lines,
+    records: LineBatch,
 ) {
     let (Some(sink), Some(last)) = (sink, records.last()) else {
         return;

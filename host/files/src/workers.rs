@@ -12,7 +12,7 @@
 //! keeps its own time (the record's, or one reserved for its batch by the task's thread).
 
 use crate::config::FileTask;
-use crate::lines::Lines;
+use crate::lines::LineBatch;
 use crate::parse::{FileCtx, TagCache};
 use crate::source::TaskStats;
 use sandkit_io::pipeline::LineProcessor;
@@ -29,7 +29,7 @@ const FILES_CACHED: usize = 64;
 
 /// One batch of one file, ready to run.
 pub(crate) struct Job {
-    pub records: Lines,
+    pub records: LineBatch,
     /// The file's tags, without and with `truncated=true`.
     pub tags: [SharedTags; 2],
     /// The file (its instance's serial) and path.
