@@ -3,16 +3,10 @@
 //! the host process. They approximate the guests' work (same reads, same arithmetic, same output),
 //! they are not the guests' code.
 
+use sandkit_io::now_ns;
 use sandkit_io::{Category, FieldValue, Point};
 use sandkit_tests::CPU_FIELDS;
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
 
 /// Clock ticks of one CPU line: user nice system idle iowait irq softirq steal guest guest_nice.
 type Times = [u64; 10];

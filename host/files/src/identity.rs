@@ -51,12 +51,6 @@ pub enum Seen {
     Changed,
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 /// Fingerprint the first `min(len, FINGERPRINT_BYTES)` bytes of `file`.
 ///
 /// # Errors
@@ -76,7 +70,7 @@ fn prefix_fingerprint(file: &File, n: usize) -> io::Result<Fingerprint> {
     }
     Ok(Fingerprint {
         len: got as u32,
-        hash: fnv1a(&buf[..got]),
+        hash: sandkit_io::fnv1a(&buf[..got]),
     })
 }
 

@@ -117,13 +117,6 @@ struct Failures<'a> {
     now: i64,
 }
 
-/// FNV-1a of a path, for dead-letter keys.
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 /// A parked line, as stored in the dead-letter family.
 #[derive(Debug, Serialize)]
 struct DeadLetter<'a> {
@@ -324,7 +317,7 @@ impl FileCtx<'_> {
                 self.task.name,
                 fails.pipeline,
                 *ts,
-                fnv(self.path.as_bytes()),
+                sandkit_io::fnv1a(self.path.as_bytes()),
                 line.start
             );
             let letter = DeadLetter {

@@ -18,6 +18,7 @@ use crate::parse::{write_raw, FileCtx, TagCache};
 use crate::window::OffsetWindow;
 use crate::workers::{Job, Workers};
 use notify::{EventKind, RecursiveMode, Watcher};
+use sandkit_io::now_ns;
 use sandkit_io::pipeline::{LineProcessor, PipelineProvider};
 use sandkit_io::{Ack, AckOutcome, LineWriter, SharedTags, Sink};
 use sandkit_state::{Batch, Family, Store};
@@ -30,7 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Bytes read from one file per turn.
 const READ_CHUNK: usize = 256 << 10;
@@ -357,12 +358,6 @@ struct Runner {
     processor: Option<Box<dyn LineProcessor>>,
     /// The threads that run the pipeline instead (`workers` above 1).
     workers: Option<Workers>,
-}
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 impl Runner {

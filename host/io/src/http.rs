@@ -238,13 +238,6 @@ fn encode_query(s: &str) -> String {
     out
 }
 
-/// FNV-1a: a stable short hash for buffer directory names (not for security).
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 /// Split `http(s)://host:port/path?a=1&b=2` into `http(s)://host:port/path` (no trailing slash)
 /// and its query parameters as written. Credentials in the URL are refused: they would end up
 /// in logs and directory names.
@@ -291,7 +284,7 @@ fn target_id(output: &str, base: &str, params: &str) -> String {
         .collect();
     format!(
         "{output}-{host}-{:08x}",
-        fnv(&format!("{base}?{params}")) as u32
+        crate::fnv1a(format!("{base}?{params}").as_bytes()) as u32
     )
 }
 

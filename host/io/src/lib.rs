@@ -19,6 +19,7 @@ pub mod pipeline;
 mod point;
 pub mod records;
 mod sink;
+mod stable;
 mod tls;
 
 pub use ack::{Ack, AckOutcome};
@@ -38,4 +39,5 @@ pub use lpwriter::{line_prefix, LineError, LineWriter, Lines};
 pub use output::{Batch, CaptureOutput, Delivery, Encoded, FileOutput, Output, StdoutOutput};
 pub use point::{Category, FieldKey, FieldValue, Point, SharedStr, SharedTags};
 pub use sink::{spawn_writer, BatchConfig, Sink, WriterHandle};
+pub use stable::{fnv1a, now_ns};
 pub use tls::{build_client, describe_error, HttpClient, TlsProxyConfig};

@@ -13,7 +13,7 @@ use crate::outbound::HttpGrant;
 use sandkit_io::{Category, FieldValue, Point};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -257,12 +257,7 @@ impl WasiView for HostState {
     }
 }
 
-pub fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
+pub use sandkit_io::now_ns;
 
 pub fn category(c: WitCategory) -> Category {
     match c {

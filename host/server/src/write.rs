@@ -21,9 +21,9 @@ use hyper::header::{
     HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE,
 };
 use hyper::{Request, StatusCode};
+use sandkit_io::now_ns;
 use sandkit_io::{decode_lines, Ack, AckOutcome, Category, Point, Precision};
 use sandkit_runtime::InputError;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Which write API a request speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,12 +93,6 @@ fn authorized(token: Option<&str>, req: &Request<Incoming>, query: &[(String, St
             .map(|(_, v)| v.as_str())
     });
     given.is_some_and(|g| same_secret(g.trim().as_bytes(), token.as_bytes()))
-}
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// Handle one write.
