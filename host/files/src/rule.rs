@@ -26,7 +26,11 @@
 //! not right after a `\`); only then are `hh` and `mm` tokens too, otherwise every rule is a
 //! glob. Tokens: `YYYY` a 4-digit year, `MM` month, `DD` day, `hh` hour, `mm` minute, each of
 //! 2 digits; each may appear once per rule. A `hh` or `mm` with an ASCII letter on both sides
-//! is plain text, so `summary.log` or `common/` hold no minute.
+//! is plain text, so `summary.log` or `common/` hold no minute. Tokens inside a word are text
+//! too: a run of tokens with a letter or digit on both sides (`ADDR`, `.tmpuDD42E`), or, without
+//! `YYYY`, on one side with the edge of the component on the other (`MMS`, `.tmpBh1tDD`), so a
+//! directory named like that leaves a glob a glob; `MM`, `YYYYMMDD` or `appYYYYMMDD.log` are
+//! tokens.
 //!
 //! Each component that contains a token or a regex metacharacter (`\ [ ] ( ) { } * + ? | ^ $`)
 //! is an anchored regex in which the tokens become capture groups (`YYYY` → `([0-9]{4})`,

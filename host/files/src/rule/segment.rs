@@ -99,7 +99,10 @@ pub(super) fn is_time_pattern(pattern: &str) -> bool {
 ///   no minute;
 /// - a run of adjacent tokens with an ASCII letter or digit right before and right after it:
 ///   `ADDR`, `MMX1` or a temporary directory `.tmpuDD42E` hold no date, while `app_YYYYMMDD.log`,
-///   `appYYYYMMDD.log` and `YYYYMMDDhh` do.
+///   `appYYYYMMDD.log` and `YYYYMMDDhh` do;
+/// - a run without `YYYY` with a letter or digit on one side and the edge of the component on
+///   the other: `MMS`, `ADD` or a temporary directory `.tmpBh1tDD` hold no date, while a
+///   component that is only tokens (`MM`, `YYYYMMDD`) and `appYYYYMMDD` do.
 fn time_pieces(component: &str) -> Vec<Piece<'_>> {
     let mut out: Vec<Piece<'_>> = pieces(component).collect();
     let char_at = |p: Option<&Piece<'_>>, end: bool, test: fn(&char) -> bool| match p {
@@ -134,9 +137,11 @@ fn time_pieces(component: &str) -> Vec<Piece<'_>> {
             i += 1;
         }
         let before = start.checked_sub(1).and_then(|j| out.get(j));
-        if char_at(before, true, char::is_ascii_alphanumeric)
-            && char_at(out.get(i), false, char::is_ascii_alphanumeric)
-        {
+        let word_before = char_at(before, true, char::is_ascii_alphanumeric);
+        let word_after = char_at(out.get(i), false, char::is_ascii_alphanumeric);
+        let at_edge = (start == 0 && word_after) || (i == out.len() && word_before);
+        let has_year = out[start..i].iter().any(|p| matches!(p, Piece::Token(0)));
+        if (word_before && word_after) || (at_edge && !has_year) {
             for p in &mut out[start..i] {
                 if let Piece::Token(t) = *p {
                     *p = Piece::Text(TOKENS[t].0);
