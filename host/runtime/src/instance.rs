@@ -258,11 +258,27 @@ impl Instance {
         }
     }
 
-    fn deadline(&self, call: &'static str) -> RuntimeError {
-        RuntimeError::Deadline {
-            plugin: self.plugin.to_string(),
-            call,
-            deadline: self.limits.timeout,
+    /// How a call ended, as the runtime reports it: past its `deadline`, trapped, an error the
+    /// plugin returned, or its value.
+    fn settle<T>(
+        &self,
+        call: &'static str,
+        deadline: Duration,
+        r: Result<wasmtime::Result<Result<T, String>>, tokio::time::error::Elapsed>,
+    ) -> Result<T, RuntimeError> {
+        match r {
+            Err(_) => Err(RuntimeError::Deadline {
+                plugin: self.plugin.to_string(),
+                call,
+                deadline,
+            }),
+            Ok(Err(e)) => Err(self.fail(call, &e)),
+            Ok(Ok(Err(message))) => Err(RuntimeError::Guest {
+                plugin: self.plugin.to_string(),
+                call,
+                message,
+            }),
+            Ok(Ok(Ok(v))) => Ok(v),
         }
     }
 
@@ -297,15 +313,9 @@ impl Instance {
                 tokio::time::timeout(limits.timeout, fut).await
             }
         };
-        match r {
-            Err(_) => Err(RuntimeError::Deadline {
-                plugin: self.plugin.to_string(),
-                call: "describe",
-                deadline: limits.timeout,
-            }),
-            Ok(Err(e)) => Err(self.fail("describe", &e)),
-            Ok(Ok(info)) => Ok(info),
-        }
+        // `describe` cannot return an error of its own.
+        let r = r.map(|called| called.map(Ok));
+        self.settle("describe", limits.timeout, r)
     }
 
     /// Call `init` with the plugin's config as JSON.
@@ -330,20 +340,7 @@ impl Instance {
                 tokio::time::timeout(limits.timeout, fut).await
             }
         };
-        match r {
-            Err(_) => Err(RuntimeError::Deadline {
-                plugin: self.plugin.to_string(),
-                call: "init",
-                deadline: limits.timeout,
-            }),
-            Ok(Err(e)) => Err(self.fail("init", &e)),
-            Ok(Ok(Err(message))) => Err(RuntimeError::Guest {
-                plugin: self.plugin.to_string(),
-                call: "init",
-                message,
-            }),
-            Ok(Ok(Ok(()))) => Ok(()),
-        }
+        self.settle("init", limits.timeout, r)
     }
 
     /// Call `collect`; the points it emitted come back in the report.
@@ -361,16 +358,8 @@ impl Instance {
         let fut = b.call_collect(&mut self.store);
         let r = tokio::time::timeout(self.limits.timeout, fut).await;
         let elapsed = start.elapsed();
-        match r {
-            Err(_) => Err(self.deadline("collect")),
-            Ok(Err(e)) => Err(self.fail("collect", &e)),
-            Ok(Ok(Err(message))) => Err(RuntimeError::Guest {
-                plugin: self.plugin.to_string(),
-                call: "collect",
-                message,
-            }),
-            Ok(Ok(Ok(()))) => Ok(self.report(elapsed)),
-        }
+        self.settle("collect", self.limits.timeout, r)?;
+        Ok(self.report(elapsed))
     }
 
     /// What the call that just returned emitted and cost.
@@ -409,16 +398,8 @@ impl Instance {
         let fut = b.call_handle(&mut self.store, content_type, body);
         let r = tokio::time::timeout(self.limits.timeout, fut).await;
         let elapsed = start.elapsed();
-        match r {
-            Err(_) => Err(self.deadline("handle")),
-            Ok(Err(e)) => Err(self.fail("handle", &e)),
-            Ok(Ok(Err(message))) => Err(RuntimeError::Guest {
-                plugin: self.plugin.to_string(),
-                call: "handle",
-                message,
-            }),
-            Ok(Ok(Ok(()))) => Ok(self.report(elapsed)),
-        }
+        self.settle("handle", self.limits.timeout, r)?;
+        Ok(self.report(elapsed))
     }
 }
 
@@ -459,21 +440,13 @@ impl Instance {
         // A runner polls the call on its own thread (`Handle::block_on`), so the thread's CPU
         // clock is the call's.
         let cpu = thread_cpu().saturating_sub(cpu_start);
-        match r {
-            Err(_) => Err(self.deadline("process")),
-            Ok(Err(e)) => Err(self.fail("process", &e)),
-            Ok(Ok(Err(message))) => Err(RuntimeError::Guest {
-                plugin: self.plugin.to_string(),
-                call: "process",
-                message,
-            }),
-            Ok(Ok(Ok(output))) => Ok(ProcessReport {
-                output,
-                fuel_used: self.fuel_used(),
-                elapsed,
-                cpu,
-            }),
-        }
+        let output = self.settle("process", self.limits.timeout, r)?;
+        Ok(ProcessReport {
+            output,
+            fuel_used: self.fuel_used(),
+            elapsed,
+            cpu,
+        })
     }
 }
 
