@@ -446,7 +446,7 @@ fn render_record(
         match *item {
             Item::Measurement(m) => measurement = m.to_string(),
             Item::Tag(k, v) => tags.push((k.to_string(), v.to_string())),
-            Item::Field(k, v) => fields.push((k.to_string(), v.to_value())),
+            Item::Field(k, v) => fields.push((k.to_string(), v.into())),
         }
     }
     if h.keep_message && !fields.iter().any(|(k, _)| k == "message") {

@@ -66,6 +66,15 @@ pub const RUST_SDK: &[(&str, &str)] = files!("sdk/rust":
     "src/time.rs",
 );
 
+/// `sdk/records`: the `sandkit-records` crate the Rust SDK depends on (`../records`).
+pub const RUST_RECORDS: &[(&str, &str)] = files!("sdk/records":
+    "Cargo.toml",
+    "src/decode.rs",
+    "src/lib.rs",
+    "src/read.rs",
+    "src/write.rs",
+);
+
 /// `sdk/c`: the header, the file that compiles its implementation, and the bindings
 /// wit-bindgen generated for each world (`scripts/c-bindings.sh` regenerates them).
 pub const C_SDK: &[(&str, &str)] = files!("sdk/c":
@@ -108,6 +117,11 @@ mod tests {
             .map(|(p, _)| p.to_string())
             .collect();
         assert_eq!(rs, on_disk(&root.join("sdk/rust"), "src", ".rs"));
+        let records: Vec<String> = super::RUST_RECORDS[1..]
+            .iter()
+            .map(|(p, _)| p.to_string())
+            .collect();
+        assert_eq!(records, on_disk(&root.join("sdk/records"), "src", ".rs"));
         let js: Vec<String> = super::JS_SDK[1..]
             .iter()
             .map(|(p, _)| p.to_string())

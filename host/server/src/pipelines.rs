@@ -196,10 +196,10 @@ fn point_of(
                 }
             }
             Item::Field(k, v) => match field_at.get(k) {
-                Some(&i) => fields[i].1 = v.to_value(),
+                Some(&i) => fields[i].1 = v.into(),
                 None => {
                     field_at.insert(k.to_string(), fields.len());
-                    fields.push((k.to_string(), v.to_value()));
+                    fields.push((k.to_string(), v.into()));
                 }
             },
         }

@@ -1,5 +1,5 @@
 use super::*;
-use sandkit_sdk::records::{kind, Batch, F_MESSAGE, F_TIME, MAGIC};
+use sandkit_sdk::records::{self, Batch, OwnedValue};
 use serde_json::json;
 
 /// A decoded field value.
@@ -53,81 +53,35 @@ impl Rec {
     }
 }
 
-/// A cursor over the record encoding.
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let s = &self.b[self.at..self.at + n];
-        self.at += n;
-        s
-    }
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes(self.take(2).try_into().unwrap())
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_le_bytes(self.take(4).try_into().unwrap())
-    }
-    fn u64(&mut self) -> u64 {
-        u64::from_le_bytes(self.take(8).try_into().unwrap())
-    }
-    fn text(&mut self, by_ref: bool, data: &str) -> String {
-        if by_ref {
-            let start = self.u32() as usize;
-            let len = self.u32() as usize;
-            data[start..start + len].to_string()
-        } else {
-            let len = self.u32() as usize;
-            String::from_utf8(self.take(len).to_vec()).unwrap()
+impl From<OwnedValue> for V {
+    fn from(v: OwnedValue) -> Self {
+        match v {
+            OwnedValue::Int(x) => V::I(x),
+            OwnedValue::Uint(x) => V::U(x),
+            OwnedValue::Float(x) => V::F(x),
+            OwnedValue::Bool(x) => V::B(x),
+            OwnedValue::Text(x) => V::T(x),
         }
     }
 }
 
-/// Read the record encoding the SDK wrote for one line (`data`).
+/// The records the SDK wrote for one line (`data`), checked as the agent checks them.
 fn decode(b: &[u8], data: &str) -> Vec<Rec> {
-    assert_eq!(&b[..4], MAGIC);
-    let mut rd = Reader { b, at: 4 };
-    let mut recs = Vec::new();
-    while rd.at < b.len() {
-        assert_eq!(rd.u32(), 0);
-        let flags = rd.take(1)[0];
-        let time = rd.u64() as i64;
-        let n = rd.u16();
-        let mut r = Rec {
-            time: (flags & F_TIME != 0).then_some(time),
-            keep: flags & F_MESSAGE != 0,
-            ..Rec::default()
-        };
-        for _ in 0..n {
-            let k = rd.take(1)[0];
-            let klen = rd.u16() as usize;
-            let key = String::from_utf8(rd.take(klen).to_vec()).unwrap();
-            match k {
-                kind::TAG_REF | kind::TEXT_REF => r.refs += 1,
-                _ => {}
+    records::decode(b, data, 1)
+        .unwrap()
+        .into_iter()
+        .map(|d| {
+            assert_eq!(d.line, 0);
+            assert_eq!(d.measurement, None, "this pipeline sets no measurement");
+            Rec {
+                time: d.time,
+                keep: d.keep_message,
+                tags: d.tags,
+                fields: d.fields.into_iter().map(|(k, v)| (k, v.into())).collect(),
+                refs: d.refs,
             }
-            match k {
-                kind::TAG | kind::TAG_REF => {
-                    let v = rd.text(k == kind::TAG_REF, data);
-                    r.tags.push((key, v));
-                }
-                kind::TEXT | kind::TEXT_REF => {
-                    let v = rd.text(k == kind::TEXT_REF, data);
-                    r.fields.push((key, V::T(v)));
-                }
-                kind::INT => r.fields.push((key, V::I(rd.u64() as i64))),
-                kind::UINT => r.fields.push((key, V::U(rd.u64()))),
-                kind::FLOAT => r.fields.push((key, V::F(f64::from_bits(rd.u64())))),
-                kind::BOOL => r.fields.push((key, V::B(rd.take(1)[0] == 1))),
-                other => panic!("unexpected item kind {other}"),
-            }
-        }
-        recs.push(r);
-    }
-    recs
+        })
+        .collect()
 }
 
 fn run(line: &str, opts: &Options) -> Vec<Rec> {

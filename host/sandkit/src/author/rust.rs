@@ -21,11 +21,16 @@ pub(super) fn scaffold(dir: &Path, name: &str, world: World) -> Result<()> {
     vendor_sdk(dir)
 }
 
-/// The Rust SDK and the WIT under `<dir>/.sandkit`, as the scaffolded Cargo.toml expects.
+/// The Rust SDK (with the record-encoding crate it depends on) and the WIT under
+/// `<dir>/.sandkit`, as the scaffolded Cargo.toml expects.
 fn vendor_sdk(dir: &Path) -> Result<()> {
     let base = dir.join(".sandkit");
     for (path, text) in sdk_files::RUST_SDK {
         write_if_changed(&base.join("sdk/rust").join(path), text)?;
+    }
+    // The SDK's `../records` path dependency.
+    for (path, text) in sdk_files::RUST_RECORDS {
+        write_if_changed(&base.join("sdk/records").join(path), text)?;
     }
     write_if_changed(&base.join("wit/plugin.wit"), sdk_files::WIT)
 }
