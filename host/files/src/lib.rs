@@ -17,7 +17,7 @@ pub mod error;
 pub mod identity;
 pub mod lines;
 pub mod multiline;
-mod parse;
+mod pipeline;
 pub mod rule;
 pub mod source;
 pub mod window;

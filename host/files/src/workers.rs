@@ -13,7 +13,7 @@
 
 use crate::config::FileTask;
 use crate::lines::LineBatch;
-use crate::parse::{FileCtx, TagCache};
+use crate::pipeline::{FileCtx, TagCache};
 use crate::source::TaskStats;
 use sandkit_io::pipeline::LineProcessor;
 use sandkit_io::{Ack, LineWriter, SharedTags, Sink};

@@ -1,0 +1,66 @@
+//! The counters of one task, and the copy of them that `files.json` and `sandkit status` show.
+
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one task.
+#[derive(Debug, Default)]
+pub struct TaskStats {
+    pub files_open: AtomicU64,
+    pub lines: AtomicU64,
+    pub bytes: AtomicU64,
+    pub truncated_lines: AtomicU64,
+    pub invalid_utf8_lines: AtomicU64,
+    /// Files read again from the start because they shrank or their first bytes changed.
+    pub restarts: AtomicU64,
+    /// Files closed after a rename, a deletion or a newer time-pattern file.
+    pub rotations: AtomicU64,
+    pub dropped_acks: AtomicU64,
+    /// Records the pipeline made.
+    pub pipeline_records: AtomicU64,
+    /// Lines the pipeline did not process (passed on raw, or parked).
+    pub pipeline_failed_lines: AtomicU64,
+    /// Of those, lines parked in the dead-letter family (fail-closed pipelines).
+    pub parked_lines: AtomicU64,
+    /// Bytes of the open files not read yet (a gauge, updated as each file is looked at).
+    pub lag_bytes: AtomicU64,
+}
+
+/// A copy of a task's counters, for `files.json` and `sandkit status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TaskSnapshot {
+    pub task: String,
+    pub files_open: u64,
+    pub lines: u64,
+    pub bytes: u64,
+    pub truncated_lines: u64,
+    pub invalid_utf8_lines: u64,
+    pub restarts: u64,
+    pub rotations: u64,
+    pub dropped_acks: u64,
+    pub pipeline_records: u64,
+    pub pipeline_failed_lines: u64,
+    pub parked_lines: u64,
+    pub lag_bytes: u64,
+}
+
+impl TaskStats {
+    pub fn snapshot(&self, task: &str) -> TaskSnapshot {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        TaskSnapshot {
+            task: task.to_string(),
+            files_open: get(&self.files_open),
+            lines: get(&self.lines),
+            bytes: get(&self.bytes),
+            truncated_lines: get(&self.truncated_lines),
+            invalid_utf8_lines: get(&self.invalid_utf8_lines),
+            restarts: get(&self.restarts),
+            rotations: get(&self.rotations),
+            dropped_acks: get(&self.dropped_acks),
+            pipeline_records: get(&self.pipeline_records),
+            pipeline_failed_lines: get(&self.pipeline_failed_lines),
+            parked_lines: get(&self.parked_lines),
+            lag_bytes: get(&self.lag_bytes),
+        }
+    }
+}
