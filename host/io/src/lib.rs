@@ -27,8 +27,7 @@ pub use compress::Compression;
 pub use error::{DecodeError, DecodeReason};
 pub use error::{IoError, PointError};
 pub use http::{
-    BufferConfig, Endpoint, HttpOutput, HttpOutputConfig, LaneSnapshot, OutputStats,
-    LATENCY_BUCKETS_MS,
+    BufferConfig, Endpoint, HttpOutput, HttpOutputConfig, LaneSnapshot, LATENCY_BUCKETS_MS,
 };
 pub use lineproto::{
     encode_point, encode_point_with, encode_points, encode_points_with, name_as_read_back,

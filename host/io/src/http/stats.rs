@@ -1,0 +1,144 @@
+//! The counters of each destination URL and category (`/metrics`, `sandkit status`).
+
+use super::{cat_index, HttpOutput, Inner};
+use crate::Category;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Upper bounds (ms) of the upload latency histogram; a last bucket counts the rest.
+pub const LATENCY_BUCKETS_MS: [u64; 11] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+
+/// Counters of one destination URL and category, kept for `/metrics`.
+#[derive(Debug, Default)]
+pub(super) struct LaneStats {
+    pub(super) requests: AtomicU64,
+    pub(super) points_sent: AtomicU64,
+    pub(super) bytes_sent: AtomicU64,
+    pub(super) retries: AtomicU64,
+    pub(super) dropped_rejected: AtomicU64,
+    pub(super) dropped_unreachable: AtomicU64,
+    pub(super) dropped_overflow: AtomicU64,
+    pub(super) dropped_corrupt_bytes: AtomicU64,
+    pub(super) buffered_points: AtomicU64,
+    pub(super) buffer_bytes: AtomicU64,
+    pub(super) latency_us_total: AtomicU64,
+    pub(super) latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
+}
+
+/// A snapshot of the counters of one destination URL and category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LaneSnapshot {
+    pub output: String,
+    /// The URL without its query (no token).
+    pub url: String,
+    pub category: String,
+    pub requests: u64,
+    /// Points and compressed bytes of successful requests.
+    pub points_sent: u64,
+    pub bytes_sent: u64,
+    /// Failed attempts that were tried again (in memory or from the buffer).
+    pub retries: u64,
+    /// Points refused by the server (4xx): not retried.
+    pub dropped_rejected: u64,
+    /// Points given up after the last retry (only without a buffer).
+    pub dropped_unreachable: u64,
+    /// Points pushed out of a full buffer (oldest first).
+    pub dropped_overflow: u64,
+    /// Bytes of corrupt buffer records skipped.
+    pub dropped_corrupt_bytes: u64,
+    /// Points written to the buffer so far, and the bytes it holds now.
+    pub buffered_points: u64,
+    pub buffer_bytes: u64,
+    /// Successful request latencies: sum in microseconds, and counts per bucket of
+    /// [`LATENCY_BUCKETS_MS`] (not cumulative; the last counts the slower ones).
+    pub latency_us_total: u64,
+    pub latency_buckets: Vec<u64>,
+}
+
+impl LaneStats {
+    /// The counters now, as a lane of `output` to `url` for `category`.
+    fn snapshot(&self, output: &str, url: &str, category: &str) -> LaneSnapshot {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        LaneSnapshot {
+            output: output.into(),
+            url: url.into(),
+            category: category.into(),
+            requests: get(&self.requests),
+            points_sent: get(&self.points_sent),
+            bytes_sent: get(&self.bytes_sent),
+            retries: get(&self.retries),
+            dropped_rejected: get(&self.dropped_rejected),
+            dropped_unreachable: get(&self.dropped_unreachable),
+            dropped_overflow: get(&self.dropped_overflow),
+            dropped_corrupt_bytes: get(&self.dropped_corrupt_bytes),
+            buffered_points: get(&self.buffered_points),
+            buffer_bytes: get(&self.buffer_bytes),
+            latency_us_total: get(&self.latency_us_total),
+            latency_buckets: self.latency_buckets.iter().map(get).collect(),
+        }
+    }
+}
+
+impl LaneSnapshot {
+    /// Add `other`'s counts to these.
+    fn add(&mut self, other: &LaneSnapshot) {
+        self.requests += other.requests;
+        self.points_sent += other.points_sent;
+        self.bytes_sent += other.bytes_sent;
+        self.retries += other.retries;
+        self.dropped_rejected += other.dropped_rejected;
+        self.dropped_unreachable += other.dropped_unreachable;
+        self.dropped_overflow += other.dropped_overflow;
+        self.dropped_corrupt_bytes += other.dropped_corrupt_bytes;
+        self.buffered_points += other.buffered_points;
+        self.buffer_bytes += other.buffer_bytes;
+        self.latency_us_total += other.latency_us_total;
+        self.latency_buckets.resize(other.latency_buckets.len(), 0);
+        for (a, b) in self.latency_buckets.iter_mut().zip(&other.latency_buckets) {
+            *a += b;
+        }
+    }
+}
+
+impl HttpOutput {
+    /// Every lane's counters, by URL and category.
+    fn every_lane(&self) -> impl Iterator<Item = LaneSnapshot> + '_ {
+        self.inner
+            .stats
+            .iter()
+            .enumerate()
+            .flat_map(move |(t, per_cat)| {
+                per_cat.iter().enumerate().map(move |(c, s)| {
+                    s.snapshot(
+                        self.inner.name,
+                        &self.inner.targets[t].base,
+                        Category::ALL[c].as_str(),
+                    )
+                })
+            })
+    }
+
+    /// Totals over every URL and category (`url` and `category` are `*`).
+    pub fn stats(&self) -> LaneSnapshot {
+        let mut total = LaneSnapshot {
+            output: self.inner.name.into(),
+            url: "*".into(),
+            category: "*".into(),
+            ..LaneSnapshot::default()
+        };
+        self.every_lane().for_each(|l| total.add(&l));
+        total
+    }
+
+    /// Counters per URL and category, for those that saw any traffic.
+    pub fn lane_snapshots(&self) -> Vec<LaneSnapshot> {
+        self.every_lane()
+            .filter(|s| s.requests > 0 || s.buffer_bytes > 0)
+            .collect()
+    }
+}
+
+impl Inner {
+    pub(super) fn lane_stats(&self, t: usize, cat: Category) -> &LaneStats {
+        &self.stats[t][cat_index(cat)]
+    }
+}
