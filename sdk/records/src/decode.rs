@@ -53,6 +53,20 @@ impl Decoded {
         self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// The fields' keys, in order.
+    pub fn keys(&self) -> Vec<&str> {
+        self.fields.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    /// Whether the record is the input line as it came: `message` kept, nothing else.
+    pub fn is_passthrough(&self) -> bool {
+        self.keep_message
+            && self.time.is_none()
+            && self.measurement.is_none()
+            && self.tags.is_empty()
+            && self.fields.is_empty()
+    }
+
     /// The text of field `key`, if it has one.
     pub fn text(&self, key: &str) -> Option<&str> {
         match self.field(key) {
@@ -140,6 +154,8 @@ mod tests {
         assert_eq!(r.field("ok"), Some(&OwnedValue::Bool(true)));
         assert_eq!(r.refs, 1, "only the method is a slice of the line");
         assert_eq!(recs[1].field("n"), Some(&OwnedValue::Uint(1)));
+        assert_eq!(r.keys(), ["path", "status", "ok"]);
+        assert!(!r.is_passthrough());
         assert_eq!((recs[1].time, recs[1].keep_message), (None, false));
         assert!(decode(b"SKR1\x05", data, 1).is_err());
     }

@@ -1,77 +1,21 @@
 use super::*;
-use sandkit_sdk::records::{self, Batch, OwnedValue};
+use sandkit_sdk::records::{self, Batch, Decoded, OwnedValue as V};
 use serde_json::json;
 
-/// A decoded field value.
-#[derive(Debug, Clone, PartialEq)]
-enum V {
-    I(i64),
-    U(u64),
-    F(f64),
-    B(bool),
-    T(String),
-}
+/// A decoded record.
+type Rec = Decoded;
 
 fn t(s: &str) -> V {
-    V::T(s.to_string())
-}
-
-/// A decoded record.
-#[derive(Debug, Default, PartialEq)]
-struct Rec {
-    time: Option<i64>,
-    keep: bool,
-    tags: Vec<(String, String)>,
-    fields: Vec<(String, V)>,
-}
-
-impl Rec {
-    fn field(&self, k: &str) -> Option<&V> {
-        self.fields.iter().find(|(f, _)| f == k).map(|(_, v)| v)
-    }
-    fn tag(&self, k: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|(f, _)| f == k)
-            .map(|(_, v)| v.as_str())
-    }
-    fn keys(&self) -> Vec<&str> {
-        self.fields.iter().map(|(k, _)| k.as_str()).collect()
-    }
-    /// A passthrough: the raw line as `message`, nothing else.
-    fn is_passthrough(&self) -> bool {
-        self.keep && self.time.is_none() && self.tags.is_empty() && self.fields.is_empty()
-    }
-}
-
-impl From<OwnedValue> for V {
-    fn from(v: OwnedValue) -> Self {
-        match v {
-            OwnedValue::Int(x) => V::I(x),
-            OwnedValue::Uint(x) => V::U(x),
-            OwnedValue::Float(x) => V::F(x),
-            OwnedValue::Bool(x) => V::B(x),
-            OwnedValue::Text(x) => V::T(x),
-        }
-    }
+    V::Text(s.to_string())
 }
 
 /// The records the SDK wrote for one line (`data`), checked as the agent checks them.
 fn decode(b: &[u8], data: &str) -> Vec<Rec> {
-    records::decode(b, data, 1)
-        .unwrap()
-        .into_iter()
-        .map(|d| {
-            assert_eq!(d.line, 0);
-            assert_eq!(d.measurement, None, "this pipeline sets no measurement");
-            Rec {
-                time: d.time,
-                keep: d.keep_message,
-                tags: d.tags,
-                fields: d.fields.into_iter().map(|(k, v)| (k, v.into())).collect(),
-            }
-        })
-        .collect()
+    let recs = records::decode(b, data, 1).unwrap();
+    for r in &recs {
+        assert_eq!((r.line, r.measurement.as_deref()), (0, None));
+    }
+    recs
 }
 
 fn run(line: &str, opts: &Options) -> Vec<Rec> {
@@ -107,15 +51,15 @@ fn scalars_become_typed_fields() {
     assert_eq!(
         r.fields,
         vec![
-            ("b".into(), V::B(true)),
+            ("b".into(), V::Bool(true)),
             ("e".into(), t("")),
-            ("f".into(), V::F(1.5)),
-            ("i".into(), V::I(-7)),
+            ("f".into(), V::Float(1.5)),
+            ("i".into(), V::Int(-7)),
             ("s".into(), t("x")),
-            ("z".into(), V::I(0)),
+            ("z".into(), V::Int(0)),
         ]
     );
-    assert!(r.keep);
+    assert!(r.keep_message);
     assert_eq!(r.time, None);
     assert!(r.tags.is_empty());
 }
@@ -126,7 +70,7 @@ fn nested_objects_are_flattened() {
     let r = one(line);
     assert_eq!(
         r.fields,
-        vec![("a.b".into(), V::I(1)), ("a.c.d".into(), t("x"))]
+        vec![("a.b".into(), V::Int(1)), ("a.c.d".into(), t("x"))]
     );
     let r = one_with(line, &opts(json!({"separator": "_"})));
     assert_eq!(r.keys(), ["a_b", "a_c_d"]);
@@ -140,7 +84,10 @@ fn deep_objects_past_max_depth_are_json_text() {
     let r = one_with(line, &opts(json!({"max_depth": 2})));
     assert_eq!(
         r.fields,
-        vec![("a.b".into(), t(r#"{"c":{"d":1}}"#)), ("x".into(), V::I(2))]
+        vec![
+            ("a.b".into(), t(r#"{"c":{"d":1}}"#)),
+            ("x".into(), V::Int(2))
+        ]
     );
     let r = one_with(line, &opts(json!({"max_depth": 1})));
     assert_eq!(r.field("a"), Some(&t(r#"{"b":{"c":{"d":1}}}"#)));
@@ -157,7 +104,7 @@ fn deep_objects_past_max_depth_are_json_text() {
     assert_eq!(r.fields.len(), 1);
     let (k, v) = &r.fields[0];
     assert_eq!(k, &["k"; 10].join("."));
-    let V::T(text) = v else { panic!("{v:?}") };
+    let V::Text(text) = v else { panic!("{v:?}") };
     assert_eq!(text.matches('{').count(), 90);
 
     // Past serde_json's recursion limit (128): not parsed, passed through.
@@ -186,15 +133,15 @@ fn huge_numbers() {
     let r = one(
         r#"{"max_i":9223372036854775807,"min_i":-9223372036854775808,"u":9223372036854775808,"max_u":18446744073709551615,"big":18446744073709551616,"neg_big":-9223372036854775809,"e":1.5e300,"tiny":5e-324,"exp":1e3}"#,
     );
-    assert_eq!(r.field("max_i"), Some(&V::I(i64::MAX)));
-    assert_eq!(r.field("min_i"), Some(&V::I(i64::MIN)));
-    assert_eq!(r.field("u"), Some(&V::U(1 << 63)));
-    assert_eq!(r.field("max_u"), Some(&V::U(u64::MAX)));
-    assert_eq!(r.field("big"), Some(&V::F(18446744073709551616.0)));
-    assert_eq!(r.field("neg_big"), Some(&V::F(-9223372036854775809.0)));
-    assert_eq!(r.field("e"), Some(&V::F(1.5e300)));
-    assert_eq!(r.field("tiny"), Some(&V::F(5e-324)));
-    assert_eq!(r.field("exp"), Some(&V::F(1000.0)));
+    assert_eq!(r.field("max_i"), Some(&V::Int(i64::MAX)));
+    assert_eq!(r.field("min_i"), Some(&V::Int(i64::MIN)));
+    assert_eq!(r.field("u"), Some(&V::Uint(1 << 63)));
+    assert_eq!(r.field("max_u"), Some(&V::Uint(u64::MAX)));
+    assert_eq!(r.field("big"), Some(&V::Float(18446744073709551616.0)));
+    assert_eq!(r.field("neg_big"), Some(&V::Float(-9223372036854775809.0)));
+    assert_eq!(r.field("e"), Some(&V::Float(1.5e300)));
+    assert_eq!(r.field("tiny"), Some(&V::Float(5e-324)));
+    assert_eq!(r.field("exp"), Some(&V::Float(1000.0)));
     // Past f64: serde_json refuses the line.
     assert!(one(r#"{"inf":1e400}"#).is_passthrough());
 }
@@ -361,7 +308,7 @@ fn level_field_candidates() {
     // ...but a number there is an HTTP or application code, not a level.
     let r = one(r#"{"status":200}"#);
     assert_eq!(r.tags, vec![]);
-    assert_eq!(r.field("status"), Some(&V::I(200)));
+    assert_eq!(r.field("status"), Some(&V::Int(200)));
     // When set to status explicitly, numbers are levels there too.
     let r = one_with(r#"{"status":4}"#, &opts(json!({"level_field": "status"})));
     assert_eq!(r.tag("status"), Some("warning"));
@@ -388,7 +335,7 @@ fn the_status_tag_wins_over_a_status_key() {
     let r = one_with(r#"{"status":"pending"}"#, &o);
     assert_eq!(r.tags, vec![("status".into(), "pending".into())]);
     assert!(r.fields.is_empty());
-    assert!(r.keep);
+    assert!(r.keep_message);
 }
 
 #[test]
@@ -399,16 +346,16 @@ fn the_objects_message() {
         r.fields,
         vec![
             ("msg".into(), t("other")),
-            ("x".into(), V::I(1)),
+            ("x".into(), V::Int(1)),
             ("message".into(), t("hello"))
         ]
     );
-    assert!(!r.keep);
+    assert!(!r.keep_message);
     // `msg` when there is no `message`; it is not also a field.
     let r = one(r#"{"msg":"hello","x":1}"#);
     assert_eq!(r.keys(), ["x", "message"]);
     assert_eq!(r.field("message"), Some(&t("hello")));
-    assert!(!r.keep);
+    assert!(!r.keep_message);
     // Even with keep_message = false.
     let no_keep = opts(json!({"keep_message": false}));
     let r = one_with(r#"{"msg":"hello"}"#, &no_keep);
@@ -428,23 +375,23 @@ fn the_objects_message() {
     );
     let r = one(r#"{"message":{"text":"hi"},"msg":7}"#);
     assert_eq!(r.keys(), ["message.text", "msg"]);
-    assert!(r.keep);
+    assert!(r.keep_message);
     // A non-string msg is a plain field; a null message is absent.
     let r = one(r#"{"message":null,"msg":false}"#);
-    assert_eq!(r.fields, vec![("msg".into(), V::B(false))]);
-    assert!(r.keep);
+    assert_eq!(r.fields, vec![("msg".into(), V::Bool(false))]);
+    assert!(r.keep_message);
     // A nested `message` is a plain field.
     let r = one(r#"{"a":{"message":"x"}}"#);
     assert_eq!(r.keys(), ["a.message"]);
-    assert!(r.keep);
+    assert!(r.keep_message);
 }
 
 #[test]
 fn keep_message() {
     let no_keep = opts(json!({"keep_message": false}));
     let r = one_with(r#"{"x":1}"#, &no_keep);
-    assert!(!r.keep);
-    assert!(one(r#"{"x":1}"#).keep);
+    assert!(!r.keep_message);
+    assert!(one(r#"{"x":1}"#).keep_message);
     // A record needs a field: without any, the raw line is kept anyway.
     for line in [
         "{}",
@@ -452,14 +399,14 @@ fn keep_message() {
         r#"{"a":null,"b":{}}"#,
     ] {
         let r = one_with(line, &no_keep);
-        assert!(r.keep, "{line}");
+        assert!(r.keep_message, "{line}");
         assert!(r.fields.is_empty(), "{line}");
     }
     let r = one_with(
         r#"{"service":"api"}"#,
         &opts(json!({"keep_message": false, "tags": ["service"]})),
     );
-    assert!(r.keep);
+    assert!(r.keep_message);
     assert_eq!(r.tag("service"), Some("api"));
     // An empty object with the default config: the raw line only.
     assert!(one("{}").is_passthrough());
@@ -489,20 +436,20 @@ fn tags() {
 fn colliding_keys_keep_the_first() {
     // Sorted keys: "a" (its leaf a.b) comes before "a.b".
     let r = one(r#"{"a.b":1,"a":{"b":2}}"#);
-    assert_eq!(r.fields, vec![("a.b".into(), V::I(2))]);
+    assert_eq!(r.fields, vec![("a.b".into(), V::Int(2))]);
     // Duplicate keys in the text: serde_json keeps the last.
     let r = one(r#"{"a":1,"a":2}"#);
-    assert_eq!(r.fields, vec![("a".into(), V::I(2))]);
+    assert_eq!(r.fields, vec![("a".into(), V::Int(2))]);
     // An empty separator makes more collisions.
     let r = one_with(r#"{"ab":1,"a":{"b":2}}"#, &opts(json!({"separator": ""})));
-    assert_eq!(r.fields, vec![("ab".into(), V::I(2))]);
+    assert_eq!(r.fields, vec![("ab".into(), V::Int(2))]);
     // A flattened key equal to `message` does not shadow the message.
     let r = one_with(
         r#"{"mess":{"age":1},"x":2}"#,
         &opts(json!({"separator": ""})),
     );
     assert_eq!(r.keys(), ["x"]);
-    assert!(r.keep);
+    assert!(r.keep_message);
     // A consumed time key: its later duplicate is left out too.
     let r = one_with(
         r#"{"t.s":"x","t":{"s":"2024-03-01T12:00:00Z"}}"#,
@@ -518,16 +465,16 @@ fn colliding_keys_keep_the_first() {
     line.push_str(r#""z":0}"#);
     let r = one(&line);
     assert_eq!(r.fields.len(), 201);
-    assert!(r.fields[..200].iter().all(|(_, v)| *v == V::I(-1)));
+    assert!(r.fields[..200].iter().all(|(_, v)| *v == V::Int(-1)));
 }
 
 #[test]
 fn odd_keys() {
     // An empty top-level key is left out, with all below it; a nested one gives a non-empty key.
     let r = one(r#"{"":1,"x":{"":2}}"#);
-    assert_eq!(r.fields, vec![("x.".into(), V::I(2))]);
+    assert_eq!(r.fields, vec![("x.".into(), V::Int(2))]);
     let r = one(r#"{"":{"y":3},"z":4}"#);
-    assert_eq!(r.fields, vec![("z".into(), V::I(4))]);
+    assert_eq!(r.fields, vec![("z".into(), V::Int(4))]);
     // Keys with spaces, commas, equals and quotes are kept as they are.
     let r = one(r#"{"a b":1,"c,d=e":2,"q\"":3}"#);
     assert_eq!(r.keys(), ["a b", "c,d=e", "q\""]);
@@ -550,7 +497,7 @@ fn many_keys_are_capped() {
     // The status tag and the message count.
     assert_eq!(r.tags.len() + r.fields.len(), MAX_ITEMS);
     assert_eq!(r.fields.last(), Some(&("message".into(), t("m"))));
-    assert_eq!(r.fields[0], ("k0000".into(), V::I(0)));
+    assert_eq!(r.fields[0], ("k0000".into(), V::Int(0)));
 }
 
 #[test]
@@ -600,9 +547,9 @@ fn lines_that_are_not_objects_pass_through() {
 #[test]
 fn whitespace_and_bom() {
     let r = one(" \t{\"x\":1}  ");
-    assert_eq!(r.fields, vec![("x".into(), V::I(1))]);
+    assert_eq!(r.fields, vec![("x".into(), V::Int(1))]);
     let r = one("\u{feff}{\"x\":1}");
-    assert_eq!(r.fields, vec![("x".into(), V::I(1))]);
+    assert_eq!(r.fields, vec![("x".into(), V::Int(1))]);
 }
 
 #[test]
@@ -623,16 +570,16 @@ fn a_full_line() {
     assert_eq!(
         r.fields,
         vec![
-            ("http.latency_ms".into(), V::F(812.5)),
+            ("http.latency_ms".into(), V::Float(812.5)),
             ("http.method".into(), t("POST")),
-            ("http.status_code".into(), V::I(503)),
+            ("http.status_code".into(), V::Int(503)),
             ("log.level".into(), t("warn")),
-            ("user.id".into(), V::I(42)),
+            ("user.id".into(), V::Int(42)),
             ("user.roles".into(), t(r#"["admin"]"#)),
             ("message".into(), t("slow request")),
         ]
     );
-    assert!(!r.keep);
+    assert!(!r.keep_message);
 }
 
 #[test]

@@ -1,87 +1,21 @@
 use super::*;
-use sandkit_sdk::records::{self, Batch, OwnedValue};
+use sandkit_sdk::records::{self, Batch, Decoded, OwnedValue as V};
 use serde_json::json;
 
-/// A decoded field value.
-#[derive(Debug, Clone, PartialEq)]
-#[allow(dead_code)]
-enum V {
-    I(i64),
-    U(u64),
-    F(f64),
-    B(bool),
-    T(String),
-}
+/// A decoded record.
+type Rec = Decoded;
 
 fn t(s: &str) -> V {
-    V::T(s.to_string())
-}
-
-/// A decoded record.
-#[derive(Debug, Default, PartialEq)]
-struct Rec {
-    time: Option<i64>,
-    keep: bool,
-    tags: Vec<(String, String)>,
-    fields: Vec<(String, V)>,
-    /// Strings written as references into the line.
-    refs: usize,
-}
-
-impl Rec {
-    fn field(&self, k: &str) -> Option<&V> {
-        self.fields.iter().find(|(f, _)| f == k).map(|(_, v)| v)
-    }
-    fn tag(&self, k: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|(f, _)| f == k)
-            .map(|(_, v)| v.as_str())
-    }
-    fn keys(&self) -> Vec<&str> {
-        self.fields.iter().map(|(k, _)| k.as_str()).collect()
-    }
-    fn text(&self, k: &str) -> Option<&str> {
-        match self.field(k)? {
-            V::T(s) => Some(s),
-            _ => None,
-        }
-    }
-    /// A passthrough: the raw line as `message`, nothing else.
-    fn is_passthrough(&self) -> bool {
-        self.keep && self.time.is_none() && self.tags.is_empty() && self.fields.is_empty()
-    }
-}
-
-impl From<OwnedValue> for V {
-    fn from(v: OwnedValue) -> Self {
-        match v {
-            OwnedValue::Int(x) => V::I(x),
-            OwnedValue::Uint(x) => V::U(x),
-            OwnedValue::Float(x) => V::F(x),
-            OwnedValue::Bool(x) => V::B(x),
-            OwnedValue::Text(x) => V::T(x),
-        }
-    }
+    V::Text(s.to_string())
 }
 
 /// The records the SDK wrote for one line (`data`), checked as the agent checks them.
 fn decode(b: &[u8], data: &str) -> Vec<Rec> {
-    records::decode(b, data, 1)
-        .unwrap()
-        .into_iter()
-        .map(|d| {
-            assert_eq!(d.line, 0);
-            assert_eq!(d.measurement, None, "this pipeline sets no measurement");
-            Rec {
-                time: d.time,
-                keep: d.keep_message,
-                tags: d.tags,
-                fields: d.fields.into_iter().map(|(k, v)| (k, v.into())).collect(),
-                refs: d.refs,
-            }
-        })
-        .collect()
+    let recs = records::decode(b, data, 1).unwrap();
+    for r in &recs {
+        assert_eq!((r.line, r.measurement.as_deref()), (0, None));
+    }
+    recs
 }
 
 fn run(line: &str, opts: &Options) -> Vec<Rec> {
@@ -112,14 +46,14 @@ const FULL: &str = r#"2024/10/10 13:55:36 [error] 1234#5678: *99 open() "/var/ww
 fn a_full_line() {
     let r = one(FULL);
     assert_eq!(r.time, Some(T));
-    assert!(r.keep);
+    assert!(r.keep_message);
     assert_eq!(r.tags, vec![("status".into(), "error".into())]);
     assert_eq!(
         r.fields,
         vec![
-            ("pid".into(), V::I(1234)),
-            ("tid".into(), V::I(5678)),
-            ("connection_id".into(), V::I(99)),
+            ("pid".into(), V::Int(1234)),
+            ("tid".into(), V::Int(5678)),
+            ("connection_id".into(), V::Int(99)),
             (
                 "msg".into(),
                 t(r#"open() "/var/www/x" failed (2: No such file or directory)"#)
@@ -189,8 +123,8 @@ fn lines_without_a_connection_or_pairs() {
     assert_eq!(
         r.fields,
         vec![
-            ("pid".into(), V::I(1)),
-            ("tid".into(), V::I(1)),
+            ("pid".into(), V::Int(1)),
+            ("tid".into(), V::Int(1)),
             ("msg".into(), t("start worker process 35")),
         ]
     );
@@ -213,7 +147,7 @@ fn lines_without_a_connection_or_pairs() {
     let r = one("2024/10/10 13:55:36 [warn] 7#7:");
     assert_eq!(r.text("msg"), Some(""));
     let r = one("2024/10/10 13:55:36 [warn] 7#7: *3 ");
-    assert_eq!(r.field("connection_id"), Some(&V::I(3)));
+    assert_eq!(r.field("connection_id"), Some(&V::Int(3)));
     assert_eq!(r.text("msg"), Some(""));
 }
 
@@ -404,7 +338,7 @@ fn other_lines_pass_through() {
 #[test]
 fn keep_message() {
     let o = Options::from_config(&Config::from_value(json!({"keep_message": false}))).unwrap();
-    assert!(!one_with(FULL, &o).keep);
+    assert!(!one_with(FULL, &o).keep_message);
     // A passthrough keeps its line whatever the config.
     assert!(one_with("junk", &o).is_passthrough());
 }
