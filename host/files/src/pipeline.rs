@@ -8,7 +8,7 @@ use crate::config::FileTask;
 use crate::lines::{Line, LineBatch};
 use crate::source::TaskStats;
 use sandkit_io::pipeline::{Chunk, LineProcessor, Part, Processed};
-use sandkit_io::records::{FieldRef, Item, RecordError, RecordReader};
+use sandkit_io::records::{FieldRef, Parts, RecordError, RecordReader};
 use sandkit_io::{line_prefix, LineWriter, SharedTags};
 use sandkit_state::{Batch, Family, Store};
 use serde::Serialize;
@@ -57,9 +57,10 @@ impl TagCache {
         }) {
             return Some(i);
         }
+        // `extra` has one tag per key (`Parts`): each is checked against the base only.
         let mut all = base.as_slice().to_vec();
         for (k, v) in extra {
-            if !all.iter().any(|(bk, _)| bk == k) {
+            if !base.as_slice().iter().any(|(bk, _)| bk == k) {
                 all.push((k.to_string(), v.to_string()));
             }
         }
@@ -356,7 +357,7 @@ impl FileCtx<'_> {
         let data = batch.data.get(chunk.bytes.clone()).unwrap_or_default();
         let mut reader = RecordReader::new(&chunk.output, data, run.len())?;
         let mut produced = 0u64;
-        let mut tags: Vec<(&str, &str)> = Vec::new();
+        let mut parts = Parts::default();
         while let Some(rec) = reader.next_record() {
             let (h, items) = rec?;
             let i = h.line as usize;
@@ -366,7 +367,8 @@ impl FileCtx<'_> {
                 *ts
             });
             let message = batch.line(base + i);
-            if !self.record(line, message, h.keep_message, items, time, &mut tags, out) {
+            parts.sort(h.keep_message, items);
+            if !self.record(line, message, &parts, time, out) {
                 invalid.push(base + i);
             }
             produced += 1;
@@ -385,46 +387,31 @@ impl FileCtx<'_> {
         }
     }
 
-    /// The line of one record; false (and nothing written) when it is not a valid line.
-    #[allow(clippy::too_many_arguments)]
+    /// The line of one record (its items sorted into `parts`); false (and nothing written)
+    /// when it is not a valid line (a repeated field key is one).
     fn record<'a>(
         &mut self,
         line: &Line,
         message: &str,
-        keep_message: bool,
-        items: &[Item<'a>],
+        parts: &Parts<'a>,
         ts: i64,
-        tags: &mut Vec<(&'a str, &'a str)>,
         out: &mut LineWriter,
     ) -> bool {
-        tags.clear();
-        let mut measurement = None;
-        for item in items {
-            match *item {
-                Item::Tag(k, v) => tags.push((k, v)),
-                Item::Measurement(m) => measurement = Some(m),
-                Item::Field(..) => {}
-            }
-        }
         let base = &self.tags[usize::from(line.truncated)];
         let Some(prefix) = self.cache.get(
             &self.task.measurement,
-            measurement,
+            parts.measurement,
             base,
             line.truncated,
-            tags,
+            &parts.tags,
         ) else {
             return false;
         };
         out.begin(self.cache.prefix(prefix));
-        let mut has_message = false;
-        for item in items {
-            if let Item::Field(k, v) = *item {
-                has_message |= k == "message";
-                out.field(k, v);
-            }
+        for &(k, v) in &parts.fields {
+            out.field(k, v);
         }
-        if keep_message && !has_message {
+        if parts.add_message {
             out.field("message", FieldRef::Text(message));
         }
         out.end(ts).is_ok()

@@ -37,6 +37,54 @@ impl From<FieldRef<'_>> for crate::FieldValue {
     }
 }
 
+/// Record tags compared one by one below this many; past it, through a set (a pipeline may
+/// write 65,535 tags in a record: a quadratic scan of them would cost seconds of the agent's time).
+const LINEAR_TAGS: usize = 32;
+
+/// A record's items sorted into what its point is made of, by the rules every consumer shares
+/// (the agent's file path, its HTTP path and `sandkit pipeline test`): the last measurement
+/// item wins, among the record's tags the first of a key wins, fields keep their order, and
+/// `message` is added from the input line when the record asks and has no `message` field.
+/// What a repeated field key means is the consumer's (docs/record-encoding.md): the file path
+/// refuses the record, the HTTP path keeps the last value.
+#[derive(Debug, Default)]
+pub struct Parts<'a> {
+    pub measurement: Option<&'a str>,
+    pub tags: Vec<(&'a str, &'a str)>,
+    pub fields: Vec<(&'a str, FieldRef<'a>)>,
+    /// Add the input line as the `message` field.
+    pub add_message: bool,
+    seen: std::collections::HashSet<&'a str>,
+}
+
+impl<'a> Parts<'a> {
+    /// Sort the items of one record (`keep_message` from its header); the vectors are reused.
+    pub fn sort(&mut self, keep_message: bool, items: &[Item<'a>]) {
+        self.measurement = None;
+        self.tags.clear();
+        self.fields.clear();
+        self.seen.clear();
+        let many = items.len() > LINEAR_TAGS;
+        for item in items {
+            match *item {
+                Item::Measurement(m) => self.measurement = Some(m),
+                Item::Tag(k, v) => {
+                    let new = if many {
+                        self.seen.insert(k)
+                    } else {
+                        !self.tags.iter().any(|(t, _)| *t == k)
+                    };
+                    if new {
+                        self.tags.push((k, v));
+                    }
+                }
+                Item::Field(k, v) => self.fields.push((k, v)),
+            }
+        }
+        self.add_message = keep_message && !self.fields.iter().any(|(k, _)| *k == "message");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +99,37 @@ mod tests {
             b.extend_from_slice(&tail);
             let _ = RecordReader::validate(&b, "some data é", lines);
         }
+    }
+
+    #[test]
+    fn parts_follow_the_shared_rules() {
+        let mut parts = Parts::default();
+        let items = [
+            Item::Measurement("a"),
+            Item::Tag("k", "1"),
+            Item::Field("f", FieldRef::Int(1)),
+            Item::Tag("k", "2"),
+            Item::Measurement("b"),
+            Item::Field("f", FieldRef::Int(2)),
+        ];
+        parts.sort(true, &items);
+        assert_eq!(parts.measurement, Some("b"));
+        assert_eq!(parts.tags, [("k", "1")]);
+        assert_eq!(
+            parts.fields,
+            [("f", FieldRef::Int(1)), ("f", FieldRef::Int(2))]
+        );
+        assert!(parts.add_message);
+        parts.sort(true, &[Item::Field("message", FieldRef::Text("own"))]);
+        assert!(!parts.add_message && parts.tags.is_empty() && parts.measurement.is_none());
+        // Many tags take the set: the same first-wins result.
+        let many: Vec<Item<'_>> = (0..100)
+            .map(|i| Item::Tag(if i % 2 == 0 { "even" } else { "odd" }, "v"))
+            .chain([Item::Tag("z", "last")])
+            .collect();
+        parts.sort(false, &many);
+        assert_eq!(parts.tags, [("even", "v"), ("odd", "v"), ("z", "last")]);
+        assert!(!parts.add_message);
     }
 
     #[test]

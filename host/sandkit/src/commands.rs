@@ -437,19 +437,22 @@ fn render_record(
     h: &sandkit_io::records::Header,
     items: &[sandkit_io::records::Item<'_>],
 ) -> String {
-    use sandkit_io::records::Item;
+    use sandkit_io::records::Parts;
     use sandkit_io::{FieldValue, Point};
-    let mut measurement = source.to_string();
-    let mut tags = Vec::new();
-    let mut fields = Vec::new();
-    for item in items {
-        match *item {
-            Item::Measurement(m) => measurement = m.to_string(),
-            Item::Tag(k, v) => tags.push((k.to_string(), v.to_string())),
-            Item::Field(k, v) => fields.push((k.to_string(), v.into())),
-        }
-    }
-    if h.keep_message && !fields.iter().any(|(k, _)| k == "message") {
+    let mut parts = Parts::default();
+    parts.sort(h.keep_message, items);
+    let measurement = parts.measurement.unwrap_or(source).to_string();
+    let tags: Vec<(String, String)> = parts
+        .tags
+        .iter()
+        .map(|&(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut fields: Vec<(String, FieldValue)> = parts
+        .fields
+        .iter()
+        .map(|&(k, v)| (k.to_string(), v.into()))
+        .collect();
+    if parts.add_message {
         fields.push(("message".to_string(), FieldValue::Text(line.to_string())));
     }
     match Point::new(

@@ -10,7 +10,7 @@
 //! belongs to file collection). Points without a text `message` pass unchanged.
 
 use sandkit_io::pipeline::{LineProcessor, Part, PipelineProvider};
-use sandkit_io::records::{Item, RecordReader};
+use sandkit_io::records::{Parts, RecordReader};
 use sandkit_io::{FieldValue, Point};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -157,6 +157,7 @@ fn records(
 ) -> Result<Vec<Result<Vec<Point>, String>>, ()> {
     let mut per_line: Vec<Result<Vec<Point>, String>> = vec![Ok(Vec::new()); originals.len()];
     let mut reader = RecordReader::new(output, text, originals.len()).map_err(|_| ())?;
+    let mut parts = Parts::default();
     while let Some(rec) = reader.next_record() {
         let (h, items) = rec.map_err(|_| ())?;
         let i = h.line as usize;
@@ -164,7 +165,8 @@ fn records(
             return Err(());
         };
         if let Ok(made) = &mut per_line[i] {
-            match point_of(orig, h.time, h.keep_message, items) {
+            parts.sort(h.keep_message, items);
+            match point_of(orig, h.time, &parts) {
                 Some(p) => made.push(p),
                 None => per_line[i] = Err("invalid_record".into()),
             }
@@ -173,41 +175,41 @@ fn records(
     Ok(per_line)
 }
 
-/// The point of one record made from `orig`'s message.
-fn point_of(
-    orig: &Point,
-    time: Option<i64>,
-    keep_message: bool,
-    items: &[Item<'_>],
-) -> Option<Point> {
-    let mut measurement = orig.measurement().to_string();
+/// The point of one record (its items sorted into `parts`) made from `orig`: its tags win over
+/// the record's, a repeated field key keeps the last value, and the original's other fields
+/// follow (its `message` only when the record keeps it).
+fn point_of(orig: &Point, time: Option<i64>, parts: &Parts<'_>) -> Option<Point> {
+    let measurement = parts
+        .measurement
+        .map_or_else(|| orig.measurement().to_string(), str::to_string);
     let mut tags: Vec<(String, String)> = orig.tags().to_vec();
-    let mut fields: Vec<(String, FieldValue)> =
-        Vec::with_capacity(items.len() + orig.fields().len());
     // Keys seen, so that merging stays linear however many fields a line has.
-    let mut tag_keys: HashSet<String> = tags.iter().map(|(k, _)| k.clone()).collect();
-    let mut field_at: HashMap<String, usize> = HashMap::new();
-    for item in items {
-        match *item {
-            Item::Measurement(m) => measurement = m.to_string(),
-            Item::Tag(k, v) => {
-                if tag_keys.insert(k.to_string()) {
-                    tags.push((k.to_string(), v.to_string()));
-                }
+    let orig_tags: HashSet<&str> = orig.tags().iter().map(|(k, _)| k.as_str()).collect();
+    for &(k, v) in &parts.tags {
+        if !orig_tags.contains(k) {
+            tags.push((k.to_string(), v.to_string()));
+        }
+    }
+    let mut fields: Vec<(String, FieldValue)> =
+        Vec::with_capacity(parts.fields.len() + orig.fields().len());
+    let mut field_at: HashMap<&str, usize> = HashMap::new();
+    for &(k, v) in &parts.fields {
+        match field_at.get(k) {
+            Some(&i) => fields[i].1 = v.into(),
+            None => {
+                field_at.insert(k, fields.len());
+                fields.push((k.to_string(), v.into()));
             }
-            Item::Field(k, v) => match field_at.get(k) {
-                Some(&i) => fields[i].1 = v.into(),
-                None => {
-                    field_at.insert(k.to_string(), fields.len());
-                    fields.push((k.to_string(), v.into()));
-                }
-            },
         }
     }
     for (k, v) in orig.fields() {
         let k = k.as_str();
-        let keep = if k == "message" { keep_message } else { true };
-        if keep && !field_at.contains_key(k) {
+        let keep = if k == "message" {
+            parts.add_message
+        } else {
+            !field_at.contains_key(k)
+        };
+        if keep {
             fields.push((k.to_string(), v.clone()));
         }
     }
