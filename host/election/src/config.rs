@@ -131,15 +131,14 @@ impl RawElectionConfig {
                 }
                 let lease_ttl = match &self.lease_ttl {
                     None => Duration::from_secs(10),
-                    Some(s) => humantime::parse_duration(s)
-                        .map_err(|e| bad("lease_ttl", format!("{s:?} is not a duration ({e})")))?,
+                    Some(s) => sandkit_conf::parse_duration(s).map_err(|e| bad("lease_ttl", e))?,
                 };
                 if lease_ttl < Duration::from_secs(2) || lease_ttl.subsec_nanos() != 0 {
                     return Err(bad(
                         "lease_ttl",
                         format!(
                             "{} must be whole seconds, at least 2s (etcd leases count in seconds)",
-                            humantime::format_duration(lease_ttl)
+                            sandkit_conf::format_duration(lease_ttl)
                         ),
                     ));
                 }

@@ -88,7 +88,7 @@ pub struct FileTask {
 fn duration(key: &str, v: &Option<String>, default: Duration) -> Result<Duration, String> {
     match v {
         None => Ok(default),
-        Some(s) => humantime::parse_duration(s).map_err(|e| format!("key {key:?}: {s:?}: {e}")),
+        Some(s) => sandkit_conf::parse_duration(s).map_err(|e| format!("key {key:?}: {e}")),
     }
 }
 

@@ -7,74 +7,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A duration written as text: "10s", "250ms", "1m 30s".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
-
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s)
-            .map(HumanDuration)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "{s:?} is not a duration ({e}); write e.g. \"10s\" or \"250ms\""
-                ))
-            })
-    }
-}
-
-/// A size in bytes written as an integer or as text: "64MiB", "512KiB", "1GiB", "10MB".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
-
-impl ByteSize {
-    /// Parse "64MiB" and friends.
-    ///
-    /// # Errors
-    /// When the number or the unit is not understood.
-    pub fn parse(s: &str) -> Result<u64, String> {
-        let s = s.trim();
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (num, unit) = s.split_at(split);
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("{s:?} is not a size; write e.g. \"64MiB\""))?;
-        let mult: u64 = match unit.trim() {
-            "" | "B" => 1,
-            "KiB" => 1 << 10,
-            "MiB" => 1 << 20,
-            "GiB" => 1 << 30,
-            "KB" | "kB" => 1_000,
-            "MB" => 1_000_000,
-            "GB" => 1_000_000_000,
-            u => {
-                return Err(format!(
-                    "{s:?}: unknown unit {u:?}; use B, KiB, MiB, GiB, KB, MB or GB"
-                ))
-            }
-        };
-        n.checked_mul(mult)
-            .ok_or_else(|| format!("{s:?} is too large"))
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(ByteSize(n)),
-            Raw::S(s) => ByteSize::parse(&s)
-                .map(ByteSize)
-                .map_err(serde::de::Error::custom),
-        }
-    }
-}
+pub use sandkit_conf::{toml_message, ByteSize, HumanDuration};
 
 /// Limits applied to every call of a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -574,34 +507,6 @@ impl PluginConfig {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default_with(base)),
             Err(source) => Err(RuntimeError::Read { file, source }),
         }
-    }
-}
-
-/// A toml error as one line with its position: `line 3, column 1: unknown field ...`.
-pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message().trim().replace('\n', " ");
-    match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-            let column = before.len() - line_start + 1;
-            // The line itself names the key: `memory = "lots"`.
-            let text_of_line: String = text[line_start..]
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-                .chars()
-                .take(80)
-                .collect();
-            if text_of_line.is_empty() {
-                format!("line {line}, column {column}: {msg}")
-            } else {
-                format!("line {line}, column {column}: {msg} (at `{text_of_line}`)")
-            }
-        }
-        None => msg,
     }
 }
 

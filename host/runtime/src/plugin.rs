@@ -55,7 +55,7 @@ mod humantime_ms {
         d: &std::time::Duration,
         s: S,
     ) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
+        s.serialize_str(&sandkit_conf::format_duration(*d))
     }
 }
 

@@ -175,7 +175,7 @@ fn report_call(what: &str, r: sandkit_runtime::CallReport, memory_peak: u64) {
 }
 
 fn print_description(d: &PluginDescription) {
-    let f = |x: Duration| humantime::format_duration(x).to_string();
+    let f = |x: Duration| sandkit_conf::format_duration(x);
     println!("{} {}: {}", d.name, d.version, d.description);
     println!(
         "  interval {} (min {}, max {})",
@@ -275,7 +275,7 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
         let interval = s
             .get("interval_ms")
             .and_then(serde_json::Value::as_u64)
-            .map(|m| humantime::format_duration(Duration::from_millis(m)).to_string())
+            .map(|m| sandkit_conf::format_duration(Duration::from_millis(m)))
             .unwrap_or_default();
         // A compile in progress: of a new plugin (state `compiling`), or of a new version of
         // one that keeps running meanwhile.
@@ -300,7 +300,7 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
             format!(
                 "{what} ({:.1} MB, for {}); ",
                 bytes as f64 / 1e6,
-                humantime::format_duration(secs)
+                sandkit_conf::format_duration(secs)
             )
         });
         println!(

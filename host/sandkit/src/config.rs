@@ -2,11 +2,11 @@
 //! settings each part of the agent uses.
 
 use anyhow::{bail, Context, Result};
+use sandkit_conf::{toml_message, ByteSize, HumanDuration};
 use sandkit_files::{FileTask, RawFileTask};
 use sandkit_io::{
     BatchConfig, BufferConfig, Compression, Endpoint, HttpOutputConfig, TlsProxyConfig,
 };
-use sandkit_runtime::config::{toml_message, ByteSize, HumanDuration};
 use sandkit_runtime::{RawRuntimeConfig, RuntimeConfig};
 use sandkit_server::{HttpConfig, RawHttpConfig};
 use serde::Deserialize;

@@ -2,7 +2,7 @@
 //! limits. Parsed raw (serde, unknown keys refused), then validated into [`HttpConfig`].
 
 use crate::ServerError;
-use sandkit_runtime::config::{ByteSize, HumanDuration};
+use sandkit_conf::{ByteSize, HumanDuration};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;

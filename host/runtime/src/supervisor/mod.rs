@@ -76,7 +76,7 @@ pub fn effective_interval(
     if !protection_mode {
         return (wanted.max(Duration::from_millis(1)), None);
     }
-    let fmt = |d: Duration| humantime::format_duration(d).to_string();
+    let fmt = |d: Duration| sandkit_conf::format_duration(d);
     if wanted < desc.min_interval {
         let why = format!(
             "interval {} is below the plugin's minimum {}; using {} (protection mode)",

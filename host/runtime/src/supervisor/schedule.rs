@@ -233,7 +233,7 @@ impl PluginTask {
             tracing::error!(
                 plugin = %self.name(), crashes = crashes.total, kind = %kind, error = %e,
                 "runtime.plugin disabled after {} crashes within {}; replace {} to re-enable it",
-                recent, humantime::format_duration(rc.crash_window), self.plugin.file.display()
+                recent, sandkit_conf::format_duration(rc.crash_window), self.plugin.file.display()
             );
             return Step::Stop;
         }
@@ -244,7 +244,7 @@ impl PluginTask {
             .min(rc.backoff_max);
         tracing::warn!(
             plugin = %self.name(), crashes = crashes.total, recent, max_crashes = rc.max_crashes, kind = %kind, error = %e,
-            "runtime.plugin crashed; restarting in {}", humantime::format_duration(backoff)
+            "runtime.plugin crashed; restarting in {}", sandkit_conf::format_duration(backoff)
         );
         self.status.lock().state = PluginState::Backoff;
         if !self.sleep_until(Instant::now() + backoff).await {
