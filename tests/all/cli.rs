@@ -1,4 +1,6 @@
 //! The command line: `config check`, `plugin test`, `plugin list`, and `run` with a graceful stop.
+//!
+//! Over 600 lines: one test per command, each running the real binary.
 
 use sandkit_tests::{http, repo_root, sandkit_bin, wasm, KillOnDrop};
 use std::ffi::OsString;

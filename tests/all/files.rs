@@ -1,6 +1,8 @@
 //! File collection end to end: a real `logrotate` (`create` and `copytruncate`) rotating a log
 //! while it is tailed, hourly time-pattern files, and offsets that survive a restart of the
 //! source. Every line carries a sequence number; the tests count them all.
+//!
+//! Over 600 lines: one topic, each test a real tail with its own setup.
 
 use sandkit_files::{FileSource, RawFileTask};
 use sandkit_io::{spawn_writer, BatchConfig, CaptureOutput, FieldValue, WriterHandle};

@@ -3,6 +3,8 @@
 //! lines isolated by bisection, a hanging pipeline cut by its deadline, disabling after crashing
 //! batches, and the whole path through the agent: file task -> pipeline -> output, with a
 //! fail-closed pipeline parking its poison line in the dead-letter family.
+//!
+//! Over 600 lines: one topic, from golden files to the whole path through the agent.
 
 use sandkit_io::pipeline::{Part, Processed};
 use sandkit_io::records::{FieldRef, Item, RecordReader};

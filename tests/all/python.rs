@@ -2,6 +2,8 @@
 //! the fault catalog is contained exactly as for Rust guests, the `files` import keeps to the
 //! grants, components built against `sandkit:plugin@0.1.0` still load, and the authoring
 //! workflow (`sandkit plugin new/build/test`) works for both languages.
+//!
+//! Over 600 lines: one language's whole workflow and fault catalog, end to end.
 
 use sandkit_io::FieldValue;
 use sandkit_runtime::PluginState;

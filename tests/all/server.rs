@@ -1,6 +1,8 @@
 //! The HTTP server in process: write routes end to end into a captured output, their limits,
 //! the token, the concurrency cap, graceful shutdown, and the read routes. Clients speak raw
 //! HTTP/1.1 over TCP, so that a test can hold a request half-sent.
+//!
+//! Over 600 lines: one topic, each route and limit tested through a whole client exchange.
 
 use async_trait::async_trait;
 use sandkit_io::{
