@@ -18,6 +18,9 @@ struct Pending {
     held: bool,
 }
 
+/// Room a joiner keeps for its next record once one is out.
+const KEPT_CAPACITY: usize = 4 << 10;
+
 #[derive(Debug)]
 pub struct Multiline {
     start: Regex,
@@ -80,6 +83,8 @@ impl Multiline {
         if std::mem::take(&mut rec.held) {
             out.push(&rec.text, rec.start, rec.end, rec.truncated);
             rec.text.clear();
+            // A long record's room is not kept for the file's life (it may be 64 MiB).
+            rec.text.shrink_to(KEPT_CAPACITY);
         }
     }
 

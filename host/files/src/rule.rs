@@ -27,10 +27,10 @@
 //! glob. Tokens: `YYYY` a 4-digit year, `MM` month, `DD` day, `hh` hour, `mm` minute, each of
 //! 2 digits; each may appear once per rule. A `hh` or `mm` with an ASCII letter on both sides
 //! is plain text, so `summary.log` or `common/` hold no minute. Tokens inside a word are text
-//! too: a run of tokens with a letter or digit on both sides (`ADDR`, `.tmpuDD42E`), or, without
-//! `YYYY`, on one side with the edge of the component on the other (`MMS`, `.tmpBh1tDD`), so a
-//! directory named like that leaves a glob a glob; `MM`, `YYYYMMDD` or `appYYYYMMDD.log` are
-//! tokens.
+//! too: a run of tokens with a letter or digit on both sides (`ADDR`, `.tmpuDD42E`), or a run of
+//! only `MM` and `DD` with one on one side and the edge of the component on the other (`MMS`,
+//! `.tmpBh1tDD`), so a directory named like that leaves a glob a glob; `MM`, `YYYYMMDD`,
+//! `appYYYYMMDD.log` and `loghh` are tokens. A date token read as text is logged as a warning.
 //!
 //! Each component that contains a token or a regex metacharacter (`\ [ ] ( ) { } * + ? | ^ $`)
 //! is an anchored regex in which the tokens become capture groups (`YYYY` → `([0-9]{4})`,
@@ -105,6 +105,12 @@ impl PathRule {
         let components: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
         if components.iter().any(|c| *c == "." || *c == "..") {
             return Err(invalid("must not contain \".\" or \"..\" components"));
+        }
+        for c in &components {
+            let n = segment::date_tokens_read_as_text(c);
+            if n > 0 {
+                tracing::warn!(pattern, component = %c, "files.rule {n} date token(s) (YYYY, MM, DD) in this component are glued to a word and read as text; if they are meant as a date, separate them (app_MMDD, not appMMDD)");
+            }
         }
         let (glob, segments) = if segment::is_time_pattern(pattern) {
             let mut seen = [false; 5];

@@ -198,13 +198,14 @@ pub fn url_for_log(url: &str) -> String {
 }
 
 /// Sends `req` under `grant` (none: every request is refused; the caller logs refusals), and
-/// says whether the request was handed to the network.
+/// says how many times the request was handed to the network (0, 1, or 2 when it was sent
+/// again on a closed connection).
 pub async fn fetch(
     grant: Option<&HttpGrant>,
     deadline: Option<Instant>,
     req: Request,
-) -> (Result<Response, HttpError>, bool) {
-    let mut sent = false;
+) -> (Result<Response, HttpError>, u32) {
+    let mut sent = 0;
     let r = exchange(grant, deadline, req, &mut sent).await;
     (r, sent)
 }
@@ -213,7 +214,7 @@ async fn exchange(
     grant: Option<&HttpGrant>,
     deadline: Option<Instant>,
     req: Request,
-    sent: &mut bool,
+    sent: &mut u32,
 ) -> Result<Response, HttpError> {
     let uri: Uri = req
         .url
@@ -271,15 +272,19 @@ async fn exchange(
         ));
     }
     let cap = grant.max_response;
-    *sent = true;
+    *sent = 1;
     let exchange = async {
         let resp = match client.request(request()).await {
             Ok(resp) => resp,
-            // A kept-alive connection the server closed as the request went out on it: hyper
-            // sends it again by itself only when it saw the close before writing. A request
-            // that is safe to repeat goes out once more, on a new connection.
+            // A connection that closed or was reset before any answer: most often a kept-alive
+            // connection the server closed as the request went out on it (hyper sends it again
+            // by itself only when it saw the close before writing). A request that is safe to
+            // repeat (RFC 9110, 9.2.2) goes out once more, within the same time allowed; it is
+            // counted twice. Unlike Go's client, this does not know whether the connection was
+            // reused: a server that resets a fresh connection before answering sees a GET twice.
             Err(e) if replayable && closed_before_an_answer(&e) => {
                 tracing::debug!(%target, error = %describe_error(&e), "connection closed under the request; sending it again");
+                *sent = 2;
                 client
                     .request(request())
                     .await
@@ -342,7 +347,8 @@ fn is_replayable(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 /// Whether `err` is a connection that closed or was reset before any answer came, as opposed to
-/// a refused connection, a TLS failure or a malformed answer.
+/// a refused connection, a TLS failure or a malformed answer. A TLS server that closes without
+/// `close_notify` shows as an unexpected end of file.
 fn closed_before_an_answer(err: &hyper_util::client::legacy::Error) -> bool {
     if err.is_connect() {
         return false;
@@ -355,8 +361,13 @@ fn closed_before_an_answer(err: &hyper_util::client::legacy::Error) -> bool {
             }
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
-            if matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe) {
+            use std::io::ErrorKind::{
+                BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof,
+            };
+            if matches!(
+                io.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+            ) {
                 return true;
             }
         }

@@ -94,15 +94,28 @@ pub(super) fn is_time_pattern(pattern: &str) -> bool {
     })
 }
 
+/// How many date tokens (`YYYY`, `MM`, `DD`) of `component` [`time_pieces`] reads as text
+/// because they are glued to a word.
+pub(super) fn date_tokens_read_as_text(component: &str) -> usize {
+    let raw = pieces(component)
+        .filter(|p| matches!(p, Piece::Token(0..=2)))
+        .count();
+    let kept = time_pieces(component)
+        .iter()
+        .filter(|p| matches!(p, Piece::Token(0..=2)))
+        .count();
+    raw - kept
+}
+
 /// The pieces of a time-pattern component, where some would-be tokens are plain text:
 /// - a `hh` or `mm` with an ASCII letter on both sides: `summary`, `common` or `command` hold
 ///   no minute;
 /// - a run of adjacent tokens with an ASCII letter or digit right before and right after it:
 ///   `ADDR`, `MMX1` or a temporary directory `.tmpuDD42E` hold no date, while `app_YYYYMMDD.log`,
 ///   `appYYYYMMDD.log` and `YYYYMMDDhh` do;
-/// - a run without `YYYY` with a letter or digit on one side and the edge of the component on
-///   the other: `MMS`, `ADD` or a temporary directory `.tmpBh1tDD` hold no date, while a
-///   component that is only tokens (`MM`, `YYYYMMDD`) and `appYYYYMMDD` do.
+/// - a run of only `MM` and `DD` with a letter or digit on one side and the edge of the
+///   component on the other: `MMS`, `ADD` or a temporary directory `.tmpBh1tDD` hold no date,
+///   while a component that is only tokens (`MM`, `YYYYMMDD`), `appYYYYMMDD` and `loghh` do.
 fn time_pieces(component: &str) -> Vec<Piece<'_>> {
     let mut out: Vec<Piece<'_>> = pieces(component).collect();
     let char_at = |p: Option<&Piece<'_>>, end: bool, test: fn(&char) -> bool| match p {
@@ -140,8 +153,10 @@ fn time_pieces(component: &str) -> Vec<Piece<'_>> {
         let word_before = char_at(before, true, char::is_ascii_alphanumeric);
         let word_after = char_at(out.get(i), false, char::is_ascii_alphanumeric);
         let at_edge = (start == 0 && word_after) || (i == out.len() && word_before);
-        let has_year = out[start..i].iter().any(|p| matches!(p, Piece::Token(0)));
-        if (word_before && word_after) || (at_edge && !has_year) {
+        let month_day = out[start..i]
+            .iter()
+            .all(|p| matches!(p, Piece::Token(1 | 2)));
+        if (word_before && word_after) || (at_edge && month_day) {
             for p in &mut out[start..i] {
                 if let Piece::Token(t) = *p {
                     *p = Piece::Text(TOKENS[t].0);

@@ -272,11 +272,18 @@ fn tokens_inside_words_are_text() {
         "/d/YYYY/MM/DD/app.log",
         "/d/appYYYYMMDD",
         "/d/MMDD.log",
+        "/data/YYYYMMDD/loghh",
     ] {
         assert!(PathRule::parse(p).unwrap().is_time_pattern(), "{p}");
     }
     let r = PathRule::parse("/d/appYYYYMMDD.log").unwrap();
     assert!(r.matches(Path::new("/d/app20261122.log")).is_some());
+    // The hour of `loghh` is a token: it matches `log09`, not the literal name.
+    let r = PathRule::parse("/data/YYYYMMDD/loghh").unwrap();
+    assert!(r.matches(Path::new("/data/20261122/log09")).is_some());
+    assert!(r.matches(Path::new("/data/20261122/loghh")).is_none());
+    assert_eq!(super::segment::date_tokens_read_as_text(".tmpBh1tDD"), 1);
+    assert_eq!(super::segment::date_tokens_read_as_text("app_MMDD"), 0);
 }
 
 #[test]

@@ -18,9 +18,7 @@ impl http_client::Host for HostState {
         }
         let url = crate::outbound::url_for_log(&req.url);
         let (r, sent) = crate::outbound::fetch(grant.as_deref(), self.call_deadline, req).await;
-        if sent {
-            self.http_sent += 1;
-        }
+        self.http_sent += u64::from(sent);
         if let Err(http_client::HttpError::Refused(why)) = &r {
             self.http_refused += 1;
             // One line per refused target and call (at most 8 a call): a plugin looping on a

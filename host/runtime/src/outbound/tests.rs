@@ -284,8 +284,9 @@ async fn a_get_on_a_connection_the_server_closed_is_sent_again_once() {
     assert_eq!(r.body, b"ok");
     // The pooled connection is taken again and closed under the second request: it goes
     // out once more on a new connection, and the plugin sees only the answer.
-    let r = go(Some(&grant), None, get(port, 0)).await.unwrap();
-    assert_eq!(r.body, b"ok");
+    let (r, sent) = fetch(Some(&grant), None, get(port, 0)).await;
+    assert_eq!(r.unwrap().body, b"ok");
+    assert_eq!(sent, 2, "the request went out twice and counts twice");
     let seen: Vec<String> = heads.try_iter().collect();
     assert_eq!(seen.len(), 3, "{seen:?}");
 
