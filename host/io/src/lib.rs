@@ -10,6 +10,7 @@ mod ack;
 pub mod buffer;
 mod compress;
 mod error;
+mod fetch;
 mod http;
 mod lineproto;
 mod lpdecode;
@@ -26,6 +27,7 @@ pub use ack::{Ack, AckOutcome};
 pub use compress::Compression;
 pub use error::{DecodeError, DecodeReason};
 pub use error::{IoError, PointError};
+pub use fetch::{fetch, FetchError, FetchRequest, Fetched};
 pub use http::{
     BufferConfig, Endpoint, HttpOutput, HttpOutputConfig, LaneSnapshot, LATENCY_BUCKETS_MS,
 };

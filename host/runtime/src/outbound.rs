@@ -2,15 +2,16 @@
 //! `host:port` on the plugin's `[sandbox] http` allowlist. Everything else is refused before any
 //! connection is made, and logged. Redirects are not followed, the response body is capped, and
 //! the time allowed never passes the deadline of the call the request is made in, so a slow
-//! target gives the plugin an error it can report instead of a deadline crash.
+//! target gives the plugin an error it can report instead of a deadline crash. This module is
+//! the sandbox's side (the allowlist, the headers a plugin may send, the time left); the
+//! exchange itself is [`sandkit_io::fetch`].
 
 use crate::bindings::collector::sandkit::plugin::http_client::{HttpError, Request, Response};
 use crate::config::Sandbox;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, USER_AGENT};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use hyper::{Method, Uri};
-use sandkit_io::{build_client, describe_error, HttpClient, TlsProxyConfig};
+use sandkit_io::{build_client, FetchError, FetchRequest, HttpClient, TlsProxyConfig};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -250,14 +251,11 @@ async fn exchange(
             HeaderValue::from_static(concat!("sandkit/", env!("CARGO_PKG_VERSION"))),
         );
     }
-    let replayable = is_replayable(&method, &headers);
-    let body = Bytes::from(req.body);
-    let request = move || {
-        let mut r = hyper::Request::new(Full::new(body.clone()));
-        *r.method_mut() = method.clone();
-        *r.uri_mut() = uri.clone();
-        *r.headers_mut() = headers.clone();
-        r
+    let request = FetchRequest {
+        method,
+        uri,
+        headers,
+        body: Bytes::from(req.body),
     };
     let client = client().map_err(HttpError::Failed)?;
     let wanted = if req.timeout_ms == 0 {
@@ -271,109 +269,18 @@ async fn exchange(
             "no time left before the call's deadline".into(),
         ));
     }
-    let cap = grant.max_response;
-    *sent = 1;
-    let exchange = async {
-        let resp = match client.request(request()).await {
-            Ok(resp) => resp,
-            // A connection that closed or was reset before any answer: most often a kept-alive
-            // connection the server closed as the request went out on it (hyper sends it again
-            // by itself only when it saw the close before writing). A request that is safe to
-            // repeat (RFC 9110, 9.2.2) goes out once more, within the same time allowed; it is
-            // counted twice. Unlike Go's client, this does not know whether the connection was
-            // reused: a server that resets a fresh connection before answering sees a GET twice.
-            Err(e) if replayable && closed_before_an_answer(&e) => {
-                tracing::debug!(%target, error = %describe_error(&e), "connection closed under the request; sending it again");
-                *sent = 2;
-                client
-                    .request(request())
-                    .await
-                    .map_err(|e| HttpError::Failed(describe_error(&e)))?
-            }
-            Err(e) => return Err(HttpError::Failed(describe_error(&e))),
-        };
-        let declared = resp
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > cap) {
-            return Err(HttpError::TooLarge(cap));
-        }
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let mut body = resp.into_body();
-        let mut data = Vec::with_capacity(declared.unwrap_or(0) as usize);
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| HttpError::Failed(describe_error(&e)))?;
-            if let Ok(chunk) = frame.into_data() {
-                if (data.len() + chunk.len()) as u64 > cap {
-                    return Err(HttpError::TooLarge(cap));
-                }
-                data.extend_from_slice(&chunk);
-            }
-        }
-        Ok(Response {
-            status,
-            headers,
-            body: data,
-        })
-    };
-    match tokio::time::timeout(allowed, exchange).await {
-        Ok(r) => r,
-        Err(_) => Err(HttpError::Timeout(format!(
+    match sandkit_io::fetch(client, &request, grant.max_response, allowed, sent).await {
+        Ok(f) => Ok(Response {
+            status: f.status,
+            headers: f.headers,
+            body: f.body,
+        }),
+        Err(FetchError::Failed(why)) => Err(HttpError::Failed(why)),
+        Err(FetchError::TooLarge(cap)) => Err(HttpError::TooLarge(cap)),
+        Err(FetchError::Timeout(allowed)) => Err(HttpError::Timeout(format!(
             "no complete response from {target} within {allowed:?}"
         ))),
     }
-}
-
-/// Whether a request may go out twice: a method HTTP defines as safe, or a request carrying an
-/// idempotency key (the rule Go's `net/http` client applies to the same retry).
-fn is_replayable(method: &Method, headers: &HeaderMap) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    ) || headers.contains_key("idempotency-key")
-        || headers.contains_key("x-idempotency-key")
-}
-
-/// Whether `err` is a connection that closed or was reset before any answer came, as opposed to
-/// a refused connection, a TLS failure or a malformed answer. A TLS server that closes without
-/// `close_notify` shows as an unexpected end of file.
-fn closed_before_an_answer(err: &hyper_util::client::legacy::Error) -> bool {
-    if err.is_connect() {
-        return false;
-    }
-    let mut next = std::error::Error::source(err);
-    while let Some(e) = next {
-        if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() {
-                return true;
-            }
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::{
-                BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof,
-            };
-            if matches!(
-                io.kind(),
-                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
-            ) {
-                return true;
-            }
-        }
-        next = e.source();
-    }
-    false
 }
 
 #[cfg(test)]
