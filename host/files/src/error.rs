@@ -13,11 +13,15 @@ pub enum FilesError {
         pattern: String,
         source: globset::Error,
     },
-    /// A component of a time pattern that is not a valid regex once its tokens are replaced.
-    #[error("path rule {pattern:?}: component {component:?} is not a valid regex: {source}")]
+    /// A component of a time pattern that is not a valid regex once its tokens are replaced;
+    /// `why` says which token made the rule a time pattern.
+    #[error(
+        "path rule {pattern:?}: component {component:?} is not a valid regex ({why}): {source}"
+    )]
     Regex {
         pattern: String,
         component: String,
+        why: String,
         source: regex::Error,
     },
     /// An exclude pattern that cannot be used.

@@ -94,6 +94,24 @@ pub(super) fn is_time_pattern(pattern: &str) -> bool {
     })
 }
 
+/// Why `pattern` is a time pattern, for errors: the first date token and its component (a rule
+/// meant as a glob, under a directory like `HDD-1`, learns why `*` is refused).
+fn why_time_pattern(pattern: &str) -> String {
+    for c in pattern.split('/') {
+        for p in time_pieces(c) {
+            if let Piece::Token(i @ 0..=2) = p {
+                return format!(
+                    "the rule is a time pattern because of {} in {c:?}: its components with a \
+                     token or a metacharacter are regexes, so write .* for a glob's *, or escape \
+                     the token as \\{}",
+                    TOKENS[i].0, TOKENS[i].0
+                );
+            }
+        }
+    }
+    "the rule is a time pattern".to_string()
+}
+
 /// How many date tokens (`YYYY`, `MM`, `DD`) of `component` [`time_pieces`] reads as text
 /// because they are glued to a word.
 pub(super) fn date_tokens_read_as_text(component: &str) -> usize {
@@ -201,6 +219,7 @@ pub(super) fn time_segment(
         .map_err(|source| FilesError::Regex {
             pattern: pattern.to_owned(),
             component: component.to_owned(),
+            why: why_time_pattern(pattern),
             source,
         })
 }

@@ -219,6 +219,12 @@ fn parse_errors_name_the_pattern_and_the_reason() {
     assert!(err("/var/../log").contains("\"..\""));
     assert!(err("/data/YYYY/YYYYMMDD.log").contains("time token YYYY is used more than once"));
     assert!(err("/data/YYYYMMDD/*.log").contains(r#"component "*.log" is not a valid regex"#));
+    // A glob under a directory whose name holds a date token says why it became a time pattern.
+    let e = err("/backup/HDD-1/*.log");
+    assert!(
+        e.contains(r#"because of DD in "HDD-1""#) && e.contains(".*"),
+        "{e}"
+    );
     assert!(err("/data/[a.log").contains(r#"path rule "/data/[a.log": invalid glob"#));
     assert!(err("/data/{a,b/c}/x.log").contains("\"/\" inside {...}"));
 }
