@@ -175,11 +175,12 @@ impl FileCtx<'_> {
         while from < records.len() {
             let mut to = from;
             let mut bytes = 0;
-            while to < records.len()
-                && to - from < self.task.pipeline_batch
-                && (to == from || bytes + records.text(to).len() <= self.task.pipeline_batch_bytes)
-            {
-                bytes += records.text(to).len();
+            while to < records.len() && to - from < self.task.pipeline_batch {
+                let len = records.text(to).len();
+                if to > from && bytes + len > self.task.pipeline_batch_bytes {
+                    break;
+                }
+                bytes += len;
                 to += 1;
             }
             // The batch's texts are already end to end: the pipeline reads them in place.

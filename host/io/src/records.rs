@@ -65,6 +65,7 @@ impl<'a> Parts<'a> {
         self.fields.clear();
         self.seen.clear();
         let many = items.len() > LINEAR_TAGS;
+        let mut has_message = false;
         for item in items {
             match *item {
                 Item::Measurement(m) => self.measurement = Some(m),
@@ -78,10 +79,13 @@ impl<'a> Parts<'a> {
                         self.tags.push((k, v));
                     }
                 }
-                Item::Field(k, v) => self.fields.push((k, v)),
+                Item::Field(k, v) => {
+                    has_message |= k == "message";
+                    self.fields.push((k, v));
+                }
             }
         }
-        self.add_message = keep_message && !self.fields.iter().any(|(k, _)| *k == "message");
+        self.add_message = keep_message && !has_message;
     }
 }
 

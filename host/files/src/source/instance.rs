@@ -49,7 +49,8 @@ impl Instance {
         let Some(m) = self.multiline.as_mut() else {
             return lines;
         };
-        let mut out = LineBatch::new();
+        // Records hold the lines' texts plus a newline between joined lines.
+        let mut out = LineBatch::with_capacity(lines.text_len() + lines.len(), lines.len());
         m.push_all(&lines, &mut out);
         if flush {
             m.flush(&mut out);

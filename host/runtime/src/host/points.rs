@@ -6,7 +6,7 @@ use crate::bindings::{WitCategory, WitFieldValue, WitPoint};
 use sandkit_io::{Category, FieldValue, Point};
 use wasmtime::Result;
 
-pub use sandkit_io::now_ns;
+use sandkit_io::now_ns;
 
 pub fn category(c: WitCategory) -> Category {
     match c {
