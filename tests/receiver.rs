@@ -21,6 +21,8 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     /// Decompressed.
     pub body: String,
+    /// gzip members or zstd frames the body was made of, end to end (1 uncompressed).
+    pub frames: usize,
 }
 
 impl Received {
@@ -107,10 +109,15 @@ fn serve_with(
                             .iter()
                             .find(|(k, _)| k == "content-encoding")
                             .map(|(_, v)| v.clone());
+                        let frames = match enc.as_deref() {
+                            Some("gzip") => gzip_members(&raw),
+                            Some("zstd") => zstd_frames(&raw),
+                            _ => 1,
+                        };
                         let body = match enc.as_deref() {
                             Some("gzip") => {
                                 let mut s = String::new();
-                                flate2::read::GzDecoder::new(&raw[..])
+                                flate2::read::MultiGzDecoder::new(&raw[..])
                                     .read_to_string(&mut s)
                                     .unwrap();
                                 s
@@ -132,6 +139,7 @@ fn serve_with(
                             query,
                             headers,
                             body,
+                            frames,
                         });
                         Ok(Response::new(Full::new(Bytes::new())))
                     }
@@ -161,6 +169,29 @@ impl Receiver {
             .map(|g| g.body.as_str())
             .collect()
     }
+}
+
+/// The gzip members of `raw`, end to end.
+fn gzip_members(mut raw: &[u8]) -> usize {
+    let mut n = 0;
+    while !raw.is_empty() {
+        let mut member = flate2::bufread::GzDecoder::new(raw);
+        std::io::copy(&mut member, &mut std::io::sink()).unwrap();
+        raw = member.into_inner();
+        n += 1;
+    }
+    n
+}
+
+/// The zstd frames of `raw`, end to end.
+fn zstd_frames(mut raw: &[u8]) -> usize {
+    let mut n = 0;
+    while !raw.is_empty() {
+        let size = zstd::zstd_safe::find_frame_compressed_size(raw).unwrap();
+        raw = &raw[size..];
+        n += 1;
+    }
+    n
 }
 
 /// A throwaway CA and a certificate for 127.0.0.1 signed by it: the CA in PEM (for `ca_file`)

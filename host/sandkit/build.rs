@@ -10,7 +10,11 @@ fn main() {
     // (docs/performance.md, "Start-up code released"). Names that no longer exist (a dependency
     // update renames what it touches) are skipped; `benches/link-order.sh` refreshes the list
     // and, with `--check`, counts the names that still match.
-    let order = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("link-order.txt");
+    // The manifest directory of this build, read when the script runs: `env!` would keep the
+    // one the script was compiled in, and clones that share a target directory (CI's) reuse
+    // the compiled script.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let order = std::path::Path::new(&dir).join("link-order.txt");
     println!("cargo:rerun-if-changed={}", order.display());
     println!(
         "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",

@@ -37,7 +37,7 @@ fn queued_lines(queue: &Path) -> Vec<String> {
     let mut lines = Vec::new();
     for (points, body) in records {
         let mut text = String::new();
-        flate2::read::GzDecoder::new(&body[..])
+        flate2::read::MultiGzDecoder::new(&body[..])
             .read_to_string(&mut text)
             .unwrap();
         assert_eq!(text.lines().count(), points as usize);

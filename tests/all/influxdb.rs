@@ -191,3 +191,96 @@ async fn collector_points_are_queryable_in_influxdb_with_types_and_tags() {
     let n = points.iter().filter(|p| p.measurement() == "net").count();
     assert!(body.contains(&format!(",{n}]")), "{n} net points: {body}");
 }
+
+/// Lines compressed by several sources on their own threads (a task's workers) go out as gzip
+/// members joined in one body, beside a member for the batch's points: InfluxDB reads them all
+/// as one stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_compressed_by_several_threads_are_read_whole_by_influxdb() {
+    let Some(influx) = start_influx().await else {
+        return;
+    };
+    influx.create_database("frames").await;
+    let out = HttpOutput::new(HttpOutputConfig {
+        endpoint: Endpoint::InfluxV1 {
+            url: influx.http.clone(),
+            db: "frames".into(),
+        },
+        compression: Compression::Gzip(1),
+        timeout: Duration::from_secs(10),
+        max_retries: 3,
+        backoff_initial: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(500),
+        uint_support: false,
+        buffer: None,
+        tls: Default::default(),
+    })
+    .unwrap();
+    // One batch for everything sent below (a long flush, no size limit reached).
+    let batch = sandkit_io::BatchConfig {
+        flush_interval: Duration::from_secs(3600),
+        max_points: 1_000_000,
+        max_bytes: 64 << 20,
+    };
+    let (sink, writer) = sandkit_io::spawn_writer(std::sync::Arc::new(out), 16, batch);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let sink = sink.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for part in 0..3 {
+                    let mut text = String::new();
+                    for i in 0..500 {
+                        text.push_str(&format!(
+                            "framed,thread={t} part={part}i,n={i}i {}\n",
+                            (t * 10_000 + part * 1000 + i) * 1000
+                        ));
+                    }
+                    let lines = sandkit_io::Lines { text, count: 500 };
+                    let tx = tx.clone();
+                    let ack = sandkit_io::Ack::new(move |o| {
+                        let _ = tx.send(o);
+                    });
+                    sink.blocking_send_frame_acked(sandkit_io::Category::Metric, lines, ack)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let point = sandkit_io::Point::new(
+        "framed".into(),
+        vec![("thread".into(), "points".into())],
+        vec![("n".into(), sandkit_io::FieldValue::Int(1))],
+        5,
+        sandkit_io::Category::Metric,
+    )
+    .unwrap();
+    sink.send(vec![point]).await.unwrap();
+    drop(sink);
+    writer.finish().await;
+    drop(tx);
+    let outcomes: Vec<_> = rx.iter().collect();
+    assert_eq!(outcomes.len(), 6);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| *o == sandkit_io::AckOutcome::Delivered),
+        "{outcomes:?}"
+    );
+    let url = format!(
+        "{}/query?db=frames&q={}",
+        influx.http,
+        urlencode("SELECT count(n) FROM framed GROUP BY thread")
+    );
+    let (_, body) = request("GET", &url, "").await;
+    for (thread, n) in [("0", 1500), ("1", 1500), ("points", 1)] {
+        assert!(
+            body.contains(&format!("{{\"thread\":\"{thread}\"}},\"columns\":[\"time\",\"count\"],\"values\":[[\"1970-01-01T00:00:00Z\",{n}]]")),
+            "thread {thread}: {n} points: {body}"
+        );
+    }
+}

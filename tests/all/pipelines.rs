@@ -336,6 +336,98 @@ async fn file_tasks_on_workers_lose_and_repeat_nothing() {
     file_tasks_through_pipelines(3).await;
 }
 
+/// A task on two workers whose output takes frames (gzip, zstd): each worker compresses its own
+/// batches and the output joins the frames of a flush interval in one request body (batches
+/// limited by time only here, so that a request holds many frames). The log is written while
+/// it is tailed. Every line reaches a DataWay receiver once, whatever the compression.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_compress_their_own_frames_and_nothing_is_lost() {
+    const LINES: usize = 30_000;
+    let mut log = String::new();
+    for i in 0..LINES {
+        log.push_str(&format!(
+            "10.0.0.{} - - [10/Oct/2024:13:55:36 +0000] \"GET /item/{i} HTTP/1.1\" 200 {} \"-\" \"curl/8.5.0\"\n",
+            i % 250,
+            i % 9000
+        ));
+    }
+    for compression in ["gzip", "zstd"] {
+        let r = sandkit_tests::receiver::start_receiver(0, 200).await;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for sub in ["plugins", "conf.d", "logs"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        std::fs::copy(wasm("nginx"), d.join("plugins/nginx.wasm")).unwrap();
+        // A third at once, the rest in pieces of 100 lines every 5 ms.
+        let cut = log.match_indices('\n').nth(LINES / 3).unwrap().0 + 1;
+        std::fs::write(d.join("logs/access.log"), &log[..cut]).unwrap();
+        std::fs::write(
+            d.join("sandkit.toml"),
+            format!(
+                "data_dir = \"data\"\nplugins_dir = \"plugins\"\nconf_dir = \"conf.d\"\n\
+                 [output]\nkind = \"dataway\"\nurls = [\"http://{}\"]\ntoken = \"tkn_w\"\n\
+                 compression = \"{compression}\"\nflush_interval = \"300ms\"\n\
+                 max_points = 1000000\nmax_bytes = \"64MiB\"\n\
+                 [[files]]\nsource = \"nginx\"\npaths = [\"{}/access.log\"]\n\
+                 from_beginning = true\npipeline = \"nginx\"\nworkers = 2\n",
+                r.addr,
+                d.join("logs").display()
+            ),
+        )
+        .unwrap();
+        let child = run_agent_with_config(d, "agent.log");
+        let (path, rest) = (d.join("logs/access.log"), log[cut..].to_string());
+        let writer = std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+            let lines: Vec<&str> = rest.split_inclusive('\n').collect();
+            for piece in lines.chunks(100) {
+                std::io::Write::write_all(&mut f, piece.concat().as_bytes()).unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        // The request paths (`/item/<n>`) of the lines received, one per line protocol line.
+        let items = || -> Vec<usize> {
+            r.bodies("/v1/write/logging")
+                .lines()
+                .filter_map(|l| {
+                    let at = l.find("http_url=\"/item/")? + "http_url=\"/item/".len();
+                    l[at..].split('"').next()?.parse().ok()
+                })
+                .collect()
+        };
+        let done = eventually(30, || items().len() >= LINES).await;
+        writer.join().unwrap();
+        let status = terminate(child).status;
+        let agent_log = std::fs::read_to_string(d.join("agent.log")).unwrap();
+        assert!(
+            done,
+            "{compression}: {} of {LINES} lines; log:\n{agent_log}",
+            items().len()
+        );
+        assert!(status.success(), "agent exit {status}; log:\n{agent_log}");
+        let mut got = items();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            (0..LINES).collect::<Vec<_>>(),
+            "{compression}: each line once"
+        );
+        let got = r.got.lock().unwrap().clone();
+        assert!(
+            got.iter()
+                .all(|g| g.header("content-encoding") == Some(compression)),
+            "every body in {compression}"
+        );
+        let frames: Vec<usize> = got.iter().map(|g| g.frames).collect();
+        eprintln!("{compression}: frames per request {frames:?}");
+        assert!(
+            frames.iter().any(|f| *f > 1),
+            "some request joins several workers' frames: {frames:?}"
+        );
+    }
+}
+
 async fn file_tasks_through_pipelines(workers: usize) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

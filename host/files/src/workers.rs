@@ -139,7 +139,7 @@ fn work(shared: &Shared, mut processor: Box<dyn LineProcessor>) {
         ctx.run(processor.as_mut(), &job.records, &mut ts, &mut out);
         if shared
             .sink
-            .blocking_send_lines_acked(task.category, out.take(), job.ack)
+            .blocking_send_frame_acked(task.category, out.take(), job.ack)
             .is_err()
         {
             shared.stats.dropped_acks.fetch_add(1, Ordering::Relaxed);

@@ -37,7 +37,9 @@ pub use lineproto::{
 };
 pub use lpdecode::{decode_lines, LineDecoder, Precision, DEFAULT_MAX_LINE_BYTES};
 pub use lpwriter::{line_prefix, LineError, LineWriter, Lines};
-pub use output::{Batch, CaptureOutput, Delivery, Encoded, FileOutput, Output, StdoutOutput};
+pub use output::{
+    Batch, CaptureOutput, Delivery, Encoded, FileOutput, Frames, Output, StdoutOutput,
+};
 pub use point::{Category, FieldKey, FieldValue, Point, SharedStr, SharedTags};
 pub use sink::{spawn_writer, BatchConfig, Sink, WriterHandle};
 pub use stable::{fnv1a, now_ns};

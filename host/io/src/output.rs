@@ -1,6 +1,6 @@
 //! Outputs: where encoded points go. The DataWay and InfluxDB outputs implement the same trait.
 
-use crate::{encode_points_with, Category, IoError, LaneSnapshot, Lines, Point};
+use crate::{encode_points_with, Category, Compression, IoError, LaneSnapshot, Lines, Point};
 use std::borrow::Cow;
 
 /// A batch encoded for sending: the request body (compressed line protocol) and its points.
@@ -10,19 +10,48 @@ pub struct Encoded {
     pub points: u32,
 }
 
-/// What the writer hands an output: points of one category, and lines of the same category that
-/// their source already wrote as line protocol ([`crate::LineWriter`]).
+/// What the writer hands an output: points of one category, lines of the same category that
+/// their source already wrote as line protocol ([`crate::LineWriter`]), and lines their source
+/// already compressed ([`Frames`], only for an output with [`Output::frames`]).
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub points: Vec<Point>,
     pub lines: Lines,
+    pub frames: Frames,
+}
+
+/// Line protocol compressed by its sources, each send its own frame (a gzip member or a zstd
+/// frame) in the output's [`Output::frames`] compression, the frames end to end: a decoder of
+/// either format reads them as one stream. Sources on their own threads compress there, so the
+/// compression of a busy task is spread over its workers.
+#[derive(Debug, Clone, Default)]
+pub struct Frames {
+    /// The frames, end to end.
+    pub body: Vec<u8>,
+    /// Lines in them.
+    pub count: usize,
+    /// Their size before compression.
+    pub raw: usize,
+}
+
+impl Frames {
+    /// Append another source's frames.
+    pub fn append(&mut self, mut other: Frames) {
+        if self.count == 0 {
+            *self = other;
+        } else {
+            self.body.append(&mut other.body);
+            self.count += other.count;
+            self.raw += other.raw;
+        }
+    }
 }
 
 impl From<Vec<Point>> for Batch {
     fn from(points: Vec<Point>) -> Self {
         Batch {
             points,
-            lines: Lines::default(),
+            ..Batch::default()
         }
     }
 }
@@ -30,14 +59,15 @@ impl From<Vec<Point>> for Batch {
 impl Batch {
     /// Points and lines in it.
     pub fn len(&self) -> usize {
-        self.points.len() + self.lines.count
+        self.points.len() + self.lines.count + self.frames.count
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The whole batch as line protocol: the points, then the lines. With `uint_support` false,
+    /// The batch's points and lines as line protocol (not its [`Frames`], already compressed):
+    /// the points, then the lines. With `uint_support` false,
     /// points' unsigned fields are written as integers (lines were written for the output, see
     /// [`Output::uint_support`]).
     pub fn text(&self, uint_support: bool) -> Cow<'_, str> {
@@ -92,6 +122,13 @@ pub trait Output: Send + Sync + Debug {
     /// Encode a batch for [`Output::send`], or `None` if this output only has `write`. The
     /// writer encodes the next batch while the previous one is being sent.
     fn encode(&self, _category: Category, _batch: &Batch) -> Option<Result<Encoded, IoError>> {
+        None
+    }
+
+    /// The compression of this output's request bodies when sources may compress their lines
+    /// themselves ([`Batch::frames`]): the output sends their frames joined to the frame of
+    /// the rest of the batch. `None` (the default): sources send text.
+    fn frames(&self) -> Option<Compression> {
         None
     }
 

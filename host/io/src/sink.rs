@@ -1,6 +1,8 @@
 //! The bounded channel between producers (plugins) and the writer task that owns the output.
 
-use crate::{Ack, AckOutcome, Batch, Category, Delivery, IoError, Lines, Output, Point};
+use crate::{
+    Ack, AckOutcome, Batch, Category, Compression, Delivery, Frames, IoError, Lines, Output, Point,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,14 +17,17 @@ pub struct Sink {
     tx: mpsc::Sender<Envelope>,
     /// The output's [`Output::uint_support`], for sources that write line protocol.
     uint_support: bool,
+    /// The output's [`Output::frames`], for sources that compress their lines themselves.
+    frames: Option<Compression>,
 }
 
 /// Points from one send, and the acknowledgement of their source if it wants one.
 #[derive(Debug)]
 struct Envelope {
     points: Vec<Point>,
-    /// Lines already in line protocol, of one category.
+    /// Lines already in line protocol, of one category, as text or as a compressed frame.
     lines: Option<(Category, Lines)>,
+    frames: Option<(Category, Frames)>,
     ack: Option<Ack>,
     /// Write the batches these points went into at once (someone is waiting on the ack).
     now: bool,
@@ -40,6 +45,7 @@ impl Sink {
         let env = Envelope {
             points,
             lines: None,
+            frames: None,
             ack: None,
             now: false,
         };
@@ -56,6 +62,7 @@ impl Sink {
         let env = Envelope {
             points,
             lines: None,
+            frames: None,
             ack: Some(ack),
             now: false,
         };
@@ -72,6 +79,7 @@ impl Sink {
         let env = Envelope {
             points,
             lines: None,
+            frames: None,
             ack: Some(ack),
             now: true,
         };
@@ -89,6 +97,7 @@ impl Sink {
         let env = Envelope {
             points,
             lines: None,
+            frames: None,
             ack: Some(ack),
             now: false,
         };
@@ -109,8 +118,51 @@ impl Sink {
         let env = Envelope {
             points: Vec::new(),
             lines: Some((category, lines)),
+            frames: None,
             ack: Some(ack),
             now: false,
+        };
+        self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
+    }
+
+    /// [`Sink::blocking_send_lines_acked`], the lines compressed on this thread first when the
+    /// output takes frames ([`Output::frames`]): for a source with several threads of its own,
+    /// whose compression then runs on them rather than on the runtime's.
+    ///
+    /// # Errors
+    /// When the writer task has stopped.
+    pub fn blocking_send_frame_acked(
+        &self,
+        category: Category,
+        lines: Lines,
+        ack: Ack,
+    ) -> Result<(), IoError> {
+        let Some(compression) = self.frames.filter(|_| lines.count > 0) else {
+            return self.blocking_send_lines_acked(category, lines, ack);
+        };
+        let env = match compression.compress(lines.text.as_bytes()) {
+            Ok(body) => Envelope {
+                points: Vec::new(),
+                lines: None,
+                frames: Some((
+                    category,
+                    Frames {
+                        body,
+                        count: lines.count,
+                        raw: lines.text.len(),
+                    },
+                )),
+                ack: Some(ack),
+                now: false,
+            },
+            // Not expected (the compressor writes to memory); the writer compresses the text.
+            Err(_) => Envelope {
+                points: Vec::new(),
+                lines: Some((category, lines)),
+                frames: None,
+                ack: Some(ack),
+                now: false,
+            },
         };
         self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
     }
@@ -261,6 +313,7 @@ pub fn spawn_writer(
 ) -> (Sink, WriterHandle) {
     let (tx, mut rx) = mpsc::channel::<Envelope>(capacity.max(1));
     let uint_support = output.uint_support();
+    let frames = output.frames();
     let task = tokio::spawn(async move {
         let mut pending: BTreeMap<Category, Pending> = BTreeMap::new();
         let mut inflight = InFlight {
@@ -288,7 +341,7 @@ pub fn spawn_writer(
             }
             tokio::select! {
                 got = rx.recv() => {
-                    let Some(Envelope { points, lines, ack, now }) = got else { break };
+                    let Some(Envelope { points, lines, frames, ack, now }) = got else { break };
                     let mut touched: Vec<Category> = Vec::new();
                     for p in points {
                         let cat = p.category();
@@ -316,6 +369,16 @@ pub fn spawn_writer(
                             e.batch.lines.text.push_str(&lines.text);
                             e.batch.lines.count += lines.count;
                         }
+                        e.joined(ack.as_ref());
+                        if e.full(&batch) {
+                            let full = std::mem::take(e);
+                            inflight.dispatch(cat, full).await;
+                        }
+                    }
+                    if let Some((cat, frames)) = frames.filter(|(_, f)| f.count > 0) {
+                        let e = pending.entry(cat).or_default();
+                        e.bytes += frames.raw;
+                        e.batch.frames.append(frames);
                         e.joined(ack.as_ref());
                         if e.full(&batch) {
                             let full = std::mem::take(e);
@@ -354,7 +417,14 @@ pub fn spawn_writer(
             tracing::error!(output = output.name(), error = %e, "io.flush failed");
         }
     });
-    (Sink { tx, uint_support }, WriterHandle { task })
+    (
+        Sink {
+            tx,
+            uint_support,
+            frames,
+        },
+        WriterHandle { task },
+    )
 }
 
 #[cfg(test)]
@@ -498,6 +568,91 @@ mod batch_tests {
         assert_eq!(*out.0.lock().unwrap(), vec![(Category::Metric, 3)]);
         drop(sink);
         handle.finish().await;
+    }
+
+    /// Takes frames; records each batch it is given.
+    #[derive(Debug, Default)]
+    struct Framed(Mutex<Vec<Batch>>);
+
+    #[async_trait]
+    impl Output for Framed {
+        fn name(&self) -> &str {
+            "framed"
+        }
+        fn frames(&self) -> Option<Compression> {
+            Some(Compression::Zstd(1))
+        }
+        async fn write(&self, _category: Category, batch: &Batch) -> Result<Delivery, IoError> {
+            self.0.lock().unwrap().push(batch.clone());
+            Ok(Delivery::Delivered)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lines_sent_as_frames_are_compressed_by_their_sender_and_joined() {
+        let out = Arc::new(Framed::default());
+        let cfg = BatchConfig {
+            flush_interval: Duration::from_secs(3600),
+            max_points: usize::MAX,
+            max_bytes: usize::MAX,
+        };
+        let (sink, handle) = spawn_writer(out.clone(), 4, cfg);
+        let acked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let senders: Vec<_> = (0..2)
+            .map(|t| {
+                let (sink, acked) = (sink.clone(), acked.clone());
+                std::thread::spawn(move || {
+                    let text = format!("m,t={t} v=1i 1\nm,t={t} v=2i 2\n");
+                    let ack = Ack::new(move |o| {
+                        assert_eq!(o, AckOutcome::Delivered);
+                        acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    });
+                    let lines = Lines { text, count: 2 };
+                    sink.blocking_send_frame_acked(Category::Logging, lines, ack)
+                        .unwrap();
+                })
+            })
+            .collect();
+        for s in senders {
+            s.join().unwrap();
+        }
+        drop(sink);
+        handle.finish().await;
+        let got = out.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 1, "one batch: {got:?}");
+        let b = &got[0];
+        assert_eq!((b.len(), b.frames.count, b.lines.count), (4, 4, 0));
+        assert_eq!(b.frames.raw, 2 * "m,t=0 v=1i 1\nm,t=0 v=2i 2\n".len());
+        // Two zstd frames, read as one stream.
+        let text = String::from_utf8(zstd::decode_all(&b.frames.body[..]).unwrap()).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_unstable();
+        assert_eq!(
+            lines,
+            [
+                "m,t=0 v=1i 1",
+                "m,t=0 v=2i 2",
+                "m,t=1 v=1i 1",
+                "m,t=1 v=2i 2"
+            ]
+        );
+        assert_eq!(acked.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn without_frames_a_sender_sends_text() {
+        let out = Arc::new(Sizes::default());
+        let (sink, handle) = spawn_writer(out.clone(), 4, BatchConfig::default());
+        let lines = Lines {
+            text: "m v=1i 1\n".into(),
+            count: 1,
+        };
+        let sent = tokio::task::spawn_blocking(move || {
+            sink.blocking_send_frame_acked(Category::Metric, lines, Ack::new(|_| {}))
+        });
+        sent.await.unwrap().unwrap();
+        handle.finish().await;
+        assert_eq!(*out.0.lock().unwrap(), vec![(Category::Metric, 1)]);
     }
 
     #[tokio::test]

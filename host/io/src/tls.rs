@@ -21,7 +21,7 @@ use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -57,6 +57,8 @@ pub struct HttpClient {
     client: Client<SandkitConnector, Full<Bytes>>,
     /// `Basic ...`, marked sensitive so `Debug` does not show it.
     proxy_auth: Option<HeaderValue>,
+    /// The connector's TLS side, to tell whether it was made.
+    tls: Arc<LazyTls>,
 }
 
 impl HttpClient {
@@ -73,6 +75,12 @@ impl HttpClient {
         }
         self.client.request(req)
     }
+
+    /// Whether the TLS side (the system's CA certificates) was loaded: only once an `https://`
+    /// connection was made.
+    pub fn tls_loaded(&self) -> bool {
+        self.tls.made.get().is_some()
+    }
 }
 
 /// Builds the client of output `output`: system roots plus `cfg.ca_file`, HTTP/1.1 with ALPN
@@ -88,15 +96,13 @@ pub fn build_client(cfg: &TlsProxyConfig, output: &str) -> Result<HttpClient, Io
         output: output.to_string(),
         message,
     };
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    let (system_roots, _) = roots.add_parsable_certificates(native.certs);
-    for e in &native.errors {
-        tracing::warn!(output, error = %e, "cannot load some system CA certificates");
-    }
+    // The CA file is read and checked now (a config error shows at start); the system roots
+    // are loaded at the first `https://` connection, so that an agent whose targets are all
+    // `http://` never reads them (~150 files, parsed into memory it would keep).
+    let mut extra = rustls::RootCertStore::empty();
     if let Some(path) = &cfg.ca_file {
         for cert in read_ca_file(path).map_err(config_error)? {
-            roots.add(cert).map_err(|e| {
+            extra.add(cert).map_err(|e| {
                 config_error(format!(
                     "ca_file {}: not a usable CA certificate: {e}",
                     path.display()
@@ -104,15 +110,6 @@ pub fn build_client(cfg: &TlsProxyConfig, output: &str) -> Result<HttpClient, Io
             })?;
         }
     }
-    let no_roots = roots.is_empty();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| config_error(format!("tls setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-
     let mut tcp = HttpConnector::new();
     tcp.set_nodelay(true);
     tcp.enforce_http(false);
@@ -122,12 +119,16 @@ pub fn build_client(cfg: &TlsProxyConfig, output: &str) -> Result<HttpClient, Io
     };
     tracing::debug!(
         output,
-        system_roots,
         ca_file = ?cfg.ca_file,
         proxy = proxy.as_ref().map(|p| p.shown.as_str()),
         "http client built"
     );
     let proxy_auth = proxy.as_ref().and_then(|p| p.auth.clone());
+    let tls = Arc::new(LazyTls {
+        output: output.to_string(),
+        extra,
+        made: OnceLock::new(),
+    });
     let connector = SandkitConnector {
         proxy: proxy.map(|p| {
             let tunnel = Tunnel::new(p.uri.clone(), tcp.clone());
@@ -142,14 +143,17 @@ pub fn build_client(cfg: &TlsProxyConfig, output: &str) -> Result<HttpClient, Io
             }
         }),
         tcp,
-        tls: TlsConnector::from(Arc::new(tls)),
-        no_roots,
+        tls: tls.clone(),
     };
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_timer(TokioTimer::new())
         .build(connector);
-    Ok(HttpClient { client, proxy_auth })
+    Ok(HttpClient {
+        client,
+        proxy_auth,
+        tls,
+    })
 }
 
 /// The cause of an error and all its sources, joined with ": " (the client's own errors say
@@ -277,10 +281,53 @@ fn percent_decode(s: &str) -> Vec<u8> {
 #[derive(Clone)]
 pub struct SandkitConnector {
     tcp: HttpConnector,
-    tls: TlsConnector,
+    tls: Arc<LazyTls>,
     proxy: Option<ProxyRoute>,
-    /// No trusted root at all: said in handshake errors.
-    no_roots: bool,
+}
+
+/// The TLS client side of a connector, made at its first `https://` connection.
+struct LazyTls {
+    output: String,
+    /// The certificates of `ca_file`, trusted beside the system roots.
+    extra: rustls::RootCertStore,
+    /// The connector, and whether it has no trusted root at all (said in handshake errors).
+    made: OnceLock<Result<(TlsConnector, bool), String>>,
+}
+
+impl std::fmt::Debug for LazyTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyTls")
+            .field("ca_file_certs", &self.extra.len())
+            .field("made", &self.made.get().is_some())
+            .finish()
+    }
+}
+
+impl LazyTls {
+    fn get(&self) -> Result<&(TlsConnector, bool), ConnectError> {
+        self.made
+            .get_or_init(|| {
+                let output = self.output.as_str();
+                let mut roots = self.extra.clone();
+                let native = rustls_native_certs::load_native_certs();
+                let (system_roots, _) = roots.add_parsable_certificates(native.certs);
+                for e in &native.errors {
+                    tracing::warn!(output, error = %e, "cannot load some system CA certificates");
+                }
+                tracing::debug!(output, system_roots, "tls client built");
+                let no_roots = roots.is_empty();
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| format!("tls setup: {e}"))?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+                Ok((TlsConnector::from(Arc::new(tls)), no_roots))
+            })
+            .as_ref()
+            .map_err(|e| ConnectError(e.clone()))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -294,7 +341,7 @@ impl std::fmt::Debug for SandkitConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SandkitConnector")
             .field("proxy", &self.proxy.as_ref().map(|p| &p.shown))
-            .field("no_roots", &self.no_roots)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -376,11 +423,11 @@ impl SandkitConnector {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let name = ServerName::try_from(bare.to_string())
             .map_err(|e| ConnectError(format!("{target}: not a valid TLS server name: {e}")))?;
-        let tls = self
-            .tls
+        let (tls, no_roots) = self.tls.get()?;
+        let tls = tls
             .connect(name, tcp.into_inner())
             .await
-            .map_err(|e| handshake_error(&e, &target, self.no_roots))?;
+            .map_err(|e| handshake_error(&e, &target, *no_roots))?;
         Ok(SandkitStream {
             io: Io::Tls(Box::new(TokioIo::new(tls))),
             proxied: false,

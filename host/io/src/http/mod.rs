@@ -20,7 +20,7 @@ pub use config::{BufferConfig, Endpoint, HttpOutputConfig};
 pub use stats::{LaneSnapshot, LATENCY_BUCKETS_MS};
 
 use crate::tls::{build_client, HttpClient};
-use crate::{Batch, Category, Delivery, Encoded, IoError, Output};
+use crate::{Batch, Category, Compression, Delivery, Encoded, IoError, Output};
 use async_trait::async_trait;
 use bytes::Bytes;
 use lane::Lane;
@@ -188,22 +188,36 @@ impl Output for HttpOutput {
         self.inner.config.uint_support
     }
 
+    fn frames(&self) -> Option<Compression> {
+        Some(self.inner.config.compression).filter(|c| *c != Compression::None)
+    }
+
     fn encode(&self, _category: Category, batch: &Batch) -> Option<Result<Encoded, IoError>> {
         let inner = &self.inner;
         let text = batch.text(inner.config.uint_support);
-        Some(
+        let frames = &batch.frames.body;
+        let body = if text.is_empty() && !frames.is_empty() {
+            Ok(frames.clone())
+        } else {
+            // The text's own frame, then the sources' frames (one stream to a decoder).
             inner
                 .config
                 .compression
                 .compress(text.as_bytes())
-                .map(|body| Encoded {
-                    body: Bytes::from(body),
-                    points: u32::try_from(batch.len()).unwrap_or(u32::MAX),
+                .map(|mut body| {
+                    body.extend_from_slice(frames);
+                    body
                 })
-                .map_err(|source| IoError::Write {
-                    output: inner.name.into(),
-                    source,
-                }),
+        };
+        Some(
+            body.map(|body| Encoded {
+                body: Bytes::from(body),
+                points: u32::try_from(batch.len()).unwrap_or(u32::MAX),
+            })
+            .map_err(|source| IoError::Write {
+                output: inner.name.into(),
+                source,
+            }),
         )
     }
 
@@ -270,6 +284,74 @@ mod tests {
             urls: urls.iter().map(|u| u.to_string()).collect(),
             token: token.into(),
         }))
+    }
+
+    /// A batch's points get a frame of their own, followed by the frames its sources made.
+    #[test]
+    fn encode_joins_the_frame_of_the_text_and_the_sources_frames() {
+        use std::io::Read;
+        let point = crate::Point::new(
+            "p".into(),
+            vec![],
+            vec![("v".into(), crate::FieldValue::Int(1))],
+            1,
+            Category::Logging,
+        )
+        .unwrap();
+        for compression in [Compression::Gzip(1), Compression::Zstd(-3)] {
+            let mut cfg = config(Endpoint::DataWay {
+                urls: vec!["http://127.0.0.1:9".into()],
+                token: "tkn_x".into(),
+            });
+            cfg.compression = compression;
+            let out = HttpOutput::new(cfg).unwrap();
+            assert_eq!(out.frames(), Some(compression));
+            let mut batch = crate::Batch::from(vec![point.clone()]);
+            for text in ["a v=1i 2\n", "b v=1i 3\nc v=1i 4\n"] {
+                batch.frames.append(crate::Frames {
+                    body: compression.compress(text.as_bytes()).unwrap(),
+                    count: text.lines().count(),
+                    raw: text.len(),
+                });
+            }
+            let encoded = out.encode(Category::Logging, &batch).unwrap().unwrap();
+            assert_eq!(encoded.points, 4);
+            let mut text = String::new();
+            match compression {
+                Compression::Gzip(_) => {
+                    flate2::read::MultiGzDecoder::new(&encoded.body[..])
+                        .read_to_string(&mut text)
+                        .unwrap();
+                }
+                _ => {
+                    text = String::from_utf8(zstd::decode_all(&encoded.body[..]).unwrap()).unwrap()
+                }
+            }
+            assert_eq!(
+                text, "p v=1i 1\na v=1i 2\nb v=1i 3\nc v=1i 4\n",
+                "{compression:?}"
+            );
+            // Frames alone are sent as they are.
+            batch.points.clear();
+            let encoded = out.encode(Category::Logging, &batch).unwrap().unwrap();
+            assert_eq!(encoded.body[..], batch.frames.body[..]);
+        }
+        let out = HttpOutput::new(config(Endpoint::DataWay {
+            urls: vec!["http://127.0.0.1:9".into()],
+            token: "tkn_x".into(),
+        }))
+        .unwrap();
+        let mut cfg = config(Endpoint::DataWay {
+            urls: vec!["http://127.0.0.1:9".into()],
+            token: "tkn_x".into(),
+        });
+        cfg.compression = Compression::None;
+        assert_eq!(out.frames(), Some(Compression::Gzip(1)));
+        assert_eq!(
+            HttpOutput::new(cfg).unwrap().frames(),
+            None,
+            "no compression, no frames"
+        );
     }
 
     #[test]

@@ -171,11 +171,13 @@ async fn https_post_trusts_ca_file_and_reuses_the_connection() {
             proxy: None,
         };
         let client = build_client(&cfg, "test").unwrap();
+        assert!(!client.tls_loaded());
         let url = format!("https://{addr}/write?db=x");
         assert_eq!(
             post(&client, &url, "cpu v=1").await,
             (StatusCode::OK, "ok".into())
         );
+        assert!(client.tls_loaded());
         // Let the first connection go back to the pool before the second request checks
         // one out (else the client may start a second connection in the race).
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -274,6 +276,8 @@ async fn http_through_a_proxy_uses_absolute_form() {
             post(&client, &url, "cpu v=1").await,
             (StatusCode::OK, "ok".into())
         );
+        // Plain HTTP never loads the system's CA certificates.
+        assert!(!client.tls_loaded());
         let head = heads.lock().unwrap()[0].clone();
         assert!(
             head.starts_with(&format!("POST {url} HTTP/1.1\r\n")),
