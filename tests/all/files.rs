@@ -361,11 +361,21 @@ async fn kill_9_loop_during_a_tail_with_the_receiver_flapping_loses_no_line() {
         .await
         .unwrap();
     drop(guard);
-    // The last run's counters are in files.json (what `sandkit status` shows).
-    let stats: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("data/files.json")).unwrap())
+    // The last run's counters are in metrics.json (what `sandkit status` shows).
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("data/metrics.json")).unwrap())
             .unwrap();
-    assert_eq!(stats[0]["task"], "app", "{stats}");
+    let lines = metrics["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "sandkit_files_lines_total")
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert_eq!(lines["samples"][0]["labels"]["task"], "app", "{metrics}");
+    assert!(
+        lines["samples"][0]["value"].as_f64().unwrap() > 0.0,
+        "{metrics}"
+    );
     let all = got();
     let dups = assert_all_arrived(&all, LINES) as u64;
     let extra = all.len() as u64 - distinct;

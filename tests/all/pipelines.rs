@@ -413,6 +413,46 @@ async fn workers_compress_their_own_frames_and_nothing_is_lost() {
             (0..LINES).collect::<Vec<_>>(),
             "{compression}: each line once"
         );
+        // `sandkit status` shows the last counts of the file task and the output, from the
+        // families the agent's metrics registry wrote to metrics.json at its stop.
+        let status = Command::new(sandkit_bin())
+            .args(["status", "-c", "sandkit.toml"])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&status.stdout);
+        let row = |table: &str, first: &str| -> Vec<String> {
+            let at = shown
+                .find(&format!("\n{table}:\n"))
+                .unwrap_or_else(|| panic!("{shown}"));
+            let mut lines = shown[at..].lines().skip(2);
+            let header: Vec<String> = lines
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .map(String::from)
+                .collect();
+            let row = lines
+                .find(|l| l.starts_with(first))
+                .unwrap_or_else(|| panic!("no {first} in {table}: {shown}"));
+            let cells: Vec<String> = row.split_whitespace().map(String::from).collect();
+            header
+                .into_iter()
+                .zip(cells)
+                .map(|(h, c)| format!("{h}={c}"))
+                .collect()
+        };
+        let task = row("files", "nginx");
+        assert!(
+            task.contains(&format!("lines={LINES}")),
+            "{task:?}\n{shown}"
+        );
+        let lane = row("outputs", "dataway");
+        assert!(lane.contains(&"category=logging".to_string()), "{lane:?}");
+        assert!(
+            lane.contains(&format!("points_sent={LINES}")),
+            "{lane:?}\n{shown}"
+        );
         let got = r.got.lock().unwrap().clone();
         assert!(
             got.iter()

@@ -47,9 +47,8 @@ fn config(f: impl FnOnce(&mut HttpConfig)) -> HttpConfig {
 fn state() -> ServerState {
     ServerState {
         global_tags: vec![("host".into(), "h1".into())],
-        plugins: Arc::new(Vec::new),
-        lanes: Arc::new(Vec::new),
-        files: Arc::new(Vec::new),
+        metrics: sandkit_metrics::Registry::default(),
+        plugins: Arc::new(|| Ok(b"[]".to_vec())),
         pipelines: None,
         inputs: None,
         election: None,

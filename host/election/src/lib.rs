@@ -45,6 +45,33 @@ pub struct Leadership {
     pub last_error: Option<String>,
 }
 
+impl Leadership {
+    /// The `sandkit_election_*` families (for the agent's metrics registry).
+    pub fn families(&self, out: &mut sandkit_metrics::Families) {
+        let l = || {
+            vec![
+                ("backend", self.backend.to_string()),
+                ("id", self.id.clone()),
+            ]
+        };
+        out.gauge(
+            "sandkit_election_leader",
+            "1 when this agent leads the election (a single node always does)",
+            [(l(), f64::from(u8::from(self.leader)))],
+        );
+        out.gauge(
+            "sandkit_election_term",
+            "the term this agent leads in (etcd revision of its election key); 0 when it follows",
+            [(l(), self.term as f64)],
+        );
+        out.counter(
+            "sandkit_election_transitions_total",
+            "times this agent started or stopped leading",
+            [(l(), self.transitions as f64)],
+        );
+    }
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

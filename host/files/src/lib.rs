@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod error;
+mod events;
 pub mod identity;
 pub mod lines;
 pub mod multiline;
@@ -25,4 +26,4 @@ mod workers;
 
 pub use config::{FileTask, RawFileTask};
 pub use error::FilesError;
-pub use source::{FileSource, TaskSnapshot, TaskStats};
+pub use source::{task_families, FileSource, TaskSnapshot, TaskStats};

@@ -5,6 +5,7 @@
 //! record that cannot become a line goes on raw too.
 
 use crate::config::FileTask;
+use crate::events::{Event, LinesParked};
 use crate::lines::{Line, LineBatch};
 use crate::source::TaskStats;
 use sandkit_io::pipeline::{Chunk, LineProcessor, Part, Processed};
@@ -274,10 +275,11 @@ impl FileCtx<'_> {
             let parked_lines = std::mem::take(&mut fails.parked_lines);
             match self.store.write(std::mem::take(&mut fails.parked)) {
                 Ok(()) => {
-                    tracing::warn!(task = %self.task.name, pipeline, lines = parked_lines.len(), "files.deadletter lines parked");
-                    self.stats
-                        .parked_lines
-                        .fetch_add(parked_lines.len() as u64, Ordering::Relaxed);
+                    LinesParked {
+                        pipeline,
+                        lines: parked_lines.len() as u64,
+                    }
+                    .emit(&self.task.name, self.stats);
                 }
                 Err(e) => {
                     tracing::error!(task = %self.task.name, pipeline, error = %e, "files.deadletter cannot park lines; they go on raw");

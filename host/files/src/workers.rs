@@ -12,6 +12,7 @@
 //! keeps its own time (the record's, or one reserved for its batch by the task's thread).
 
 use crate::config::FileTask;
+use crate::events::{BatchGivenUp, Event, GivenUp};
 use crate::lines::LineBatch;
 use crate::pipeline::{FileCtx, TagCache};
 use crate::source::TaskStats;
@@ -19,7 +20,6 @@ use sandkit_io::pipeline::LineProcessor;
 use sandkit_io::{Ack, LineWriter, SharedTags, Sink};
 use sandkit_state::Store;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -142,7 +142,10 @@ fn work(shared: &Shared, mut processor: Box<dyn LineProcessor>) {
             .blocking_send_frame_acked(task.category, out.take(), job.ack)
             .is_err()
         {
-            shared.stats.dropped_acks.fetch_add(1, Ordering::Relaxed);
+            BatchGivenUp {
+                why: GivenUp::Stopping,
+            }
+            .emit(&task.name, &shared.stats);
         }
     }
 }

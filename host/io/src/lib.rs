@@ -29,7 +29,8 @@ pub use error::{DecodeError, DecodeReason};
 pub use error::{IoError, PointError};
 pub use fetch::{fetch, FetchError, FetchRequest, Fetched};
 pub use http::{
-    BufferConfig, Endpoint, HttpOutput, HttpOutputConfig, LaneSnapshot, LATENCY_BUCKETS_MS,
+    lane_families, BufferConfig, Endpoint, HttpOutput, HttpOutputConfig, LaneSnapshot,
+    LATENCY_BUCKETS_MS,
 };
 pub use lineproto::{
     encode_point, encode_point_with, encode_points, encode_points_with, name_as_read_back,

@@ -22,6 +22,7 @@ mod input;
 mod instance;
 pub mod kernel_view;
 mod logstream;
+mod metrics;
 mod outbound;
 mod pipeline;
 mod plugin;
@@ -40,6 +41,7 @@ pub use guest_lang::GuestLang;
 pub use host::StateStore;
 pub use input::{InputError, InputRegistry};
 pub use instance::{CallReport, Instance, ProcessReport};
+pub use metrics::plugin_families;
 pub use outbound::{DEFAULT_HTTP_MAX_RESPONSE, DEFAULT_HTTP_TIMEOUT};
 pub use pipeline::{PipelineEntry, PipelineRegistry, PipelineRunner, RegistryProvider};
 pub use plugin::{
@@ -47,8 +49,8 @@ pub use plugin::{
     PluginPre,
 };
 pub use status::{
-    status_changes, CompileProgress, EffectiveLimits, LatencyHistogram, PluginState, PluginStatus,
-    StatusCell, StatusGuard, CALL_LATENCY_BUCKETS_MS,
+    status_changes, CompileProgress, EffectiveLimits, PluginState, PluginStatus, StatusCell,
+    StatusGuard, CALL_LATENCY_BUCKETS_MS,
 };
 pub use supervisor::{effective_interval, plugin_files, Supervisor};
 pub use sys::hostname;

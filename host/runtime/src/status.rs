@@ -1,12 +1,12 @@
 //! What the supervisor knows about each plugin, for `/v1/plugins`, the CLI and tests.
 
 use crate::plugin::PluginDescription;
+use sandkit_metrics::Histogram;
 use serde::Serialize;
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 /// Moves after every change of any plugin's status, and when a plugin's status is created or
 /// leaves the supervisor: status.json is rebuilt only when it moved (an idle agent's statuses
@@ -75,43 +75,10 @@ impl Drop for StatusGuard<'_> {
     }
 }
 
-/// Upper bounds, in milliseconds, of the buckets of [`LatencyHistogram`] (the last bucket,
-/// one more, counts the slower calls).
+/// Upper bounds, in milliseconds, of the buckets of a plugin's call durations (the last
+/// bucket, one more, counts the slower calls).
 pub const CALL_LATENCY_BUCKETS_MS: [u64; 12] =
     [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10_000];
-
-/// Call durations: counts per bucket of [`CALL_LATENCY_BUCKETS_MS`] (not cumulative), their
-/// sum and their number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LatencyHistogram {
-    pub buckets: [u64; CALL_LATENCY_BUCKETS_MS.len() + 1],
-    pub sum_us: u64,
-    pub count: u64,
-}
-
-impl Default for LatencyHistogram {
-    fn default() -> Self {
-        LatencyHistogram {
-            buckets: [0; CALL_LATENCY_BUCKETS_MS.len() + 1],
-            sum_us: 0,
-            count: 0,
-        }
-    }
-}
-
-impl LatencyHistogram {
-    /// Count one call of duration `d`.
-    pub fn observe(&mut self, d: Duration) {
-        let ms = d.as_secs_f64() * 1000.0;
-        let i = CALL_LATENCY_BUCKETS_MS
-            .iter()
-            .position(|&b| ms <= b as f64)
-            .unwrap_or(CALL_LATENCY_BUCKETS_MS.len());
-        self.buckets[i] += 1;
-        self.sum_us = self.sum_us.saturating_add(d.as_micros() as u64);
-        self.count += 1;
-    }
-}
 
 /// Where a plugin is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -184,7 +151,7 @@ pub struct PluginStatus {
     /// Duration of the last completed collect, in microseconds.
     pub last_call_us: u64,
     /// Durations of completed calls (collect, or process for pipelines).
-    pub call_latency: LatencyHistogram,
+    pub call_latency: Histogram,
     pub last_error: Option<String>,
     /// The limits in effect (after `[runtime.limits]` and the plugin's own `[limits]`).
     pub limits: Option<EffectiveLimits>,
@@ -232,7 +199,7 @@ impl PluginStatus {
             cpu_us: 0,
             memory_peak_bytes: 0,
             last_call_us: 0,
-            call_latency: LatencyHistogram::default(),
+            call_latency: Histogram::new(&CALL_LATENCY_BUCKETS_MS),
             last_error: None,
             limits: None,
             config_file: None,
@@ -246,6 +213,7 @@ impl PluginStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_change_moves_the_count() {
@@ -258,7 +226,7 @@ mod tests {
 
     #[test]
     fn latencies_fall_in_their_buckets() {
-        let mut h = LatencyHistogram::default();
+        let mut h = Histogram::new(&CALL_LATENCY_BUCKETS_MS);
         for ms in [0, 1, 3, 10_000, 20_000] {
             h.observe(Duration::from_millis(ms));
         }

@@ -130,25 +130,22 @@ pub async fn run(
         .as_ref()
         .map(|f| f.stats().to_vec())
         .unwrap_or_default();
+    let metrics = metrics_registry(&sup, &output, &file_stats, &election);
     let server = match &cfg.http {
         Some(http) => {
             let state = sandkit_server::ServerState {
                 global_tags: cfg.global_tags.clone(),
+                metrics: metrics.clone(),
                 plugins: {
                     let sup = sup.clone();
-                    Arc::new(move || sup.statuses())
-                },
-                lanes: {
-                    let output = output.clone();
-                    Arc::new(move || output.lane_stats())
-                },
-                files: {
-                    let stats = file_stats.clone();
-                    Arc::new(move || file_snapshots(&stats))
+                    Arc::new(move || serde_json::to_vec_pretty(&sup.statuses()))
                 },
                 pipelines: Some(provider.clone()),
                 inputs: Some(sup.inputs().clone()),
-                election: Some(election.status()),
+                election: Some({
+                    let e = election.status();
+                    Arc::new(move || serde_json::to_vec_pretty(&*e.borrow()))
+                }),
             };
             Some(start_server(http, &cfg.data_dir, sink.clone(), state).await?)
         }
@@ -161,8 +158,7 @@ pub async fn run(
     drop(sink);
     let status_task = tokio::spawn(write_status_forever(
         sup.clone(),
-        output.clone(),
-        file_stats.clone(),
+        metrics.clone(),
         cfg.data_dir.clone(),
     ));
     let election_task = tokio::spawn(write_on_change(
@@ -207,16 +203,11 @@ pub async fn run(
         // The tasks wait for the acknowledgements of their last batches and save offsets.
         let _ = tokio::task::spawn_blocking(move || f.join()).await;
     }
-    if !file_stats.is_empty() {
-        write_json(
-            &file_snapshots(&file_stats),
-            &cfg.data_dir.join("files.json"),
-            &mut String::new(),
-        );
-    }
+    // The last counts, once the tasks have their last acknowledgements (the plugins' are in
+    // status.json: the supervisor is gone).
     write_json(
-        &output.lane_stats(),
-        &cfg.data_dir.join("outputs.json"),
+        &metrics.snapshot(),
+        &cfg.data_dir.join("metrics.json"),
         &mut String::new(),
     );
     tracing::info!("sandkit.stop: done");
@@ -286,19 +277,16 @@ fn file_snapshots(stats: &[(String, Arc<TaskStats>)]) -> Vec<TaskSnapshot> {
     stats.iter().map(|(n, s)| s.snapshot(n)).collect()
 }
 
-/// status.json (plugins), outputs.json (counters per destination and category) and, with file
-/// tasks, files.json (counters per task).
+/// status.json (the plugins' statuses) and metrics.json (every source's metric families, as
+/// `/metrics` has them: what `sandkit status` renders its output and file task tables from).
 async fn write_status_forever(
     sup: Arc<Supervisor>,
-    output: Arc<dyn Output>,
-    file_stats: Vec<(String, Arc<TaskStats>)>,
+    metrics: sandkit_metrics::Registry,
     data_dir: PathBuf,
 ) {
     let mut tick = tokio::time::interval(STATUS_EVERY);
-    let (status, outputs) = (data_dir.join("status.json"), data_dir.join("outputs.json"));
-    let files = data_dir.join("files.json");
-    let (mut last_status, mut last_outputs, mut last_files) =
-        (String::new(), String::new(), String::new());
+    let (status, metrics_file) = (data_dir.join("status.json"), data_dir.join("metrics.json"));
+    let (mut last_status, mut last_metrics) = (String::new(), String::new());
     let mut written_changes = None;
     loop {
         tick.tick().await;
@@ -309,10 +297,7 @@ async fn write_status_forever(
         {
             written_changes = Some(changes);
         }
-        write_json(&output.lane_stats(), &outputs, &mut last_outputs);
-        if !file_stats.is_empty() {
-            write_json(&file_snapshots(&file_stats), &files, &mut last_files);
-        }
+        write_json(&metrics.snapshot(), &metrics_file, &mut last_metrics);
     }
 }
 
@@ -328,4 +313,32 @@ fn release_memory(stage: &str) {
         kib = released.kib,
         "sandkit.footprint: start-up code released"
     );
+}
+
+/// The agent's metrics: each source's families are declared in its crate.
+fn metrics_registry(
+    sup: &Arc<Supervisor>,
+    output: &Arc<dyn Output>,
+    file_stats: &[(String, Arc<TaskStats>)],
+    election: &sandkit_election::Election,
+) -> sandkit_metrics::Registry {
+    let mut r = sandkit_metrics::Registry::default();
+    // Weak: the supervisor holds a sink, and the writer finishes only once every sink is gone.
+    let sup = Arc::downgrade(sup);
+    r.register("plugins", move |f| {
+        if let Some(sup) = sup.upgrade() {
+            sandkit_runtime::plugin_families(&sup.statuses(), f);
+        }
+    });
+    let output = output.clone();
+    r.register("outputs", move |f| {
+        sandkit_io::lane_families(&output.lane_stats(), f);
+    });
+    let stats = file_stats.to_vec();
+    r.register("files", move |f| {
+        sandkit_files::task_families(&file_snapshots(&stats), f);
+    });
+    let leadership = election.status();
+    r.register("election", move |f| leadership.borrow().families(f));
+    r
 }

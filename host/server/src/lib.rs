@@ -22,16 +22,15 @@ mod write;
 pub use body::BodyError;
 pub use config::{HttpConfig, RawHttpConfig, DEFAULT_LISTEN};
 pub use error::ServerError;
-pub use metrics::render_state as render_metrics;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use sandkit_files::TaskSnapshot;
 use sandkit_io::pipeline::PipelineProvider;
-use sandkit_io::{LaneSnapshot, Sink};
-use sandkit_runtime::{InputRegistry, PluginStatus};
+use sandkit_io::Sink;
+use sandkit_metrics::Registry;
+use sandkit_runtime::InputRegistry;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -42,8 +41,9 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-/// A snapshot of something the server reports.
-pub type Snapshot<T> = Arc<dyn Fn() -> Vec<T> + Send + Sync>;
+/// A document the server reports as JSON (`/v1/plugins`, `/v1/election`), written when asked
+/// (pretty, in the order its type declares its fields).
+pub type Report = Arc<dyn Fn() -> serde_json::Result<Vec<u8>> + Send + Sync>;
 
 /// What the server reports on, and how it tags inbound points.
 #[derive(Clone)]
@@ -51,15 +51,16 @@ pub struct ServerState {
     /// Tags added to inbound points that lack them (unless the request says
     /// `ignore_global_tags=true`).
     pub global_tags: Vec<(String, String)>,
-    pub plugins: Snapshot<PluginStatus>,
-    pub lanes: Snapshot<LaneSnapshot>,
-    pub files: Snapshot<TaskSnapshot>,
+    /// The agent's metrics, for `/metrics` (which adds the server's own).
+    pub metrics: Registry,
+    /// The plugins' statuses, for `/v1/plugins`.
+    pub plugins: Report,
     /// The loaded pipelines, for logging writes that name one (`?pipeline=` or `?source=`).
     pub pipelines: Option<Arc<dyn PipelineProvider>>,
     /// The loaded passive inputs, for `/v1/input/{plugin}`.
     pub inputs: Option<Arc<InputRegistry>>,
-    /// The leader election, for `/v1/election` and `/metrics`.
-    pub election: Option<tokio::sync::watch::Receiver<sandkit_election::Leadership>>,
+    /// The leader election, for `/v1/election`.
+    pub election: Option<Report>,
 }
 
 impl std::fmt::Debug for ServerState {

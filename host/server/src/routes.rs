@@ -45,6 +45,13 @@ fn json<T: serde::Serialize>(value: &T) -> Resp {
     }
 }
 
+fn report(r: &crate::Report) -> Resp {
+    match r() {
+        Ok(body) => reply(StatusCode::OK, "application/json", body),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
 /// What a request is for.
 enum Route {
     Health,
@@ -148,9 +155,9 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_s": shared.started.elapsed().as_secs(),
         })),
-        Route::Plugins => json(&(shared.state.plugins)()),
+        Route::Plugins => report(&shared.state.plugins),
         Route::Election => match &shared.state.election {
-            Some(e) => json(&*e.borrow()),
+            Some(e) => report(e),
             None => reply(
                 StatusCode::NOT_FOUND,
                 "text/plain; charset=utf-8",

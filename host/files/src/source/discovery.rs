@@ -6,6 +6,7 @@ use super::read::restart;
 use super::runner::Runner;
 use super::stored::{parse_id, InstanceRecord, OffsetRecord};
 use super::SCAN_LIMIT;
+use crate::events::{Event, FileOpened, FileRestarted, Restart};
 use crate::identity::{compare, fingerprint, FileId, Seen, FINGERPRINT_BYTES};
 use crate::lines::LineSplitter;
 use crate::multiline::Multiline;
@@ -17,7 +18,6 @@ use sandkit_state::{Batch, Family};
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 
 impl Runner {
     /// Watch the rules' roots that exist (again after they appear), then match files.
@@ -145,8 +145,13 @@ impl Runner {
             Some(s) => match compare(s.fp, &file, len) {
                 Ok(Seen::Same) if len >= s.offset => s.offset,
                 Ok(_) => {
-                    tracing::info!(task = %self.out.task.name, file = %path.display(), saved_offset = s.offset, size = len, "files.instance content changed since last seen (truncated or a reused inode): reading from the start");
-                    self.out.stats.restarts.fetch_add(1, Ordering::Relaxed);
+                    FileRestarted {
+                        path,
+                        offset: s.offset,
+                        size: len,
+                        why: Restart::ChangedSinceLastSeen,
+                    }
+                    .emit(&self.out.task.name, &self.out.stats);
                     0
                 }
                 Err(_) => return,
@@ -184,7 +189,6 @@ impl Runner {
             last_ts: 0,
             lag: 0,
         };
-        tracing::info!(task = %t.name, file = %path.display(), offset = start, "files.instance opened");
         let rec = InstanceRecord {
             path: path.display().to_string(),
             open: true,
@@ -193,7 +197,11 @@ impl Runner {
         if let Err(e) = self.out.store.put(Family::Instances, &key, &rec) {
             tracing::warn!(task = %t.name, error = %e, "files.state cannot save the instance");
         }
-        self.out.stats.files_open.fetch_add(1, Ordering::Relaxed);
+        FileOpened {
+            path,
+            offset: start,
+        }
+        .emit(&t.name, &self.out.stats);
         self.by_id.insert(id, serial);
         self.open.insert(serial, inst);
     }

@@ -18,7 +18,7 @@ mod stats;
 mod stored;
 
 pub(crate) use send::reserve_for;
-pub use stats::{TaskSnapshot, TaskStats};
+pub use stats::{task_families, TaskSnapshot, TaskStats};
 
 use crate::config::FileTask;
 use crate::error::FilesError;

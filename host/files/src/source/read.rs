@@ -4,6 +4,7 @@ use super::instance::Instance;
 use super::runner::Runner;
 use super::stats::TaskStats;
 use super::{MAX_IN_FLIGHT, READ_CHUNK};
+use crate::events::{Event, FileClosed, FileRestarted, FileRotated, Restart};
 use crate::identity::fingerprint;
 use crate::lines::LineBatch;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -134,7 +135,11 @@ impl Runner {
                     inst.splitter.flush(&mut lines);
                     let out = inst.records(lines, true);
                     self.out.send(inst, out);
-                    self.out.stats.rotations.fetch_add(1, Ordering::Relaxed);
+                    FileRotated {
+                        path: &inst.path,
+                        offset: inst.splitter.next_offset(),
+                    }
+                    .emit(&self.out.task.name, &self.out.stats);
                 }
                 inst.finishing = true;
             }
@@ -146,12 +151,12 @@ impl Runner {
             if let Some(inst) = self.open.remove(&s) {
                 self.by_id.remove(&inst.id);
                 self.save_one(&inst, false);
-                self.out.stats.files_open.fetch_sub(1, Ordering::Relaxed);
-                self.out
-                    .stats
-                    .lag_bytes
-                    .fetch_sub(inst.lag, Ordering::Relaxed);
-                tracing::info!(task = %self.out.task.name, file = %inst.path.display(), offset = inst.window.committed(), "files.instance closed");
+                FileClosed {
+                    path: &inst.path,
+                    offset: inst.window.committed(),
+                    lag: inst.lag,
+                }
+                .emit(&self.out.task.name, &self.out.stats);
             }
         }
     }
@@ -159,8 +164,13 @@ impl Runner {
 
 /// The file was truncated (copytruncate) or rewritten: read it again from the start.
 pub(super) fn restart(task: &str, stats: &TaskStats, inst: &mut Instance, size: u64) {
-    tracing::warn!(task = %task, file = %inst.path.display(), offset = inst.splitter.next_offset(), size, "files.instance truncated or rewritten (copytruncate): reading from the start");
-    stats.restarts.fetch_add(1, Ordering::Relaxed);
+    FileRestarted {
+        path: &inst.path,
+        offset: inst.splitter.next_offset(),
+        size,
+        why: Restart::Truncated,
+    }
+    .emit(task, stats);
     inst.rewind(0);
     inst.fp = fingerprint(&inst.file, size).unwrap_or(inst.fp);
     inst.saved = u64::MAX;

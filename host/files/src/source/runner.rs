@@ -8,6 +8,7 @@ use super::stored::{InstanceRecord, OffsetRecord, TaskRecord};
 use super::{Msg, IDLE_POLL, READ_CHUNK, STOP_WAIT};
 use crate::config::FileTask;
 use crate::error::FilesError;
+use crate::events::{BatchGivenUp, Event, GivenUp};
 use crate::identity::{fingerprint, FileId, FINGERPRINT_BYTES};
 use notify::EventKind;
 use sandkit_io::now_ns;
@@ -193,7 +194,10 @@ impl Runner {
             return;
         }
         if outcome == AckOutcome::Dropped {
-            self.out.stats.dropped_acks.fetch_add(1, Ordering::Relaxed);
+            BatchGivenUp {
+                why: GivenUp::ByTheOutput,
+            }
+            .emit(&self.out.task.name, &self.out.stats);
         }
         inst.window.complete(seq);
     }

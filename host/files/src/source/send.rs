@@ -5,6 +5,7 @@ use super::instance::Instance;
 use super::stats::TaskStats;
 use super::Msg;
 use crate::config::FileTask;
+use crate::events::{BatchGivenUp, Event, GivenUp};
 use crate::lines::LineBatch;
 use crate::pipeline::{write_raw, FileCtx};
 use crate::workers::{Job, Workers};
@@ -12,7 +13,6 @@ use sandkit_io::now_ns;
 use sandkit_io::pipeline::LineProcessor;
 use sandkit_io::{Ack, LineWriter, Sink};
 use sandkit_state::Store;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
@@ -86,7 +86,10 @@ impl Outlet {
             // Workers are only gone once the task stops; the dropped acknowledgement reports the
             // batch lost, and its lines are read again at the next start.
             if !workers.submit(job) {
-                stats.dropped_acks.fetch_add(1, Ordering::Relaxed);
+                BatchGivenUp {
+                    why: GivenUp::Stopping,
+                }
+                .emit(&task.name, stats);
             }
             return;
         }
@@ -124,7 +127,10 @@ impl Outlet {
             .blocking_send_lines_acked(task.category, out.take(), ack)
             .is_err()
         {
-            stats.dropped_acks.fetch_add(1, Ordering::Relaxed);
+            BatchGivenUp {
+                why: GivenUp::Stopping,
+            }
+            .emit(&task.name, stats);
         }
     }
 }

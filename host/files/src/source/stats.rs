@@ -64,3 +64,58 @@ impl TaskStats {
         }
     }
 }
+
+/// A counter of each task: the family's name (after `sandkit_files_`), its help, and how to read
+/// it off a snapshot.
+type Counter = (&'static str, &'static str, fn(&TaskSnapshot) -> u64);
+
+const COUNTERS: [Counter; 8] = [
+    ("lines_total", "lines read", |t| t.lines),
+    ("bytes_total", "bytes read", |t| t.bytes),
+    (
+        "truncated_lines_total",
+        "lines cut at the maximum line size",
+        |t| t.truncated_lines,
+    ),
+    ("rotations_total", "rotations followed", |t| t.rotations),
+    ("dropped_acks_total", "batches the output gave up on", |t| {
+        t.dropped_acks
+    }),
+    (
+        "pipeline_records_total",
+        "records made by the task's pipeline",
+        |t| t.pipeline_records,
+    ),
+    (
+        "pipeline_failed_lines_total",
+        "lines the pipeline did not process",
+        |t| t.pipeline_failed_lines,
+    ),
+    (
+        "parked_lines_total",
+        "lines parked in the dead-letter store",
+        |t| t.parked_lines,
+    ),
+];
+
+/// The `sandkit_files_*` families of `tasks` (for the agent's metrics registry).
+pub fn task_families(tasks: &[TaskSnapshot], out: &mut sandkit_metrics::Families) {
+    let per = |f: fn(&TaskSnapshot) -> u64| {
+        tasks
+            .iter()
+            .map(move |t| (vec![("task", t.task.clone())], f(t) as f64))
+    };
+    out.gauge(
+        "sandkit_files_open",
+        "files the task has open (instances)",
+        per(|t| t.files_open),
+    );
+    out.gauge(
+        "sandkit_files_lag_bytes",
+        "bytes of the open files not read yet",
+        per(|t| t.lag_bytes),
+    );
+    for (name, help, f) in COUNTERS {
+        out.counter(format!("sandkit_files_{name}"), help, per(f));
+    }
+}

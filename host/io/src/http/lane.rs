@@ -2,6 +2,7 @@
 //! drains it in order.
 
 use super::config::BufferConfig;
+use super::events::{BufferOverflow, CorruptSkipped, DropReason, Dropped, Event, StillUnreachable};
 use super::retry::{jittered, Attempt};
 use super::{HttpOutput, Inner};
 use crate::buffer::{DiskQueue, QueueConfig, Record};
@@ -167,23 +168,24 @@ impl HttpOutput {
         })
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        let s = inner.lane_stats(lane.target, lane.category);
+        let here = inner.event_lane(lane.target, lane.category, &inner.targets[lane.target].base);
+        let s = here.stats;
         s.buffer_bytes
             .store(lane.unread.load(Ordering::Relaxed), Ordering::Relaxed);
         match r {
             Ok(d) => {
                 s.buffered_points.fetch_add(u64::from(n), Ordering::Relaxed);
                 if d.overflow_records > 0 {
-                    s.dropped_overflow
-                        .fetch_add(d.overflow_points, Ordering::Relaxed);
-                    tracing::warn!(output = inner.name, url = %inner.targets[lane.target].base, category = %lane.category, batches = d.overflow_records, points = d.overflow_points, "io.buffer full: oldest batches dropped");
+                    BufferOverflow {
+                        batches: d.overflow_records,
+                        points: d.overflow_points,
+                    }
+                    .emit(&here);
                 }
                 lane.wake.notify_one();
                 Ok(Delivery::Buffered)
             }
             Err(source) => {
-                s.dropped_unreachable
-                    .fetch_add(u64::from(n), Ordering::Relaxed);
                 let err = IoError::Write {
                     output: format!(
                         "{} buffer of {} {}",
@@ -191,7 +193,12 @@ impl HttpOutput {
                     ),
                     source,
                 };
-                tracing::error!(points = n, "io.buffer batch dropped: {err}");
+                Dropped {
+                    points: n,
+                    reason: DropReason::BufferFailed,
+                    error: &err,
+                }
+                .emit(&here);
                 Err(err)
             }
         }
@@ -217,7 +224,8 @@ pub(super) fn dir_bytes(dir: &std::path::Path) -> u64 {
 /// Re-send a lane's queue, oldest first, until it is empty; then wait for more.
 pub(super) async fn drain(inner: Arc<Inner>, lane: Arc<Lane>) {
     let (url, shown) = inner.targets[lane.target].url(&inner.config.endpoint, lane.category);
-    let stats = inner.lane_stats(lane.target, lane.category);
+    let here = inner.event_lane(lane.target, lane.category, &shown);
+    let stats = here.stats;
     let mut delay = inner.config.backoff_initial;
     let mut failing = 0u64;
     loop {
@@ -236,9 +244,10 @@ pub(super) async fn drain(inner: Arc<Inner>, lane: Arc<Lane>) {
         let rec: Record = match next {
             Ok(Ok((r, d))) => {
                 if d.corrupt_bytes > 0 {
-                    stats
-                        .dropped_corrupt_bytes
-                        .fetch_add(d.corrupt_bytes, Ordering::Relaxed);
+                    CorruptSkipped {
+                        bytes: d.corrupt_bytes,
+                    }
+                    .emit(&here);
                 }
                 stats
                     .buffer_bytes
@@ -273,11 +282,14 @@ pub(super) async fn drain(inner: Arc<Inner>, lane: Arc<Lane>) {
             match outcome {
                 Attempt::Retry(why) => {
                     failing += 1;
-                    stats.retries.fetch_add(1, Ordering::Relaxed);
                     let wait = jittered(delay);
-                    if failing == 1 || failing.is_power_of_two() {
-                        tracing::warn!(output = inner.name, url = %shown, category = %lane.category, attempts = failing, buffered_bytes = lane.unread.load(Ordering::Relaxed), "io.http still unreachable, next try in {wait:?}: {why}");
+                    StillUnreachable {
+                        attempts: failing,
+                        wait,
+                        buffered_bytes: lane.unread.load(Ordering::Relaxed),
+                        why: &why,
                     }
+                    .emit(&here);
                     tokio::time::sleep(wait).await;
                     delay = (delay * 2).min(inner.config.backoff_max);
                 }

@@ -11,18 +11,20 @@
 //! retried in memory `max_retries` times and then dropped and counted.
 
 mod config;
+mod events;
 mod lane;
 mod retry;
 mod stats;
 mod url;
 
 pub use config::{BufferConfig, Endpoint, HttpOutputConfig};
-pub use stats::{LaneSnapshot, LATENCY_BUCKETS_MS};
+pub use stats::{lane_families, LaneSnapshot, LATENCY_BUCKETS_MS};
 
 use crate::tls::{build_client, HttpClient};
 use crate::{Batch, Category, Compression, Delivery, Encoded, IoError, Output};
 use async_trait::async_trait;
 use bytes::Bytes;
+use events::{Buffered, DropReason, Dropped, Event, Retrying};
 use lane::Lane;
 use retry::{jittered, Attempt};
 use stats::LaneStats;
@@ -139,35 +141,34 @@ impl HttpOutput {
                 }
                 Attempt::Retry(why) => why,
             };
+            let here = inner.event_lane(t, cat, &shown);
             if buffered {
-                inner
-                    .lane_stats(t, cat)
-                    .retries
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(output = inner.name, url = %shown, category = %cat, "io.http unreachable, batch buffered on disk: {why}");
+                Buffered { why: &why }.emit(&here);
                 let lane = self.lane(t, cat).await?;
                 return self.buffer(&lane, body, n).await;
             }
             if tries >= inner.config.max_retries {
-                inner
-                    .lane_stats(t, cat)
-                    .dropped_unreachable
-                    .fetch_add(u64::from(n), Ordering::Relaxed);
                 let err = IoError::Unreachable {
                     output: inner.name.into(),
                     url: shown.clone(),
                     reason: format!("{why} (after {tries} retries)"),
                 };
-                tracing::error!(category = %cat, points = n, "io.http batch dropped: {err}");
+                Dropped {
+                    points: n,
+                    reason: DropReason::Unreachable,
+                    error: &err,
+                }
+                .emit(&here);
                 return Err(err);
             }
             tries += 1;
-            inner
-                .lane_stats(t, cat)
-                .retries
-                .fetch_add(1, Ordering::Relaxed);
             let wait = jittered(delay);
-            tracing::warn!(output = inner.name, url = %shown, category = %cat, attempt = tries, "io.http retrying in {wait:?}: {why}");
+            Retrying {
+                attempt: tries,
+                wait,
+                why: &why,
+            }
+            .emit(&here);
             tokio::time::sleep(wait).await;
             delay = (delay * 2).min(inner.config.backoff_max);
         }

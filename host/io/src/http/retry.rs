@@ -1,7 +1,7 @@
 //! One attempt at a request, its outcome (done, retry, rejected), and the backoff between
 //! attempts.
 
-use super::stats::LATENCY_BUCKETS_MS;
+use super::events::{DropReason, Dropped, Event, Lane};
 use super::Inner;
 use crate::tls::describe_error;
 use crate::{Category, IoError};
@@ -24,6 +24,16 @@ pub(super) fn jittered(delay: Duration) -> Duration {
 }
 
 impl Inner {
+    /// Lane `t`, `cat` for its events, its URL shown as `shown`.
+    pub(super) fn event_lane<'a>(&'a self, t: usize, cat: Category, shown: &'a str) -> Lane<'a> {
+        Lane {
+            output: self.name,
+            url: shown,
+            category: cat,
+            stats: self.lane_stats(t, cat),
+        }
+    }
+
     pub(super) fn rejected(
         &self,
         t: usize,
@@ -32,15 +42,17 @@ impl Inner {
         n: u32,
         reason: &str,
     ) -> IoError {
-        self.lane_stats(t, cat)
-            .dropped_rejected
-            .fetch_add(u64::from(n), Ordering::Relaxed);
         let err = IoError::Rejected {
             output: self.name.into(),
             url: shown.into(),
             reason: format!("{reason} (not retried)"),
         };
-        tracing::error!(category = %cat, points = n, "io.http batch dropped: {err}");
+        Dropped {
+            points: n,
+            reason: DropReason::Rejected,
+            error: &err,
+        }
+        .emit(&self.event_lane(t, cat, shown));
         err
     }
 
@@ -85,13 +97,7 @@ impl Inner {
             .await
             .unwrap_or_default();
         if status.is_success() {
-            let us = start.elapsed().as_micros() as u64;
-            stats.latency_us_total.fetch_add(us, Ordering::Relaxed);
-            let b = LATENCY_BUCKETS_MS
-                .iter()
-                .position(|&ms| us <= ms * 1000)
-                .unwrap_or(LATENCY_BUCKETS_MS.len());
-            stats.latency_buckets[b].fetch_add(1, Ordering::Relaxed);
+            stats.latency.0.observe(start.elapsed());
             stats
                 .points_sent
                 .fetch_add(u64::from(points), Ordering::Relaxed);

@@ -2,6 +2,7 @@
 
 use super::{cat_index, HttpOutput, Inner};
 use crate::Category;
+use sandkit_metrics::{AtomicHistogram, Families, Labels};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Upper bounds (ms) of the upload latency histogram; a last bucket counts the rest.
@@ -20,8 +21,18 @@ pub(super) struct LaneStats {
     pub(super) dropped_corrupt_bytes: AtomicU64,
     pub(super) buffered_points: AtomicU64,
     pub(super) buffer_bytes: AtomicU64,
-    pub(super) latency_us_total: AtomicU64,
-    pub(super) latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
+    /// Durations of successful requests.
+    pub(super) latency: Latency,
+}
+
+/// Durations of successful requests, over [`LATENCY_BUCKETS_MS`].
+#[derive(Debug)]
+pub(super) struct Latency(pub(super) AtomicHistogram);
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency(AtomicHistogram::new(&LATENCY_BUCKETS_MS))
+    }
 }
 
 /// A snapshot of the counters of one destination URL and category.
@@ -56,8 +67,9 @@ pub struct LaneSnapshot {
 
 impl LaneStats {
     /// The counters now, as a lane of `output` to `url` for `category`.
-    fn snapshot(&self, output: &str, url: &str, category: &str) -> LaneSnapshot {
+    pub(super) fn snapshot(&self, output: &str, url: &str, category: &str) -> LaneSnapshot {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let latency = self.latency.0.snapshot();
         LaneSnapshot {
             output: output.into(),
             url: url.into(),
@@ -72,8 +84,8 @@ impl LaneStats {
             dropped_corrupt_bytes: get(&self.dropped_corrupt_bytes),
             buffered_points: get(&self.buffered_points),
             buffer_bytes: get(&self.buffer_bytes),
-            latency_us_total: get(&self.latency_us_total),
-            latency_buckets: self.latency_buckets.iter().map(get).collect(),
+            latency_us_total: latency.sum_us,
+            latency_buckets: latency.buckets,
         }
     }
 }
@@ -141,4 +153,83 @@ impl Inner {
     pub(super) fn lane_stats(&self, t: usize, cat: Category) -> &LaneStats {
         &self.stats[t][cat_index(cat)]
     }
+}
+
+/// A counter of each lane: the family's name (after `sandkit_output_`), its help, and how to
+/// read it off a snapshot.
+type Counter = (&'static str, &'static str, fn(&LaneSnapshot) -> u64);
+
+const COUNTERS: [Counter; 6] = [
+    ("requests_total", "requests made", |l| l.requests),
+    ("points_sent_total", "points delivered", |l| l.points_sent),
+    ("bytes_sent_total", "compressed bytes delivered", |l| {
+        l.bytes_sent
+    }),
+    ("retries_total", "failed attempts tried again", |l| {
+        l.retries
+    }),
+    (
+        "buffered_points_total",
+        "points written to the disk buffer",
+        |l| l.buffered_points,
+    ),
+    (
+        "dropped_corrupt_bytes_total",
+        "bytes of corrupt buffer records skipped",
+        |l| l.dropped_corrupt_bytes,
+    ),
+];
+
+fn lane(l: &LaneSnapshot) -> Labels {
+    vec![
+        ("output", l.output.clone()),
+        ("url", l.url.clone()),
+        ("category", l.category.clone()),
+    ]
+}
+
+/// The `sandkit_output_*` families of `lanes` (for the agent's metrics registry).
+pub fn lane_families(lanes: &[LaneSnapshot], out: &mut Families) {
+    for (name, help, f) in COUNTERS {
+        out.counter(
+            format!("sandkit_output_{name}"),
+            help,
+            lanes.iter().map(|l| (lane(l), f(l) as f64)),
+        );
+    }
+    out.counter(
+        "sandkit_output_dropped_points_total",
+        "points given up, by reason",
+        lanes.iter().flat_map(|l| {
+            [
+                ("rejected", l.dropped_rejected),
+                ("unreachable", l.dropped_unreachable),
+                ("overflow", l.dropped_overflow),
+            ]
+            .into_iter()
+            .map(|(reason, n)| {
+                let mut labels = lane(l);
+                labels.push(("reason", reason.into()));
+                (labels, n as f64)
+            })
+        }),
+    );
+    out.gauge(
+        "sandkit_output_buffer_bytes",
+        "bytes held in the disk buffer",
+        lanes.iter().map(|l| (lane(l), l.buffer_bytes as f64)),
+    );
+    out.histogram(
+        "sandkit_output_request_duration_seconds",
+        "duration of successful requests",
+        lanes.iter().map(|l| {
+            let h = sandkit_metrics::Histogram {
+                bounds_ms: &LATENCY_BUCKETS_MS,
+                buckets: l.latency_buckets.clone(),
+                sum_us: l.latency_us_total,
+                count: l.latency_buckets.iter().sum(),
+            };
+            (lane(l), h)
+        }),
+    );
 }

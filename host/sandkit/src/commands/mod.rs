@@ -100,14 +100,6 @@ fn plugin_config(file: Option<&Path>, limits: sandkit_runtime::Limits) -> Result
     })
 }
 
-/// A JSON list the agent wrote (outputs.json, files.json); empty when absent or unreadable.
-fn read_json_list(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
-}
-
 /// `sandkit deadletter list|purge`: the lines fail-closed pipelines parked, one JSON object per
 /// line (`key`, `task`, `pipeline`, `file`, `start`, `end`, `kind`, `error`, `line`,
 /// `parked_ns`). The state store is locked by a running agent: stop it first.
