@@ -43,10 +43,10 @@ const LINEAR_TAGS: usize = 32;
 
 /// A record's items sorted into what its point is made of, by the rules every consumer shares
 /// (the agent's file path, its HTTP path and `sandkit pipeline test`): the last measurement
-/// item wins, among the record's tags the first of a key wins, fields keep their order, and
-/// `message` is added from the input line when the record asks and has no `message` field.
-/// What a repeated field key means is the consumer's (docs/record-encoding.md): the file path
-/// refuses the record, the HTTP path keeps the last value.
+/// item wins, among the record's tags the first of a key wins, fields keep their order and a
+/// field key written again keeps its first place and takes the last value (a parser that sets
+/// a field twice means the second), and `message` is added from the input line when the record
+/// asks and has no `message` field.
 #[derive(Debug, Default)]
 pub struct Parts<'a> {
     pub measurement: Option<&'a str>,
@@ -55,6 +55,8 @@ pub struct Parts<'a> {
     /// Add the input line as the `message` field.
     pub add_message: bool,
     seen: std::collections::HashSet<&'a str>,
+    /// Where each field key is in `fields` (past [`LINEAR_TAGS`] items).
+    field_at: std::collections::HashMap<&'a str, usize>,
 }
 
 impl<'a> Parts<'a> {
@@ -64,6 +66,7 @@ impl<'a> Parts<'a> {
         self.tags.clear();
         self.fields.clear();
         self.seen.clear();
+        self.field_at.clear();
         let many = items.len() > LINEAR_TAGS;
         let mut has_message = false;
         for item in items {
@@ -81,7 +84,16 @@ impl<'a> Parts<'a> {
                 }
                 Item::Field(k, v) => {
                     has_message |= k == "message";
-                    self.fields.push((k, v));
+                    let at = if many {
+                        let next = self.fields.len();
+                        Some(*self.field_at.entry(k).or_insert(next)).filter(|i| *i < next)
+                    } else {
+                        self.fields.iter().position(|(f, _)| *f == k)
+                    };
+                    match at {
+                        Some(i) => self.fields[i].1 = v,
+                        None => self.fields.push((k, v)),
+                    }
                 }
             }
         }
@@ -119,10 +131,8 @@ mod tests {
         parts.sort(true, &items);
         assert_eq!(parts.measurement, Some("b"));
         assert_eq!(parts.tags, [("k", "1")]);
-        assert_eq!(
-            parts.fields,
-            [("f", FieldRef::Int(1)), ("f", FieldRef::Int(2))]
-        );
+        // A field written twice: its first place, its last value.
+        assert_eq!(parts.fields, [("f", FieldRef::Int(2))]);
         assert!(parts.add_message);
         parts.sort(true, &[Item::Field("message", FieldRef::Text("own"))]);
         assert!(!parts.add_message && parts.tags.is_empty() && parts.measurement.is_none());
@@ -134,6 +144,15 @@ mod tests {
         parts.sort(false, &many);
         assert_eq!(parts.tags, [("even", "v"), ("odd", "v"), ("z", "last")]);
         assert!(!parts.add_message);
+        // Many fields take the map: the same first-place, last-value result.
+        let many: Vec<Item<'_>> = (0..100)
+            .map(|i| Item::Field(if i % 2 == 0 { "a" } else { "b" }, FieldRef::Int(i)))
+            .collect();
+        parts.sort(false, &many);
+        assert_eq!(
+            parts.fields,
+            [("a", FieldRef::Int(98)), ("b", FieldRef::Int(99))]
+        );
     }
 
     #[test]

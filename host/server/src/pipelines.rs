@@ -176,8 +176,8 @@ fn records(
 }
 
 /// The point of one record (its items sorted into `parts`) made from `orig`: its tags win over
-/// the record's, a repeated field key keeps the last value, and the original's other fields
-/// follow (its `message` only when the record keeps it).
+/// the record's, and the original's other fields follow the record's (its `message` only when
+/// the record keeps it).
 fn point_of(orig: &Point, time: Option<i64>, parts: &Parts<'_>) -> Option<Point> {
     let measurement = parts
         .measurement
@@ -190,24 +190,18 @@ fn point_of(orig: &Point, time: Option<i64>, parts: &Parts<'_>) -> Option<Point>
             tags.push((k.to_string(), v.to_string()));
         }
     }
+    // The record's fields (each key once: `Parts` keeps a repeated key's last value), then the
+    // original's other fields.
     let mut fields: Vec<(String, FieldValue)> =
         Vec::with_capacity(parts.fields.len() + orig.fields().len());
-    let mut field_at: HashMap<&str, usize> = HashMap::new();
-    for &(k, v) in &parts.fields {
-        match field_at.get(k) {
-            Some(&i) => fields[i].1 = v.into(),
-            None => {
-                field_at.insert(k, fields.len());
-                fields.push((k.to_string(), v.into()));
-            }
-        }
-    }
+    let record_fields: HashSet<&str> = parts.fields.iter().map(|(k, _)| *k).collect();
+    fields.extend(parts.fields.iter().map(|&(k, v)| (k.to_string(), v.into())));
     for (k, v) in orig.fields() {
         let k = k.as_str();
         let keep = if k == "message" {
             parts.add_message
         } else {
-            !field_at.contains_key(k)
+            !record_fields.contains(k)
         };
         if keep {
             fields.push((k.to_string(), v.clone()));

@@ -1,7 +1,7 @@
 //! Test pipeline. A line `... <n>` (ending in a number) becomes a record with the int field `n`
 //! and the line as `message`; a line holding `POISON` panics (a trap), one holding `HANG` spins
 //! forever (cut by fuel or the deadline), one holding `DUP` gives two records that are not valid
-//! points (a field twice), and any other line passes through as its `message`.
+//! points (no field), and any other line passes through as its `message`.
 //! The host must isolate exactly the lines that trap and deliver every other one parsed.
 use sandkit_sdk::{Config, FieldKind, MeasurementInfo, Pipeline, PluginInfo, Records};
 
@@ -31,9 +31,9 @@ impl Pipeline for Poison {
             panic!("poison: deliberate panic on {line:?}");
         }
         if line.contains("DUP") {
-            // Two records, each with the field `n` twice: neither is a valid point.
+            // Two records with a tag and no field: neither is a valid point.
             for _ in 0..2 {
-                out.record().field("n", 1i64).field("n", 2i64);
+                out.record().tag("dup", "yes");
             }
             return;
         }
