@@ -193,9 +193,15 @@ impl Registry {
     /// Each source's families, by source: what `metrics.json` holds (in JSON, an object from
     /// source name to its list of families, in the order the sources were registered).
     pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_except(&[])
+    }
+
+    /// [`Registry::snapshot`] without the sources named in `left_out`.
+    pub fn snapshot_except(&self, left_out: &[&str]) -> Snapshot {
         Snapshot(
             self.sources
                 .iter()
+                .filter(|(name, _)| !left_out.contains(name))
                 .map(|(name, source)| {
                     let mut f = Families::default();
                     source(&mut f);

@@ -91,6 +91,10 @@ fn a_snapshot_is_json_by_source() {
         );
     });
     assert_eq!(
+        serde_json::to_string(&r.snapshot_except(&["files"])).unwrap(),
+        r#"{"outputs":[{"name":"sandkit_output_request_duration_seconds","help":"d","kind":"histogram","samples":[{"labels":{},"value":{"buckets":[1,0],"sum_us":2000,"count":1}}]}]}"#
+    );
+    assert_eq!(
         serde_json::to_string(&r.snapshot()).unwrap(),
         r#"{"files":[{"name":"sandkit_files_lines_total","help":"lines read","kind":"counter","samples":[{"labels":{"task":"app"},"value":3.0}]}],"outputs":[{"name":"sandkit_output_request_duration_seconds","help":"d","kind":"histogram","samples":[{"labels":{},"value":{"buckets":[1,0],"sum_us":2000,"count":1}}]}]}"#
     );
