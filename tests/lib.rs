@@ -81,6 +81,16 @@ pub fn sandkit_bin() -> PathBuf {
     p
 }
 
+/// What `sandkit status -c sandkit.toml` prints in `dir` (an agent's directory).
+pub fn sandkit_status(dir: &Path) -> String {
+    let out = std::process::Command::new(sandkit_bin())
+        .args(["status", "-c", "sandkit.toml"])
+        .current_dir(dir)
+        .output()
+        .expect("sandkit status runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A runtime config for tests: fast backoff, short deadlines, everything under `dir`.
 pub fn test_runtime_config(dir: &Path) -> RuntimeConfig {
     let raw: RawRuntimeConfig = RawRuntimeConfig {

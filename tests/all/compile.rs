@@ -205,12 +205,7 @@ paths = ["{}"]
             }
             // `sandkit status` (from status.json, rewritten every 2 s) says so too.
             if !cli_said_compiling {
-                let out = std::process::Command::new(sandkit_bin())
-                    .args(["status", "-c", "sandkit.toml"])
-                    .current_dir(dir)
-                    .output()
-                    .unwrap();
-                let text = String::from_utf8_lossy(&out.stdout);
+                let text = sandkit_tests::sandkit_status(dir);
                 cli_said_compiling = text
                     .lines()
                     .any(|l| l.starts_with("big ") && l.contains("compiling"));

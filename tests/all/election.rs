@@ -372,12 +372,7 @@ fn fleet_configs_from_etcd_apply_are_refused_when_bad_and_yield_to_a_local_file(
         .unwrap()
         .to_string();
     assert!(why.contains("interval") && why.contains("soon"), "{why}");
-    let status = Command::new(sandkit_bin())
-        .args(["status", "-c", "sandkit.toml"])
-        .current_dir(d)
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&status.stdout);
+    let shown = sandkit_tests::sandkit_status(d);
     assert!(
         shown.contains("fleet (test/conf.d/): up to date with etcd revision")
             && shown.contains("1 config(s), 1 refused"),

@@ -26,6 +26,25 @@ impl Drop for Influx {
 }
 
 impl Influx {
+    /// The InfluxDB v1 output to database `db`, gzip, without a buffer.
+    pub(crate) fn v1_output(&self, db: &str) -> HttpOutput {
+        HttpOutput::new(HttpOutputConfig {
+            endpoint: Endpoint::InfluxV1 {
+                url: self.http.clone(),
+                db: db.into(),
+            },
+            compression: Compression::Gzip(1),
+            timeout: Duration::from_secs(10),
+            max_retries: 3,
+            backoff_initial: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(500),
+            uint_support: false,
+            buffer: None,
+            tls: Default::default(),
+        })
+        .unwrap()
+    }
+
     /// `CREATE DATABASE <name>` (a plain name).
     pub(crate) async fn create_database(&self, name: &str) {
         let (status, body) = request(
@@ -140,21 +159,7 @@ async fn collector_points_are_queryable_in_influxdb_with_types_and_tags() {
     let mut points = collect(&runtime, "mem").await;
     points.extend(collect(&runtime, "system").await);
     points.extend(collect(&runtime, "net").await);
-    let out = HttpOutput::new(HttpOutputConfig {
-        endpoint: Endpoint::InfluxV1 {
-            url: influx.http.clone(),
-            db: "sandkit".into(),
-        },
-        compression: Compression::Gzip(1),
-        timeout: Duration::from_secs(10),
-        max_retries: 3,
-        backoff_initial: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(500),
-        uint_support: false,
-        buffer: None,
-        tls: Default::default(),
-    })
-    .unwrap();
+    let out = influx.v1_output("sandkit");
     out.write_points(sandkit_io::Category::Metric, &points)
         .await
         .unwrap();
@@ -201,21 +206,7 @@ async fn frames_compressed_by_several_threads_are_read_whole_by_influxdb() {
         return;
     };
     influx.create_database("frames").await;
-    let out = HttpOutput::new(HttpOutputConfig {
-        endpoint: Endpoint::InfluxV1 {
-            url: influx.http.clone(),
-            db: "frames".into(),
-        },
-        compression: Compression::Gzip(1),
-        timeout: Duration::from_secs(10),
-        max_retries: 3,
-        backoff_initial: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(500),
-        uint_support: false,
-        buffer: None,
-        tls: Default::default(),
-    })
-    .unwrap();
+    let out = influx.v1_output("frames");
     // One batch for everything sent below (a long flush, no size limit reached).
     let batch = sandkit_io::BatchConfig {
         flush_interval: Duration::from_secs(3600),

@@ -415,12 +415,7 @@ async fn workers_compress_their_own_frames_and_nothing_is_lost() {
         );
         // `sandkit status` shows the last counts of the file task and the output, from the
         // families the agent's metrics registry wrote to metrics.json at its stop.
-        let status = Command::new(sandkit_bin())
-            .args(["status", "-c", "sandkit.toml"])
-            .current_dir(d)
-            .output()
-            .unwrap();
-        let shown = String::from_utf8_lossy(&status.stdout);
+        let shown = sandkit_tests::sandkit_status(d);
         let row = |table: &str, first: &str| -> Vec<String> {
             let at = shown
                 .find(&format!("\n{table}:\n"))

@@ -140,29 +140,21 @@ impl Sink {
         let Some(compression) = self.frames.filter(|_| lines.count > 0) else {
             return self.blocking_send_lines_acked(category, lines, ack);
         };
-        let env = match compression.compress(lines.text.as_bytes()) {
-            Ok(body) => Envelope {
-                points: Vec::new(),
-                lines: None,
-                frames: Some((
-                    category,
-                    Frames {
-                        body,
-                        count: lines.count,
-                        raw: lines.text.len(),
-                    },
-                )),
-                ack: Some(ack),
-                now: false,
-            },
-            // Not expected (the compressor writes to memory); the writer compresses the text.
-            Err(_) => Envelope {
-                points: Vec::new(),
-                lines: Some((category, lines)),
-                frames: None,
-                ack: Some(ack),
-                now: false,
-            },
+        let Ok(body) = compression.compress(lines.text.as_bytes()) else {
+            // Not expected (the compressor writes to memory): the writer compresses the text.
+            return self.blocking_send_lines_acked(category, lines, ack);
+        };
+        let frames = Frames {
+            body,
+            count: lines.count,
+            raw: lines.text.len(),
+        };
+        let env = Envelope {
+            points: Vec::new(),
+            lines: None,
+            frames: Some((category, frames)),
+            ack: Some(ack),
+            now: false,
         };
         self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
     }
