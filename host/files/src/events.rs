@@ -1,5 +1,5 @@
 //! The file source's internal events, as Vector has them: each event is logged and counted in
-//! one place ([`TaskStats`], which `/metrics`, `files.json` and `sandkit status` read), so that a
+//! one place ([`TaskStats`], which `/metrics`, `metrics.json` and `sandkit status` read), so that a
 //! log line and its counter cannot drift apart. The per-line counters of the read loop (lines,
 //! bytes, truncated lines, records) are counted where they are made, without a log line each.
 

@@ -562,9 +562,9 @@ mod batch_tests {
         handle.finish().await;
     }
 
-    /// Takes frames; records each batch it is given.
-    #[derive(Debug, Default)]
-    struct Framed(Mutex<Vec<Batch>>);
+    /// Records each batch it is given; takes frames in `.1` if any.
+    #[derive(Debug)]
+    struct Framed(Mutex<Vec<Batch>>, Option<Compression>);
 
     #[async_trait]
     impl Output for Framed {
@@ -572,7 +572,7 @@ mod batch_tests {
             "framed"
         }
         fn frames(&self) -> Option<Compression> {
-            Some(Compression::Zstd(1))
+            self.1
         }
         async fn write(&self, _category: Category, batch: &Batch) -> Result<Delivery, IoError> {
             self.0.lock().unwrap().push(batch.clone());
@@ -582,7 +582,7 @@ mod batch_tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lines_sent_as_frames_are_compressed_by_their_sender_and_joined() {
-        let out = Arc::new(Framed::default());
+        let out = Arc::new(Framed(Mutex::default(), Some(Compression::Zstd(1))));
         let cfg = BatchConfig {
             flush_interval: Duration::from_secs(3600),
             max_points: usize::MAX,
@@ -633,7 +633,7 @@ mod batch_tests {
 
     #[tokio::test]
     async fn without_frames_a_sender_sends_text() {
-        let out = Arc::new(Sizes::default());
+        let out = Arc::new(Framed(Mutex::default(), None));
         let (sink, handle) = spawn_writer(out.clone(), 4, BatchConfig::default());
         let lines = Lines {
             text: "m v=1i 1\n".into(),
@@ -644,7 +644,10 @@ mod batch_tests {
         });
         sent.await.unwrap().unwrap();
         handle.finish().await;
-        assert_eq!(*out.0.lock().unwrap(), vec![(Category::Metric, 1)]);
+        let got = out.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].lines.count, got[0].frames.count), (1, 0));
+        assert_eq!(got[0].lines.text, "m v=1i 1\n");
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -79,7 +79,7 @@ impl HttpClient {
     /// Whether the TLS side (the system's CA certificates) was loaded: only once an `https://`
     /// connection was made.
     pub fn tls_loaded(&self) -> bool {
-        self.tls.made.get().is_some()
+        self.tls.made.initialized()
     }
 }
 
@@ -127,7 +127,7 @@ pub fn build_client(cfg: &TlsProxyConfig, output: &str) -> Result<HttpClient, Io
     let tls = Arc::new(LazyTls {
         output: output.to_string(),
         extra,
-        made: OnceLock::new(),
+        made: tokio::sync::OnceCell::new(),
     });
     let connector = SandkitConnector {
         proxy: proxy.map(|p| {
@@ -291,43 +291,55 @@ struct LazyTls {
     /// The certificates of `ca_file`, trusted beside the system roots.
     extra: rustls::RootCertStore,
     /// The connector, and whether it has no trusted root at all (said in handshake errors).
-    made: OnceLock<Result<(TlsConnector, bool), String>>,
+    made: tokio::sync::OnceCell<Result<(TlsConnector, bool), String>>,
 }
 
 impl std::fmt::Debug for LazyTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LazyTls")
             .field("ca_file_certs", &self.extra.len())
-            .field("made", &self.made.get().is_some())
+            .field("made", &self.made.initialized())
             .finish()
     }
 }
 
 impl LazyTls {
-    fn get(&self) -> Result<&(TlsConnector, bool), ConnectError> {
+    /// The connector, made once; the system's certificates are read on a blocking thread
+    /// (about 150 files), and connections that want it meanwhile wait without holding a worker.
+    async fn get(&self) -> Result<&(TlsConnector, bool), ConnectError> {
         self.made
-            .get_or_init(|| {
-                let output = self.output.as_str();
-                let mut roots = self.extra.clone();
-                let native = rustls_native_certs::load_native_certs();
-                let (system_roots, _) = roots.add_parsable_certificates(native.certs);
-                for e in &native.errors {
-                    tracing::warn!(output, error = %e, "cannot load some system CA certificates");
-                }
-                tracing::debug!(output, system_roots, "tls client built");
-                let no_roots = roots.is_empty();
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| format!("tls setup: {e}"))?
-                    .with_root_certificates(roots)
-                    .with_no_client_auth();
-                tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-                Ok((TlsConnector::from(Arc::new(tls)), no_roots))
+            .get_or_init(|| async {
+                let (output, extra) = (self.output.clone(), self.extra.clone());
+                tokio::task::spawn_blocking(move || make_tls(&output, extra))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("tls setup: {e}")))
             })
+            .await
             .as_ref()
             .map_err(|e| ConnectError(e.clone()))
     }
+}
+
+/// The TLS connector of output `output`: the system roots plus `roots` (the CA file's).
+fn make_tls(
+    output: &str,
+    mut roots: rustls::RootCertStore,
+) -> Result<(TlsConnector, bool), String> {
+    let native = rustls_native_certs::load_native_certs();
+    let (system_roots, _) = roots.add_parsable_certificates(native.certs);
+    for e in &native.errors {
+        tracing::warn!(output, error = %e, "cannot load some system CA certificates");
+    }
+    tracing::debug!(output, system_roots, "tls client built");
+    let no_roots = roots.is_empty();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("tls setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok((TlsConnector::from(Arc::new(tls)), no_roots))
 }
 
 #[derive(Debug, Clone)]
@@ -423,7 +435,7 @@ impl SandkitConnector {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let name = ServerName::try_from(bare.to_string())
             .map_err(|e| ConnectError(format!("{target}: not a valid TLS server name: {e}")))?;
-        let (tls, no_roots) = self.tls.get()?;
+        let (tls, no_roots) = self.tls.get().await?;
         let tls = tls
             .connect(name, tcp.into_inner())
             .await

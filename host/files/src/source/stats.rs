@@ -1,4 +1,5 @@
-//! The counters of one task, and the copy of them that `files.json` and `sandkit status` show.
+//! The counters of one task, the copy of them that `metrics.json`, `/metrics` and `sandkit status`
+//! show, and their metric families.
 
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +27,7 @@ pub struct TaskStats {
     pub lag_bytes: AtomicU64,
 }
 
-/// A copy of a task's counters, for `files.json` and `sandkit status`.
+/// A copy of a task's counters, for the metrics registry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TaskSnapshot {
     pub task: String,
@@ -69,13 +70,23 @@ impl TaskStats {
 /// it off a snapshot.
 type Counter = (&'static str, &'static str, fn(&TaskSnapshot) -> u64);
 
-const COUNTERS: [Counter; 8] = [
+const COUNTERS: [Counter; 10] = [
     ("lines_total", "lines read", |t| t.lines),
     ("bytes_total", "bytes read", |t| t.bytes),
     (
         "truncated_lines_total",
         "lines cut at the maximum line size",
         |t| t.truncated_lines,
+    ),
+    (
+        "invalid_utf8_lines_total",
+        "lines whose invalid UTF-8 was replaced",
+        |t| t.invalid_utf8_lines,
+    ),
+    (
+        "restarts_total",
+        "files read again from the start (truncated, rewritten, or changed while stopped)",
+        |t| t.restarts,
     ),
     ("rotations_total", "rotations followed", |t| t.rotations),
     ("dropped_acks_total", "batches the output gave up on", |t| {

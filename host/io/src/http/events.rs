@@ -1,5 +1,5 @@
 //! The HTTP outputs' internal events, as Vector has them: each is logged and counted in one
-//! place (the lane's [`LaneStats`], which `/metrics`, `outputs.json` and `sandkit status` read),
+//! place (the lane's [`LaneStats`], which `/metrics`, `metrics.json` and `sandkit status` read),
 //! so that a log line and its counter cannot drift apart. Requests and their latencies, counted
 //! on every success, have no log line.
 
@@ -110,14 +110,14 @@ impl Event for BufferOverflow {
     }
 }
 
-/// Corrupt records of the disk buffer were skipped while reading it.
+/// Corrupt records of the disk buffer were skipped while reading it. Counted only: the
+/// buffer's reader logs each skip where it knows the segment file and offset.
 pub(super) struct CorruptSkipped {
     pub bytes: u64,
 }
 
 impl Event for CorruptSkipped {
     fn emit(self, l: &Lane<'_>) {
-        tracing::warn!(output = l.output, url = l.url, category = %l.category, bytes = self.bytes, "io.buffer corrupt records skipped");
         l.stats
             .dropped_corrupt_bytes
             .fetch_add(self.bytes, Ordering::Relaxed);

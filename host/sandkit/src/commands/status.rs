@@ -129,7 +129,12 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
     if let Some(serde_json::Value::Object(sources)) = metrics {
-        for (source, families) in &sources {
+        // The outputs, then the file tasks, then any other source (by name: the JSON object
+        // comes back sorted).
+        let mut order: Vec<&String> = sources.keys().collect();
+        order.sort_by_key(|s| (s.as_str() != "outputs", s.as_str() != "files", s.as_str()));
+        for source in order {
+            let families = &sources[source];
             // The plugins have their table above, the election its line.
             if source == "plugins" || source == "election" {
                 continue;
