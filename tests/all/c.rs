@@ -6,8 +6,9 @@
 //!
 //! Over 600 lines: one language's whole workflow and fault catalog, end to end.
 
+use crate::catalog::{Catalog, Grants};
 use sandkit_io::FieldValue;
-use sandkit_runtime::{load_plugin_file, Instance, PluginConfig, PluginState, Runtime, StateStore};
+use sandkit_runtime::{load_plugin_file, Instance, PluginConfig, Runtime, StateStore};
 use sandkit_tests::{test_runtime_config, Harness};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -150,106 +151,37 @@ fn c_plugin_new_build_and_test_in_every_world() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_faults_are_contained_like_rust_ones() {
     let h = Harness::new();
-    h.conf("ticker", "interval = \"100ms\"\n");
-    h.install("ticker", "ticker");
-    h.fault("cfaults", "c_ok", "ok", "");
-    h.fault("cfaults", "c_fail", "fail", "");
-    h.fault("cfaults", "c_abort", "abort", "");
-    h.fault("cfaults", "c_loop", "loop", "");
-    h.fault("cfaults", "c_membomb", "membomb", "");
-    h.fault(
-        "cfaults",
-        "c_flood",
-        "flood",
-        "[limits]\nmax_points = 1000\n",
-    );
-    h.fault("cfaults", "c_recurse", "recurse", "");
-    h.fault("cfaults", "c_exit", "exit", "");
-    h.fault("cfaults", "c_logflood", "logflood", "");
-    h.fault("cfaults", "c_printflood", "printflood", "");
-    for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
-        h.sup.upsert(&f).await;
+    Catalog {
+        guest: "cfaults",
+        faults: &[
+            ("c_ok", "ok", ""),
+            ("c_fail", "fail", ""),
+            ("c_abort", "abort", ""),
+            ("c_loop", "loop", ""),
+            ("c_membomb", "membomb", ""),
+            ("c_flood", "flood", "[limits]\nmax_points = 1000\n"),
+            ("c_recurse", "recurse", ""),
+            ("c_exit", "exit", ""),
+            ("c_logflood", "logflood", ""),
+            ("c_printflood", "printflood", ""),
+        ],
+        crashes: &[
+            ("c_abort", &["unreachable"]),
+            ("c_loop", &["out_of_fuel", "deadline"]),
+            ("c_membomb", &["limit"]),
+            ("c_flood", &["limit"]),
+            ("c_recurse", &["memory_out_of_bounds", "stack_overflow"]),
+            ("c_exit", &["host_error"]),
+        ],
+        // The error says what and where.
+        errors: &[("c_fail", &["collect: boom on call", "(app.c:"])],
+        floods: &["c_logflood", "c_printflood"],
+        healthy: "c_ok",
+        crash_wait: Duration::from_secs(120),
+        wait: Duration::from_secs(30),
     }
-    let crashes: [(&str, &[&str]); 6] = [
-        ("c_abort", &["unreachable"]),
-        ("c_loop", &["out_of_fuel", "deadline"]),
-        ("c_membomb", &["limit"]),
-        ("c_flood", &["limit"]),
-        ("c_recurse", &["memory_out_of_bounds", "stack_overflow"]),
-        ("c_exit", &["host_error"]),
-    ];
-    for (name, kinds) in crashes {
-        let st = h
-            .wait_state(name, PluginState::Disabled, Duration::from_secs(120))
-            .await;
-        assert_eq!(st.crashes, 6, "{name}: {st:#?}");
-        assert_eq!(st.restarts, 5, "{name}: {st:#?}");
-        let kind = st.last_crash_kind.clone().unwrap_or_default();
-        assert!(kinds.contains(&kind.as_str()), "{name}: {kind:?}: {st:#?}");
-        assert_eq!(st.points, 0, "{name}");
-    }
-    let st = h
-        .wait_for("c_fail", Duration::from_secs(30), |s| s.errors >= 3)
-        .await;
-    assert_eq!(
-        (st.crashes, st.restarts, st.state),
-        (0, 0, PluginState::Running),
-        "an error is not a crash: {st:#?}"
-    );
-    let err = st.last_error.clone().unwrap_or_default();
-    assert!(
-        err.contains("collect: boom on call") && err.contains("(app.c:"),
-        "the error says what and where: {err}"
-    );
-    for name in ["c_logflood", "c_printflood"] {
-        let st = h
-            .wait_for(name, Duration::from_secs(60), |s| {
-                s.calls >= 2 && s.log_suppressed >= 30_000
-            })
-            .await;
-        assert_eq!(
-            (st.state, st.crashes, st.errors),
-            (PluginState::Running, 0, 0),
-            "{name}: {st:#?}"
-        );
-    }
-    let ok = h
-        .wait_for("c_ok", Duration::from_secs(30), |s| s.points >= 5)
-        .await;
-    assert_eq!((ok.crashes, ok.errors), (0, 0), "{ok:#?}");
-    let ticker = h
-        .wait_for("ticker", Duration::from_secs(60), |s| s.calls >= 12)
-        .await;
-    assert_eq!(
-        (ticker.state, ticker.crashes),
-        (PluginState::Running, 0),
-        "{ticker:#?}"
-    );
-    let start = std::time::Instant::now();
-    while h.times("ticker").len() < 10 {
-        assert!(start.elapsed() < Duration::from_secs(30), "ticker points");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let times = h.times("ticker");
-    let max_gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-    assert!(
-        max_gap < 2_000_000_000,
-        "the ticker stalled {max_gap} ns while C plugins misbehaved"
-    );
-    let calls: Vec<u64> = h
-        .out
-        .points()
-        .iter()
-        .filter(|p| p.measurement() == "cfaults")
-        .filter_map(|p| match p.field("calls") {
-            Some(FieldValue::Uint(n)) => Some(*n),
-            _ => None,
-        })
-        .collect();
-    assert!(
-        calls.len() >= 5 && calls.windows(2).all(|w| w[1] == w[0] + 1),
-        "one instance served c_ok throughout: {calls:?}"
-    );
+    .run(&h)
+    .await;
 }
 
 /// The lines of the Rust/Python twin test, and lines for C's own parsing of numbers (which
@@ -618,15 +550,8 @@ fn c_examples_match_their_python_twins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_files_import_keeps_to_the_grants_in_c() {
     let h = Harness::new();
-    let granted = tempfile::tempdir().unwrap();
-    let g = granted.path();
-    std::fs::write(g.join("a.txt"), "hello").unwrap();
-    std::fs::create_dir(g.join("sub")).unwrap();
-    let outside = tempfile::tempdir().unwrap();
-    std::fs::write(outside.path().join("secret"), "s3cret").unwrap();
-    std::os::unix::fs::symlink(outside.path().join("secret"), g.join("link")).unwrap();
-    let gs = g.display().to_string();
-    let os = outside.path().display().to_string();
+    let grants = Grants::new();
+    let (gs, os) = (grants.g(), grants.o());
     let paths = [
         format!("{gs}/a.txt"),
         format!("{gs}/"),
@@ -637,42 +562,9 @@ async fn the_files_import_keeps_to_the_grants_in_c() {
         "/proc/self/environ".to_string(),
         format!("{gs}/sub/"),
     ];
-    let list: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
-    h.conf(
-        "cf",
-        &format!(
-            "interval = \"1s\"\n[sandbox]\nread_only_dirs = [\"{gs}\", \"/proc\"]\n\
-             [config]\nmode = \"files\"\npaths = [{}]\n",
-            list.join(", ")
-        ),
-    );
-    let f = h.install("cfaults", "cf");
-    h.sup.upsert(&f).await;
-    let start = std::time::Instant::now();
-    while h
-        .out
-        .points()
-        .iter()
-        .filter(|p| p.measurement() == "files")
-        .count()
-        < paths.len()
-    {
-        assert!(start.elapsed() < Duration::from_secs(30), "files points");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let points = h.out.points();
-    let by_path = |p: &str| {
-        points
-            .iter()
-            .find(|x| x.field("path") == Some(&FieldValue::Text(p.to_string())))
-            .unwrap_or_else(|| panic!("no point for {p}"))
-            .clone()
-    };
-    let ok = |p: &str| by_path(p).field("ok") == Some(&FieldValue::Bool(true));
-    let error = |p: &str| match by_path(p).field("error") {
-        Some(FieldValue::Text(t)) => t.clone(),
-        other => panic!("{p}: no error ({other:?})"),
-    };
+    let probe = grants.probe(&h, "cfaults", "cf", &paths).await;
+    let (ok, error) = (|p: &str| probe.ok(p), |p: &str| probe.error(p));
+    let by_path = |p: &str| probe.point(p);
     assert!(ok(&paths[0]));
     assert_eq!(by_path(&paths[0]).field("bytes"), Some(&FieldValue::Int(5)));
     assert_eq!(
@@ -700,7 +592,7 @@ async fn the_files_import_keeps_to_the_grants_in_c() {
     );
     let st = h.sup.status("cf").unwrap();
     assert_eq!((st.crashes, st.errors), (0, 0), "{st:#?}");
-    assert!(!points.iter().any(|p| format!("{p:?}").contains("s3cret")));
+    assert!(!probe.shows("s3cret"));
 }
 
 /// Outgoing HTTP from C keeps to the allowlist (see

@@ -4,6 +4,7 @@
 //! to the grants, the JS record writer matches the Rust one, the bundled examples run in the
 //! agent, and `sandkit plugin new/build/test` works for js and ts.
 
+use crate::catalog::{Catalog, Grants};
 use sandkit_io::FieldValue;
 use sandkit_runtime::PluginState;
 use sandkit_tests::Harness;
@@ -18,100 +19,49 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_faults_are_contained_like_rust_ones() {
     let h = Harness::new();
-    h.conf("ticker", "interval = \"100ms\"\n");
-    h.install("ticker", "ticker");
-    h.fault("jsfaults", "js_ok", "ok", "");
-    h.fault("jsfaults", "js_throw", "throw", "");
-    h.fault("jsfaults", "js_string", "throwstring", "");
-    h.fault("jsfaults", "js_object", "throwobject", "");
-    h.fault("jsfaults", "js_recurse", "recurse", "");
-    h.fault("jsfaults", "js_loop", "loop", "");
-    h.fault("jsfaults", "js_membomb", "membomb", "");
-    h.fault(
-        "jsfaults",
-        "js_flood",
-        "flood",
-        "[limits]\nmax_points = 1000\n",
-    );
-    let start = std::time::Instant::now();
-    for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
-        h.sup.upsert(&f).await;
+    let seen = Catalog {
+        guest: "jsfaults",
+        faults: &[
+            ("js_ok", "ok", ""),
+            ("js_throw", "throw", ""),
+            ("js_string", "throwstring", ""),
+            ("js_object", "throwobject", ""),
+            ("js_recurse", "recurse", ""),
+            ("js_loop", "loop", ""),
+            ("js_membomb", "membomb", ""),
+            ("js_flood", "flood", "[limits]\nmax_points = 1000\n"),
+        ],
+        crashes: &[
+            ("js_loop", &["out_of_fuel", "deadline"]),
+            ("js_membomb", &["limit"]),
+            ("js_flood", &["limit"]),
+        ],
+        errors: &[
+            ("js_throw", &["collect: Error: boom on call "]),
+            ("js_string", &["collect: a string on call "]),
+            (
+                "js_object",
+                &["collect: threw a non-Error Object: {\"call\":"],
+            ),
+            (
+                "js_recurse",
+                &["collect: InternalError: too much recursion"],
+            ),
+        ],
+        floods: &[],
+        healthy: "js_ok",
+        crash_wait: Duration::from_secs(240),
+        wait: Duration::from_secs(60),
     }
-    let crashes: [(&str, &[&str]); 3] = [
-        ("js_loop", &["out_of_fuel", "deadline"]),
-        ("js_membomb", &["limit"]),
-        ("js_flood", &["limit"]),
-    ];
-    for (name, kinds) in crashes {
-        let st = h
-            .wait_state(name, PluginState::Disabled, Duration::from_secs(240))
-            .await;
-        assert_eq!(st.crashes, 6, "{name}: {st:#?}");
-        assert_eq!(st.restarts, 5, "{name}: {st:#?}");
-        let kind = st.last_crash_kind.clone().unwrap_or_default();
-        assert!(kinds.contains(&kind.as_str()), "{name}: {kind:?}: {st:#?}");
-        assert_eq!(st.points, 0, "{name}");
-    }
-    for (name, what) in [
-        ("js_throw", "collect: Error: boom on call "),
-        ("js_string", "collect: a string on call "),
-        ("js_object", "collect: threw a non-Error Object: {\"call\":"),
-        ("js_recurse", "collect: InternalError: too much recursion"),
-    ] {
-        let st = h
-            .wait_for(name, Duration::from_secs(60), |s| s.errors >= 3)
-            .await;
-        assert_eq!(
-            st.crashes, 0,
-            "{name}: a throw is an error, not a crash: {st:#?}"
-        );
-        assert_eq!(st.restarts, 0, "{name}: {st:#?}");
-        assert_eq!(st.state, PluginState::Running, "{name}: {st:#?}");
-        let err = st.last_error.clone().unwrap_or_default();
-        assert!(err.contains(what), "{name}: {err}");
-    }
+    .run(&h)
+    .await;
     // An Error says where it was thrown, in the plugin's own source.
-    let err = h.sup.status("js_throw").unwrap().last_error.unwrap();
+    let err = seen["js_throw"].last_error.clone().unwrap();
     assert!(err.contains("(app.js:"), "{err}");
-    let err = h.sup.status("js_recurse").unwrap().last_error.unwrap();
+    let err = seen["js_recurse"].last_error.clone().unwrap();
     assert!(
         err.contains("(app.js:") && err.contains(" in recurse)"),
         "{err}"
-    );
-    // The healthy JS plugin and the Rust ticker kept running beside them.
-    let ok = h
-        .wait_for("js_ok", Duration::from_secs(60), |s| s.points >= 5)
-        .await;
-    assert_eq!((ok.crashes, ok.errors), (0, 0), "{ok:#?}");
-    let ticker = h
-        .wait_for("ticker", Duration::from_secs(60), |s| s.calls >= 12)
-        .await;
-    h.wait_points("ticker", 10).await;
-    assert_eq!(
-        (ticker.state, ticker.crashes),
-        (PluginState::Running, 0),
-        "{ticker:#?}"
-    );
-    let times = h.times("ticker");
-    let max_gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-    assert!(
-        max_gap < 2_000_000_000,
-        "the ticker stalled {max_gap} ns while JS plugins misbehaved ({:?} in)",
-        start.elapsed()
-    );
-    let calls: Vec<u64> = h
-        .out
-        .points()
-        .iter()
-        .filter(|p| p.measurement() == "jsfaults")
-        .filter_map(|p| match p.field("calls") {
-            Some(FieldValue::Uint(n)) => Some(*n),
-            _ => None,
-        })
-        .collect();
-    assert!(
-        calls.len() >= 5 && calls.windows(2).all(|w| w[1] == w[0] + 1),
-        "one instance served js_ok throughout: {calls:?}"
     );
 }
 
@@ -161,47 +111,19 @@ async fn js_log_floods_are_rate_limited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_files_keep_to_the_grants() {
     let h = Harness::new();
-    let granted = tempfile::tempdir().unwrap();
-    let g = granted.path();
-    std::fs::write(g.join("a.txt"), "hello").unwrap();
-    std::fs::create_dir(g.join("sub")).unwrap();
-    let outside = tempfile::tempdir().unwrap();
-    std::fs::write(outside.path().join("secret"), "s3cret").unwrap();
-    std::os::unix::fs::symlink(outside.path().join("secret"), g.join("link")).unwrap();
-    let gs = g.display().to_string();
+    let grants = Grants::new();
+    let gs = grants.g();
     let paths = [
         format!("{gs}/a.txt"),
         format!("{gs}/"),
         format!("{gs}/link"),
-        format!("{}/secret", outside.path().display()),
+        format!("{}/secret", grants.o()),
         "/proc/loadavg".to_string(),
         "relative.txt".to_string(),
     ];
-    let list: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
-    h.conf(
-        "jf",
-        &format!(
-            "interval = \"1s\"\n[sandbox]\nread_only_dirs = [\"{gs}\", \"/proc\"]\n\
-             [config]\nmode = \"files\"\npaths = [{}]\n",
-            list.join(", ")
-        ),
-    );
-    let f = h.install("jsfaults", "jf");
-    h.sup.upsert(&f).await;
-    h.wait_points("files", paths.len()).await;
-    let points = h.out.points();
-    let by_path = |p: &str| {
-        points
-            .iter()
-            .find(|x| x.field("path") == Some(&FieldValue::Text(p.to_string())))
-            .unwrap_or_else(|| panic!("no point for {p}"))
-            .clone()
-    };
-    let ok = |p: &str| by_path(p).field("ok") == Some(&FieldValue::Bool(true));
-    let error = |p: &str| match by_path(p).field("error") {
-        Some(FieldValue::Text(t)) => t.clone(),
-        other => panic!("{p}: no error ({other:?})"),
-    };
+    let probe = grants.probe(&h, "jsfaults", "jf", &paths).await;
+    let (ok, error) = (|p: &str| probe.ok(p), |p: &str| probe.error(p));
+    let by_path = |p: &str| probe.point(p);
     assert!(ok(&paths[0]));
     assert_eq!(by_path(&paths[0]).field("bytes"), Some(&FieldValue::Int(5)));
     assert_eq!(
@@ -217,7 +139,7 @@ async fn js_files_keep_to_the_grants() {
     );
     assert!(ok(&paths[4]), "the kernel view serves /proc/loadavg");
     assert!(error(&paths[5]).contains("not an absolute path"));
-    assert!(!points.iter().any(|p| format!("{p:?}").contains("s3cret")));
+    assert!(!probe.shows("s3cret"));
     let st = h.sup.status("jf").unwrap();
     assert_eq!((st.crashes, st.errors), (0, 0), "{st:#?}");
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap (CONVENTIONS.md)
 
 mod c;
+mod catalog;
 mod cli;
 mod collectors;
 mod compile;

@@ -5,8 +5,8 @@
 //!
 //! Over 600 lines: one language's whole workflow and fault catalog, end to end.
 
+use crate::catalog::{Catalog, Grants};
 use sandkit_io::FieldValue;
-use sandkit_runtime::PluginState;
 use sandkit_tests::Harness;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,54 +18,49 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_faults_are_contained_like_rust_ones() {
     let h = Harness::new();
-    h.conf("ticker", "interval = \"100ms\"\n");
-    h.install("ticker", "ticker");
-    h.fault("pyfaults", "py_ok", "ok", "");
-    h.fault("pyfaults", "py_raise", "raise", "");
-    h.fault("pyfaults", "py_recurse", "recurse", "");
-    h.fault("pyfaults", "py_loop", "loop", "");
-    h.fault("pyfaults", "py_membomb", "membomb", "");
-    h.fault(
-        "pyfaults",
-        "py_flood",
-        "flood",
-        "[limits]\nmax_points = 1000\n",
-    );
-    h.fault("pyfaults", "py_exit", "exit", "");
     // A flood is a long call (50,000 lines): on a loaded machine it may take seconds.
-    h.fault(
-        "pyfaults",
-        "py_logflood",
-        "logflood",
-        "[limits]\ntimeout = \"20s\"\n",
-    );
-    h.fault(
-        "pyfaults",
-        "py_printflood",
-        "printflood",
-        "[limits]\ntimeout = \"20s\"\n",
-    );
-    let start = std::time::Instant::now();
-    for f in sandkit_runtime::plugin_files(&h.plugins()).unwrap() {
-        h.sup.upsert(&f).await;
+    let long = "[limits]\ntimeout = \"20s\"\n";
+    let seen = Catalog {
+        guest: "pyfaults",
+        faults: &[
+            ("py_ok", "ok", ""),
+            ("py_raise", "raise", ""),
+            ("py_recurse", "recurse", ""),
+            ("py_loop", "loop", ""),
+            ("py_membomb", "membomb", ""),
+            ("py_flood", "flood", "[limits]\nmax_points = 1000\n"),
+            ("py_exit", "exit", ""),
+            ("py_logflood", "logflood", long),
+            ("py_printflood", "printflood", long),
+        ],
+        crashes: &[
+            ("py_loop", &["out_of_fuel", "deadline"]),
+            ("py_membomb", &["limit"]),
+            ("py_flood", &["limit"]),
+            ("py_exit", &["host_error", "unreachable"]),
+        ],
+        // The error names the exception and where.
+        errors: &[
+            ("py_raise", &["RuntimeError: boom on call", "(app.py:"]),
+            (
+                "py_recurse",
+                &[
+                    "RecursionError: maximum recursion depth exceeded",
+                    "(app.py:",
+                ],
+            ),
+        ],
+        floods: &["py_logflood", "py_printflood"],
+        healthy: "py_ok",
+        crash_wait: Duration::from_secs(120),
+        wait: Duration::from_secs(30),
     }
-    let crashes: [(&str, &[&str]); 4] = [
-        ("py_loop", &["out_of_fuel", "deadline"]),
-        ("py_membomb", &["limit"]),
-        ("py_flood", &["limit"]),
-        ("py_exit", &["host_error", "unreachable"]),
-    ];
-    for (name, kinds) in crashes {
-        let st = h
-            .wait_state(name, PluginState::Disabled, Duration::from_secs(120))
-            .await;
-        assert_eq!(st.crashes, 6, "{name}: {st:#?}");
-        assert_eq!(st.restarts, 5, "{name}: {st:#?}");
-        let kind = st.last_crash_kind.clone().unwrap_or_default();
-        assert!(kinds.contains(&kind.as_str()), "{name}: {kind:?}: {st:#?}");
-        assert_eq!(st.points, 0, "{name}");
+    .run(&h)
+    .await;
+    for name in ["py_loop", "py_membomb", "py_flood", "py_exit"] {
         // Stamped by `sandkit plugin build` as Python: the memory cap no config sets is the
         // interpreted languages' larger one, and the bomb still stops at it.
+        let st = &seen[name];
         assert_eq!(st.lang, Some(sandkit_runtime::GuestLang::Python), "{name}");
         assert_eq!(
             st.limits.map(|l| l.memory_bytes),
@@ -73,81 +68,6 @@ async fn python_faults_are_contained_like_rust_ones() {
             "{name}"
         );
     }
-    for (name, what) in [
-        ("py_raise", "RuntimeError: boom on call"),
-        (
-            "py_recurse",
-            "RecursionError: maximum recursion depth exceeded",
-        ),
-    ] {
-        let st = h
-            .wait_for(name, Duration::from_secs(30), |s| s.errors >= 3)
-            .await;
-        assert_eq!(
-            st.crashes, 0,
-            "{name}: an exception is an error, not a crash: {st:#?}"
-        );
-        assert_eq!(st.restarts, 0, "{name}: {st:#?}");
-        assert_eq!(st.state, PluginState::Running, "{name}: {st:#?}");
-        let err = st.last_error.clone().unwrap_or_default();
-        assert!(
-            err.contains(what) && err.contains("(app.py:"),
-            "{name}: the error names the exception and where: {err}"
-        );
-    }
-    // A flood of log lines or of stdout is rate-limited by the host, not a fault.
-    for name in ["py_logflood", "py_printflood"] {
-        let st = h
-            .wait_for(name, Duration::from_secs(60), |s| {
-                s.calls >= 2 && s.log_suppressed >= 30_000
-            })
-            .await;
-        assert_eq!(
-            (st.state, st.crashes, st.errors),
-            (PluginState::Running, 0, 0),
-            "{name}: {st:#?}"
-        );
-    }
-    // The healthy Python plugin and the Rust ticker kept running beside them.
-    let ok = h
-        .wait_for("py_ok", Duration::from_secs(30), |s| s.points >= 5)
-        .await;
-    assert_eq!((ok.crashes, ok.errors), (0, 0), "{ok:#?}");
-    let ticker = h
-        .wait_for("ticker", Duration::from_secs(60), |s| s.calls >= 12)
-        .await;
-    h.wait_points("ticker", 10).await;
-    assert_eq!(
-        (ticker.state, ticker.crashes),
-        (PluginState::Running, 0),
-        "{ticker:#?}"
-    );
-    let times = h.times("ticker");
-    assert!(
-        times.len() >= 10,
-        "ticker ran {} times in {:?}",
-        times.len(),
-        start.elapsed()
-    );
-    let max_gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-    assert!(
-        max_gap < 2_000_000_000,
-        "the ticker stalled {max_gap} ns while Python plugins misbehaved"
-    );
-    let calls: Vec<u64> = h
-        .out
-        .points()
-        .iter()
-        .filter(|p| p.measurement() == "pyfaults")
-        .filter_map(|p| match p.field("calls") {
-            Some(FieldValue::Uint(n)) => Some(*n),
-            _ => None,
-        })
-        .collect();
-    assert!(
-        calls.windows(2).all(|w| w[1] == w[0] + 1),
-        "one instance served py_ok throughout: {calls:?}"
-    );
 }
 
 /// The `files` import serves granted files and lists granted directories, and refuses
@@ -155,14 +75,9 @@ async fn python_faults_are_contained_like_rust_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_files_import_keeps_to_the_grants() {
     let h = Harness::new();
-    let granted = tempfile::tempdir().unwrap();
-    let g = granted.path();
-    std::fs::write(g.join("a.txt"), "hello").unwrap();
-    std::fs::create_dir(g.join("sub")).unwrap();
+    let grants = Grants::new();
+    let g = grants.granted.path();
     std::fs::write(g.join("sub/b.txt"), "x").unwrap();
-    let outside = tempfile::tempdir().unwrap();
-    std::fs::write(outside.path().join("secret"), "s3cret").unwrap();
-    std::os::unix::fs::symlink(outside.path().join("secret"), g.join("link")).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
         g.join("fifo"),
@@ -171,8 +86,7 @@ async fn the_files_import_keeps_to_the_grants() {
         0,
     )
     .unwrap();
-    let gs = g.display().to_string();
-    let os = outside.path().display().to_string();
+    let (gs, os) = (grants.g(), grants.o());
     let paths = [
         format!("{gs}/a.txt"),
         format!("{gs}/"),
@@ -185,31 +99,9 @@ async fn the_files_import_keeps_to_the_grants() {
         "/proc/".to_string(),
         "relative.txt".to_string(),
     ];
-    let list: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
-    h.conf(
-        "pf",
-        &format!(
-            "interval = \"1s\"\n[sandbox]\nread_only_dirs = [\"{gs}\", \"/proc\"]\n\
-             [config]\nmode = \"files\"\npaths = [{}]\n",
-            list.join(", ")
-        ),
-    );
-    let f = h.install("pyfaults", "pf");
-    h.sup.upsert(&f).await;
-    h.wait_points("files", paths.len()).await;
-    let points = h.out.points();
-    let by_path = |p: &str| {
-        points
-            .iter()
-            .find(|x| x.field("path") == Some(&FieldValue::Text(p.to_string())))
-            .unwrap_or_else(|| panic!("no point for {p}"))
-            .clone()
-    };
-    let ok = |p: &str| by_path(p).field("ok") == Some(&FieldValue::Bool(true));
-    let error = |p: &str| match by_path(p).field("error") {
-        Some(FieldValue::Text(t)) => t.clone(),
-        other => panic!("{p}: no error ({other:?})"),
-    };
+    let probe = grants.probe(&h, "pyfaults", "pf", &paths).await;
+    let (ok, error) = (|p: &str| probe.ok(p), |p: &str| probe.error(p));
+    let by_path = |p: &str| probe.point(p);
     assert!(ok(&paths[0]));
     assert_eq!(by_path(&paths[0]).field("bytes"), Some(&FieldValue::Int(5)));
     assert!(ok(&paths[1]));
@@ -239,7 +131,7 @@ async fn the_files_import_keeps_to_the_grants() {
     assert!(ok(&paths[8]), "the root of a kernel view lists");
     assert!(error(&paths[9]).contains("not an absolute path"));
     assert!(
-        !points.iter().any(|p| format!("{p:?}").contains("s3cret")),
+        !probe.shows("s3cret"),
         "nothing of the file outside the grant leaked"
     );
 }
