@@ -1,3 +1,6 @@
+//! The JSON pipeline against its cases, one topic: typed scalars, flattening and depth, arrays,
+//! times and levels and their candidate keys, tags and colliding keys, limits, lines that are
+//! not objects, config (over 600 lines: the cases are the bulk of it).
 use super::*;
 use sandkit_sdk::records::{self, Batch, Decoded, OwnedValue as V};
 use serde_json::json;

@@ -1,0 +1,256 @@
+//! The writer task's tests: what it writes (`writer`), and when it cuts batches (`batches`).
+
+mod writer {
+    use crate::sink::*;
+    use crate::{CaptureOutput, FieldValue, FileOutput};
+
+    fn pt(m: &str, cat: Category) -> Point {
+        Point::new(
+            m.into(),
+            vec![],
+            vec![("v".into(), FieldValue::Int(1))],
+            5,
+            cat,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn writer_delivers_everything_before_finish() {
+        let cap = CaptureOutput::new();
+        let (sink, handle) = spawn_writer(Arc::new(cap.clone()), 2, BatchConfig::default());
+        for i in 0..50 {
+            sink.send(vec![
+                pt(&format!("m{i}"), Category::Metric),
+                pt("o", Category::Object),
+            ])
+            .await
+            .unwrap();
+        }
+        drop(sink);
+        handle.finish().await;
+        let got = cap.points();
+        assert_eq!(got.len(), 100);
+        assert_eq!(
+            got.iter()
+                .filter(|p| p.category() == Category::Object)
+                .count(),
+            50
+        );
+        assert_eq!(got[0].measurement(), "m0");
+    }
+
+    #[tokio::test]
+    async fn file_output_appends_line_protocol() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.lp");
+        let out = FileOutput::open(&path).await.unwrap();
+        let (sink, handle) = spawn_writer(Arc::new(out), 4, BatchConfig::default());
+        sink.send(vec![pt("a", Category::Metric)]).await.unwrap();
+        sink.send(vec![pt("b", Category::Metric)]).await.unwrap();
+        drop(sink);
+        handle.finish().await;
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "a v=1i 5\nb v=1i 5\n");
+    }
+}
+
+mod batches {
+    use crate::sink::*;
+    use crate::{FieldValue, IoError};
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+
+    /// Records the size of every write.
+    #[derive(Debug, Default)]
+    struct Sizes(Mutex<Vec<(Category, usize)>>);
+
+    #[async_trait]
+    impl Output for Sizes {
+        fn name(&self) -> &str {
+            "sizes"
+        }
+        async fn write(&self, category: Category, batch: &Batch) -> Result<Delivery, IoError> {
+            self.0.lock().unwrap().push((category, batch.len()));
+            Ok(Delivery::Delivered)
+        }
+    }
+
+    fn pt(cat: Category) -> Point {
+        Point::new(
+            "m".into(),
+            vec![],
+            vec![("v".into(), FieldValue::Int(1))],
+            5,
+            cat,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flushes_at_max_points_and_by_time_per_category() {
+        let out = Arc::new(Sizes::default());
+        let cfg = BatchConfig {
+            flush_interval: Duration::from_secs(10),
+            max_points: 100,
+            max_bytes: usize::MAX,
+        };
+        let (sink, handle) = spawn_writer(out.clone(), 4, cfg);
+        sink.send((0..250).map(|_| pt(Category::Metric)).collect())
+            .await
+            .unwrap();
+        sink.send(vec![pt(Category::Logging)]).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            *out.0.lock().unwrap(),
+            vec![(Category::Metric, 100), (Category::Metric, 100)]
+        );
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        let got = out.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!(got.contains(&(Category::Metric, 50)) && got.contains(&(Category::Logging, 1)));
+        drop(sink);
+        handle.finish().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn send_acked_now_writes_at_once_and_acks() {
+        let out = Arc::new(Sizes::default());
+        let cfg = BatchConfig {
+            flush_interval: Duration::from_secs(3600),
+            max_points: usize::MAX,
+            max_bytes: usize::MAX,
+        };
+        let (sink, handle) = spawn_writer(out.clone(), 4, cfg);
+        // A point waiting in a batch, then a send that wants its batch written now.
+        sink.send(vec![pt(Category::Metric)]).await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let ack = Ack::new(move |o| {
+            let _ = tx.send(o);
+        });
+        sink.send_acked_now(vec![pt(Category::Metric), pt(Category::Metric)], ack)
+            .await
+            .unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(1), rx)
+            .await
+            .expect("acknowledged without waiting for the flush interval")
+            .unwrap();
+        assert_eq!(outcome, AckOutcome::Delivered);
+        assert_eq!(*out.0.lock().unwrap(), vec![(Category::Metric, 3)]);
+        drop(sink);
+        handle.finish().await;
+    }
+
+    /// Records each batch it is given; takes frames in `.1` if any.
+    #[derive(Debug)]
+    struct Framed(Mutex<Vec<Batch>>, Option<Compression>);
+
+    #[async_trait]
+    impl Output for Framed {
+        fn name(&self) -> &str {
+            "framed"
+        }
+        fn frames(&self) -> Option<Compression> {
+            self.1
+        }
+        async fn write(&self, _category: Category, batch: &Batch) -> Result<Delivery, IoError> {
+            self.0.lock().unwrap().push(batch.clone());
+            Ok(Delivery::Delivered)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lines_sent_as_frames_are_compressed_by_their_sender_and_joined() {
+        let out = Arc::new(Framed(Mutex::default(), Some(Compression::Zstd(1))));
+        let cfg = BatchConfig {
+            flush_interval: Duration::from_secs(3600),
+            max_points: usize::MAX,
+            max_bytes: usize::MAX,
+        };
+        let (sink, handle) = spawn_writer(out.clone(), 4, cfg);
+        let acked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let senders: Vec<_> = (0..2)
+            .map(|t| {
+                let (sink, acked) = (sink.clone(), acked.clone());
+                std::thread::spawn(move || {
+                    let text = format!("m,t={t} v=1i 1\nm,t={t} v=2i 2\n");
+                    let ack = Ack::new(move |o| {
+                        assert_eq!(o, AckOutcome::Delivered);
+                        acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    });
+                    let lines = Lines { text, count: 2 };
+                    sink.blocking_send_frame_acked(Category::Logging, lines, ack)
+                        .unwrap();
+                })
+            })
+            .collect();
+        for s in senders {
+            s.join().unwrap();
+        }
+        drop(sink);
+        handle.finish().await;
+        let got = out.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 1, "one batch: {got:?}");
+        let b = &got[0];
+        assert_eq!((b.len(), b.frames.count, b.lines.count), (4, 4, 0));
+        assert_eq!(b.frames.raw, 2 * "m,t=0 v=1i 1\nm,t=0 v=2i 2\n".len());
+        // Two zstd frames, read as one stream.
+        let text = String::from_utf8(zstd::decode_all(&b.frames.body[..]).unwrap()).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_unstable();
+        assert_eq!(
+            lines,
+            [
+                "m,t=0 v=1i 1",
+                "m,t=0 v=2i 2",
+                "m,t=1 v=1i 1",
+                "m,t=1 v=2i 2"
+            ]
+        );
+        assert_eq!(acked.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn without_frames_a_sender_sends_text() {
+        let out = Arc::new(Framed(Mutex::default(), None));
+        let (sink, handle) = spawn_writer(out.clone(), 4, BatchConfig::default());
+        let lines = Lines {
+            text: "m v=1i 1\n".into(),
+            count: 1,
+        };
+        let sent = tokio::task::spawn_blocking(move || {
+            sink.blocking_send_frame_acked(Category::Metric, lines, Ack::new(|_| {}))
+        });
+        sent.await.unwrap().unwrap();
+        handle.finish().await;
+        let got = out.0.lock().unwrap().clone();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].lines.count, got[0].frames.count), (1, 0));
+        assert_eq!(got[0].lines.text, "m v=1i 1\n");
+    }
+
+    #[tokio::test]
+    async fn flushes_at_max_bytes() {
+        let out = Arc::new(Sizes::default());
+        let one = pt(Category::Metric).approx_size();
+        let cfg = BatchConfig {
+            flush_interval: Duration::from_secs(3600),
+            max_points: usize::MAX,
+            max_bytes: one * 10,
+        };
+        let (sink, handle) = spawn_writer(out.clone(), 4, cfg);
+        sink.send((0..25).map(|_| pt(Category::Metric)).collect())
+            .await
+            .unwrap();
+        drop(sink);
+        handle.finish().await;
+        assert_eq!(
+            *out.0.lock().unwrap(),
+            vec![
+                (Category::Metric, 10),
+                (Category::Metric, 10),
+                (Category::Metric, 5)
+            ]
+        );
+    }
+}
