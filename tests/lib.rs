@@ -657,11 +657,20 @@ pub fn installed(path: &str, package: &str) -> Option<PathBuf> {
     if p.exists() {
         return Some(p);
     }
+    missing(path, &format!("`make test-deps`, from Debian's {package}"))
+}
+
+/// Something a test needs (`what`: a tool, a server) is missing: under CI=true that fails the
+/// test; elsewhere the test skips (`None`), saying what installs it (`install`).
+///
+/// # Panics
+/// Under CI=true.
+pub fn missing<T>(what: &str, install: &str) -> Option<T> {
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "{path} is not installed (make test-deps installs {package})"
+        "{what} is missing (installed by {install})"
     );
-    eprintln!("skipping: {path} not installed (run `make test-deps`)");
+    eprintln!("skipping: {what} is missing (installed by {install})");
     None
 }
 

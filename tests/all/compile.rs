@@ -43,14 +43,10 @@ fn large_component(scratch: &Path) -> Option<PathBuf> {
         })
         .filter(|p| p.exists());
     let Some(tool) = tool else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "componentize-py is missing: this test builds a Python component with it; install it \
-             (`pip install componentize-py==0.25.1`, e.g. in ~/.cache/sandkit/py) or set \
-             SANDKIT_COMPONENTIZE_PY"
+        return sandkit_tests::missing(
+            "componentize-py (this test builds a Python component with it)",
+            "`make pydeps`, or set SANDKIT_COMPONENTIZE_PY",
         );
-        eprintln!("skipping: componentize-py not found (set SANDKIT_COMPONENTIZE_PY)");
-        return None;
     };
     let proj = scratch.join("big");
     let run = |args: &[&str]| {

@@ -240,13 +240,10 @@ fn js_toolchain() -> Option<PathBuf> {
     {
         return Some(p);
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} is missing (make jsdeps installs it)",
-        p.display()
-    );
-    eprintln!("skipping: the JS toolchain is not installed (run `make jsdeps`)");
-    None
+    sandkit_tests::missing(
+        &format!("the JS toolchain ({})", p.display()),
+        "`make jsdeps`",
+    )
 }
 
 /// `sandkit plugin new` scaffolds JavaScript and TypeScript projects in every world that

@@ -177,13 +177,7 @@ fn componentize_py() -> Option<PathBuf> {
     if p.exists() {
         return Some(p);
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{} is missing (make pydeps installs it)",
-        p.display()
-    );
-    eprintln!("skipping: componentize-py not installed (run `make pydeps`)");
-    None
+    sandkit_tests::missing(&p.display().to_string(), "`make pydeps`")
 }
 
 /// `sandkit plugin new` scaffolds a project that `sandkit plugin build` turns into a component
