@@ -124,6 +124,10 @@ test: build lint test-deps
 	@# the release build of the same code.
 	$(BIN) plugin test $(BUILD)/wasm/mem.wasm -c guests/collectors/mem/conf.toml | grep -q '^mem'
 	head -5 tests/data/pipelines/nginx-access.log | $(BIN) pipeline test $(BUILD)/wasm/nginx.wasm | grep -q '^< nginx,'
+	@# The agent binary the integration tests run (target/release/sandkit): `cargo test` builds
+	@# the binaries of a package only for that package's own tests, and the tests live in
+	@# another package, so without this they would run whatever binary an earlier build left.
+	cargo build --release --workspace --bins
 	cargo test --release --workspace --no-fail-fast
 	cd guests && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test --workspace
 	cd sdk/rust && CARGO_TARGET_DIR=$(GUEST_NATIVE_TARGET_DIR) cargo test

@@ -75,7 +75,7 @@ pub fn sandkit_bin() -> PathBuf {
         .join("sandkit");
     assert!(
         p.exists(),
-        "{} is missing: run `make host` first",
+        "{} is missing: build it with `cargo build --release --workspace --bins` (`make test` does)",
         p.display()
     );
     p

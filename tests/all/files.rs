@@ -372,10 +372,6 @@ async fn kill_9_loop_during_a_tail_with_the_receiver_flapping_loses_no_line() {
         .find(|f| f["name"] == "sandkit_files_lines_total")
         .unwrap_or_else(|| panic!("{metrics}"));
     assert_eq!(lines["samples"][0]["labels"]["task"], "app", "{metrics}");
-    assert!(
-        lines["samples"][0]["value"].as_f64().unwrap() > 0.0,
-        "{metrics}"
-    );
     let all = got();
     let dups = assert_all_arrived(&all, LINES) as u64;
     let extra = all.len() as u64 - distinct;

@@ -140,7 +140,7 @@ pub fn status(args: &ConfigArgs, json: bool) -> Result<()> {
                 continue;
             }
             if let Some(t) = metrics_table(families) {
-                println!("\n{source}:\n{t}");
+                print!("\n{source}:\n{t}");
             }
         }
     }
