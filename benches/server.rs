@@ -46,7 +46,11 @@ fn main() {
             category: "metric".into(),
             requests: 10,
             points_sent: 1000,
-            latency_buckets: vec![1; 12],
+            latency: sandkit_metrics::Histogram {
+                buckets: vec![1; 12],
+                count: 12,
+                ..sandkit_metrics::Histogram::new(&sandkit_io::LATENCY_BUCKETS_MS)
+            },
             ..LaneSnapshot::default()
         })
         .collect();

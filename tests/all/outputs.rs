@@ -295,7 +295,7 @@ async fn outage_with_buffer_acks_at_once_then_replays_every_point_once_in_order(
     assert_eq!(lanes[0].points_sent, 1_005);
     assert!(!lanes[0].url.contains("tkn"), "{}", lanes[0].url);
     assert_eq!(
-        lanes[0].latency_buckets.iter().sum::<u64>(),
+        lanes[0].latency.buckets.iter().sum::<u64>(),
         lanes[0].requests - lanes[0].retries,
         "one latency sample per successful request"
     );

@@ -224,6 +224,21 @@ impl Pending {
     fn full(&self, cfg: &BatchConfig) -> bool {
         self.batch.len() >= cfg.max_points || self.bytes >= cfg.max_bytes
     }
+
+    /// Add to the batch (`put`, of `bytes` uncompressed) for a send with `ack`; the batch, taken,
+    /// when that filled it.
+    fn add(
+        &mut self,
+        bytes: usize,
+        ack: Option<&Ack>,
+        cfg: &BatchConfig,
+        put: impl FnOnce(&mut Batch),
+    ) -> Option<Pending> {
+        self.bytes += bytes;
+        put(&mut self.batch);
+        self.joined(ack);
+        self.full(cfg).then(|| std::mem::take(self))
+    }
 }
 
 /// Batches being written at once. Encoding (and compressing) a batch overlaps the sending of the
@@ -341,11 +356,8 @@ pub fn spawn_writer(
                             touched.push(cat);
                         }
                         let e = pending.entry(cat).or_default();
-                        e.bytes += p.approx_size();
-                        e.batch.points.push(p);
-                        e.joined(ack.as_ref());
-                        if e.full(&batch) {
-                            let full = std::mem::take(e);
+                        let bytes = p.approx_size();
+                        if let Some(full) = e.add(bytes, ack.as_ref(), &batch, |b| b.points.push(p)) {
                             inflight.dispatch(cat, full).await;
                         }
                     }
@@ -354,26 +366,23 @@ pub fn spawn_writer(
                             touched.push(cat);
                         }
                         let e = pending.entry(cat).or_default();
-                        e.bytes += lines.text.len();
-                        if e.batch.lines.count == 0 {
-                            e.batch.lines = lines;
-                        } else {
-                            e.batch.lines.text.push_str(&lines.text);
-                            e.batch.lines.count += lines.count;
-                        }
-                        e.joined(ack.as_ref());
-                        if e.full(&batch) {
-                            let full = std::mem::take(e);
+                        let bytes = lines.text.len();
+                        let put = |b: &mut Batch| {
+                            if b.lines.count == 0 {
+                                b.lines = lines;
+                            } else {
+                                b.lines.text.push_str(&lines.text);
+                                b.lines.count += lines.count;
+                            }
+                        };
+                        if let Some(full) = e.add(bytes, ack.as_ref(), &batch, put) {
                             inflight.dispatch(cat, full).await;
                         }
                     }
                     if let Some((cat, frames)) = frames.filter(|(_, f)| f.count > 0) {
                         let e = pending.entry(cat).or_default();
-                        e.bytes += frames.raw;
-                        e.batch.frames.append(frames);
-                        e.joined(ack.as_ref());
-                        if e.full(&batch) {
-                            let full = std::mem::take(e);
+                        let bytes = frames.raw;
+                        if let Some(full) = e.add(bytes, ack.as_ref(), &batch, |b| b.frames.append(frames)) {
                             inflight.dispatch(cat, full).await;
                         }
                     }

@@ -263,8 +263,11 @@ impl Histogram {
         self.count += 1;
     }
 
-    /// Add another histogram over the same bounds.
+    /// Add another histogram over the same bounds (an empty default one takes `other`'s).
     pub fn merge(&mut self, other: &Histogram) {
+        if self.bounds_ms.is_empty() {
+            self.bounds_ms = other.bounds_ms;
+        }
         if self.buckets.len() < other.buckets.len() {
             self.buckets.resize(other.buckets.len(), 0);
         }
@@ -273,6 +276,13 @@ impl Histogram {
         }
         self.sum_us = self.sum_us.saturating_add(other.sum_us);
         self.count += other.count;
+    }
+}
+
+impl Default for Histogram {
+    /// No bounds yet: one bucket; [`Histogram::merge`] gives it the bounds of what it adds.
+    fn default() -> Self {
+        Histogram::new(&[])
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{cat_index, HttpOutput, Inner};
 use crate::Category;
-use sandkit_metrics::{AtomicHistogram, Families, Labels};
+use sandkit_metrics::{AtomicHistogram, Families, Histogram, Labels};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Upper bounds (ms) of the upload latency histogram; a last bucket counts the rest.
@@ -59,17 +59,14 @@ pub struct LaneSnapshot {
     /// Points written to the buffer so far, and the bytes it holds now.
     pub buffered_points: u64,
     pub buffer_bytes: u64,
-    /// Successful request latencies: sum in microseconds, and counts per bucket of
-    /// [`LATENCY_BUCKETS_MS`] (not cumulative; the last counts the slower ones).
-    pub latency_us_total: u64,
-    pub latency_buckets: Vec<u64>,
+    /// Durations of successful requests, over [`LATENCY_BUCKETS_MS`].
+    pub latency: Histogram,
 }
 
 impl LaneStats {
     /// The counters now, as a lane of `output` to `url` for `category`.
     pub(super) fn snapshot(&self, output: &str, url: &str, category: &str) -> LaneSnapshot {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let latency = self.latency.0.snapshot();
         LaneSnapshot {
             output: output.into(),
             url: url.into(),
@@ -84,8 +81,7 @@ impl LaneStats {
             dropped_corrupt_bytes: get(&self.dropped_corrupt_bytes),
             buffered_points: get(&self.buffered_points),
             buffer_bytes: get(&self.buffer_bytes),
-            latency_us_total: latency.sum_us,
-            latency_buckets: latency.buckets,
+            latency: self.latency.0.snapshot(),
         }
     }
 }
@@ -103,11 +99,7 @@ impl LaneSnapshot {
         self.dropped_corrupt_bytes += other.dropped_corrupt_bytes;
         self.buffered_points += other.buffered_points;
         self.buffer_bytes += other.buffer_bytes;
-        self.latency_us_total += other.latency_us_total;
-        self.latency_buckets.resize(other.latency_buckets.len(), 0);
-        for (a, b) in self.latency_buckets.iter_mut().zip(&other.latency_buckets) {
-            *a += b;
-        }
+        self.latency.merge(&other.latency);
     }
 }
 
@@ -222,14 +214,6 @@ pub fn lane_families(lanes: &[LaneSnapshot], out: &mut Families) {
     out.histogram(
         "sandkit_output_request_duration_seconds",
         "duration of successful requests",
-        lanes.iter().map(|l| {
-            let h = sandkit_metrics::Histogram {
-                bounds_ms: &LATENCY_BUCKETS_MS,
-                buckets: l.latency_buckets.clone(),
-                sum_us: l.latency_us_total,
-                count: l.latency_buckets.iter().sum(),
-            };
-            (lane(l), h)
-        }),
+        lanes.iter().map(|l| (lane(l), l.latency.clone())),
     );
 }
