@@ -9,6 +9,9 @@
 //! refused gives none.
 
 use crate::config::PluginConfig;
+use crate::events::{
+    AfterCrash, Call, CallCompleted, CallFailed, Crashed, Event, PointsRefused, Restarted,
+};
 use crate::host::StateStore;
 use crate::instance::Instance;
 use crate::lock;
@@ -136,16 +139,12 @@ impl InputRegistry {
             },
         };
         let result = inst.handle(content_type, body).await;
-        let peak = inst.memory_peak();
-        {
-            let mut st = entry.status.lock();
-            st.memory_peak_bytes = st.memory_peak_bytes.max(peak);
-        }
+        let memory_peak = inst.memory_peak();
         // A trapped instance cannot be entered again; any other outcome keeps it, unless it is
         // near its memory cap: then the next request gets a fresh one.
         if !matches!(&result, Err(e) if e.is_crash()) {
             if inst.should_recycle() {
-                inst.note_recycle(&entry.status);
+                emit(&entry, inst.recycled());
             } else {
                 *slot = Some(inst);
             }
@@ -153,16 +152,26 @@ impl InputRegistry {
         match result {
             Ok(report) => {
                 *lock(&entry.consecutive) = 0;
-                let mut st = entry.status.lock();
-                st.calls += 1;
-                st.fuel_used += report.fuel_used;
-                st.last_call_us = report.elapsed.as_micros() as u64;
-                st.call_latency.observe(report.elapsed);
-                st.refused_points += report.refused;
+                // All or nothing: one invalid point refuses the request.
+                let delivered = if report.refused > 0 {
+                    0
+                } else {
+                    report.points.len()
+                };
+                emit(
+                    &entry,
+                    CallCompleted::of_call(&report, delivered as u64, memory_peak),
+                );
                 if report.refused > 0 {
-                    st.errors += 1;
                     let why = report.first_refusal.unwrap_or_default();
-                    st.last_error = Some(why.clone());
+                    emit(
+                        &entry,
+                        PointsRefused {
+                            refused: report.refused,
+                            first: Some(&why),
+                            whole_call: true,
+                        },
+                    );
                     return Err(InputError::Refused {
                         plugin: name.to_string(),
                         message: format!(
@@ -171,16 +180,19 @@ impl InputRegistry {
                         ),
                     });
                 }
-                st.points += report.points.len() as u64;
                 Ok(report.points)
             }
             Err(RuntimeError::Guest { message, .. }) => {
                 // The instance is fine: it said no.
                 *lock(&entry.consecutive) = 0;
-                let mut st = entry.status.lock();
-                st.calls += 1;
-                st.errors += 1;
-                st.last_error = Some(message.clone());
+                emit(
+                    &entry,
+                    CallFailed {
+                        call: Call::Handle,
+                        error: &message,
+                        counted: false,
+                    },
+                );
                 Err(InputError::Refused {
                     plugin: name.to_string(),
                     message,
@@ -197,12 +209,15 @@ impl InputRegistry {
     async fn start(&self, entry: &InputEntry) -> Result<Instance, RuntimeError> {
         let mut inst = Instance::new(&entry.plugin, &entry.config, entry.state.clone()).await?;
         inst.init(&entry.config.config_json).await?;
-        let mut st = entry.status.lock();
-        if st.crashes > 0 {
-            st.restarts += 1;
+        let (crashed_before, disabled) = {
+            let st = entry.status.lock();
+            (st.crashes > 0, st.state == PluginState::Disabled)
+        };
+        if crashed_before {
+            emit(entry, Restarted);
         }
-        if st.state != PluginState::Disabled {
-            st.state = PluginState::Running;
+        if !disabled {
+            entry.status.lock().state = PluginState::Running;
         }
         Ok(inst)
     }
@@ -210,22 +225,22 @@ impl InputRegistry {
     /// Count a crash; disable the input after `max_crashes` in a row.
     fn crashed(&self, entry: &InputEntry, e: &RuntimeError) {
         let max = self.runtime.config().max_crashes;
-        let n = {
+        let in_a_row = {
             let mut c = lock(&entry.consecutive);
             *c += 1;
             *c
         };
-        let mut st = entry.status.lock();
-        st.crashes += 1;
-        st.last_error = Some(e.to_string());
-        st.last_crash_kind = Some(e.crash_kind());
-        if n >= max {
-            st.state = PluginState::Disabled;
-            tracing::error!(plugin = %entry.plugin.name, crashes = n, error = %e, "runtime.input disabled after crashes in a row; replace its file to retry");
+        let after = if in_a_row >= max {
+            AfterCrash::InputDisabled { in_a_row }
         } else {
-            tracing::warn!(plugin = %entry.plugin.name, error = %e, "runtime.input crashed; a fresh instance takes the next request");
-        }
+            AfterCrash::NextRequest
+        };
+        emit(entry, Crashed { error: e, after });
     }
+}
+
+fn emit(entry: &InputEntry, event: impl Event) {
+    event.emit(&entry.plugin.name, &entry.status);
 }
 
 fn crash(name: &str, e: &RuntimeError) -> InputError {

@@ -42,6 +42,8 @@ pub struct ProcessReport {
     /// CPU time of the calling thread during the call (the guest, and the host functions it
     /// called).
     pub cpu: Duration,
+    /// The plugin's log lines suppressed by its rate limit so far (all instances).
+    pub log_suppressed: u64,
 }
 
 enum Bindings {
@@ -231,16 +233,13 @@ impl Instance {
         l.memory_now() * 100 > l.memory_cap() * RECYCLE_PERCENT
     }
 
-    /// Note a recycle in the status and the log.
-    pub fn note_recycle(&self, status: &crate::status::StatusCell) {
+    /// The event of recycling this instance (its memory and cap now).
+    pub(crate) fn recycled(&self) -> crate::events::Recycled {
         let l = &self.store.data().limiter;
-        status.lock().recycles += 1;
-        tracing::info!(
-            plugin = %self.plugin,
-            memory = l.memory_now(),
-            cap = l.memory_cap(),
-            "runtime.recycle the instance's linear memory passed {RECYCLE_PERCENT}% of its cap after a call; the next call runs on a fresh instance"
-        );
+        crate::events::Recycled {
+            memory: l.memory_now(),
+            cap: l.memory_cap(),
+        }
     }
 
     /// Fuel of the last call; 0 on the pipeline engine, which does not meter fuel.
@@ -446,6 +445,7 @@ impl Instance {
             fuel_used: self.fuel_used(),
             elapsed,
             cpu,
+            log_suppressed: self.store.data().log_suppressed(),
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 mod directory;
 mod engine;
 mod error;
+mod events;
 mod files;
 mod footprint;
 mod guest_fs;

@@ -17,6 +17,7 @@
 //! its lines pass through raw (or are parked). Replacing its file re-enables it.
 
 use crate::config::{OnError, PluginConfig};
+use crate::events::{AfterCrash, BatchCrashed, Call, CallCompleted, CallFailed, Crashed, Event};
 use crate::host::StateStore;
 use crate::instance::Instance;
 use crate::lock;
@@ -180,22 +181,16 @@ struct CallError {
 
 impl CallError {
     fn from_runtime(e: &RuntimeError) -> Self {
-        let (kind, crash) = match e {
-            RuntimeError::Deadline { .. } => ("deadline".to_string(), true),
-            RuntimeError::Trap { trap, .. } => (
-                trap.strip_prefix('[')
-                    .and_then(|t| t.split(']').next())
-                    .unwrap_or("trap")
-                    .to_string(),
-                true,
-            ),
-            RuntimeError::Guest { .. } => ("error".to_string(), false),
-            _ => ("start_error".to_string(), true),
-        };
+        // An error the guest returned is not a crash: the instance is fine.
+        let said_no = matches!(e, RuntimeError::Guest { .. });
         CallError {
-            kind,
+            kind: if said_no {
+                "error".into()
+            } else {
+                e.crash_kind()
+            },
             message: e.to_string(),
-            crash,
+            crash: !said_no,
         }
     }
 }
@@ -367,18 +362,9 @@ impl PipelineRunner {
             entry.consecutive.store(0, Ordering::Relaxed);
             0
         };
-        let mut st = entry.status.lock();
         if crashed {
-            st.crashes += 1;
-            st.restarts += 1;
-        }
-        if run >= max && st.state != PluginState::Disabled {
-            st.state = PluginState::Disabled;
-            tracing::error!(
-                pipeline = %self.name, batches = run,
-                "pipeline.disabled after {run} batches in a row crashed on most of their lines; its lines pass through unprocessed; replace {} to re-enable it",
-                entry.plugin.file.display()
-            );
+            let disabled = (run >= max).then_some((run, entry.plugin.file.as_path()));
+            BatchCrashed { disabled }.emit(&self.name, &entry.status);
         }
     }
 
@@ -407,7 +393,11 @@ impl PipelineRunner {
                     let mut ce = CallError::from_runtime(&e);
                     ce.crash = true;
                     ce.kind = "start_error".into();
-                    entry.status.lock().last_error = Some(e.to_string());
+                    let crashed = Crashed {
+                        error: &e,
+                        after: AfterCrash::InBatch,
+                    };
+                    crashed.emit(&self.name, &entry.status);
                     return Err(ce);
                 }
             }
@@ -427,42 +417,36 @@ impl PipelineRunner {
             .collect();
         let sub = &data[bytes.clone()];
         let result = inst.process(source, sub, &sub_ends).await;
-        let peak = inst.memory_peak();
+        let memory_peak = inst.memory_peak();
         if result.is_ok() && inst.should_recycle() {
             // Its output is out of the instance already: the next call gets a fresh one.
-            inst.note_recycle(&entry.status);
+            inst.recycled().emit(&self.name, &entry.status);
             self.current = None;
         }
         match result {
             Ok(report) => {
-                {
-                    let mut st = entry.status.lock();
-                    st.fuel_used += report.fuel_used;
-                    st.cpu_us += report.cpu.as_micros() as u64;
-                    st.last_call_us = report.elapsed.as_micros() as u64;
-                    st.call_latency.observe(report.elapsed);
-                    st.memory_peak_bytes = st.memory_peak_bytes.max(peak);
-                }
                 // Only the magic is checked here; the source checks every record as it reads
                 // them (once), and passes the lines of a malformed output on unprocessed.
-                if report.output.get(..4) != Some(MAGIC.as_slice()) {
+                let whole = report.output.get(..4) == Some(MAGIC.as_slice());
+                let lines = if whole { u64::from(r.end - r.start) } else { 0 };
+                CallCompleted::of_process(&report, lines, memory_peak)
+                    .emit(&self.name, &entry.status);
+                if !whole {
                     let e = format!(
                         "pipeline {}: its output does not start with the record encoding's magic",
                         self.name
                     );
-                    let mut st = entry.status.lock();
-                    st.errors += 1;
-                    st.last_error = Some(e.clone());
+                    let failed = CallFailed {
+                        call: Call::Process,
+                        error: &e,
+                        counted: true,
+                    };
+                    failed.emit(&self.name, &entry.status);
                     return Err(CallError {
                         kind: "malformed".into(),
                         message: e,
                         crash: false,
                     });
-                }
-                {
-                    let mut st = entry.status.lock();
-                    st.calls += 1;
-                    st.points += u64::from(r.end - r.start);
                 }
                 Ok(Chunk {
                     lines: r.clone(),
@@ -472,17 +456,20 @@ impl PipelineRunner {
             }
             Err(e) => {
                 let ce = CallError::from_runtime(&e);
-                {
-                    let mut st = entry.status.lock();
-                    st.last_error = Some(e.to_string());
-                    if ce.crash {
-                        st.last_crash_kind = Some(ce.kind.clone());
-                    } else {
-                        st.errors += 1;
-                    }
-                }
                 if ce.crash {
+                    let crashed = Crashed {
+                        error: &e,
+                        after: AfterCrash::InBatch,
+                    };
+                    crashed.emit(&self.name, &entry.status);
                     self.current = None;
+                } else {
+                    let failed = CallFailed {
+                        call: Call::Process,
+                        error: &e.to_string(),
+                        counted: false,
+                    };
+                    failed.emit(&self.name, &entry.status);
                 }
                 Err(ce)
             }

@@ -4,6 +4,10 @@
 
 use super::effective_interval;
 use crate::config::PluginConfig;
+use crate::events::{
+    AfterCrash, Call, CallCompleted, CallFailed, Crashed, Event, Leadership, PointsRefused,
+    Restarted,
+};
 use crate::host::StateStore;
 use crate::instance::Instance;
 use crate::plugin::LoadedPlugin;
@@ -16,11 +20,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// A plugin's crashes: all of them, and the times of those still within the crash window.
+/// The times of a plugin's crashes still within the crash window (the status counts them all).
 #[derive(Debug, Default)]
 pub(super) struct Crashes {
-    pub(super) total: u32,
-    pub(super) recent: std::collections::VecDeque<Instant>,
+    recent: std::collections::VecDeque<Instant>,
 }
 
 /// Everything one plugin's task owns.
@@ -125,13 +128,10 @@ impl PluginTask {
                 };
                 let Some(result) = result else {
                     drop(inst);
-                    tracing::warn!(plugin = %self.name(), "runtime.standby: leadership lost during a call; the call is cut and its points dropped");
+                    self.emit(Leadership::LostMidCall);
                     continue 'instance;
                 };
-                {
-                    let mut st = self.status.lock();
-                    st.memory_peak_bytes = st.memory_peak_bytes.max(inst.memory_peak());
-                }
+                let memory_peak = inst.memory_peak();
                 // Next tick: the first one still ahead, so a slow call skips ticks instead of
                 // bunching them.
                 let elapsed = Instant::now().saturating_duration_since(start);
@@ -139,17 +139,16 @@ impl PluginTask {
                 tick = (tick + 1).max(next);
                 let recycle = result.is_ok() && inst.should_recycle();
                 match result {
-                    Ok(report) => self.deliver(report).await,
+                    Ok(report) => self.deliver(report, memory_peak).await,
                     Err(e) if e.is_crash() => break e,
-                    Err(e) => {
-                        let mut st = self.status.lock();
-                        st.errors += 1;
-                        st.last_error = Some(e.to_string());
-                        tracing::warn!(plugin = %self.name(), error = %e, "runtime.collect error");
-                    }
+                    Err(e) => self.emit(CallFailed {
+                        call: Call::Collect,
+                        error: &e.to_string(),
+                        counted: false,
+                    }),
                 }
                 if recycle {
-                    inst.note_recycle(&self.status);
+                    self.emit(inst.recycled());
                     drop(inst);
                     continue 'instance;
                 }
@@ -164,15 +163,13 @@ impl PluginTask {
 
     /// Stand by until this agent leads (true) or a stop is asked for (false).
     async fn await_leadership(&mut self) -> bool {
-        self.status.lock().state = PluginState::Standby;
-        tracing::info!(plugin = %self.name(), "runtime.standby: paused until this agent leads the election");
+        self.emit(Leadership::Standby);
         let led = tokio::select! {
             r = self.leader.wait_for(|l| *l) => r.is_ok(),
             _ = self.stop.wait_for(|s| *s) => false,
         };
         if led {
-            self.status.lock().state = PluginState::Running;
-            tracing::info!(plugin = %self.name(), "runtime.resume: this agent leads the election");
+            self.emit(Leadership::Resumed);
         }
         led
     }
@@ -183,58 +180,50 @@ impl PluginTask {
         Ok(inst)
     }
 
-    async fn deliver(&self, report: crate::instance::CallReport) {
+    async fn deliver(&self, report: crate::instance::CallReport, memory_peak: u64) {
+        let n = report.points.len() as u64;
+        self.emit(CallCompleted::of_call(&report, n, memory_peak));
+        if report.refused > 0 {
+            self.emit(PointsRefused {
+                refused: report.refused,
+                first: report.first_refusal.as_deref(),
+                whole_call: false,
+            });
+        }
         let mut points = report.points;
         for p in &mut points {
             for (k, v) in self.global_tags.iter() {
                 p.add_tag_if_missing(k, v);
             }
         }
-        {
-            let mut st = self.status.lock();
-            st.calls += 1;
-            st.points += points.len() as u64;
-            st.refused_points += report.refused;
-            st.http_requests += report.http_sent;
-            st.http_refused += report.http_refused;
-            st.log_suppressed = report.log_suppressed;
-            st.fuel_used += report.fuel_used;
-            st.last_call_us = report.elapsed.as_micros() as u64;
-            st.call_latency.observe(report.elapsed);
-        }
-        if let Some(why) = report.first_refusal {
-            tracing::warn!(plugin = %self.name(), refused = report.refused, reason = %why, "runtime.emit points refused");
-        }
         if let Err(e) = self.sink.send(points).await {
             tracing::error!(plugin = %self.name(), error = %e, "runtime.deliver failed");
         }
+    }
+
+    fn emit(&self, event: impl Event) {
+        event.emit(self.name(), &self.status);
     }
 
     /// Count a crash (or a failed start); back off, or disable past the limit.
     async fn crashed(&mut self, crashes: &mut Crashes, e: &RuntimeError) -> Step {
         let rc = self.runtime.config().clone();
         let now = Instant::now();
-        crashes.total += 1;
         // Only the crashes of the last `crash_window` count toward disabling.
         crashes
             .recent
             .retain(|t| now.duration_since(*t) < rc.crash_window);
         crashes.recent.push_back(now);
         let recent = crashes.recent.len() as u32;
-        let kind = e.crash_kind();
-        {
-            let mut st = self.status.lock();
-            st.crashes = crashes.total;
-            st.last_error = Some(e.to_string());
-            st.last_crash_kind = Some(kind.clone());
-        }
         if recent >= rc.max_crashes {
-            self.status.lock().state = PluginState::Disabled;
-            tracing::error!(
-                plugin = %self.name(), crashes = crashes.total, kind = %kind, error = %e,
-                "runtime.plugin disabled after {} crashes within {}; replace {} to re-enable it",
-                recent, sandkit_conf::format_duration(rc.crash_window), self.plugin.file.display()
-            );
+            self.emit(Crashed {
+                error: e,
+                after: AfterCrash::Disabled {
+                    recent,
+                    window: rc.crash_window,
+                    file: &self.plugin.file,
+                },
+            });
             return Step::Stop;
         }
         let factor = 1u32 << (recent - 1).min(20);
@@ -242,15 +231,18 @@ impl PluginTask {
             .backoff_initial
             .saturating_mul(factor)
             .min(rc.backoff_max);
-        tracing::warn!(
-            plugin = %self.name(), crashes = crashes.total, recent, max_crashes = rc.max_crashes, kind = %kind, error = %e,
-            "runtime.plugin crashed; restarting in {}", sandkit_conf::format_duration(backoff)
-        );
-        self.status.lock().state = PluginState::Backoff;
+        self.emit(Crashed {
+            error: e,
+            after: AfterCrash::Backoff {
+                recent,
+                max: rc.max_crashes,
+                backoff,
+            },
+        });
         if !self.sleep_until(Instant::now() + backoff).await {
             return Step::Stop;
         }
-        self.status.lock().restarts += 1;
+        self.emit(Restarted);
         Step::Continue
     }
 }
