@@ -509,6 +509,33 @@ pub fn ok_output(what: &str, o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// A record-writer twin in a guest language (`guest`) that fails on one line of a batch of 20
+/// (the line says `raise`) costs that line, not its batch: the host bisects the failed batch
+/// and passes the line on raw, its reason holding `reason` (the language's error, and where).
+pub fn a_failing_line_costs_only_itself(guest: &str, reason: &str) {
+    let lines: Vec<String> = (0..20)
+        .map(|i| {
+            let raise = if i == 13 { " raise" } else { "" };
+            format!("@{i} i:n={i}{raise}")
+        })
+        .collect();
+    let wasm = wasm(guest);
+    let args = [
+        "pipeline",
+        "test",
+        "--source",
+        "t",
+        wasm.to_str().expect("a UTF-8 path"),
+    ];
+    let input = lines.join("\n") + "\n";
+    let (out, _) = sandkit_cli_stdin(guest, Path::new("."), &args, input.as_bytes(), &[]);
+    let records = out.lines().filter(|l| l.starts_with("< t ")).count();
+    assert_eq!(records, 19, "{out}");
+    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with('!')).collect();
+    assert_eq!(failed.len(), 1, "{out}");
+    assert!(failed[0].contains(reason), "{out}");
+}
+
 /// As [`sandkit_cli`], with `input` on its stdin: its stdout and stderr.
 ///
 /// # Panics

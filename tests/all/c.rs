@@ -246,29 +246,9 @@ fn c_and_rust_pipelines_write_the_same_records() {
 /// failed batch and passes the line on raw with the error as the reason.
 #[test]
 fn an_error_costs_one_line_of_a_c_pipeline() {
-    let lines: Vec<String> = (0..20)
-        .map(|i| {
-            if i == 13 {
-                format!("@{i} i:n={i} raise")
-            } else {
-                format!("@{i} i:n={i}")
-            }
-        })
-        .collect();
-    let wasm = sandkit_tests::wasm("crecwriter");
-    let (out, _) = sandkit_stdin(
-        "pipeline test",
-        Path::new("."),
-        &["pipeline", "test", "--source", "t", wasm.to_str().unwrap()],
-        (lines.join("\n") + "\n").as_bytes(),
-    );
-    let records = out.lines().filter(|l| l.starts_with("< t ")).count();
-    assert_eq!(records, 19, "{out}");
-    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with('!')).collect();
-    assert_eq!(failed.len(), 1, "{out}");
-    assert!(
-        failed[0].contains("process: line 0 of the batch: this line asked to fail (app.c:"),
-        "{out}"
+    sandkit_tests::a_failing_line_costs_only_itself(
+        "crecwriter",
+        "process: line 0 of the batch: this line asked to fail (app.c:",
     );
 }
 

@@ -197,27 +197,9 @@ fn js_and_rust_pipelines_write_the_same_records() {
 /// failed batch and passes the line on raw with the error as the reason.
 #[test]
 fn a_throw_costs_one_line_of_a_js_pipeline() {
-    let lines: Vec<String> = (0..20)
-        .map(|i| {
-            if i == 13 {
-                format!("@{i} i:n={i} raise")
-            } else {
-                format!("@{i} i:n={i}")
-            }
-        })
-        .collect();
-    let out = pipeline_records("jsrecwriter", &(lines.join("\n") + "\n"));
-    assert_eq!(
-        out.iter().filter(|l| l.starts_with("< twin ")).count(),
-        19,
-        "{out:#?}"
-    );
-    let failed: Vec<&String> = out.iter().filter(|l| l.starts_with('!')).collect();
-    assert_eq!(failed.len(), 1, "{out:#?}");
-    assert!(
-        failed[0]
-            .contains("process: line 0 of the batch: RangeError: this line asked to fail (app.js:"),
-        "{out:#?}"
+    sandkit_tests::a_failing_line_costs_only_itself(
+        "jsrecwriter",
+        "process: line 0 of the batch: RangeError: this line asked to fail (app.js:",
     );
 }
 

@@ -328,29 +328,9 @@ fn python_and_rust_pipelines_write_the_same_records() {
 /// bisects the failed batch and passes the line on raw with the exception as the reason.
 #[test]
 fn an_exception_costs_one_line_of_a_python_pipeline() {
-    let lines: Vec<String> = (0..20)
-        .map(|i| {
-            if i == 13 {
-                format!("@{i} i:n={i} raise")
-            } else {
-                format!("@{i} i:n={i}")
-            }
-        })
-        .collect();
-    let wasm = sandkit_tests::wasm("pyrecwriter");
-    let out = sandkit_stdin(
-        "pipeline test",
-        Path::new("."),
-        &["pipeline", "test", "--source", "t", wasm.to_str().unwrap()],
-        (lines.join("\n") + "\n").as_bytes(),
-    );
-    let records = out.lines().filter(|l| l.starts_with("< t ")).count();
-    assert_eq!(records, 19, "{out}");
-    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with('!')).collect();
-    assert_eq!(failed.len(), 1, "{out}");
-    assert!(
-        failed[0].contains("ValueError: this line asked to fail (app.py:"),
-        "{out}"
+    sandkit_tests::a_failing_line_costs_only_itself(
+        "pyrecwriter",
+        "ValueError: this line asked to fail (app.py:",
     );
 }
 

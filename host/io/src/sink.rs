@@ -33,6 +33,18 @@ struct Envelope {
     now: bool,
 }
 
+impl Envelope {
+    fn points(points: Vec<Point>, ack: Option<Ack>, now: bool) -> Self {
+        Envelope {
+            points,
+            lines: None,
+            frames: None,
+            ack,
+            now,
+        }
+    }
+}
+
 impl Sink {
     /// Send a batch of points.
     ///
@@ -42,13 +54,7 @@ impl Sink {
         if points.is_empty() {
             return Ok(());
         }
-        let env = Envelope {
-            points,
-            lines: None,
-            frames: None,
-            ack: None,
-            now: false,
-        };
+        let env = Envelope::points(points, None, false);
         self.tx.send(env).await.map_err(|_| IoError::WriterGone)
     }
 
@@ -59,13 +65,7 @@ impl Sink {
     /// # Errors
     /// When the writer task has stopped.
     pub async fn send_acked(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
-        let env = Envelope {
-            points,
-            lines: None,
-            frames: None,
-            ack: Some(ack),
-            now: false,
-        };
+        let env = Envelope::points(points, Some(ack), false);
         self.tx.send(env).await.map_err(|_| IoError::WriterGone)
     }
 
@@ -76,13 +76,7 @@ impl Sink {
     /// # Errors
     /// When the writer task has stopped.
     pub async fn send_acked_now(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
-        let env = Envelope {
-            points,
-            lines: None,
-            frames: None,
-            ack: Some(ack),
-            now: true,
-        };
+        let env = Envelope::points(points, Some(ack), true);
         self.tx.send(env).await.map_err(|_| IoError::WriterGone)
     }
 }
@@ -94,13 +88,7 @@ impl Sink {
     /// # Errors
     /// When the writer task has stopped.
     pub fn blocking_send_acked(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
-        let env = Envelope {
-            points,
-            lines: None,
-            frames: None,
-            ack: Some(ack),
-            now: false,
-        };
+        let env = Envelope::points(points, Some(ack), false);
         self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
     }
 
@@ -116,11 +104,8 @@ impl Sink {
         ack: Ack,
     ) -> Result<(), IoError> {
         let env = Envelope {
-            points: Vec::new(),
             lines: Some((category, lines)),
-            frames: None,
-            ack: Some(ack),
-            now: false,
+            ..Envelope::points(Vec::new(), Some(ack), false)
         };
         self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
     }
@@ -150,11 +135,8 @@ impl Sink {
             raw: lines.text.len(),
         };
         let env = Envelope {
-            points: Vec::new(),
-            lines: None,
             frames: Some((category, frames)),
-            ack: Some(ack),
-            now: false,
+            ..Envelope::points(Vec::new(), Some(ack), false)
         };
         self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
     }

@@ -121,6 +121,27 @@ pub fn decode(output: &[u8], data: &str, lines: usize) -> Result<Vec<Decoded>, R
     Ok(out)
 }
 
+/// The records `write` makes of one `line` of `source`, decoded and checked as the agent
+/// checks them: a pipeline's unit tests run their line function through it.
+///
+/// # Panics
+/// When `write`'s output is malformed, or one of its records is not of this line (it is for
+/// tests).
+pub fn records_of_line(
+    source: &str,
+    line: &str,
+    write: impl FnOnce(&mut crate::Records),
+) -> Vec<Decoded> {
+    let ends = [u32::try_from(line.len()).expect("a line under 4 GiB")];
+    let batch = crate::Batch::new(source, line, &ends).expect("one line is a batch");
+    let mut out = crate::Records::new(&batch, 0);
+    out.set_line(0);
+    write(&mut out);
+    let recs = decode(&out.into_bytes(), line, 1).expect("the output decodes");
+    assert!(recs.iter().all(|r| r.line == 0), "{recs:?}");
+    recs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ mod decode;
 mod read;
 mod write;
 
-pub use decode::{decode, Decoded, OwnedValue};
+pub use decode::{decode, records_of_line, Decoded, OwnedValue};
 pub use read::{
     expansion_budget, Header, Item, RecordError, RecordReader, EXPANSION_PER_LINE, MAX_EXPANSION,
     MAX_RECORDS_PER_LINE,

@@ -2,7 +2,7 @@
 //! times and levels and their candidate keys, tags and colliding keys, limits, lines that are
 //! not objects, config (over 600 lines: the cases are the bulk of it).
 use super::*;
-use sandkit_sdk::records::{self, Batch, Decoded, OwnedValue as V};
+use sandkit_sdk::records::{self, Decoded, OwnedValue as V};
 use serde_json::json;
 
 /// A decoded record.
@@ -12,22 +12,11 @@ fn t(s: &str) -> V {
     V::Text(s.to_string())
 }
 
-/// The records the SDK wrote for one line (`data`), checked as the agent checks them.
-fn decode(b: &[u8], data: &str) -> Vec<Rec> {
-    let recs = records::decode(b, data, 1).unwrap();
-    for r in &recs {
-        assert_eq!((r.line, r.measurement.as_deref()), (0, None));
-    }
-    recs
-}
-
+/// The records of one line, none naming a measurement.
 fn run(line: &str, opts: &Options) -> Vec<Rec> {
-    let ends = [line.len() as u32];
-    let batch = Batch::new("json", line, &ends).unwrap();
-    let mut out = Records::new(&batch, 0);
-    out.set_line(0);
-    write_line(line, opts, &mut out);
-    decode(&out.into_bytes(), line)
+    let recs = records::records_of_line("json", line, |out| write_line(line, opts, out));
+    assert!(recs.iter().all(|r| r.measurement.is_none()), "{recs:?}");
+    recs
 }
 
 /// The one record of `line` with `opts`.
