@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use rocksdb::{BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Options, DB};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBPinnableSlice, Options, DB,
+};
 
 use crate::migrate::META;
 use crate::{Family, StateError};
@@ -32,6 +34,23 @@ pub(crate) fn family_handle<'a>(
         path: path.to_path_buf(),
         family: name,
     })
+}
+
+/// The value stored under `stored` in `cf` (the family `family`), or `None`; a failure names
+/// the family and `key`, the key as its caller knows it.
+pub(crate) fn read<'a>(
+    db: &'a DB,
+    cf: &ColumnFamily,
+    family: &'static str,
+    key: &str,
+    stored: impl AsRef<[u8]>,
+) -> Result<Option<DBPinnableSlice<'a>>, StateError> {
+    db.get_pinned_cf(cf, stored)
+        .map_err(|source| StateError::Read {
+            family,
+            key: key.to_owned(),
+            source,
+        })
 }
 
 /// Opens (or creates) the RocksDB database in `dir` with every column family and the

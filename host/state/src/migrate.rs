@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rocksdb::{ColumnFamily, WriteBatch, WriteOptions, DB};
 
-use crate::db::family_handle;
+use crate::db::{family_handle, read};
 use crate::StateError;
 
 /// The schema version this build writes and reads. Bump it, and add a migration from the
@@ -46,14 +46,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[];
 /// number.
 pub(crate) fn stored_version(db: &DB, path: &Path) -> Result<Option<u32>, StateError> {
     let meta = family_handle(db, path, META)?;
-    let raw = db
-        .get_pinned_cf(meta, SCHEMA_KEY)
-        .map_err(|source| StateError::Read {
-            family: META,
-            key: SCHEMA_KEY.to_owned(),
-            source,
-        })?;
-    let Some(bytes) = raw else {
+    let Some(bytes) = read(db, meta, META, SCHEMA_KEY, SCHEMA_KEY)? else {
         return Ok(None);
     };
     serde_json::from_slice(&bytes)

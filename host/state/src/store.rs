@@ -8,7 +8,7 @@ use rocksdb::{ColumnFamily, Direction, IteratorMode, WriteBatch, DB};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::db::{family_handle, open_db};
+use crate::db::{family_handle, open_db, read};
 use crate::migrate::{self, Migration, SCHEMA_VERSION};
 use crate::{versioned, Family, StateError, KEY_VERSION};
 
@@ -104,16 +104,7 @@ impl Store {
         key: &str,
     ) -> Result<Option<T>, StateError> {
         let cf = self.cf(fam)?;
-        let raw = self
-            .inner
-            .db
-            .get_pinned_cf(cf, versioned(key))
-            .map_err(|source| StateError::Read {
-                family: fam.name(),
-                key: key.to_owned(),
-                source,
-            })?;
-        let Some(bytes) = raw else {
+        let Some(bytes) = read(&self.inner.db, cf, fam.name(), key, versioned(key))? else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes)
