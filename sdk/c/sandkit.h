@@ -1,4 +1,5 @@
 /* sandkit.h: the C SDK of Sandkit plugins (one header over the wit-bindgen bindings in gen/).
+ * Over 600 lines on purpose: the SDK is this one header, which a plugin project includes whole.
  *
  * A plugin defines a few functions and the SDK does the rest:
  *

@@ -9,13 +9,15 @@
 //! one plugin.
 
 mod schedule;
+
+pub use schedule::effective_interval;
 #[cfg(test)]
 mod tests;
 
 use crate::config::PluginConfig;
 use crate::input::InputRegistry;
 use crate::pipeline::{PipelineEntry, PipelineRegistry};
-use crate::plugin::{load_plugin_hashed, plugin_name, LoadedPlugin, PluginDescription, PluginPre};
+use crate::plugin::{load_plugin_hashed, plugin_name, LoadedPlugin, PluginPre};
 use crate::status::{PluginState, PluginStatus, StatusCell};
 use crate::{Runtime, RuntimeError};
 use sandkit_io::Sink;
@@ -23,7 +25,6 @@ use schedule::PluginTask;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -62,39 +63,6 @@ pub struct Supervisor {
 impl std::fmt::Debug for Supervisor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Supervisor").finish_non_exhaustive()
-    }
-}
-
-/// The interval to use: the configured one (or the plugin's default), clamped to the plugin's
-/// declared range in protection mode. Returns the interval and, when it was changed, why.
-pub fn effective_interval(
-    desc: &PluginDescription,
-    configured: Option<Duration>,
-    protection_mode: bool,
-) -> (Duration, Option<String>) {
-    let wanted = configured.unwrap_or(desc.default_interval);
-    if !protection_mode {
-        return (wanted.max(Duration::from_millis(1)), None);
-    }
-    let fmt = |d: Duration| sandkit_conf::format_duration(d);
-    if wanted < desc.min_interval {
-        let why = format!(
-            "interval {} is below the plugin's minimum {}; using {} (protection mode)",
-            fmt(wanted),
-            fmt(desc.min_interval),
-            fmt(desc.min_interval)
-        );
-        (desc.min_interval, Some(why))
-    } else if wanted > desc.max_interval {
-        let why = format!(
-            "interval {} is above the plugin's maximum {}; using {} (protection mode)",
-            fmt(wanted),
-            fmt(desc.max_interval),
-            fmt(desc.max_interval)
-        );
-        (desc.max_interval, Some(why))
-    } else {
-        (wanted, None)
     }
 }
 

@@ -2,7 +2,6 @@
 //! emits, and its crashes (restarts on a fresh instance with backoff, disabled after
 //! `max_crashes`).
 
-use super::effective_interval;
 use crate::config::PluginConfig;
 use crate::events::{
     AfterCrash, Call, CallCompleted, CallFailed, Crashed, Event, Leadership, PointsRefused,
@@ -11,6 +10,7 @@ use crate::events::{
 use crate::host::StateStore;
 use crate::instance::Instance;
 use crate::plugin::LoadedPlugin;
+use crate::plugin::PluginDescription;
 use crate::status::{PluginState, StatusCell};
 use crate::{Runtime, RuntimeError};
 use rand::Rng;
@@ -19,6 +19,39 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
+
+/// The interval to use: the configured one (or the plugin's default), clamped to the plugin's
+/// declared range in protection mode. Returns the interval and, when it was changed, why.
+pub fn effective_interval(
+    desc: &PluginDescription,
+    configured: Option<Duration>,
+    protection_mode: bool,
+) -> (Duration, Option<String>) {
+    let wanted = configured.unwrap_or(desc.default_interval);
+    if !protection_mode {
+        return (wanted.max(Duration::from_millis(1)), None);
+    }
+    let fmt = |d: Duration| sandkit_conf::format_duration(d);
+    if wanted < desc.min_interval {
+        let why = format!(
+            "interval {} is below the plugin's minimum {}; using {} (protection mode)",
+            fmt(wanted),
+            fmt(desc.min_interval),
+            fmt(desc.min_interval)
+        );
+        (desc.min_interval, Some(why))
+    } else if wanted > desc.max_interval {
+        let why = format!(
+            "interval {} is above the plugin's maximum {}; using {} (protection mode)",
+            fmt(wanted),
+            fmt(desc.max_interval),
+            fmt(desc.max_interval)
+        );
+        (desc.max_interval, Some(why))
+    } else {
+        (wanted, None)
+    }
+}
 
 /// The times of a plugin's crashes still within the crash window (the status counts them all).
 #[derive(Debug, Default)]
