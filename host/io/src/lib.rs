@@ -19,6 +19,7 @@ mod output;
 pub mod pipeline;
 mod point;
 pub mod records;
+mod route;
 mod sink;
 mod stable;
 mod tls;
@@ -42,6 +43,7 @@ pub use output::{
     Batch, CaptureOutput, Delivery, Encoded, FileOutput, Frames, Output, StdoutOutput,
 };
 pub use point::{Category, FieldKey, FieldValue, Point, SharedStr, SharedTags};
+pub use route::Route;
 pub use sink::{spawn_writer, BatchConfig, Sink, WriterHandle};
 pub use stable::{fnv1a, now_ns};
 pub use tls::{build_client, describe_error, HttpClient, TlsProxyConfig};

@@ -2,22 +2,48 @@
 
 use crate::{
     Ack, AckOutcome, Batch, Category, Compression, Delivery, Frames, IoError, Lines, Output, Point,
+    Route,
 };
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// Where producers send points. Cloning is cheap; sending waits when the writer is behind
+/// Where producers send points. Cloning is cheap; sending waits when a writer is behind
 /// (backpressure), so memory stays bounded by the channel capacity.
+///
+/// A sink feeds one output's writer ([`spawn_writer`]) or several ([`Sink::fanout`]), each
+/// behind its [`Route`]: a send goes to every output whose route takes it, and its
+/// acknowledgement completes when each of them has its share (the worst outcome wins). What no
+/// route takes is counted ([`Sink::unrouted`]) and acknowledged as delivered: the config sends
+/// it nowhere.
 #[derive(Debug, Clone)]
 pub struct Sink {
-    tx: mpsc::Sender<Envelope>,
-    /// The output's [`Output::uint_support`], for sources that write line protocol.
+    /// Every output's writer.
+    all: Arc<[Target]>,
+    /// The writers this sink's sends may reach: those whose route takes its source.
+    active: Arc<[usize]>,
+    /// Whether every active writer's output takes unsigned fields ([`Output::uint_support`]),
+    /// for sources that write line protocol.
     uint_support: bool,
-    /// The output's [`Output::frames`], for sources that compress their lines themselves.
+    /// The active outputs' one [`Output::frames`] compression, for sources that compress
+    /// their lines themselves; `None` when they differ or a route filters measurements.
+    frames: Option<Compression>,
+    unrouted: Unrouted,
+}
+
+/// Points no route took, per category (in [`Category::ALL`] order), shared by a sink's clones.
+type Unrouted = Arc<[AtomicU64; Category::ALL.len()]>;
+
+/// One output's writer and its route.
+#[derive(Debug, Clone)]
+struct Target {
+    route: Route,
+    tx: mpsc::Sender<Envelope>,
+    uint_support: bool,
     frames: Option<Compression>,
 }
 
@@ -43,9 +69,156 @@ impl Envelope {
             now,
         }
     }
+
+    fn is_empty(&self) -> bool {
+        self.points.is_empty() && self.lines.is_none() && self.frames.is_none()
+    }
 }
 
 impl Sink {
+    fn new(all: Arc<[Target]>, active: Arc<[usize]>, unrouted: Unrouted) -> Sink {
+        let targets = || active.iter().map(|&i| &all[i]);
+        let uint_support = targets().all(|t| t.uint_support);
+        let first = targets().next().and_then(|t| t.frames);
+        let frames = first
+            .filter(|c| targets().all(|t| t.frames == Some(*c) && t.route.measurements.is_none()));
+        Sink {
+            uint_support,
+            frames,
+            all,
+            active,
+            unrouted,
+        }
+    }
+
+    /// One sink over several outputs' sinks (each made by [`spawn_writer`]), each output
+    /// taking what its route takes.
+    pub fn fanout(outputs: Vec<(Route, Sink)>) -> Sink {
+        let all: Vec<Target> = outputs
+            .into_iter()
+            .flat_map(|(route, sink)| {
+                let mut targets: Vec<Target> = sink.all.to_vec();
+                for t in &mut targets {
+                    t.route = route.clone();
+                }
+                targets
+            })
+            .collect();
+        let active = (0..all.len())
+            .filter(|&i| all[i].route.sources.is_none())
+            .collect();
+        Sink::new(all.into(), active, Arc::default())
+    }
+
+    /// This sink for the sends of one source (a plugin, a file task's `source`, `http`): the
+    /// outputs whose route names sources take them only if it names this one. A sink not made
+    /// for a source reaches only the routes that name no sources.
+    pub fn for_source(&self, source: &str) -> Sink {
+        let active = (0..self.all.len())
+            .filter(|&i| self.all[i].route.takes_source(source))
+            .collect();
+        Sink::new(self.all.clone(), active, self.unrouted.clone())
+    }
+
+    /// Points, by category, that no output's route took.
+    pub fn unrouted(&self) -> Vec<(Category, u64)> {
+        Category::ALL
+            .iter()
+            .zip(self.unrouted.iter())
+            .map(|(c, n)| (*c, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Which writer gets what of `env`.
+    fn route(&self, mut env: Envelope) -> Vec<(&mpsc::Sender<Envelope>, Envelope)> {
+        if let [i] = *self.active {
+            let t = &self.all[i];
+            if t.route.takes_all_sent() {
+                return vec![(&t.tx, env)];
+            }
+        }
+        let mut out = Vec::with_capacity(self.active.len());
+        for &i in self.active.iter() {
+            let t = &self.all[i];
+            let part = Envelope {
+                points: env
+                    .points
+                    .iter()
+                    .filter(|p| t.route.takes_point(p))
+                    .cloned()
+                    .collect(),
+                lines: env
+                    .lines
+                    .as_ref()
+                    .and_then(|(c, l)| Some((*c, t.route.lines(*c, l)?))),
+                frames: env
+                    .frames
+                    .as_ref()
+                    .filter(|(c, f)| f.count > 0 && t.route.takes_category(*c))
+                    .cloned(),
+                ack: None,
+                now: env.now,
+            };
+            if !part.is_empty() {
+                out.push((&t.tx, part));
+            }
+        }
+        self.count_unrouted(&env);
+        let ack = env.ack.take();
+        for (_, part) in &mut out {
+            part.ack = ack.as_ref().map(Ack::share);
+        }
+        if let Some(a) = ack {
+            // Its shares went with the parts; with none, nothing was routed anywhere: done.
+            a.release();
+        }
+        out
+    }
+
+    /// Count what of `env` no active route takes.
+    fn count_unrouted(&self, env: &Envelope) {
+        let routes = || self.active.iter().map(|&i| &self.all[i].route);
+        let add = |c: Category, n: usize| {
+            if n > 0 {
+                let i = Category::ALL.iter().position(|x| *x == c).unwrap_or(0);
+                self.unrouted[i].fetch_add(n as u64, Ordering::Relaxed);
+            }
+        };
+        for p in &env.points {
+            if !routes().any(|r| r.takes_point(p)) {
+                add(p.category(), 1);
+            }
+        }
+        if let Some((c, l)) = &env.lines {
+            let taken = routes()
+                .filter_map(|r| r.lines(*c, l))
+                .map(|l| l.count)
+                .max();
+            // With measurement filters, a line two routes took counts once: the max is a
+            // lower bound of what was taken, exact when one route takes a superset.
+            add(*c, l.count - taken.unwrap_or(0).min(l.count));
+        }
+        if let Some((c, f)) = &env.frames {
+            if !routes().any(|r| r.takes_category(*c)) {
+                add(*c, f.count);
+            }
+        }
+    }
+
+    async fn deliver(&self, env: Envelope) -> Result<(), IoError> {
+        for (tx, part) in self.route(env) {
+            tx.send(part).await.map_err(|_| IoError::WriterGone)?;
+        }
+        Ok(())
+    }
+
+    fn blocking_deliver(&self, env: Envelope) -> Result<(), IoError> {
+        for (tx, part) in self.route(env) {
+            tx.blocking_send(part).map_err(|_| IoError::WriterGone)?;
+        }
+        Ok(())
+    }
+
     /// Send a batch of points.
     ///
     /// # Errors
@@ -54,8 +227,7 @@ impl Sink {
         if points.is_empty() {
             return Ok(());
         }
-        let env = Envelope::points(points, None, false);
-        self.tx.send(env).await.map_err(|_| IoError::WriterGone)
+        self.deliver(Envelope::points(points, None, false)).await
     }
 
     /// Send points and be told through `ack` when all of them are delivered or durably
@@ -65,8 +237,8 @@ impl Sink {
     /// # Errors
     /// When the writer task has stopped.
     pub async fn send_acked(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
-        let env = Envelope::points(points, Some(ack), false);
-        self.tx.send(env).await.map_err(|_| IoError::WriterGone)
+        self.deliver(Envelope::points(points, Some(ack), false))
+            .await
     }
 
     /// [`Sink::send_acked`], and the batches these points join are written at once instead of
@@ -76,20 +248,17 @@ impl Sink {
     /// # Errors
     /// When the writer task has stopped.
     pub async fn send_acked_now(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
-        let env = Envelope::points(points, Some(ack), true);
-        self.tx.send(env).await.map_err(|_| IoError::WriterGone)
+        self.deliver(Envelope::points(points, Some(ack), true))
+            .await
     }
-}
 
-impl Sink {
     /// [`Sink::send_acked`] for a source on its own thread (outside the tokio runtime): waits
     /// while the writer's queue is full.
     ///
     /// # Errors
     /// When the writer task has stopped.
     pub fn blocking_send_acked(&self, points: Vec<Point>, ack: Ack) -> Result<(), IoError> {
-        let env = Envelope::points(points, Some(ack), false);
-        self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
+        self.blocking_deliver(Envelope::points(points, Some(ack), false))
     }
 
     /// [`Sink::blocking_send_acked`] for lines a source wrote as line protocol itself (a
@@ -103,15 +272,14 @@ impl Sink {
         lines: Lines,
         ack: Ack,
     ) -> Result<(), IoError> {
-        let env = Envelope {
+        self.blocking_deliver(Envelope {
             lines: Some((category, lines)),
             ..Envelope::points(Vec::new(), Some(ack), false)
-        };
-        self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
+        })
     }
 
     /// [`Sink::blocking_send_lines_acked`], the lines compressed on this thread first when the
-    /// output takes frames ([`Output::frames`]): for a source with several threads of its own,
+    /// outputs take frames ([`Output::frames`]): for a source with several threads of its own,
     /// whose compression then runs on them rather than on the runtime's.
     ///
     /// # Errors
@@ -134,11 +302,10 @@ impl Sink {
             count: lines.count,
             raw: lines.text.len(),
         };
-        let env = Envelope {
+        self.blocking_deliver(Envelope {
             frames: Some((category, frames)),
             ..Envelope::points(Vec::new(), Some(ack), false)
-        };
-        self.tx.blocking_send(env).map_err(|_| IoError::WriterGone)
+        })
     }
 
     /// Whether lines for this sink write unsigned fields with the `u` suffix.
@@ -400,14 +567,14 @@ pub fn spawn_writer(
             tracing::error!(output = output.name(), error = %e, "io.flush failed");
         }
     });
-    (
-        Sink {
-            tx,
-            uint_support,
-            frames,
-        },
-        WriterHandle { task },
-    )
+    let target = Target {
+        route: Route::all(),
+        tx,
+        uint_support,
+        frames,
+    };
+    let sink = Sink::new(Arc::new([target]), Arc::new([0]), Arc::default());
+    (sink, WriterHandle { task })
 }
 
 #[cfg(test)]

@@ -254,3 +254,226 @@ mod batches {
         );
     }
 }
+
+/// Several outputs behind routes (`Sink::fanout`): each gets what its route takes, and an
+/// acknowledgement waits for every output a send went to.
+mod fanout {
+    use crate::sink::*;
+    use crate::{CaptureOutput, FieldValue, IoError};
+    use async_trait::async_trait;
+    use tokio::sync::Notify;
+
+    fn pt(m: &str, cat: Category) -> Point {
+        Point::new(
+            m.into(),
+            vec![],
+            vec![("v".into(), FieldValue::Int(1))],
+            5,
+            cat,
+        )
+        .unwrap()
+    }
+
+    fn names(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn measurements(points: &[Point]) -> Vec<&str> {
+        points.iter().map(Point::measurement).collect()
+    }
+
+    /// Writes nothing until opened, then fails or delivers.
+    #[derive(Debug, Default)]
+    struct Gate {
+        open: Notify,
+        fail: bool,
+    }
+
+    #[async_trait]
+    impl Output for Gate {
+        fn name(&self) -> &str {
+            "gate"
+        }
+        async fn write(&self, _: Category, _: &Batch) -> Result<Delivery, IoError> {
+            self.open.notified().await;
+            if self.fail {
+                return Err(IoError::WriterGone);
+            }
+            Ok(Delivery::Delivered)
+        }
+    }
+
+    fn probe() -> (Ack, tokio::sync::oneshot::Receiver<AckOutcome>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (
+            Ack::new(move |o| {
+                let _ = tx.send(o);
+            }),
+            rx,
+        )
+    }
+
+    #[tokio::test]
+    async fn each_output_takes_what_its_route_takes() {
+        let (metrics, logs) = (CaptureOutput::new(), CaptureOutput::new());
+        let cfg = BatchConfig::default();
+        let (m_sink, m_writer) = spawn_writer(Arc::new(metrics.clone()), 4, cfg);
+        let (l_sink, l_writer) = spawn_writer(Arc::new(logs.clone()), 4, cfg);
+        let sink = Sink::fanout(vec![
+            (
+                Route {
+                    categories: Some(vec![Category::Metric]),
+                    measurements: names(&["cpu", "disk*"]),
+                    ..Route::all()
+                },
+                m_sink,
+            ),
+            (
+                Route {
+                    categories: Some(vec![Category::Logging]),
+                    sources: names(&["nginx*"]),
+                    ..Route::all()
+                },
+                l_sink,
+            ),
+        ]);
+        let points = || {
+            vec![
+                pt("cpu", Category::Metric),
+                pt("diskio", Category::Metric),
+                pt("mem", Category::Metric),
+                pt("access", Category::Logging),
+                pt("host", Category::Object),
+            ]
+        };
+        sink.for_source("nginx_a").send(points()).await.unwrap();
+        sink.for_source("cpu").send(points()).await.unwrap();
+        // Not made for a source: only routes that name no sources.
+        sink.send(vec![pt("cpu", Category::Metric)]).await.unwrap();
+        // Counted as they are sent.
+        let counts: Vec<(Category, u64)> = sink
+            .unrouted()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        drop(sink);
+        m_writer.finish().await;
+        l_writer.finish().await;
+        let m = metrics.points();
+        assert_eq!(
+            measurements(&m),
+            ["cpu", "diskio", "cpu", "diskio", "cpu"],
+            "metrics of every source, of the measurements named"
+        );
+        assert_eq!(measurements(&logs.points()), ["access"], "nginx* only");
+        // mem twice, the cpu source's access log, the object twice.
+        assert_eq!(
+            counts,
+            [
+                (Category::Metric, 2),
+                (Category::Logging, 1),
+                (Category::Object, 2)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_ack_waits_for_every_output_and_takes_the_worst() {
+        let cfg = BatchConfig {
+            flush_interval: Duration::from_millis(10),
+            ..BatchConfig::default()
+        };
+        let (fast, slow) = (CaptureOutput::new(), Arc::new(Gate::default()));
+        let (f_sink, f_writer) = spawn_writer(Arc::new(fast.clone()), 4, cfg);
+        let (s_sink, s_writer) = spawn_writer(slow.clone(), 4, cfg);
+        let sink = Sink::fanout(vec![(Route::all(), f_sink), (Route::all(), s_sink)]);
+        let (ack, mut rx) = probe();
+        sink.send_acked(vec![pt("cpu", Category::Metric)], ack)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(fast.points().len(), 1, "the fast output has it");
+        assert!(
+            rx.try_recv().is_err(),
+            "not acknowledged before the slow one"
+        );
+        slow.open.notify_one();
+        assert_eq!(rx.await.unwrap(), AckOutcome::Delivered);
+
+        // One output fails: the source hears the worst outcome.
+        let failing = Arc::new(Gate {
+            fail: true,
+            ..Gate::default()
+        });
+        let (x_sink, x_writer) = spawn_writer(failing.clone(), 4, cfg);
+        let both = Sink::fanout(vec![(Route::all(), sink.clone()), (Route::all(), x_sink)]);
+        let (ack, rx) = probe();
+        both.send_acked(vec![pt("cpu", Category::Metric)], ack)
+            .await
+            .unwrap();
+        slow.open.notify_one();
+        failing.open.notify_one();
+        assert_eq!(rx.await.unwrap(), AckOutcome::Dropped);
+        drop((sink, both));
+        for w in [f_writer, s_writer, x_writer] {
+            w.finish().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn what_no_route_takes_is_acknowledged_as_sent_nowhere() {
+        let cap = CaptureOutput::new();
+        let (s, writer) = spawn_writer(Arc::new(cap.clone()), 4, BatchConfig::default());
+        let route = Route {
+            categories: Some(vec![Category::Logging]),
+            ..Route::all()
+        };
+        let sink = Sink::fanout(vec![(route, s)]);
+        let (ack, rx) = probe();
+        sink.send_acked(vec![pt("cpu", Category::Metric)], ack)
+            .await
+            .unwrap();
+        assert_eq!(rx.await.unwrap(), AckOutcome::Delivered);
+        assert_eq!(sink.unrouted()[0], (Category::Metric, 1));
+        drop(sink);
+        writer.finish().await;
+        assert!(cap.points().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lines_are_split_by_measurement_and_frames_only_go_where_they_can() {
+        let (a, b) = (CaptureOutput::new(), CaptureOutput::new());
+        let cfg = BatchConfig::default();
+        let (a_sink, a_writer) = spawn_writer(Arc::new(a.clone()), 4, cfg);
+        let (b_sink, b_writer) = spawn_writer(Arc::new(b.clone()), 4, cfg);
+        let sink = Sink::fanout(vec![
+            (
+                Route {
+                    measurements: names(&["nginx"]),
+                    ..Route::all()
+                },
+                a_sink,
+            ),
+            (Route::all(), b_sink),
+        ]);
+        assert!(sink.frames.is_none(), "a route filters measurements");
+        let lines = Lines {
+            text: "nginx,status=info msg=\"a\" 1\nredis msg=\"b\" 2\n".into(),
+            count: 2,
+        };
+        let (ack, rx) = probe();
+        let s = sink.clone();
+        tokio::task::spawn_blocking(move || {
+            s.blocking_send_frame_acked(Category::Logging, lines, ack)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        drop(sink);
+        a_writer.finish().await;
+        b_writer.finish().await;
+        assert_eq!(rx.await.unwrap(), AckOutcome::Delivered);
+        assert_eq!(measurements(&a.points()), ["nginx"]);
+        assert_eq!(measurements(&b.points()), ["nginx", "redis"]);
+    }
+}
