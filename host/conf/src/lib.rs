@@ -89,27 +89,32 @@ impl<'de> Deserialize<'de> for ByteSize {
 pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().trim().replace('\n', " ");
     match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-            let column = before.len() - line_start + 1;
-            // The line itself names the key: `memory = "lots"`.
-            let text_of_line: String = text[line_start..]
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-                .chars()
-                .take(80)
-                .collect();
-            if text_of_line.is_empty() {
-                format!("line {line}, column {column}: {msg}")
-            } else {
-                format!("line {line}, column {column}: {msg} (at `{text_of_line}`)")
-            }
-        }
+        Some(span) => at_span(text, span, &msg),
         None => msg,
+    }
+}
+
+/// `msg` with the position of `span` in `text` and the line it is on: `line 3, column 1: msg
+/// (at `the line`)`, for errors found after parsing, in a value kept with its span
+/// (`toml::Spanned`).
+pub fn at_span(text: &str, span: std::ops::Range<usize>, msg: &str) -> String {
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.len() - line_start + 1;
+    // The line itself names the key: `memory = "lots"`.
+    let text_of_line: String = text[line_start..]
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(80)
+        .collect();
+    if text_of_line.is_empty() {
+        format!("line {line}, column {column}: {msg}")
+    } else {
+        format!("line {line}, column {column}: {msg} (at `{text_of_line}`)")
     }
 }
 

@@ -43,7 +43,7 @@ pub use output::{
     Batch, CaptureOutput, Delivery, Encoded, FileOutput, Frames, Output, StdoutOutput,
 };
 pub use point::{Category, FieldKey, FieldValue, Point, SharedStr, SharedTags};
-pub use route::Route;
+pub use route::{unrouted_families, Route, Unrouted};
 pub use sink::{spawn_writer, BatchConfig, Sink, WriterHandle};
 pub use stable::{fnv1a, now_ns};
 pub use tls::{build_client, describe_error, HttpClient, TlsProxyConfig};

@@ -9,6 +9,8 @@
 //! route names measurements).
 
 use crate::{Category, Lines, Point};
+use sandkit_metrics::Families;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What an output takes. `None` in a filter takes everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,6 +78,45 @@ impl Route {
         }
         (out.count > 0).then_some(out)
     }
+}
+
+/// Points (and lines) no output's route took, per category: a sink and its clones share one.
+#[derive(Debug, Default)]
+pub struct Unrouted([AtomicU64; Category::ALL.len()]);
+
+impl Unrouted {
+    pub(crate) fn add(&self, category: Category, n: usize) {
+        if n > 0 {
+            let i = Category::ALL
+                .iter()
+                .position(|c| *c == category)
+                .unwrap_or(0);
+            self.0[i].fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The counts, in [`Category::ALL`] order.
+    pub fn counts(&self) -> Vec<(Category, u64)> {
+        Category::ALL
+            .iter()
+            .zip(&self.0)
+            .map(|(c, n)| (*c, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+/// The `sandkit_output_unrouted_points_total` family (for the agent's metrics registry): only
+/// the categories that have some, so an agent whose routes take everything shows none.
+pub fn unrouted_families(unrouted: &Unrouted, out: &mut Families) {
+    out.counter(
+        "sandkit_output_unrouted_points_total",
+        "points and lines no output's route took, by category",
+        unrouted
+            .counts()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| (vec![("category", c.as_str().to_string())], n as f64)),
+    );
 }
 
 /// The measurement of a line of line protocol, unescaped (`\,` and `\ ` are a comma and a

@@ -2,10 +2,9 @@
 
 use crate::{
     Ack, AckOutcome, Batch, Category, Compression, Delivery, Frames, IoError, Lines, Output, Point,
-    Route,
+    Route, Unrouted,
 };
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -32,11 +31,8 @@ pub struct Sink {
     /// The active outputs' one [`Output::frames`] compression, for sources that compress
     /// their lines themselves; `None` when they differ or a route filters measurements.
     frames: Option<Compression>,
-    unrouted: Unrouted,
+    unrouted: Arc<Unrouted>,
 }
-
-/// Points no route took, per category (in [`Category::ALL`] order), shared by a sink's clones.
-type Unrouted = Arc<[AtomicU64; Category::ALL.len()]>;
 
 /// One output's writer and its route.
 #[derive(Debug, Clone)]
@@ -76,7 +72,7 @@ impl Envelope {
 }
 
 impl Sink {
-    fn new(all: Arc<[Target]>, active: Arc<[usize]>, unrouted: Unrouted) -> Sink {
+    fn new(all: Arc<[Target]>, active: Arc<[usize]>, unrouted: Arc<Unrouted>) -> Sink {
         let targets = || active.iter().map(|&i| &all[i]);
         let uint_support = targets().all(|t| t.uint_support);
         let first = targets().next().and_then(|t| t.frames);
@@ -110,23 +106,26 @@ impl Sink {
         Sink::new(all.into(), active, Arc::default())
     }
 
-    /// This sink for the sends of one source (a plugin, a file task's `source`, `http`): the
-    /// outputs whose route names sources take them only if it names this one. A sink not made
-    /// for a source reaches only the routes that name no sources.
-    pub fn for_source(&self, source: &str) -> Sink {
+    /// This sink for the sends of one source, known by `names` (a plugin's name, a file task's
+    /// `source` and `name`, `http`): the outputs whose route names sources take them only if
+    /// it names one of these. A sink not made for a source reaches only the routes that name no
+    /// sources.
+    pub fn for_source(&self, names: &[&str]) -> Sink {
         let active = (0..self.all.len())
-            .filter(|&i| self.all[i].route.takes_source(source))
+            .filter(|&i| names.iter().any(|n| self.all[i].route.takes_source(n)))
             .collect();
         Sink::new(self.all.clone(), active, self.unrouted.clone())
     }
 
     /// Points, by category, that no output's route took.
     pub fn unrouted(&self) -> Vec<(Category, u64)> {
-        Category::ALL
-            .iter()
-            .zip(self.unrouted.iter())
-            .map(|(c, n)| (*c, n.load(Ordering::Relaxed)))
-            .collect()
+        self.unrouted.counts()
+    }
+
+    /// The counts of [`Sink::unrouted`], to read without holding the sink (which keeps the
+    /// writers running).
+    pub fn unrouted_counts(&self) -> Arc<Unrouted> {
+        self.unrouted.clone()
     }
 
     /// Which writer gets what of `env`.
@@ -178,12 +177,7 @@ impl Sink {
     /// Count what of `env` no active route takes.
     fn count_unrouted(&self, env: &Envelope) {
         let routes = || self.active.iter().map(|&i| &self.all[i].route);
-        let add = |c: Category, n: usize| {
-            if n > 0 {
-                let i = Category::ALL.iter().position(|x| *x == c).unwrap_or(0);
-                self.unrouted[i].fetch_add(n as u64, Ordering::Relaxed);
-            }
-        };
+        let add = |c: Category, n: usize| self.unrouted.add(c, n);
         for p in &env.points {
             if !routes().any(|r| r.takes_point(p)) {
                 add(p.category(), 1);

@@ -1,12 +1,12 @@
 //! `sandkit run`: wire the runtime, the supervisor, the plugins directory and the output, then run
 //! until SIGINT or SIGTERM.
 
-use crate::config::OutputKind;
+use crate::config::{OutputConfig, OutputKind};
 use crate::ConfigArgs;
 use anyhow::{Context, Result};
 use sandkit_files::{FileSource, TaskSnapshot, TaskStats};
 use sandkit_io::pipeline::PipelineProvider;
-use sandkit_io::{spawn_writer, FileOutput, HttpOutput, Output, StdoutOutput};
+use sandkit_io::{spawn_writer, FileOutput, HttpOutput, Output, Sink, StdoutOutput, WriterHandle};
 use sandkit_runtime::{watch_plugins_dir, RegistryProvider, Runtime, Supervisor};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,18 +30,13 @@ pub async fn run(
     crate::init_logging(&cfg.log_level);
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
-    let output: Arc<dyn Output> = match &cfg.output {
-        OutputKind::Stdout => Arc::new(StdoutOutput),
-        OutputKind::File(p) => Arc::new(FileOutput::open(p).await?),
-        OutputKind::Http(h) => Arc::new(HttpOutput::new((**h).clone())?),
-    };
-    let (sink, writer) = spawn_writer(output.clone(), cfg.queue_batches, cfg.batch);
+    let (sink, outputs, writers) = start_outputs(&cfg.outputs).await?;
     let runtime = Arc::new(Runtime::new(cfg.runtime.clone())?);
     tracing::info!(
         config = %cfg.source.display(),
         plugins_dir = %cfg.runtime.plugins_dir.display(),
         conf_dir = %cfg.runtime.conf_dir.display(),
-        output = output.name(),
+        outputs = %cfg.outputs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(","),
         "sandkit.start"
     );
     let election = sandkit_election::Election::start(&cfg.election);
@@ -90,7 +85,7 @@ pub async fn run(
             }
             drop(sup);
             drop(sink);
-            writer.finish().await;
+            finish(writers).await;
             tracing::info!("sandkit.stop: done");
             return Ok(());
         }
@@ -130,7 +125,7 @@ pub async fn run(
         .as_ref()
         .map(|f| f.stats().to_vec())
         .unwrap_or_default();
-    let metrics = metrics_registry(&sup, &output, &file_stats, &election);
+    let metrics = metrics_registry(&sup, &outputs, &sink, &file_stats, &election);
     let server = match &cfg.http {
         Some(http) => {
             let state = sandkit_server::ServerState {
@@ -198,7 +193,7 @@ pub async fn run(
     }
     write_json(&sup.statuses(), &status_file, &mut String::new());
     drop(sup);
-    writer.finish().await;
+    finish(writers).await;
     if let Some(f) = files {
         // The tasks wait for the acknowledgements of their last batches and save offsets.
         let _ = tokio::task::spawn_blocking(move || f.join()).await;
@@ -323,7 +318,8 @@ fn release_memory(stage: &str) {
 /// The agent's metrics: each source's families are declared in its crate.
 fn metrics_registry(
     sup: &Arc<Supervisor>,
-    output: &Arc<dyn Output>,
+    outputs: &[Arc<dyn Output>],
+    sink: &Sink,
     file_stats: &[(String, Arc<TaskStats>)],
     election: &sandkit_election::Election,
 ) -> sandkit_metrics::Registry {
@@ -335,9 +331,13 @@ fn metrics_registry(
             sandkit_runtime::plugin_families(&sup.statuses(), f);
         }
     });
-    let output = output.clone();
+    let outputs = outputs.to_vec();
+    // Not the sink itself: it would keep the writers from finishing.
+    let unrouted = sink.unrouted_counts();
     r.register("outputs", move |f| {
-        sandkit_io::lane_families(&output.lane_stats(), f);
+        let lanes: Vec<_> = outputs.iter().flat_map(|o| o.lane_stats()).collect();
+        sandkit_io::lane_families(&lanes, f);
+        sandkit_io::unrouted_families(&unrouted, f);
     });
     let stats = file_stats.to_vec();
     r.register("files", move |f| {
@@ -346,4 +346,31 @@ fn metrics_registry(
     let leadership = election.status();
     r.register("election", move |f| leadership.borrow().families(f));
     r
+}
+
+/// Each output's writer, and one sink that hands every output what its route takes.
+async fn start_outputs(
+    configs: &[OutputConfig],
+) -> Result<(Sink, Vec<Arc<dyn Output>>, Vec<WriterHandle>)> {
+    let mut outputs: Vec<Arc<dyn Output>> = Vec::new();
+    let (mut routed, mut writers) = (Vec::new(), Vec::new());
+    for o in configs {
+        let output: Arc<dyn Output> = match &o.kind {
+            OutputKind::Stdout => Arc::new(StdoutOutput),
+            OutputKind::File(p) => Arc::new(FileOutput::open(p).await?),
+            OutputKind::Http(h) => Arc::new(HttpOutput::named((**h).clone(), &o.name)?),
+        };
+        let (sink, writer) = spawn_writer(output.clone(), o.queue_batches, o.batch);
+        outputs.push(output);
+        routed.push((o.route.clone(), sink));
+        writers.push(writer);
+    }
+    Ok((Sink::fanout(routed), outputs, writers))
+}
+
+/// Wait for every writer to write what it has (every sink is gone).
+async fn finish(writers: Vec<WriterHandle>) {
+    for w in writers {
+        w.finish().await;
+    }
 }

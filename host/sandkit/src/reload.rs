@@ -128,15 +128,10 @@ fn needs_restart(old: &AgentConfig, new: &AgentConfig) -> Vec<&'static str> {
     let mut keys = Vec::new();
     let mut runtime_old = old.runtime.clone();
     runtime_old.limits = new.runtime.limits;
-    let pairs: [(&'static str, bool); 11] = [
+    let pairs: [(&'static str, bool); 9] = [
         ("data_dir", same(&old.data_dir, &new.data_dir)),
         ("global_tags", same(&old.global_tags, &new.global_tags)),
-        ("output", same(&old.output, &new.output)),
-        (
-            "output.queue_batches",
-            old.queue_batches == new.queue_batches,
-        ),
-        ("output (batching)", old.batch == new.batch),
+        ("output / outputs", same(&old.outputs, &new.outputs)),
         ("log.level", old.log_level == new.log_level),
         ("runtime (but limits)", same(&runtime_old, &new.runtime)),
         ("files", same(&old.files, &new.files)),

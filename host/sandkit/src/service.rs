@@ -128,16 +128,21 @@ fn spec_for(cfg: &AgentConfig, config: &Path, user: Option<String>) -> Result<Un
     };
     let config = absolute(config)?;
     let mut writable = vec![absolute(&cfg.data_dir)?];
-    if let OutputKind::File(p) = &cfg.output {
-        let dir = absolute(p)?
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("/"));
-        writable.push(dir);
-    }
-    if let OutputKind::Http(h) = &cfg.output {
-        if let Some(b) = &h.buffer {
-            writable.push(absolute(&b.dir)?);
+    for o in &cfg.outputs {
+        match &o.kind {
+            OutputKind::File(p) => {
+                let dir = absolute(p)?
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("/"));
+                writable.push(dir);
+            }
+            OutputKind::Http(h) => {
+                if let Some(b) = &h.buffer {
+                    writable.push(absolute(&b.dir)?);
+                }
+            }
+            OutputKind::Stdout => {}
         }
     }
     writable.sort();

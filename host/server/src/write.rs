@@ -177,12 +177,18 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>, api: Api) ->
             }
         }
     }
-    deliver(shared, points, ignore_global).await
+    deliver(shared, "http", points, ignore_global).await
 }
 
-/// Add the global tags (unless `ignore_global`), send the points, and answer once the output
-/// delivered or buffered them.
-async fn deliver(shared: &Shared, mut points: Vec<Point>, ignore_global: bool) -> Resp {
+/// Add the global tags (unless `ignore_global`), send the points (to the outputs whose route
+/// takes `source`: `http`, or the input plugin's name), and answer once the outputs delivered
+/// or buffered them.
+async fn deliver(
+    shared: &Shared,
+    source: &str,
+    mut points: Vec<Point>,
+    ignore_global: bool,
+) -> Resp {
     if points.is_empty() {
         return no_content();
     }
@@ -194,7 +200,7 @@ async fn deliver(shared: &Shared, mut points: Vec<Point>, ignore_global: bool) -
         }
     }
     let n = points.len();
-    let Some(sink) = shared.sink() else {
+    let Some(sink) = shared.sink().map(|s| s.for_source(&[source])) else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the agent is shutting down",
@@ -267,7 +273,7 @@ pub(crate) async fn prometheus(shared: &Shared, req: Request<Incoming>) -> Resp 
     let limit = shared.config.max_decompressed;
     let decoded = tokio::task::spawn_blocking(move || crate::promwrite::decode(&body, limit)).await;
     match decoded {
-        Ok(Ok(points)) => deliver(shared, points, ignore_global).await,
+        Ok(Ok(points)) => deliver(shared, "http", points, ignore_global).await,
         Ok(Err(e @ crate::promwrite::PromError::TooLarge { .. })) => {
             error(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string())
         }
@@ -312,7 +318,7 @@ pub(crate) async fn input(shared: &Shared, req: Request<Incoming>, plugin: &str)
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         };
     match inputs.handle(plugin, &content_type, &body).await {
-        Ok(points) => deliver(shared, points, ignore_global).await,
+        Ok(points) => deliver(shared, plugin, points, ignore_global).await,
         Err(e) => {
             let status = match &e {
                 InputError::Missing(_) => StatusCode::NOT_FOUND,

@@ -112,6 +112,8 @@ impl FileSource {
         };
         for task in tasks {
             let name = task.name.clone();
+            // The outputs whose routes take this task (by its source or its name).
+            let sink = sink.for_source(&[&task.source, &task.name]);
             // One processor (an instance of the pipeline) per thread that runs batches.
             let processors: Vec<Box<dyn LineProcessor>> = match (&task.pipeline, &pipelines) {
                 (None, _) => Vec::new(),

@@ -34,7 +34,7 @@ impl HttpOutput {
         for e in entries.flatten() {
             let id = e.file_name().to_string_lossy().into_owned();
             let Some(t) = self.inner.targets.iter().position(|t| t.id == id) else {
-                if id.starts_with(&format!("{}-", self.inner.name)) {
+                if id.starts_with(&format!("{}-", self.inner.kind)) {
                     let bytes = dir_bytes(&e.path());
                     if bytes > 0 {
                         tracing::warn!(dir = %e.path().display(), bytes, "io.buffer holds batches for a URL that is no longer configured; kept, not sent");
@@ -116,7 +116,7 @@ impl HttpOutput {
         q: std::io::Result<DiskQueue>,
     ) -> Result<Arc<Lane>, IoError> {
         let q = q.map_err(|source| IoError::Open {
-            output: self.inner.name.into(),
+            output: self.inner.name.clone(),
             path: dir,
             source,
         })?;
@@ -261,13 +261,13 @@ pub(super) async fn drain(inner: Arc<Inner>, lane: Arc<Lane>) {
                 }
             }
             Ok(Err(e)) => {
-                tracing::error!(output = inner.name, url = %shown, category = %lane.category, error = %e, "io.buffer cannot read; retrying");
+                tracing::error!(output = %inner.name, url = %shown, category = %lane.category, error = %e, "io.buffer cannot read; retrying");
                 tokio::time::sleep(jittered(inner.config.backoff_max)).await;
                 continue;
             }
             Err(e) => {
                 // A panic in a blocking read, or the runtime shutting down: try again later.
-                tracing::error!(output = inner.name, url = %shown, category = %lane.category, error = %e, "io.buffer read task failed; retrying");
+                tracing::error!(output = %inner.name, url = %shown, category = %lane.category, error = %e, "io.buffer read task failed; retrying");
                 tokio::time::sleep(jittered(inner.config.backoff_max)).await;
                 continue;
             }
@@ -299,7 +299,7 @@ pub(super) async fn drain(inner: Arc<Inner>, lane: Arc<Lane>) {
                 }
                 Attempt::Done => {
                     if failing > 0 {
-                        tracing::info!(output = inner.name, url = %shown, category = %lane.category, after_attempts = failing, "io.http reachable again, sending the buffer");
+                        tracing::info!(output = %inner.name, url = %shown, category = %lane.category, after_attempts = failing, "io.http reachable again, sending the buffer");
                     }
                     break;
                 }

@@ -37,7 +37,10 @@ use url::Target;
 /// The part of an output that drain tasks share.
 #[derive(Debug)]
 struct Inner {
-    name: &'static str,
+    /// The output's name in logs, errors and metrics: its configured name, or its kind.
+    name: String,
+    /// `dataway`, `influxdb` or `influxdb2`: the prefix of its buffer directories.
+    kind: &'static str,
     config: HttpOutputConfig,
     client: HttpClient,
     targets: Vec<Target>,
@@ -75,7 +78,17 @@ impl HttpOutput {
     /// # Errors
     /// A URL that is not `http://`, an empty URL list, or a buffer that cannot be opened.
     pub fn new(config: HttpOutputConfig) -> Result<Self, IoError> {
-        let name = config.endpoint.output_name();
+        let kind = config.endpoint.output_name();
+        Self::named(config, kind)
+    }
+
+    /// [`HttpOutput::new`] with a name for its logs, errors and metrics (one of several
+    /// outputs); its buffer directories keep its kind's prefix.
+    ///
+    /// # Errors
+    /// As for [`HttpOutput::new`].
+    pub fn named(config: HttpOutputConfig, name: &str) -> Result<Self, IoError> {
+        let kind = config.endpoint.output_name();
         let urls = match &config.endpoint {
             Endpoint::DataWay { urls, .. } => urls.len(),
             _ => 1,
@@ -87,7 +100,7 @@ impl HttpOutput {
         if urls == 0 {
             return Err(cfg_err("no URL configured".into()));
         }
-        let targets = Self::targets(name, &config.endpoint).map_err(cfg_err)?;
+        let targets = Self::targets(kind, &config.endpoint).map_err(cfg_err)?;
         let client = build_client(&config.tls, name)?;
         let stats = targets
             .iter()
@@ -95,7 +108,8 @@ impl HttpOutput {
             .collect();
         let out = HttpOutput {
             inner: Arc::new(Inner {
-                name,
+                name: name.to_string(),
+                kind,
                 config,
                 client,
                 targets,
@@ -149,7 +163,7 @@ impl HttpOutput {
             }
             if tries >= inner.config.max_retries {
                 let err = IoError::Unreachable {
-                    output: inner.name.into(),
+                    output: inner.name.clone(),
                     url: shown.clone(),
                     reason: format!("{why} (after {tries} retries)"),
                 };
@@ -178,7 +192,7 @@ impl HttpOutput {
 #[async_trait]
 impl Output for HttpOutput {
     fn name(&self) -> &str {
-        self.inner.name
+        &self.inner.name
     }
 
     fn lane_stats(&self) -> Vec<LaneSnapshot> {
@@ -216,7 +230,7 @@ impl Output for HttpOutput {
                 points: u32::try_from(batch.len()).unwrap_or(u32::MAX),
             })
             .map_err(|source| IoError::Write {
-                output: inner.name.into(),
+                output: inner.name.clone(),
                 source,
             }),
         )

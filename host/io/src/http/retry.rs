@@ -27,7 +27,7 @@ impl Inner {
     /// Lane `t`, `cat` for its events, its URL shown as `shown`.
     pub(super) fn event_lane<'a>(&'a self, t: usize, cat: Category, shown: &'a str) -> Lane<'a> {
         Lane {
-            output: self.name,
+            output: &self.name,
             url: shown,
             category: cat,
             stats: self.lane_stats(t, cat),
@@ -43,7 +43,7 @@ impl Inner {
         reason: &str,
     ) -> IoError {
         let err = IoError::Rejected {
-            output: self.name.into(),
+            output: self.name.clone(),
             url: shown.into(),
             reason: format!("{reason} (not retried)"),
         };

@@ -113,7 +113,7 @@ impl HttpOutput {
             .flat_map(move |(t, per_cat)| {
                 per_cat.iter().enumerate().map(move |(c, s)| {
                     s.snapshot(
-                        self.inner.name,
+                        &self.inner.name,
                         &self.inner.targets[t].base,
                         Category::ALL[c].as_str(),
                     )
@@ -124,7 +124,7 @@ impl HttpOutput {
     /// Totals over every URL and category (`url` and `category` are `*`).
     pub fn stats(&self) -> LaneSnapshot {
         let mut total = LaneSnapshot {
-            output: self.inner.name.into(),
+            output: self.inner.name.clone(),
             url: "*".into(),
             category: "*".into(),
             ..LaneSnapshot::default()

@@ -346,8 +346,8 @@ mod fanout {
                 pt("host", Category::Object),
             ]
         };
-        sink.for_source("nginx_a").send(points()).await.unwrap();
-        sink.for_source("cpu").send(points()).await.unwrap();
+        sink.for_source(&["nginx_a"]).send(points()).await.unwrap();
+        sink.for_source(&["cpu"]).send(points()).await.unwrap();
         // Not made for a source: only routes that name no sources.
         sink.send(vec![pt("cpu", Category::Metric)]).await.unwrap();
         // Counted as they are sent.

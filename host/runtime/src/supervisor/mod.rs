@@ -546,7 +546,7 @@ impl Supervisor {
             plugin,
             config,
             runtime: self.runtime.clone(),
-            sink: self.sink.clone(),
+            sink: self.sink.for_source(&[&name]),
             global_tags: self.global_tags.clone(),
             status: status.clone(),
             stop: stop_rx,

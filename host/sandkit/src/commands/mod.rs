@@ -21,10 +21,12 @@ pub fn config_check(args: &ConfigArgs) -> Result<()> {
     let mut errors = 0;
     let mut checked = 0;
     // URLs, the CA file and the proxy are checked when the output starts; check them now.
-    if let crate::config::OutputKind::Http(h) = &cfg.output {
-        if let Err(e) = h.check() {
-            eprintln!("error: {}: {e}", cfg.source.display());
-            errors += 1;
+    for o in &cfg.outputs {
+        if let crate::config::OutputKind::Http(h) = &o.kind {
+            if let Err(e) = h.check() {
+                eprintln!("error: {}: output {}: {e}", cfg.source.display(), o.name);
+                errors += 1;
+            }
         }
     }
     if let Ok(rd) = std::fs::read_dir(&rc.conf_dir) {

@@ -3,7 +3,7 @@ use super::*;
 #[test]
 fn embedded_default_is_valid() {
     let c = AgentConfig::load(None, &Overrides::default()).unwrap();
-    assert!(matches!(c.output, OutputKind::Stdout));
+    assert!(matches!(c.outputs[0].kind, OutputKind::Stdout));
     assert_eq!(c.runtime.max_crashes, 6);
     assert!(c.global_tags.iter().any(|(k, _)| k == "host"));
 }
@@ -99,7 +99,7 @@ fn relative_paths_resolve_against_the_config_dir() {
         &Overrides::default(),
     )
     .unwrap();
-    assert!(matches!(&c.output, OutputKind::File(p) if p == Path::new("/etc/sk/out.lp")));
+    assert!(matches!(&c.outputs[0].kind, OutputKind::File(p) if p == Path::new("/etc/sk/out.lp")));
     assert_eq!(c.runtime.plugins_dir, PathBuf::from("/etc/sk/plugins"));
 }
 
@@ -129,6 +129,103 @@ fn bad_values_are_refused() {
     .to_string();
     assert!(e.contains("output.compression"), "{e}");
     let c = AgentConfig::parse("[output]\nkind = \"dataway\"\nurls = [\"http://x?token=t\"]\ncompression = \"zstd\"\nmax_points = 10", p, Path::new(""), &ov).unwrap();
-    assert_eq!(c.batch.max_points, 10);
-    assert!(matches!(c.output, OutputKind::Http(_)));
+    assert_eq!(c.outputs[0].batch.max_points, 10);
+    assert!(matches!(c.outputs[0].kind, OutputKind::Http(_)));
+}
+
+/// A config with two file tasks (sources `nginx` and `app`) and `outputs`, parsed in a
+/// temporary directory with one plugin file (`cpu.wasm`).
+fn with_outputs(outputs: &str) -> Result<AgentConfig> {
+    let d = tempfile::tempdir().unwrap();
+    let plugins = d.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(plugins.join("cpu.wasm"), b"").unwrap();
+    let text = format!(
+        "plugins_dir = \"plugins\"\ndata_dir = \"/var/lib/sk\"\n\
+         [[files]]\nsource = \"nginx\"\npaths = [\"/var/log/nginx/*.log\"]\n\
+         [[files]]\nsource = \"app\"\npaths = [\"/var/log/app/*.log\"]\n{outputs}"
+    );
+    AgentConfig::parse(
+        &text,
+        Path::new("sandkit.toml"),
+        d.path(),
+        &Overrides::default(),
+    )
+}
+
+const TWO_OUTPUTS: &str = "\
+[[outputs]]
+name = \"metrics\"
+kind = \"influxdb2\"
+url = \"http://127.0.0.1:8086\"
+org = \"o\"
+bucket = \"b\"
+token = \"t\"
+route = { categories = [\"metric\"], sources = [\"cpu\", \"http\"] }
+[[outputs]]
+name = \"logs\"
+kind = \"dataway\"
+urls = [\"http://127.0.0.1:9528?token=x\"]
+route = { categories = [\"logging\"], measurements = [\"nginx*\"] }
+";
+
+#[test]
+fn several_outputs_each_with_a_name_a_route_and_a_buffer_of_its_own() {
+    let c = with_outputs(TWO_OUTPUTS).unwrap();
+    let names: Vec<&str> = c.outputs.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["metrics", "logs"]);
+    let m = &c.outputs[0].route;
+    assert_eq!(
+        m.categories.as_deref(),
+        Some(&[sandkit_io::Category::Metric][..])
+    );
+    assert!(m.takes_source("cpu") && !m.takes_source("nginx"));
+    assert!(c.outputs[1].route.takes_measurement("nginx_error"));
+    let OutputKind::Http(h) = &c.outputs[1].kind else {
+        panic!("{:?}", c.outputs[1].kind)
+    };
+    let buffer = h.buffer.as_ref().unwrap();
+    assert_eq!(buffer.dir, Path::new("/var/lib/sk/buffer/logs"));
+}
+
+#[test]
+fn routing_mistakes_are_config_errors_with_their_line() {
+    let err = |outputs: &str| with_outputs(outputs).unwrap_err().to_string();
+    let has = |e: &str, all: &[&str]| assert!(all.iter().all(|w| e.contains(w)), "{e}");
+    // Line 16 is the first output's route, 18 the second's name, 21 its route.
+    let e = err(&TWO_OUTPUTS.replace("[\"metric\"]", "[\"metrics\"]"));
+    has(&e, &["line 16", "\"metrics\" is not a category", "logging"]);
+    let e = err(&TWO_OUTPUTS.replace("categories = [\"logging\"], ", "categories = [], "));
+    has(&e, &["line 21", "route.categories is empty"]);
+    let e = err(&TWO_OUTPUTS.replace("\"cpu\", \"http\"", "\"cpu\", \"redis\""));
+    has(
+        &e,
+        &[
+            "line 16",
+            "source \"redis\" names nothing",
+            "known: app, cpu, http, nginx",
+        ],
+    );
+    let e = err(&TWO_OUTPUTS.replace("name = \"logs\"", "name = \"metrics\""));
+    has(
+        &e,
+        &["line 18", "an output named \"metrics\" exists already"],
+    );
+    let e = err(&TWO_OUTPUTS.replace("name = \"logs\"\n", ""));
+    has(&e, &["[[outputs]] #2: `name` is required"]);
+    let e = err(&TWO_OUTPUTS.replace("name = \"logs\"", "name = \"../logs\""));
+    has(&e, &["output name \"../logs\""]);
+    let e = err(&format!("[output]\nkind = \"stdout\"\n{TWO_OUTPUTS}"));
+    has(&e, &["[output] (at line 9) and [[outputs]] are both set"]);
+    let e = err(&TWO_OUTPUTS.replace("token = \"t\"\n", ""));
+    has(&e, &["key \"outputs.metrics.token\""]);
+    let e = err(&TWO_OUTPUTS.replace("measurements", "measurement"));
+    has(&e, &["unknown field `measurement`", "line 21"]);
+}
+
+#[test]
+fn a_file_task_is_routed_by_its_source_or_its_name_and_prefixes_take_many() {
+    let c = with_outputs(&TWO_OUTPUTS.replace("\"cpu\", \"http\"", "\"ngi*\", \"app\"")).unwrap();
+    let r = &c.outputs[0].route;
+    assert!(r.takes_source("nginx") && r.takes_source("app") && !r.takes_source("cpu"));
 }
