@@ -135,7 +135,7 @@ pub(super) struct Context<'a> {
     pub source: &'a Path,
     pub resolve: &'a dyn Fn(&Path) -> PathBuf,
     pub data_dir: &'a Path,
-    /// `--output-file`: one file output instead of the configured ones.
+    /// `--output-file`: one file output, taking everything, instead of the configured ones.
     pub output_file: Option<&'a Path>,
     /// The names a route's `sources` may take (plugins, file tasks, `http`).
     pub sources: &'a [String],
@@ -163,12 +163,16 @@ pub(super) fn outputs(
     cx: &Context<'_>,
 ) -> Result<Vec<OutputConfig>> {
     if let Some(file) = cx.output_file {
+        // The configured output's batching stays (of the first, with several).
+        let base = single.or(many.first()).map(Spanned::get_ref);
+        let default = RawOutput::default();
+        let base = base.unwrap_or(&default);
         return Ok(vec![OutputConfig {
             name: "file".into(),
             kind: OutputKind::File(file.to_path_buf()),
             route: Route::all(),
-            queue_batches: default_queue(),
-            batch: batch_config(&RawOutput::default()),
+            queue_batches: base.queue_batches.max(1),
+            batch: batch_config(base),
         }]);
     }
     match (single, many) {

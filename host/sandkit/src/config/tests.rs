@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Duration;
 
 #[test]
 fn embedded_default_is_valid() {
@@ -228,4 +229,20 @@ fn a_file_task_is_routed_by_its_source_or_its_name_and_prefixes_take_many() {
     let c = with_outputs(&TWO_OUTPUTS.replace("\"cpu\", \"http\"", "\"ngi*\", \"app\"")).unwrap();
     let r = &c.outputs[0].route;
     assert!(r.takes_source("nginx") && r.takes_source("app") && !r.takes_source("cpu"));
+}
+
+#[test]
+fn output_file_replaces_the_outputs_and_keeps_their_batching() {
+    let ov = Overrides {
+        output_file: Some(PathBuf::from("/tmp/out.lp")),
+        ..Overrides::default()
+    };
+    let text = "[output]\nkind = \"stdout\"\nflush_interval = \"100ms\"\n";
+    let c = AgentConfig::parse(text, Path::new("s.toml"), Path::new(""), &ov).unwrap();
+    assert_eq!(c.outputs.len(), 1);
+    assert!(matches!(&c.outputs[0].kind, OutputKind::File(p) if p == Path::new("/tmp/out.lp")));
+    assert_eq!(
+        c.outputs[0].batch.flush_interval,
+        Duration::from_millis(100)
+    );
 }
