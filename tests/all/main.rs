@@ -20,6 +20,7 @@ mod outputs;
 mod pipelines;
 mod plugins_dir;
 mod python;
+mod remote_write;
 mod routing;
 mod sandbox;
 mod scrape;

@@ -19,6 +19,7 @@ mod output;
 pub mod pipeline;
 mod point;
 pub mod records;
+mod remote_write;
 mod route;
 mod sink;
 mod stable;
@@ -43,6 +44,7 @@ pub use output::{
     Batch, CaptureOutput, Delivery, Encoded, FileOutput, Frames, Output, StdoutOutput,
 };
 pub use point::{Category, FieldKey, FieldValue, Point, SharedStr, SharedTags};
+pub use remote_write::{prom_name, Counters};
 pub use route::{unrouted_families, Route, Unrouted};
 pub use sink::{spawn_writer, BatchConfig, Sink, WriterHandle};
 pub use stable::{fnv1a, now_ns};

@@ -22,6 +22,14 @@ pub enum Endpoint {
         bucket: String,
         token: String,
     },
+    /// Prometheus remote write (1.0): a snappy protobuf `WriteRequest` to the URL as given
+    /// (`.../api/v1/write`), with `Authorization: Bearer` when there is a token. Fields named by
+    /// `counters` are counters.
+    RemoteWrite {
+        url: String,
+        token: Option<String>,
+        counters: crate::Counters,
+    },
 }
 
 /// Settings of an HTTP output.
@@ -67,6 +75,7 @@ impl Endpoint {
             Endpoint::DataWay { .. } => "dataway",
             Endpoint::InfluxV1 { .. } => "influxdb",
             Endpoint::InfluxV2 { .. } => "influxdb2",
+            Endpoint::RemoteWrite { .. } => "prometheus_remote_write",
         }
     }
 }

@@ -67,6 +67,44 @@ impl Drop for HttpOutput {
     }
 }
 
+/// A batch as a snappy remote-write request; the lines its sources wrote are read back into
+/// points first.
+fn remote_write_body(
+    output: &str,
+    category: Category,
+    batch: &Batch,
+    counters: &crate::Counters,
+) -> Result<Encoded, IoError> {
+    let err = |message: String| IoError::Config {
+        output: output.into(),
+        message,
+    };
+    let mut points = Vec::new();
+    let from_lines;
+    let all: &[crate::Point] = if batch.lines.count == 0 {
+        &batch.points
+    } else {
+        from_lines = crate::decode_lines(
+            batch.lines.text.as_bytes(),
+            crate::Precision::Nanoseconds,
+            0,
+            category,
+        )
+        .map_err(|e| err(format!("a line a source wrote does not read back: {e}")))?;
+        points.extend_from_slice(&batch.points);
+        points.extend(from_lines);
+        &points
+    };
+    let encoded = crate::remote_write::encode(all, counters);
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&encoded.request)
+        .map_err(|e| err(format!("snappy: {e}")))?;
+    Ok(Encoded {
+        body: Bytes::from(body),
+        points: u32::try_from(all.len()).unwrap_or(u32::MAX),
+    })
+}
+
 fn cat_index(c: Category) -> usize {
     Category::ALL.iter().position(|x| *x == c).unwrap_or(0)
 }
@@ -204,11 +242,17 @@ impl Output for HttpOutput {
     }
 
     fn frames(&self) -> Option<Compression> {
+        if matches!(self.inner.config.endpoint, Endpoint::RemoteWrite { .. }) {
+            return None; // its bodies are protobuf, made of points
+        }
         Some(self.inner.config.compression).filter(|c| *c != Compression::None)
     }
 
-    fn encode(&self, _category: Category, batch: &Batch) -> Option<Result<Encoded, IoError>> {
+    fn encode(&self, category: Category, batch: &Batch) -> Option<Result<Encoded, IoError>> {
         let inner = &self.inner;
+        if let Endpoint::RemoteWrite { counters, .. } = &inner.config.endpoint {
+            return Some(remote_write_body(&inner.name, category, batch, counters));
+        }
         let text = batch.text(inner.config.uint_support);
         let frames = &batch.frames.body;
         let body = if text.is_empty() && !frames.is_empty() {

@@ -66,11 +66,18 @@ impl Inner {
     ) -> Attempt {
         let stats = self.lane_stats(t, cat);
         let mut req = Request::post(url)
-            .header("content-type", "text/plain; charset=utf-8")
             .header("x-points", points.to_string())
             .header("user-agent", concat!("sandkit/", env!("CARGO_PKG_VERSION")));
-        if let Some(enc) = self.config.compression.content_encoding() {
-            req = req.header("content-encoding", enc);
+        if let super::Endpoint::RemoteWrite { .. } = self.config.endpoint {
+            req = req
+                .header("content-type", "application/x-protobuf")
+                .header("content-encoding", "snappy")
+                .header("x-prometheus-remote-write-version", "0.1.0");
+        } else {
+            req = req.header("content-type", "text/plain; charset=utf-8");
+            if let Some(enc) = self.config.compression.content_encoding() {
+                req = req.header("content-encoding", enc);
+            }
         }
         if let Some((k, v)) = &self.targets[t].header {
             req = req.header(*k, v.as_str());

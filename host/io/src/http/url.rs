@@ -23,6 +23,9 @@ impl Target {
             Endpoint::DataWay { .. } => format!("{}/v1/write/{}", self.base, cat.as_str()),
             _ => self.base.clone(),
         };
+        if self.query.is_empty() {
+            return (shown.clone(), shown);
+        }
         (format!("{shown}?{}", self.query), shown)
     }
 }
@@ -169,6 +172,18 @@ impl HttpOutput {
                     base,
                     query,
                     header: Some(("authorization", format!("Token {token}"))),
+                }]
+            }
+            Endpoint::RemoteWrite { url, token, .. } => {
+                // The URL as given, its query passed on (VictoriaMetrics' `extra_label`...).
+                let (base, params) = split_url(url)?;
+                let query = params.join("&");
+                let token = token.as_deref().filter(|t| !t.is_empty());
+                vec![Target {
+                    id: target_id(name, &base, &format!("{query}&{}", token.unwrap_or(""))),
+                    base,
+                    query,
+                    header: token.map(|t| ("authorization", format!("Bearer {t}"))),
                 }]
             }
         };

@@ -18,7 +18,7 @@ pub(super) struct RawOutput {
     /// The output's name in logs, metrics and `sandkit status`; required in `[[outputs]]`
     /// (its kind by default in `[output]`).
     name: Option<Spanned<String>>,
-    /// "stdout", "file", "dataway", "influxdb" (v1) or "influxdb2".
+    /// "stdout", "file", "dataway", "influxdb" (v1), "influxdb2" or "prometheus_remote_write".
     #[serde(default = "default_output_kind")]
     kind: String,
     /// What the output takes; everything by default.
@@ -31,10 +31,13 @@ pub(super) struct RawOutput {
     /// DataWay base URLs (each receives every batch); a URL may carry `?token=`.
     #[serde(default)]
     urls: Vec<String>,
-    /// InfluxDB base URL.
+    /// InfluxDB base URL; the remote-write URL (`.../api/v1/write`).
     url: Option<String>,
-    /// DataWay workspace token, or InfluxDB 2 API token.
+    /// DataWay workspace token, InfluxDB 2 API token, remote-write bearer token.
     token: Option<String>,
+    /// Remote write: the series that are counters, as `<measurement>_<field>` (a trailing `*`
+    /// takes every name it begins); they end in `_total`. Every other series is a gauge.
+    counters: Option<Vec<String>>,
     /// InfluxDB 1 database.
     db: Option<String>,
     /// InfluxDB 2 organization.
@@ -316,13 +319,32 @@ fn output(o: &RawOutput, key: &str, named: Option<&str>, cx: &Context<'_>) -> Re
             bucket: need(&o.bucket, "bucket")?,
             token: need(&o.token, "token")?,
         }),
+        "prometheus_remote_write" => {
+            if o.compression != default_compression() || o.compression_level.is_some() {
+                return Err(err(
+                    "compression",
+                    "remote write is always snappy; leave compression out",
+                ));
+            }
+            http(Endpoint::RemoteWrite {
+                url: need(&o.url, "url")?,
+                token: o.token.clone(),
+                counters: sandkit_io::Counters(o.counters.clone().unwrap_or_default()),
+            })
+        }
         other => {
             return Err(err(
                 "kind",
-                &format!("{other:?} is not an output; use \"stdout\", \"file\", \"dataway\", \"influxdb\" or \"influxdb2\""),
+                &format!("{other:?} is not an output; use \"stdout\", \"file\", \"dataway\", \"influxdb\", \"influxdb2\" or \"prometheus_remote_write\""),
             ))
         }
     };
+    if o.counters.is_some() && o.kind != "prometheus_remote_write" {
+        return Err(err(
+            "counters",
+            "only for kind = \"prometheus_remote_write\"",
+        ));
+    }
     let name = match (named, &o.name) {
         (Some(n), _) => n.to_string(),
         (None, Some(n)) => n.get_ref().clone(),
