@@ -11,6 +11,10 @@
 //! strings per point is the point model's cost, not the uploader's. `write() pt/s` calls the
 //! output directly (no writer task, points not freed).
 //!
+//! Last, the outputs side by side: the same points through the writer to a file output, to
+//! DataWay (gzip 1) and to Prometheus remote write (snappy protobuf), as points/s and as ratios
+//! against the file output of the same round.
+//!
 //! Not a criterion bench: one round moves 200,000 points through a server and a disk queue, so it
 //! runs 5 rounds and prints medians. `cargo bench -p sandkit-benches --bench upload`.
 
@@ -20,8 +24,8 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use sandkit_io::{
-    encode_points, spawn_writer, Batch, BatchConfig, BufferConfig, Category, Compression, Endpoint,
-    FieldValue, HttpOutput, HttpOutputConfig, Output, Point,
+    encode_points, spawn_writer, Batch, BatchConfig, BufferConfig, Category, Compression, Counters,
+    Endpoint, FieldValue, FileOutput, HttpOutput, HttpOutputConfig, Output, Point,
 };
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -114,11 +118,20 @@ async fn receiver(listener: tokio::net::TcpListener) -> Counter {
 }
 
 fn output(addr: SocketAddr, compression: Compression, buffer: Option<BufferConfig>) -> HttpOutput {
+    let endpoint = Endpoint::DataWay {
+        urls: vec![format!("http://{addr}")],
+        token: "tkn_bench".into(),
+    };
+    http_output(endpoint, compression, buffer)
+}
+
+fn http_output(
+    endpoint: Endpoint,
+    compression: Compression,
+    buffer: Option<BufferConfig>,
+) -> HttpOutput {
     HttpOutput::new(HttpOutputConfig {
-        endpoint: Endpoint::DataWay {
-            urls: vec![format!("http://{addr}")],
-            token: "tkn_bench".into(),
-        },
+        endpoint,
         compression,
         timeout: Duration::from_secs(30),
         max_retries: 0,
@@ -307,5 +320,65 @@ async fn run() {
             median(buf_in),
             median(replay),
         );
+    }
+
+    outputs_side_by_side(addr, &counter, &batches).await;
+}
+
+/// Points/s of `batches` through the writer to `out`; `wait` returns once they all arrived.
+async fn through_writer(out: Arc<dyn Output>, batches: &[Vec<Point>]) -> f64 {
+    let t = Instant::now();
+    let (sink, writer) = spawn_writer(
+        out,
+        64,
+        BatchConfig {
+            flush_interval: Duration::from_secs(10),
+            max_points: BATCH,
+            max_bytes: 64 << 20,
+        },
+    );
+    for b in batches.iter().cloned() {
+        sink.send(b).await.expect("send");
+    }
+    drop(sink);
+    writer.finish().await;
+    POINTS as f64 / t.elapsed().as_secs_f64()
+}
+
+async fn outputs_side_by_side(addr: SocketAddr, counter: &Counter, batches: &[Vec<Point>]) {
+    let (mut file, mut dataway, mut remote) = (vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = FileOutput::open(&dir.path().join("out.lp"))
+            .await
+            .expect("file");
+        file.push(through_writer(Arc::new(out), batches).await);
+
+        let start = counter.points.load(Ordering::Relaxed);
+        let out = output(addr, Compression::Gzip(1), None);
+        let pps = through_writer(Arc::new(out), batches).await;
+        wait_for(counter, start + POINTS as u64).await;
+        dataway.push(pps);
+
+        let start = counter.points.load(Ordering::Relaxed);
+        let endpoint = Endpoint::RemoteWrite {
+            url: format!("http://{addr}/api/v1/write"),
+            token: None,
+            counters: Counters(vec!["cpu_usage*".into()]),
+        };
+        let out = http_output(endpoint, Compression::None, None);
+        let pps = through_writer(Arc::new(out), batches).await;
+        wait_for(counter, start + POINTS as u64).await;
+        remote.push(pps);
+    }
+    let f = median(file);
+    println!("outputs: the same {POINTS} points through the writer, medians of {ROUNDS} rounds");
+    println!("{:<24} {:>14} {:>12}", "output", "pt/s", "vs file");
+    for (name, v) in [
+        ("file", f),
+        ("dataway gzip 1", median(dataway)),
+        ("prometheus remote write", median(remote)),
+    ] {
+        println!("{name:<24} {v:>14.0} {:>11.2}x", v / f);
     }
 }
