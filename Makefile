@@ -103,7 +103,7 @@ run: guests host
 	cd $(BUILD)/agent && exec $(BIN) run
 
 ## test-deps: real servers the integration tests start on loopback (Debian packages)
-TEST_PACKAGES := influxdb logrotate nginx prometheus prometheus-node-exporter wrk etcd-server etcd-client victoria-metrics
+TEST_PACKAGES := influxdb logrotate nginx prometheus prometheus-node-exporter wrk etcd-server etcd-client victoria-metrics nats-server
 test-deps:
 	@dpkg -s $(TEST_PACKAGES) >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -16,6 +16,7 @@ mod fuzz_corpus;
 mod influxdb;
 mod js;
 mod lpdiff;
+mod nats;
 mod outputs;
 mod pipelines;
 mod plugins_dir;

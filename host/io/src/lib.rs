@@ -15,6 +15,7 @@ mod http;
 mod lineproto;
 mod lpdecode;
 pub mod lpwriter;
+mod nats;
 mod output;
 pub mod pipeline;
 mod point;
@@ -40,6 +41,7 @@ pub use lineproto::{
 };
 pub use lpdecode::{decode_lines, LineDecoder, Precision, DEFAULT_MAX_LINE_BYTES};
 pub use lpwriter::{line_prefix, LineError, LineWriter, Lines};
+pub use nats::{NatsConfig, NatsOutput};
 pub use output::{
     Batch, CaptureOutput, Delivery, Encoded, FileOutput, Frames, Output, StdoutOutput,
 };

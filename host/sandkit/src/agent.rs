@@ -6,7 +6,9 @@ use crate::ConfigArgs;
 use anyhow::{Context, Result};
 use sandkit_files::{FileSource, TaskSnapshot, TaskStats};
 use sandkit_io::pipeline::PipelineProvider;
-use sandkit_io::{spawn_writer, FileOutput, HttpOutput, Output, Sink, StdoutOutput, WriterHandle};
+use sandkit_io::{
+    spawn_writer, FileOutput, HttpOutput, NatsOutput, Output, Sink, StdoutOutput, WriterHandle,
+};
 use sandkit_runtime::{watch_plugins_dir, RegistryProvider, Runtime, Supervisor};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -359,6 +361,7 @@ async fn start_outputs(
             OutputKind::Stdout => Arc::new(StdoutOutput),
             OutputKind::File(p) => Arc::new(FileOutput::open(p).await?),
             OutputKind::Http(h) => Arc::new(HttpOutput::named((**h).clone(), &o.name)?),
+            OutputKind::Nats(n) => Arc::new(NatsOutput::new((**n).clone(), &o.name)?),
         };
         let (sink, writer) = spawn_writer(output.clone(), o.queue_batches, o.batch);
         outputs.push(output);

@@ -142,7 +142,7 @@ fn spec_for(cfg: &AgentConfig, config: &Path, user: Option<String>) -> Result<Un
                     writable.push(absolute(&b.dir)?);
                 }
             }
-            OutputKind::Stdout => {}
+            OutputKind::Stdout | OutputKind::Nats(_) => {}
         }
     }
     writable.sort();

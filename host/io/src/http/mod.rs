@@ -27,7 +27,7 @@ use bytes::Bytes;
 use events::{Buffered, DropReason, Dropped, Event, Retrying};
 use lane::Lane;
 use retry::{jittered, Attempt};
-use stats::LaneStats;
+pub(crate) use stats::LaneStats;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};

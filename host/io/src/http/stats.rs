@@ -10,24 +10,24 @@ pub const LATENCY_BUCKETS_MS: [u64; 11] = [5, 10, 25, 50, 100, 250, 500, 1000, 2
 
 /// Counters of one destination URL and category, kept for `/metrics`.
 #[derive(Debug, Default)]
-pub(super) struct LaneStats {
-    pub(super) requests: AtomicU64,
-    pub(super) points_sent: AtomicU64,
-    pub(super) bytes_sent: AtomicU64,
-    pub(super) retries: AtomicU64,
-    pub(super) dropped_rejected: AtomicU64,
-    pub(super) dropped_unreachable: AtomicU64,
-    pub(super) dropped_overflow: AtomicU64,
-    pub(super) dropped_corrupt_bytes: AtomicU64,
-    pub(super) buffered_points: AtomicU64,
-    pub(super) buffer_bytes: AtomicU64,
+pub(crate) struct LaneStats {
+    pub(crate) requests: AtomicU64,
+    pub(crate) points_sent: AtomicU64,
+    pub(crate) bytes_sent: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) dropped_rejected: AtomicU64,
+    pub(crate) dropped_unreachable: AtomicU64,
+    pub(crate) dropped_overflow: AtomicU64,
+    pub(crate) dropped_corrupt_bytes: AtomicU64,
+    pub(crate) buffered_points: AtomicU64,
+    pub(crate) buffer_bytes: AtomicU64,
     /// Durations of successful requests.
-    pub(super) latency: Latency,
+    pub(crate) latency: Latency,
 }
 
 /// Durations of successful requests, over [`LATENCY_BUCKETS_MS`].
 #[derive(Debug)]
-pub(super) struct Latency(pub(super) AtomicHistogram);
+pub(crate) struct Latency(pub(crate) AtomicHistogram);
 
 impl Default for Latency {
     fn default() -> Self {
@@ -65,7 +65,7 @@ pub struct LaneSnapshot {
 
 impl LaneStats {
     /// The counters now, as a lane of `output` to `url` for `category`.
-    pub(super) fn snapshot(&self, output: &str, url: &str, category: &str) -> LaneSnapshot {
+    pub(crate) fn snapshot(&self, output: &str, url: &str, category: &str) -> LaneSnapshot {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         LaneSnapshot {
             output: output.into(),

@@ -4,8 +4,8 @@
 use anyhow::{anyhow, Result};
 use sandkit_conf::{at_span, ByteSize, HumanDuration};
 use sandkit_io::{
-    BatchConfig, BufferConfig, Category, Compression, Endpoint, HttpOutputConfig, Route,
-    TlsProxyConfig,
+    BatchConfig, BufferConfig, Category, Compression, Endpoint, HttpOutputConfig, NatsConfig,
+    Route, TlsProxyConfig,
 };
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,8 @@ pub(super) struct RawOutput {
     /// The output's name in logs, metrics and `sandkit status`; required in `[[outputs]]`
     /// (its kind by default in `[output]`).
     name: Option<Spanned<String>>,
-    /// "stdout", "file", "dataway", "influxdb" (v1), "influxdb2" or "prometheus_remote_write".
+    /// "stdout", "file", "dataway", "influxdb" (v1), "influxdb2", "prometheus_remote_write" or
+    /// "nats" (JetStream).
     #[serde(default = "default_output_kind")]
     kind: String,
     /// What the output takes; everything by default.
@@ -54,9 +55,16 @@ pub(super) struct RawOutput {
     /// Write uint fields with the `u` suffix; default true, false for kind = "influxdb" (1.x
     /// refuses them; they are then written as integers).
     uint_support: Option<bool>,
-    /// Retries on transport errors and 5xx before a batch is dropped and counted.
-    #[serde(default = "default_retries")]
-    max_retries: u32,
+    /// Retries on transport errors and 5xx before a batch is dropped and counted (HTTP: 5 by
+    /// default; NATS: no end by default).
+    max_retries: Option<u32>,
+    /// NATS: messages go to `<subject>.<category>`; default "sandkit".
+    subject: Option<String>,
+    /// NATS: the JetStream stream, created when missing; default "SANDKIT".
+    stream: Option<String>,
+    /// NATS: user and password (or `token`).
+    user: Option<String>,
+    password: Option<String>,
     /// A batch is written at the latest this long after its first point.
     flush_interval: Option<HumanDuration>,
     /// Points per batch.
@@ -97,9 +105,6 @@ struct RawRoute {
 fn default_compression() -> String {
     "gzip".into()
 }
-fn default_retries() -> u32 {
-    5
-}
 fn default_output_kind() -> String {
     "stdout".into()
 }
@@ -120,6 +125,7 @@ pub enum OutputKind {
     Stdout,
     File(PathBuf),
     Http(Box<HttpOutputConfig>),
+    Nats(Box<NatsConfig>),
 }
 
 /// One output: its writer's settings and its route.
@@ -272,7 +278,7 @@ fn output(o: &RawOutput, key: &str, named: Option<&str>, cx: &Context<'_>) -> Re
             endpoint,
             compression,
             timeout: o.timeout.map_or(Duration::from_secs(30), |d| d.0),
-            max_retries: o.max_retries,
+            max_retries: o.max_retries.unwrap_or(5),
             backoff_initial: Duration::from_millis(500),
             backoff_max,
             uint_support: o.uint_support.unwrap_or(o.kind != "influxdb"),
@@ -332,13 +338,38 @@ fn output(o: &RawOutput, key: &str, named: Option<&str>, cx: &Context<'_>) -> Re
                 counters: sandkit_io::Counters(o.counters.clone().unwrap_or_default()),
             })
         }
+        "nats" => OutputKind::Nats(Box::new(NatsConfig {
+            url: need(&o.url, "url")?,
+            subject: o.subject.clone().unwrap_or_else(|| "sandkit".into()),
+            stream: o.stream.clone().unwrap_or_else(|| "SANDKIT".into()),
+            token: o.token.clone(),
+            user: o.user.clone(),
+            password: o.password.clone(),
+            timeout: o.timeout.map_or(Duration::from_secs(10), |d| d.0),
+            max_retries: o.max_retries,
+            backoff_max,
+            uint_support: o.uint_support.unwrap_or(true),
+        })),
         other => {
             return Err(err(
                 "kind",
-                &format!("{other:?} is not an output; use \"stdout\", \"file\", \"dataway\", \"influxdb\", \"influxdb2\" or \"prometheus_remote_write\""),
+                &format!("{other:?} is not an output; use \"stdout\", \"file\", \"dataway\", \"influxdb\", \"influxdb2\", \"prometheus_remote_write\" or \"nats\""),
             ))
         }
     };
+    let nats_only = [
+        ("subject", o.subject.is_some()),
+        ("stream", o.stream.is_some()),
+        ("user", o.user.is_some()),
+        ("password", o.password.is_some()),
+    ];
+    if let Some((key, _)) = nats_only
+        .iter()
+        .find(|(_, set)| *set)
+        .filter(|_| o.kind != "nats")
+    {
+        return Err(err(key, "only for kind = \"nats\""));
+    }
     if o.counters.is_some() && o.kind != "prometheus_remote_write" {
         return Err(err(
             "counters",

@@ -1,0 +1,358 @@
+//! NATS JetStream output: each batch is one message of line protocol on subject
+//! `<subject>.<category>`, published to a stream, and delivered only once the stream's
+//! acknowledgement (`{"stream":..,"seq":..}`) came back. So a source's acknowledgement (a file's
+//! offsets) waits for the stream to hold its lines, and a `kill -9` of the agent or a restart
+//! of nats-server loses nothing: what was not acknowledged is sent again.
+//!
+//! The client speaks NATS' text protocol itself (`CONNECT`, `HPUB`, `SUB`, `MSG`/`HMSG`,
+//! `PING`/`PONG`): one connection, one publish in flight, a reply inbox of its own. Each
+//! message carries a `Nats-Msg-Id` made of its content, so a batch sent again after a lost
+//! acknowledgement is stored once (the stream's duplicate window, 2 minutes by default). The
+//! stream is created at the first connection if it does not exist, taking `<subject>.>`.
+//! While the server is unreachable, the batch is retried with backoff (forever by default:
+//! there is no disk buffer here, and giving up would lose lines the source considers sent).
+
+use crate::http::LaneStats;
+use crate::{fnv1a, Batch, Category, Delivery, IoError, LaneSnapshot, Output};
+use async_trait::async_trait;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// Settings of a NATS JetStream output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsConfig {
+    /// `nats://host:port` (or `host:port`).
+    pub url: String,
+    /// Messages go to `<subject>.<category>`.
+    pub subject: String,
+    /// The stream; created (file storage, taking `<subject>.>`) when missing.
+    pub stream: String,
+    /// A token, or a user and password, as the server wants them.
+    pub token: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// How long to wait for a connection, a reply or an acknowledgement.
+    pub timeout: Duration,
+    /// Tries after the first, `None` for no end.
+    pub max_retries: Option<u32>,
+    pub backoff_max: Duration,
+    pub uint_support: bool,
+}
+
+/// One connection: its reader and writer halves.
+struct Conn {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+    inbox: String,
+    next: u64,
+}
+
+/// A NATS JetStream output.
+#[derive(Debug)]
+pub struct NatsOutput {
+    name: String,
+    config: NatsConfig,
+    /// `host:port`, for connecting and for the lanes.
+    addr: String,
+    conn: tokio::sync::Mutex<Option<Conn>>,
+    stats: Vec<LaneStats>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").field("inbox", &self.inbox).finish()
+    }
+}
+
+/// Why an attempt failed: worth another try, or not.
+enum Failure {
+    Retry(String),
+    Rejected(String),
+}
+
+fn io(e: std::io::Error) -> Failure {
+    Failure::Retry(e.to_string())
+}
+
+impl NatsOutput {
+    /// # Errors
+    /// A URL that is not `nats://host:port`, or a subject or stream name NATS would refuse.
+    pub fn new(config: NatsConfig, name: &str) -> Result<Self, IoError> {
+        let err = |message: String| IoError::Config {
+            output: name.into(),
+            message,
+        };
+        let addr = config
+            .url
+            .strip_prefix("nats://")
+            .unwrap_or(&config.url)
+            .trim_end_matches('/')
+            .to_string();
+        if addr.is_empty() || addr.contains(['/', '@', '?']) || !addr.contains(':') {
+            return Err(err(format!(
+                "{:?} is not nats://host:port (credentials go in token, user and password)",
+                config.url
+            )));
+        }
+        let bad = |s: &str| s.is_empty() || s.contains([' ', '\t', '*', '>']);
+        if bad(&config.subject) || config.subject.ends_with('.') {
+            return Err(err(format!(
+                "subject {:?}: no spaces or wildcards",
+                config.subject
+            )));
+        }
+        if bad(&config.stream) || config.stream.contains('.') {
+            return Err(err(format!(
+                "stream {:?}: no spaces, dots or wildcards",
+                config.stream
+            )));
+        }
+        Ok(NatsOutput {
+            name: name.to_string(),
+            addr,
+            config,
+            conn: tokio::sync::Mutex::new(None),
+            stats: Category::ALL.iter().map(|_| LaneStats::default()).collect(),
+        })
+    }
+
+    fn stats(&self, c: Category) -> &LaneStats {
+        let i = Category::ALL.iter().position(|x| *x == c).unwrap_or(0);
+        &self.stats[i]
+    }
+
+    async fn connect(&self) -> Result<Conn, Failure> {
+        let stream = tokio::time::timeout(self.config.timeout, TcpStream::connect(&self.addr))
+            .await
+            .map_err(|_| Failure::Retry(format!("no connection within {:?}", self.config.timeout)))?
+            .map_err(io)?;
+        stream.set_nodelay(true).map_err(io)?;
+        let (r, writer) = stream.into_split();
+        let mut conn = Conn {
+            reader: BufReader::new(r),
+            writer,
+            inbox: format!("_INBOX.sandkit.{:016x}", rand::random::<u64>()),
+            next: 0,
+        };
+        let info = self.line(&mut conn).await?;
+        if !info.starts_with("INFO ") {
+            return Err(Failure::Retry(format!("not a NATS server: {info:?}")));
+        }
+        let mut connect = serde_json::json!({
+            "verbose": false, "pedantic": false, "headers": true, "no_responders": true,
+            "name": "sandkit", "lang": "rust", "version": env!("CARGO_PKG_VERSION"),
+        });
+        if let Some(t) = &self.config.token {
+            connect["auth_token"] = t.clone().into();
+        }
+        if let (Some(u), Some(p)) = (&self.config.user, &self.config.password) {
+            connect["user"] = u.clone().into();
+            connect["pass"] = p.clone().into();
+        }
+        let hello = format!("CONNECT {connect}\r\nPING\r\nSUB {}.* 1\r\n", conn.inbox);
+        conn.writer.write_all(hello.as_bytes()).await.map_err(io)?;
+        match self.line(&mut conn).await?.as_str() {
+            "PONG" => {}
+            other => return Err(Failure::Rejected(format!("the server refused us: {other}"))),
+        }
+        // The stream: created, or there already (its config is left as it is).
+        let create = serde_json::json!({
+            "name": self.config.stream,
+            "subjects": [format!("{}.>", self.config.subject)],
+            "storage": "file",
+        });
+        let api = format!("$JS.API.STREAM.CREATE.{}", self.config.stream);
+        let reply = self
+            .request(&mut conn, &api, b"", create.to_string().as_bytes())
+            .await?;
+        let v: serde_json::Value = serde_json::from_slice(&reply).unwrap_or_default();
+        if let Some(e) = v.get("error") {
+            // 10058: a stream of that name exists already.
+            if e["err_code"] != 10058 {
+                return Err(Failure::Rejected(format!(
+                    "creating stream {}: {e}",
+                    self.config.stream
+                )));
+            }
+        }
+        Ok(conn)
+    }
+
+    /// One protocol line, without its CRLF, answering the server's PINGs on the way.
+    async fn line(&self, conn: &mut Conn) -> Result<String, Failure> {
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(self.config.timeout, conn.reader.read_line(&mut line))
+                .await
+                .map_err(|_| Failure::Retry(format!("no answer within {:?}", self.config.timeout)))?
+                .map_err(io)?;
+            if n == 0 {
+                return Err(Failure::Retry("the server closed the connection".into()));
+            }
+            let line = line.trim_end().to_string();
+            match line.as_str() {
+                "PING" => conn.writer.write_all(b"PONG\r\n").await.map_err(io)?,
+                l if l.starts_with("-ERR") => {
+                    return Err(Failure::Retry(format!("server error: {l}")))
+                }
+                _ => return Ok(line),
+            }
+        }
+    }
+
+    /// Publish `payload` (with `headers`, a NATS/1.0 block or empty) to `subject` and wait for
+    /// the reply to it: its payload, or a failure for a no-responders status.
+    async fn request(
+        &self,
+        conn: &mut Conn,
+        subject: &str,
+        headers: &[u8],
+        payload: &[u8],
+    ) -> Result<Vec<u8>, Failure> {
+        conn.next += 1;
+        let reply = format!("{}.{}", conn.inbox, conn.next);
+        let mut msg = if headers.is_empty() {
+            format!("PUB {subject} {reply} {}\r\n", payload.len()).into_bytes()
+        } else {
+            let total = headers.len() + payload.len();
+            format!("HPUB {subject} {reply} {} {total}\r\n", headers.len()).into_bytes()
+        };
+        msg.extend_from_slice(headers);
+        msg.extend_from_slice(payload);
+        msg.extend_from_slice(b"\r\n");
+        conn.writer.write_all(&msg).await.map_err(io)?;
+        loop {
+            let line = self.line(conn).await?;
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let (hdr_len, total, to) = match parts.as_slice() {
+                ["MSG", to, _sid, n] | ["MSG", to, _sid, _, n] => (0, n.parse().unwrap_or(0), *to),
+                ["HMSG", to, _sid, h, n] | ["HMSG", to, _sid, _, h, n] => {
+                    (h.parse().unwrap_or(0), n.parse().unwrap_or(0), *to)
+                }
+                _ => continue, // +OK, INFO updates
+            };
+            let mut body = vec![0u8; total + 2];
+            tokio::time::timeout(self.config.timeout, conn.reader.read_exact(&mut body))
+                .await
+                .map_err(|_| Failure::Retry("a reply stopped midway".into()))?
+                .map_err(io)?;
+            if to != reply {
+                continue; // a late reply to an earlier attempt
+            }
+            let head = String::from_utf8_lossy(&body[..hdr_len]);
+            if head.starts_with("NATS/1.0 503") {
+                return Err(Failure::Retry(format!("no stream takes {subject}")));
+            }
+            body.truncate(total);
+            return Ok(body.split_off(hdr_len));
+        }
+    }
+
+    /// One attempt at publishing `payload`: the stream's sequence number.
+    async fn attempt(&self, subject: &str, id: &str, payload: &[u8]) -> Result<u64, Failure> {
+        let mut guard = self.conn.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.connect().await?);
+        }
+        let Some(conn) = guard.as_mut() else {
+            return Err(Failure::Retry("not connected".into()));
+        };
+        let headers = format!("NATS/1.0\r\nNats-Msg-Id: {id}\r\n\r\n");
+        let result = self
+            .request(conn, subject, headers.as_bytes(), payload)
+            .await;
+        let reply = match result {
+            Ok(r) => r,
+            Err(e) => {
+                *guard = None; // a fresh connection for the next try
+                return Err(e);
+            }
+        };
+        let v: serde_json::Value = serde_json::from_slice(&reply).unwrap_or_default();
+        if let Some(seq) = v["seq"].as_u64() {
+            return Ok(seq);
+        }
+        Err(match v.get("error") {
+            // 503 and timeouts inside the server are worth another try; the rest is not.
+            Some(e) if e["code"] == 503 => Failure::Retry(format!("stream: {e}")),
+            Some(e) => Failure::Rejected(format!("stream: {e}")),
+            None => Failure::Retry(format!(
+                "not an acknowledgement: {}",
+                String::from_utf8_lossy(&reply)
+            )),
+        })
+    }
+}
+
+#[async_trait]
+impl Output for NatsOutput {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn uint_support(&self) -> bool {
+        self.config.uint_support
+    }
+
+    fn lane_stats(&self) -> Vec<LaneSnapshot> {
+        let url = format!("nats://{}", self.addr);
+        Category::ALL
+            .iter()
+            .zip(&self.stats)
+            .filter(|(_, s)| s.requests.load(Ordering::Relaxed) > 0)
+            .map(|(c, s)| s.snapshot(&self.name, &url, c.as_str()))
+            .collect()
+    }
+
+    async fn write(&self, category: Category, batch: &Batch) -> Result<Delivery, IoError> {
+        let text = batch.text(self.config.uint_support);
+        if text.is_empty() {
+            return Ok(Delivery::Delivered);
+        }
+        let n = batch.len() as u64;
+        let subject = format!("{}.{}", self.config.subject, category.as_str());
+        let id = format!("{:016x}-{}", fnv1a(text.as_bytes()), text.len());
+        let stats = self.stats(category);
+        let mut delay = Duration::from_millis(200);
+        let mut tries = 0u32;
+        loop {
+            stats.requests.fetch_add(1, Ordering::Relaxed);
+            let start = Instant::now();
+            let why = match self.attempt(&subject, &id, text.as_bytes()).await {
+                Ok(_seq) => {
+                    stats.latency.0.observe(start.elapsed());
+                    stats.points_sent.fetch_add(n, Ordering::Relaxed);
+                    stats
+                        .bytes_sent
+                        .fetch_add(text.len() as u64, Ordering::Relaxed);
+                    return Ok(Delivery::Delivered);
+                }
+                Err(Failure::Rejected(why)) => {
+                    stats.dropped_rejected.fetch_add(n, Ordering::Relaxed);
+                    tracing::error!(output = %self.name, subject, points = n, error = %why, "io.nats batch refused; not retried");
+                    return Err(IoError::Rejected {
+                        output: self.name.clone(),
+                        url: format!("nats://{}", self.addr),
+                        reason: why,
+                    });
+                }
+                Err(Failure::Retry(why)) => why,
+            };
+            if self.config.max_retries.is_some_and(|m| tries >= m) {
+                stats.dropped_unreachable.fetch_add(n, Ordering::Relaxed);
+                return Err(IoError::Unreachable {
+                    output: self.name.clone(),
+                    url: format!("nats://{}", self.addr),
+                    reason: format!("{why} (after {tries} retries)"),
+                });
+            }
+            tries += 1;
+            stats.retries.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(output = %self.name, subject, attempt = tries, wait_ms = delay.as_millis() as u64, error = %why, "io.nats publish failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(self.config.backoff_max);
+        }
+    }
+}
