@@ -1,19 +1,24 @@
-//! The writer task's tests: what it writes (`writer`), and when it cuts batches (`batches`).
+//! The writer task's tests: what it writes (`writer`), when it cuts batches (`batches`), and
+//! several outputs behind routes (`fanout`).
+
+use crate::{Category, FieldValue, Point};
+
+/// A point of measurement `m` with one field.
+fn pt(m: &str, cat: Category) -> Point {
+    Point::new(
+        m.into(),
+        vec![],
+        vec![("v".into(), FieldValue::Int(1))],
+        5,
+        cat,
+    )
+    .unwrap()
+}
 
 mod writer {
+    use super::pt;
     use crate::sink::*;
-    use crate::{CaptureOutput, FieldValue, FileOutput};
-
-    fn pt(m: &str, cat: Category) -> Point {
-        Point::new(
-            m.into(),
-            vec![],
-            vec![("v".into(), FieldValue::Int(1))],
-            5,
-            cat,
-        )
-        .unwrap()
-    }
+    use crate::{CaptureOutput, FileOutput};
 
     #[tokio::test]
     async fn writer_delivers_everything_before_finish() {
@@ -258,21 +263,11 @@ mod batches {
 /// Several outputs behind routes (`Sink::fanout`): each gets what its route takes, and an
 /// acknowledgement waits for every output a send went to.
 mod fanout {
+    use super::pt;
     use crate::sink::*;
-    use crate::{CaptureOutput, FieldValue, IoError};
+    use crate::{CaptureOutput, IoError};
     use async_trait::async_trait;
     use tokio::sync::Notify;
-
-    fn pt(m: &str, cat: Category) -> Point {
-        Point::new(
-            m.into(),
-            vec![],
-            vec![("v".into(), FieldValue::Int(1))],
-            5,
-            cat,
-        )
-        .unwrap()
-    }
 
     fn names(v: &[&str]) -> Option<Vec<String>> {
         Some(v.iter().map(|s| s.to_string()).collect())
