@@ -54,6 +54,10 @@ pub enum IoError {
         url: String,
         reason: String,
     },
+    /// The agent is stopping while the output was still trying: the batch's source sends it
+    /// again at its next start (acknowledged as lost, not dropped).
+    #[error("output {output}: stopped while retrying: {reason}")]
+    Stopped { output: String, reason: String },
     #[error("output {output}: {url} unreachable: {reason}")]
     Unreachable {
         output: String,

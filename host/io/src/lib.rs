@@ -47,7 +47,7 @@ pub use output::{
 };
 pub use point::{Category, FieldKey, FieldValue, Point, SharedStr, SharedTags};
 pub use remote_write::{prom_name, Counters};
-pub use route::{unrouted_families, Route, Unrouted};
+pub use route::{name_matches, unrouted_families, Route, Unrouted};
 pub use sink::{spawn_writer, BatchConfig, Sink, WriterHandle};
 pub use stable::{fnv1a, now_ns};
 pub use tls::{build_client, describe_error, HttpClient, TlsProxyConfig};

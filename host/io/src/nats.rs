@@ -47,6 +47,8 @@ struct Conn {
     writer: tokio::net::tcp::OwnedWriteHalf,
     inbox: String,
     next: u64,
+    /// The largest message the server takes (its INFO's `max_payload`).
+    max_payload: usize,
 }
 
 /// A NATS JetStream output.
@@ -58,6 +60,10 @@ pub struct NatsOutput {
     addr: String,
     conn: tokio::sync::Mutex<Option<Conn>>,
     stats: Vec<LaneStats>,
+    /// Set by [`Output::stop`]: a batch still being retried gives up as lost (its source
+    /// sends it again at the next start) instead of holding the agent's stop.
+    stopping: std::sync::atomic::AtomicBool,
+    stop: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Conn {
@@ -115,12 +121,13 @@ impl NatsOutput {
             config,
             conn: tokio::sync::Mutex::new(None),
             stats: Category::ALL.iter().map(|_| LaneStats::default()).collect(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            stop: tokio::sync::Notify::new(),
         })
     }
 
     fn stats(&self, c: Category) -> &LaneStats {
-        let i = Category::ALL.iter().position(|x| *x == c).unwrap_or(0);
-        &self.stats[i]
+        &self.stats[c.index()]
     }
 
     async fn connect(&self) -> Result<Conn, Failure> {
@@ -135,10 +142,15 @@ impl NatsOutput {
             writer,
             inbox: format!("_INBOX.sandkit.{:016x}", rand::random::<u64>()),
             next: 0,
+            max_payload: 1 << 20,
         };
         let info = self.line(&mut conn).await?;
-        if !info.starts_with("INFO ") {
+        let Some(info) = info.strip_prefix("INFO ") else {
             return Err(Failure::Retry(format!("not a NATS server: {info:?}")));
+        };
+        let info: serde_json::Value = serde_json::from_str(info).unwrap_or_default();
+        if let Some(m) = info["max_payload"].as_u64() {
+            conn.max_payload = usize::try_from(m).unwrap_or(usize::MAX).max(1024);
         }
         let mut connect = serde_json::json!({
             "verbose": false, "pedantic": false, "headers": true, "no_responders": true,
@@ -155,7 +167,7 @@ impl NatsOutput {
         conn.writer.write_all(hello.as_bytes()).await.map_err(io)?;
         match self.line(&mut conn).await?.as_str() {
             "PONG" => {}
-            other => return Err(Failure::Rejected(format!("the server refused us: {other}"))),
+            other => return Err(Failure::Retry(format!("the server refused us: {other}"))),
         }
         // The stream: created, or there already (its config is left as it is).
         let create = serde_json::json!({
@@ -169,12 +181,11 @@ impl NatsOutput {
             .await?;
         let v: serde_json::Value = serde_json::from_slice(&reply).unwrap_or_default();
         if let Some(e) = v.get("error") {
-            // 10058: a stream of that name exists already.
+            // 10058: a stream of that name exists already. Anything else (JetStream not ready
+            // yet, a cluster restarting) is tried again: giving up would drop lines.
             if e["err_code"] != 10058 {
-                return Err(Failure::Rejected(format!(
-                    "creating stream {}: {e}",
-                    self.config.stream
-                )));
+                let stream = &self.config.stream;
+                return Err(Failure::Retry(format!("creating stream {stream}: {e}")));
             }
         }
         Ok(conn)
@@ -226,13 +237,20 @@ impl NatsOutput {
         loop {
             let line = self.line(conn).await?;
             let parts: Vec<&str> = line.split_whitespace().collect();
+            let size = |s: &str| {
+                s.parse::<usize>()
+                    .map_err(|_| Failure::Retry(format!("a malformed message line: {line:?}")))
+            };
             let (hdr_len, total, to) = match parts.as_slice() {
-                ["MSG", to, _sid, n] | ["MSG", to, _sid, _, n] => (0, n.parse().unwrap_or(0), *to),
-                ["HMSG", to, _sid, h, n] | ["HMSG", to, _sid, _, h, n] => {
-                    (h.parse().unwrap_or(0), n.parse().unwrap_or(0), *to)
-                }
+                ["MSG", to, _sid, n] | ["MSG", to, _sid, _, n] => (0, size(n)?, *to),
+                ["HMSG", to, _sid, h, n] | ["HMSG", to, _sid, _, h, n] => (size(h)?, size(n)?, *to),
                 _ => continue, // +OK, INFO updates
             };
+            if hdr_len > total || total > (64 << 20) {
+                return Err(Failure::Retry(format!(
+                    "a malformed message line: {line:?}"
+                )));
+            }
             let mut body = vec![0u8; total + 2];
             tokio::time::timeout(self.config.timeout, conn.reader.read_exact(&mut body))
                 .await
@@ -250,12 +268,43 @@ impl NatsOutput {
         }
     }
 
-    /// One attempt at publishing `payload`: the stream's sequence number.
-    async fn attempt(&self, subject: &str, id: &str, payload: &[u8]) -> Result<u64, Failure> {
+    /// One attempt at publishing `text`: in messages of whole lines no larger than the server
+    /// takes, each acknowledged before the next. A piece stored by an earlier attempt is
+    /// dropped by the stream as a duplicate (its id is made of its subject and content).
+    async fn attempt(&self, subject: &str, text: &str) -> Result<(), Failure> {
         let mut guard = self.conn.lock().await;
         if guard.is_none() {
             *guard = Some(self.connect().await?);
         }
+        let max = guard.as_ref().map_or(1 << 20, |c| c.max_payload);
+        for piece in pieces(text, max) {
+            if piece.len() > max {
+                return Err(Failure::Rejected(format!(
+                    "a line of {} bytes is larger than the server's max_payload ({max})",
+                    piece.len()
+                )));
+            }
+            let id = format!(
+                "{:016x}-{:016x}-{}",
+                fnv1a(subject.as_bytes()),
+                fnv1a(piece.as_bytes()),
+                piece.len()
+            );
+            self.publish(&mut guard, subject, &id, piece.as_bytes())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Publish one message on the connection in `guard` and wait for the stream's
+    /// acknowledgement (its sequence number); the connection is dropped on a failure.
+    async fn publish(
+        &self,
+        guard: &mut Option<Conn>,
+        subject: &str,
+        id: &str,
+        payload: &[u8],
+    ) -> Result<u64, Failure> {
         let Some(conn) = guard.as_mut() else {
             return Err(Failure::Retry("not connected".into()));
         };
@@ -286,6 +335,26 @@ impl NatsOutput {
     }
 }
 
+/// `text` cut at line ends into pieces of at most `max` bytes (a longer line is a piece alone).
+fn pieces(text: &str, max: usize) -> Vec<&str> {
+    if text.len() <= max {
+        return vec![text];
+    }
+    let mut out = Vec::new();
+    let (mut start, mut end) = (0, 0);
+    for line in text.split_inclusive('\n') {
+        if end > start && end - start + line.len() > max {
+            out.push(&text[start..end]);
+            start = end;
+        }
+        end += line.len();
+    }
+    if end > start {
+        out.push(&text[start..end]);
+    }
+    out
+}
+
 #[async_trait]
 impl Output for NatsOutput {
     fn name(&self) -> &str {
@@ -294,6 +363,11 @@ impl Output for NatsOutput {
 
     fn uint_support(&self) -> bool {
         self.config.uint_support
+    }
+
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.stop.notify_waiters();
     }
 
     fn lane_stats(&self) -> Vec<LaneSnapshot> {
@@ -313,15 +387,14 @@ impl Output for NatsOutput {
         }
         let n = batch.len() as u64;
         let subject = format!("{}.{}", self.config.subject, category.as_str());
-        let id = format!("{:016x}-{}", fnv1a(text.as_bytes()), text.len());
         let stats = self.stats(category);
         let mut delay = Duration::from_millis(200);
         let mut tries = 0u32;
         loop {
             stats.requests.fetch_add(1, Ordering::Relaxed);
             let start = Instant::now();
-            let why = match self.attempt(&subject, &id, text.as_bytes()).await {
-                Ok(_seq) => {
+            let why = match self.attempt(&subject, &text).await {
+                Ok(()) => {
                     stats.latency.0.observe(start.elapsed());
                     stats.points_sent.fetch_add(n, Ordering::Relaxed);
                     stats
@@ -348,11 +421,37 @@ impl Output for NatsOutput {
                     reason: format!("{why} (after {tries} retries)"),
                 });
             }
+            if self.stopping.load(Ordering::Acquire) {
+                return Err(IoError::Stopped {
+                    output: self.name.clone(),
+                    reason: why,
+                });
+            }
             tries += 1;
             stats.retries.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(output = %self.name, subject, attempt = tries, wait_ms = delay.as_millis() as u64, error = %why, "io.nats publish failed; retrying");
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.stop.notified() => {}
+            }
             delay = (delay * 2).min(self.config.backoff_max);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pieces;
+
+    #[test]
+    fn a_batch_is_cut_at_line_ends_under_the_servers_limit() {
+        let text = "aaaa\nbbbb\ncc\ndddddddddd\n";
+        assert_eq!(pieces(text, 100), [text]);
+        assert_eq!(pieces(text, 10), ["aaaa\nbbbb\n", "cc\n", "dddddddddd\n"]);
+        assert_eq!(
+            pieces(text, 5),
+            ["aaaa\n", "bbbb\n", "cc\n", "dddddddddd\n"]
+        );
+        assert_eq!(pieces(text, 5).concat(), text);
     }
 }

@@ -154,6 +154,10 @@ pub trait Output: Send + Sync + Debug {
         Vec::new()
     }
 
+    /// The agent is stopping: an output that retries without end gives up what it still
+    /// retries as [`IoError::Stopped`] (its sources send it again at the next start).
+    fn stop(&self) {}
+
     /// Make everything written so far durable or delivered.
     ///
     /// # Errors

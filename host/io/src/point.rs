@@ -36,6 +36,11 @@ impl Category {
         Category::Profiling,
     ];
 
+    /// Its place in [`Category::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The name used in DataWay URLs.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -32,10 +32,7 @@ pub struct Counters(pub Vec<String>);
 
 impl Counters {
     fn is_counter(&self, name: &str) -> bool {
-        self.0.iter().any(|p| match p.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => p == name,
-        })
+        crate::name_matches(&self.0, name)
     }
 }
 
@@ -102,13 +99,13 @@ pub fn encode(points: &[Point], counters: &Counters) -> Encoded {
     let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
     for p in points {
         let ts_ms = p.timestamp_ns().div_euclid(1_000_000);
-        let mut labels: Vec<(String, &str)> = p
+        // Tags that would become `__name__` are left out: the series has its own.
+        let labels: Vec<(String, &str)> = p
             .tags()
             .iter()
             .map(|(k, v)| (prom_name(k, false), v.as_str()))
+            .filter(|(k, _)| k != "__name__")
             .collect();
-        labels.sort_by(|a, b| a.0.cmp(&b.0));
-        labels.dedup_by(|a, b| a.0 == b.0);
         for (k, v) in p.fields() {
             let Some(x) = value(v) else {
                 out.skipped += 1;
@@ -125,13 +122,14 @@ pub fn encode(points: &[Point], counters: &Counters) -> Encoded {
                 GAUGE
             };
             kinds.entry(name.clone()).or_insert(kind);
+            // Sorted by name, byte-wise, and each once, as receivers want them (Mimir and
+            // Cortex refuse others): `__name__` among the tags.
+            let mut all: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            all.push(("__name__", &name));
+            all.sort_by(|a, b| a.0.cmp(b.0));
+            all.dedup_by(|a, b| a.0 == b.0);
             message(&mut out.request, 1, |ts| {
-                // `__name__` sorts before every valid label name but another `__` one.
-                message(ts, 1, |l| {
-                    string(l, 1, "__name__");
-                    string(l, 2, &name);
-                });
-                for (k, v) in &labels {
+                for (k, v) in &all {
                     message(ts, 1, |l| {
                         string(l, 1, k);
                         string(l, 2, v);
@@ -185,11 +183,57 @@ mod tests {
         assert_eq!(prom_name("café", false), "caf_");
     }
 
+    /// A protobuf message's fields: (number, wire type, varint value or bytes).
+    fn fields(mut b: &[u8]) -> Vec<(u64, u64, Vec<u8>)> {
+        fn varint(b: &mut &[u8]) -> u64 {
+            let (mut v, mut shift) = (0u64, 0);
+            loop {
+                let byte = b[0];
+                *b = &b[1..];
+                v |= u64::from(byte & 0x7f) << shift;
+                if byte < 0x80 {
+                    return v;
+                }
+                shift += 7;
+            }
+        }
+        let mut out = Vec::new();
+        while !b.is_empty() {
+            let key = varint(&mut b);
+            let (n, wire) = (key >> 3, key & 7);
+            let value = match wire {
+                0 => varint(&mut b).to_le_bytes().to_vec(),
+                1 => {
+                    let v = b[..8].to_vec();
+                    b = &b[8..];
+                    v
+                }
+                _ => {
+                    let len = varint(&mut b) as usize;
+                    let v = b[..len].to_vec();
+                    b = &b[len..];
+                    v
+                }
+            };
+            out.push((n, wire, value));
+        }
+        out
+    }
+
+    fn text(b: &[u8]) -> String {
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
     #[test]
     fn every_numeric_field_is_a_series_and_counters_end_in_total() {
         let p = point(
             "diskio",
-            &[("name", "sda"), ("host.name", "a \"b\",c")],
+            &[
+                ("name", "sda"),
+                ("host.name", "a \"b\",c"),
+                ("Env", "prod"),
+                ("__name__", "spoof"),
+            ],
             vec![
                 ("read_bytes", FieldValue::Uint(10)),
                 ("busy", FieldValue::Float(0.5)),
@@ -200,14 +244,67 @@ mod tests {
         let counters = Counters(vec!["diskio_read*".into()]);
         let e = encode(&[p], &counters);
         assert_eq!((e.series, e.skipped), (3, 1));
-        let text = String::from_utf8_lossy(&e.request);
-        assert!(text.contains("diskio_read_bytes_total") && text.contains("diskio_busy"));
-        assert!(
-            text.contains("host_name") && text.contains("a \"b\",c"),
-            "values as they are"
+        let top = fields(&e.request);
+        let series: Vec<_> = top.iter().filter(|f| f.0 == 1).collect();
+        assert_eq!(series.len(), 3);
+        for (_, _, ts) in &series {
+            let parts = fields(ts);
+            let labels: Vec<(String, String)> = parts
+                .iter()
+                .filter(|f| f.0 == 1)
+                .map(|(_, _, l)| {
+                    let kv = fields(l);
+                    (text(&kv[0].2), text(&kv[1].2))
+                })
+                .collect();
+            let names: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+            // Byte-wise order, `__name__` once (the spoofing tag left out).
+            assert_eq!(names, ["Env", "__name__", "host_name", "name"]);
+            assert_eq!(labels[2].1, "a \"b\",c", "values as they are");
+            let sample = fields(&parts.iter().find(|f| f.0 == 2).unwrap().2);
+            assert_eq!(sample[0].1, 1, "value is a double");
+            assert_eq!(sample[1].2[..8], 1_700_000_000_123i64.to_le_bytes());
+        }
+        let name_of = |ts: &[u8]| {
+            fields(ts)
+                .iter()
+                .filter(|f| f.0 == 1)
+                .map(|(_, _, l)| fields(l))
+                .find(|kv| kv[0].2 == b"__name__")
+                .map(|kv| text(&kv[1].2))
+                .unwrap()
+        };
+        let names: Vec<String> = series.iter().map(|s| name_of(&s.2)).collect();
+        assert_eq!(
+            names,
+            ["diskio_read_bytes_total", "diskio_busy", "diskio_ok"]
         );
-        // The metadata: read_bytes a counter, the others gauges.
-        let tail = &e.request[e.request.len() - 60..];
-        assert!(String::from_utf8_lossy(tail).contains("diskio_read_bytes_total"));
+        // The metadata: read_bytes a counter (1), the others gauges (2).
+        let meta: Vec<(u64, String)> = top
+            .iter()
+            .filter(|f| f.0 == 3)
+            .map(|(_, _, m)| {
+                let f = fields(m);
+                (
+                    u64::from_le_bytes(f[0].2[..8].try_into().unwrap()),
+                    text(&f[1].2),
+                )
+            })
+            .collect();
+        assert_eq!(
+            meta,
+            [
+                (2, "diskio_busy".to_string()),
+                (2, "diskio_ok".to_string()),
+                (1, "diskio_read_bytes_total".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn category_index_is_its_place_in_all() {
+        for (i, c) in Category::ALL.iter().enumerate() {
+            assert_eq!(c.index(), i);
+        }
     }
 }

@@ -22,7 +22,8 @@ pub struct Route {
     pub measurements: Option<Vec<String>>,
 }
 
-fn matches(patterns: &[String], name: &str) -> bool {
+/// Whether `name` is one of `patterns`, a pattern ending in `*` taking every name it begins.
+pub fn name_matches(patterns: &[String], name: &str) -> bool {
     patterns.iter().any(|p| match p.strip_suffix('*') {
         Some(prefix) => name.starts_with(prefix),
         None => p == name,
@@ -41,7 +42,9 @@ impl Route {
     }
 
     pub fn takes_source(&self, source: &str) -> bool {
-        self.sources.as_deref().is_none_or(|s| matches(s, source))
+        self.sources
+            .as_deref()
+            .is_none_or(|s| name_matches(s, source))
     }
 
     pub fn takes_category(&self, category: Category) -> bool {
@@ -53,7 +56,7 @@ impl Route {
     pub fn takes_measurement(&self, measurement: &str) -> bool {
         self.measurements
             .as_deref()
-            .is_none_or(|m| matches(m, measurement))
+            .is_none_or(|m| name_matches(m, measurement))
     }
 
     /// Whether the route takes `p` (its source was checked when the sink was made).
@@ -71,7 +74,7 @@ impl Route {
         };
         let mut out = Lines::default();
         for line in lines.text.split_inclusive('\n') {
-            if matches(m, &measurement_of(line)) {
+            if name_matches(m, &measurement_of(line)) {
                 out.text.push_str(line);
                 out.count += 1;
             }
@@ -87,11 +90,7 @@ pub struct Unrouted([AtomicU64; Category::ALL.len()]);
 impl Unrouted {
     pub(crate) fn add(&self, category: Category, n: usize) {
         if n > 0 {
-            let i = Category::ALL
-                .iter()
-                .position(|c| *c == category)
-                .unwrap_or(0);
-            self.0[i].fetch_add(n as u64, Ordering::Relaxed);
+            self.0[category.index()].fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 

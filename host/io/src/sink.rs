@@ -88,14 +88,17 @@ impl Sink {
     }
 
     /// One sink over several outputs' sinks (each made by [`spawn_writer`]), each output
-    /// taking what its route takes.
+    /// taking what its route takes. A sink that is a fan-out already keeps its own routes
+    /// when it is given [`Route::all`] (routes are not intersected).
     pub fn fanout(outputs: Vec<(Route, Sink)>) -> Sink {
         let all: Vec<Target> = outputs
             .into_iter()
             .flat_map(|(route, sink)| {
                 let mut targets: Vec<Target> = sink.all.to_vec();
-                for t in &mut targets {
-                    t.route = route.clone();
+                if route != Route::all() {
+                    for t in &mut targets {
+                        t.route = route.clone();
+                    }
                 }
                 targets
             })
@@ -433,6 +436,10 @@ impl InFlight {
             let outcome = match result {
                 Ok(Delivery::Delivered) => AckOutcome::Delivered,
                 Ok(Delivery::Buffered) => AckOutcome::Buffered,
+                Err(e @ IoError::Stopped { .. }) => {
+                    tracing::warn!(output = output.name(), category = %cat, points = n, error = %e, "io.write stopped; the sources send these again at the next start");
+                    AckOutcome::Lost
+                }
                 Err(e) => {
                     tracing::error!(output = output.name(), category = %cat, points = n, error = %e, "io.write failed");
                     AckOutcome::Dropped

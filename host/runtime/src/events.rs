@@ -26,8 +26,6 @@ pub(crate) struct CallCompleted {
     pub fuel_used: u64,
     /// CPU time of the call (measured for `process` only).
     pub cpu: Duration,
-    /// The instance's linear memory after the call.
-    pub memory_peak: u64,
     /// Points delivered (collectors, inputs) or lines processed (pipelines).
     pub points: u64,
     pub http_sent: u64,
@@ -38,12 +36,11 @@ pub(crate) struct CallCompleted {
 
 impl CallCompleted {
     /// A collect or handle call that delivers `points` of what it emitted.
-    pub fn of_call(report: &CallReport, points: u64, memory_peak: u64) -> Self {
+    pub fn of_call(report: &CallReport, points: u64) -> Self {
         CallCompleted {
             elapsed: report.elapsed,
             fuel_used: report.fuel_used,
             cpu: Duration::ZERO,
-            memory_peak,
             points,
             http_sent: report.http_sent,
             http_refused: report.http_refused,
@@ -52,12 +49,11 @@ impl CallCompleted {
     }
 
     /// A process call that processed `lines`.
-    pub fn of_process(report: &ProcessReport, lines: u64, memory_peak: u64) -> Self {
+    pub fn of_process(report: &ProcessReport, lines: u64) -> Self {
         CallCompleted {
             elapsed: report.elapsed,
             fuel_used: report.fuel_used,
             cpu: report.cpu,
-            memory_peak,
             points: lines,
             log_suppressed: report.log_suppressed,
             ..CallCompleted::default()
@@ -75,9 +71,19 @@ impl Event for CallCompleted {
         st.http_requests += self.http_sent;
         st.http_refused += self.http_refused;
         st.log_suppressed = st.log_suppressed.max(self.log_suppressed);
-        st.memory_peak_bytes = st.memory_peak_bytes.max(self.memory_peak);
         st.last_call_us = self.elapsed.as_micros() as u64;
         st.call_latency.observe(self.elapsed);
+    }
+}
+
+/// After a call, whatever its outcome (a trap on the memory cap is when it matters most):
+/// the instance's linear memory now, in bytes. Not logged.
+pub(crate) struct MemorySeen(pub u64);
+
+impl Event for MemorySeen {
+    fn emit(self, _plugin: &str, status: &StatusCell) {
+        let mut st = status.lock();
+        st.memory_peak_bytes = st.memory_peak_bytes.max(self.0);
     }
 }
 

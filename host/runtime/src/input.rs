@@ -10,7 +10,8 @@
 
 use crate::config::PluginConfig;
 use crate::events::{
-    AfterCrash, Call, CallCompleted, CallFailed, Crashed, Event, PointsRefused, Restarted,
+    AfterCrash, Call, CallCompleted, CallFailed, Crashed, Event, MemorySeen, PointsRefused,
+    Restarted,
 };
 use crate::host::StateStore;
 use crate::instance::Instance;
@@ -139,7 +140,7 @@ impl InputRegistry {
             },
         };
         let result = inst.handle(content_type, body).await;
-        let memory_peak = inst.memory_peak();
+        emit(&entry, MemorySeen(inst.memory_peak()));
         // A trapped instance cannot be entered again; any other outcome keeps it, unless it is
         // near its memory cap: then the next request gets a fresh one.
         if !matches!(&result, Err(e) if e.is_crash()) {
@@ -158,10 +159,7 @@ impl InputRegistry {
                 } else {
                     report.points.len()
                 };
-                emit(
-                    &entry,
-                    CallCompleted::of_call(&report, delivered as u64, memory_peak),
-                );
+                emit(&entry, CallCompleted::of_call(&report, delivered as u64));
                 if report.refused > 0 {
                     let why = report.first_refusal.unwrap_or_default();
                     emit(

@@ -17,7 +17,9 @@
 //! its lines pass through raw (or are parked). Replacing its file re-enables it.
 
 use crate::config::{OnError, PluginConfig};
-use crate::events::{AfterCrash, BatchCrashed, Call, CallCompleted, CallFailed, Crashed, Event};
+use crate::events::{
+    AfterCrash, BatchCrashed, Call, CallCompleted, CallFailed, Crashed, Event, MemorySeen,
+};
 use crate::host::StateStore;
 use crate::instance::Instance;
 use crate::lock;
@@ -417,7 +419,7 @@ impl PipelineRunner {
             .collect();
         let sub = &data[bytes.clone()];
         let result = inst.process(source, sub, &sub_ends).await;
-        let memory_peak = inst.memory_peak();
+        MemorySeen(inst.memory_peak()).emit(&self.name, &entry.status);
         if result.is_ok() && inst.should_recycle() {
             // Its output is out of the instance already: the next call gets a fresh one.
             inst.recycled().emit(&self.name, &entry.status);
@@ -429,8 +431,7 @@ impl PipelineRunner {
                 // them (once), and passes the lines of a malformed output on unprocessed.
                 let whole = report.output.get(..4) == Some(MAGIC.as_slice());
                 let lines = if whole { u64::from(r.end - r.start) } else { 0 };
-                CallCompleted::of_process(&report, lines, memory_peak)
-                    .emit(&self.name, &entry.status);
+                CallCompleted::of_process(&report, lines).emit(&self.name, &entry.status);
                 if !whole {
                     let e = format!(
                         "pipeline {}: its output does not start with the record encoding's magic",

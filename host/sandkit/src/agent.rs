@@ -87,7 +87,7 @@ pub async fn run(
             }
             drop(sup);
             drop(sink);
-            finish(writers).await;
+            finish(&outputs, writers).await;
             tracing::info!("sandkit.stop: done");
             return Ok(());
         }
@@ -195,7 +195,7 @@ pub async fn run(
     }
     write_json(&sup.statuses(), &status_file, &mut String::new());
     drop(sup);
-    finish(writers).await;
+    finish(&outputs, writers).await;
     if let Some(f) = files {
         // The tasks wait for the acknowledgements of their last batches and save offsets.
         let _ = tokio::task::spawn_blocking(move || f.join()).await;
@@ -371,8 +371,12 @@ async fn start_outputs(
     Ok((Sink::fanout(routed), outputs, writers))
 }
 
-/// Wait for every writer to write what it has (every sink is gone).
-async fn finish(writers: Vec<WriterHandle>) {
+/// Wait for every writer to write what it has (every sink is gone). An output still retrying
+/// without end (NATS) gives its batch up as lost, to be sent again at the next start.
+async fn finish(outputs: &[Arc<dyn Output>], writers: Vec<WriterHandle>) {
+    for o in outputs {
+        o.stop();
+    }
     for w in writers {
         w.finish().await;
     }

@@ -105,10 +105,6 @@ fn remote_write_body(
     })
 }
 
-fn cat_index(c: Category) -> usize {
-    Category::ALL.iter().position(|x| *x == c).unwrap_or(0)
-}
-
 impl HttpOutput {
     /// Build the output. With a buffer, queues left by an earlier run are opened and their
     /// drain tasks started, so this must run inside the tokio runtime.

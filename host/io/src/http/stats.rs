@@ -1,6 +1,6 @@
 //! The counters of each destination URL and category (`/metrics`, `sandkit status`).
 
-use super::{cat_index, HttpOutput, Inner};
+use super::{HttpOutput, Inner};
 use crate::Category;
 use sandkit_metrics::{AtomicHistogram, Families, Histogram, Labels};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -143,7 +143,7 @@ impl HttpOutput {
 
 impl Inner {
     pub(super) fn lane_stats(&self, t: usize, cat: Category) -> &LaneStats {
-        &self.stats[t][cat_index(cat)]
+        &self.stats[t][cat.index()]
     }
 }
 

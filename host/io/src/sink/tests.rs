@@ -3,6 +3,31 @@
 
 use crate::{Category, FieldValue, Point};
 
+/// Records each batch it is given; takes frames in `.1` if any.
+#[derive(Debug)]
+struct Framed(
+    std::sync::Mutex<Vec<crate::Batch>>,
+    Option<crate::Compression>,
+);
+
+#[async_trait::async_trait]
+impl crate::Output for Framed {
+    fn name(&self) -> &str {
+        "framed"
+    }
+    fn frames(&self) -> Option<crate::Compression> {
+        self.1
+    }
+    async fn write(
+        &self,
+        _category: Category,
+        batch: &crate::Batch,
+    ) -> Result<crate::Delivery, crate::IoError> {
+        self.0.lock().unwrap().push(batch.clone());
+        Ok(crate::Delivery::Delivered)
+    }
+}
+
 /// A point of measurement `m` with one field.
 fn pt(m: &str, cat: Category) -> Point {
     Point::new(
@@ -146,23 +171,7 @@ mod batches {
         handle.finish().await;
     }
 
-    /// Records each batch it is given; takes frames in `.1` if any.
-    #[derive(Debug)]
-    struct Framed(Mutex<Vec<Batch>>, Option<Compression>);
-
-    #[async_trait]
-    impl Output for Framed {
-        fn name(&self) -> &str {
-            "framed"
-        }
-        fn frames(&self) -> Option<Compression> {
-            self.1
-        }
-        async fn write(&self, _category: Category, batch: &Batch) -> Result<Delivery, IoError> {
-            self.0.lock().unwrap().push(batch.clone());
-            Ok(Delivery::Delivered)
-        }
-    }
+    use super::Framed;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lines_sent_as_frames_are_compressed_by_their_sender_and_joined() {
@@ -263,7 +272,7 @@ mod batches {
 /// Several outputs behind routes (`Sink::fanout`): each gets what its route takes, and an
 /// acknowledgement waits for every output a send went to.
 mod fanout {
-    use super::pt;
+    use super::{pt, Framed};
     use crate::sink::*;
     use crate::{CaptureOutput, IoError};
     use async_trait::async_trait;
@@ -437,10 +446,18 @@ mod fanout {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lines_are_split_by_measurement_and_frames_only_go_where_they_can() {
-        let (a, b) = (CaptureOutput::new(), CaptureOutput::new());
+        let framed = || Arc::new(Framed(Default::default(), Some(Compression::Gzip(1))));
         let cfg = BatchConfig::default();
-        let (a_sink, a_writer) = spawn_writer(Arc::new(a.clone()), 4, cfg);
-        let (b_sink, b_writer) = spawn_writer(Arc::new(b.clone()), 4, cfg);
+        let (a, b) = (framed(), framed());
+        let (a_sink, a_writer) = spawn_writer(a.clone(), 4, cfg);
+        let (b_sink, b_writer) = spawn_writer(b.clone(), 4, cfg);
+        // Both take gzip frames: a source compresses once, and each gets the frame.
+        let both = Sink::fanout(vec![
+            (Route::all(), a_sink.clone()),
+            (Route::all(), b_sink.clone()),
+        ]);
+        assert_eq!(both.frames, Some(Compression::Gzip(1)));
+        // A route that filters measurements needs the text.
         let sink = Sink::fanout(vec![
             (
                 Route {
@@ -452,23 +469,35 @@ mod fanout {
             (Route::all(), b_sink),
         ]);
         assert!(sink.frames.is_none(), "a route filters measurements");
-        let lines = Lines {
+        let lines = || Lines {
             text: "nginx,status=info msg=\"a\" 1\nredis msg=\"b\" 2\n".into(),
             count: 2,
         };
         let (ack, rx) = probe();
-        let s = sink.clone();
+        let (ack2, rx2) = probe();
+        let (s, s2) = (sink.clone(), both.clone());
         tokio::task::spawn_blocking(move || {
-            s.blocking_send_frame_acked(Category::Logging, lines, ack)
+            s.blocking_send_frame_acked(Category::Logging, lines(), ack)?;
+            s2.blocking_send_frame_acked(Category::Logging, lines(), ack2)
         })
         .await
         .unwrap()
         .unwrap();
-        drop(sink);
+        drop((sink, both));
         a_writer.finish().await;
         b_writer.finish().await;
         assert_eq!(rx.await.unwrap(), AckOutcome::Delivered);
-        assert_eq!(measurements(&a.points()), ["nginx"]);
-        assert_eq!(measurements(&b.points()), ["nginx", "redis"]);
+        assert_eq!(rx2.await.unwrap(), AckOutcome::Delivered);
+        let got = |o: &Framed| {
+            let batches = o.0.lock().unwrap();
+            let text: String = batches.iter().map(|b| b.lines.text.clone()).collect();
+            let frames: usize = batches.iter().map(|b| b.frames.count).sum();
+            (text, frames)
+        };
+        // a: the nginx line as text (filtered), then both lines as a frame.
+        assert_eq!(got(&a), ("nginx,status=info msg=\"a\" 1\n".to_string(), 2));
+        // b: both lines as text, then both as a frame.
+        let (text, frames) = got(&b);
+        assert_eq!((text.lines().count(), frames), (2, 2));
     }
 }

@@ -4,8 +4,8 @@
 
 use crate::config::PluginConfig;
 use crate::events::{
-    AfterCrash, Call, CallCompleted, CallFailed, Crashed, Event, Leadership, PointsRefused,
-    Restarted,
+    AfterCrash, Call, CallCompleted, CallFailed, Crashed, Event, Leadership, MemorySeen,
+    PointsRefused, Restarted,
 };
 use crate::host::StateStore;
 use crate::instance::Instance;
@@ -164,7 +164,7 @@ impl PluginTask {
                     self.emit(Leadership::LostMidCall);
                     continue 'instance;
                 };
-                let memory_peak = inst.memory_peak();
+                self.emit(MemorySeen(inst.memory_peak()));
                 // Next tick: the first one still ahead, so a slow call skips ticks instead of
                 // bunching them.
                 let elapsed = Instant::now().saturating_duration_since(start);
@@ -172,7 +172,7 @@ impl PluginTask {
                 tick = (tick + 1).max(next);
                 let recycle = result.is_ok() && inst.should_recycle();
                 match result {
-                    Ok(report) => self.deliver(report, memory_peak).await,
+                    Ok(report) => self.deliver(report).await,
                     Err(e) if e.is_crash() => break e,
                     Err(e) => self.emit(CallFailed {
                         call: Call::Collect,
@@ -213,9 +213,9 @@ impl PluginTask {
         Ok(inst)
     }
 
-    async fn deliver(&self, report: crate::instance::CallReport, memory_peak: u64) {
+    async fn deliver(&self, report: crate::instance::CallReport) {
         let n = report.points.len() as u64;
-        self.emit(CallCompleted::of_call(&report, n, memory_peak));
+        self.emit(CallCompleted::of_call(&report, n));
         if report.refused > 0 {
             self.emit(PointsRefused {
                 refused: report.refused,

@@ -22,11 +22,16 @@ pub fn config_check(args: &ConfigArgs) -> Result<()> {
     let mut checked = 0;
     // URLs, the CA file and the proxy are checked when the output starts; check them now.
     for o in &cfg.outputs {
-        if let crate::config::OutputKind::Http(h) = &o.kind {
-            if let Err(e) = h.check() {
-                eprintln!("error: {}: output {}: {e}", cfg.source.display(), o.name);
-                errors += 1;
+        let checked = match &o.kind {
+            crate::config::OutputKind::Http(h) => h.check(),
+            crate::config::OutputKind::Nats(n) => {
+                sandkit_io::NatsOutput::new((**n).clone(), &o.name).map(drop)
             }
+            _ => Ok(()),
+        };
+        if let Err(e) = checked {
+            eprintln!("error: {}: output {}: {e}", cfg.source.display(), o.name);
+            errors += 1;
         }
     }
     if let Ok(rd) = std::fs::read_dir(&rc.conf_dir) {

@@ -357,25 +357,6 @@ fn output(o: &RawOutput, key: &str, named: Option<&str>, cx: &Context<'_>) -> Re
             ))
         }
     };
-    let nats_only = [
-        ("subject", o.subject.is_some()),
-        ("stream", o.stream.is_some()),
-        ("user", o.user.is_some()),
-        ("password", o.password.is_some()),
-    ];
-    if let Some((key, _)) = nats_only
-        .iter()
-        .find(|(_, set)| *set)
-        .filter(|_| o.kind != "nats")
-    {
-        return Err(err(key, "only for kind = \"nats\""));
-    }
-    if o.counters.is_some() && o.kind != "prometheus_remote_write" {
-        return Err(err(
-            "counters",
-            "only for kind = \"prometheus_remote_write\"",
-        ));
-    }
     let name = match (named, &o.name) {
         (Some(n), _) => n.to_string(),
         (None, Some(n)) => n.get_ref().clone(),
