@@ -250,20 +250,7 @@ async fn run() {
             let start_points = counter.points.load(Ordering::Relaxed);
             let cpu = cpu_seconds();
             let t = Instant::now();
-            let (sink, writer) = spawn_writer(
-                out,
-                64,
-                BatchConfig {
-                    flush_interval: Duration::from_secs(10),
-                    max_points: BATCH,
-                    max_bytes: 64 << 20,
-                },
-            );
-            for b in input {
-                sink.send(b).await.expect("send");
-            }
-            drop(sink);
-            writer.finish().await;
+            through_writer(out, input).await;
             wait_for(&counter, start_points + POINTS as u64).await;
             up.push(POINTS as f64 / t.elapsed().as_secs_f64());
             up_cpu.push((cpu_seconds() - cpu) * 1e9 / POINTS as f64);
@@ -325,9 +312,8 @@ async fn run() {
     outputs_side_by_side(addr, &counter, &batches).await;
 }
 
-/// Points/s of `batches` through the writer to `out`; `wait` returns once they all arrived.
-async fn through_writer(out: Arc<dyn Output>, batches: &[Vec<Point>]) -> f64 {
-    let t = Instant::now();
+/// `batches` through the writer task to `out`, batched as the agent does, until it finished.
+async fn through_writer(out: Arc<dyn Output>, batches: Vec<Vec<Point>>) {
     let (sink, writer) = spawn_writer(
         out,
         64,
@@ -337,11 +323,23 @@ async fn through_writer(out: Arc<dyn Output>, batches: &[Vec<Point>]) -> f64 {
             max_bytes: 64 << 20,
         },
     );
-    for b in batches.iter().cloned() {
+    for b in batches {
         sink.send(b).await.expect("send");
     }
     drop(sink);
     writer.finish().await;
+}
+
+/// Points/s of `batches` through the writer to `out`, once `arrived` says they all did.
+async fn rate(
+    out: Arc<dyn Output>,
+    batches: &[Vec<Point>],
+    arrived: impl std::future::Future<Output = ()>,
+) -> f64 {
+    let input = batches.to_vec();
+    let t = Instant::now();
+    through_writer(out, input).await;
+    arrived.await;
     POINTS as f64 / t.elapsed().as_secs_f64()
 }
 
@@ -352,13 +350,12 @@ async fn outputs_side_by_side(addr: SocketAddr, counter: &Counter, batches: &[Ve
         let out = FileOutput::open(&dir.path().join("out.lp"))
             .await
             .expect("file");
-        file.push(through_writer(Arc::new(out), batches).await);
+        file.push(rate(Arc::new(out), batches, async {}).await);
 
         let start = counter.points.load(Ordering::Relaxed);
         let out = output(addr, Compression::Gzip(1), None);
-        let pps = through_writer(Arc::new(out), batches).await;
-        wait_for(counter, start + POINTS as u64).await;
-        dataway.push(pps);
+        let arrived = wait_for(counter, start + POINTS as u64);
+        dataway.push(rate(Arc::new(out), batches, arrived).await);
 
         let start = counter.points.load(Ordering::Relaxed);
         let endpoint = Endpoint::RemoteWrite {
@@ -367,9 +364,8 @@ async fn outputs_side_by_side(addr: SocketAddr, counter: &Counter, batches: &[Ve
             counters: Counters(vec!["cpu_usage*".into()]),
         };
         let out = http_output(endpoint, Compression::None, None);
-        let pps = through_writer(Arc::new(out), batches).await;
-        wait_for(counter, start + POINTS as u64).await;
-        remote.push(pps);
+        let arrived = wait_for(counter, start + POINTS as u64);
+        remote.push(rate(Arc::new(out), batches, arrived).await);
     }
     let f = median(file);
     println!("outputs: the same {POINTS} points through the writer, medians of {ROUNDS} rounds");
