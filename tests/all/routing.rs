@@ -194,3 +194,32 @@ async fn offsets_wait_for_every_output_across_kill_9() {
         "only what went out before the kill came again: {twice} of {before}"
     );
 }
+
+/// Batches left in the buffer of an output that is no longer configured (renamed, or a switch
+/// from `[[outputs]]` to `[output]`) are not sent, and the agent says where they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buffer_no_output_owns_is_reported_at_start() {
+    let r = start_receiver(0, 200).await;
+    let d = agent_dir(&dataway("renamed", &r, ""));
+    write_log(d.path(), 10);
+    let left = d
+        .path()
+        .join("data/buffer/old/dataway-127.0.0.1_9-00000000/logging");
+    std::fs::create_dir_all(&left).unwrap();
+    std::fs::write(left.join("00000000000000000000.seg"), vec![0u8; 4096]).unwrap();
+    let agent = run_agent_with_config(d.path(), "agent.log");
+    let guard = KillOnDrop(agent.id());
+    let log = || std::fs::read_to_string(d.path().join("agent.log")).unwrap_or_default();
+    let warned = eventually(20, || {
+        log().contains("io.buffer holds batches that no configured output sends")
+    })
+    .await;
+    let out = terminate(agent);
+    drop(guard);
+    assert!(warned && out.status.success(), "{}", log());
+    assert!(log().contains("data/buffer/old"), "{}", log());
+    assert!(
+        !log().contains("data/buffer/renamed\""),
+        "its own buffer is not reported"
+    );
+}

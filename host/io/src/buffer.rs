@@ -490,6 +490,23 @@ fn create_dirs(dir: &Path, fsync: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// Bytes of queued records under `dir` (every queue below it; segment headers not counted).
+pub fn held_bytes(dir: &Path) -> u64 {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => n += held_bytes(&e.path()),
+                Ok(_) if e.file_name().to_string_lossy().ends_with(".seg") => {
+                    n += e.metadata().map_or(0, |m| m.len().saturating_sub(8));
+                }
+                _ => {}
+            }
+        }
+    }
+    n
+}
+
 /// Read every undelivered record of the queue in `dir` without changing it (tests, tools).
 ///
 /// # Errors

@@ -33,6 +33,7 @@ pub async fn run(
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data_dir {}", cfg.data_dir.display()))?;
     let (sink, outputs, writers) = start_outputs(&cfg.outputs).await?;
+    warn_unowned_buffers(&cfg.outputs, &cfg.data_dir);
     let runtime = Arc::new(Runtime::new(cfg.runtime.clone())?);
     tracing::info!(
         config = %cfg.source.display(),
@@ -369,6 +370,50 @@ async fn start_outputs(
         writers.push(writer);
     }
     Ok((Sink::fanout(routed), outputs, writers))
+}
+
+/// Batches an earlier run left in a buffer directory that no configured output uses now (after
+/// a switch between `[output]` and `[[outputs]]`, or a renamed output): kept, not sent; say
+/// where, so that an operator can move them under the output that should send them.
+fn warn_unowned_buffers(configs: &[OutputConfig], data_dir: &Path) {
+    let owned: Vec<PathBuf> = configs
+        .iter()
+        .filter_map(|o| match &o.kind {
+            OutputKind::Http(h) => h.buffer.as_ref().map(|b| b.dir.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut roots = vec![data_dir.join("buffer")];
+    roots.extend(
+        owned
+            .iter()
+            .filter_map(|d| d.parent().map(Path::to_path_buf)),
+    );
+    roots.sort();
+    roots.dedup();
+    // The target directories of an output whose buffer is the root itself (`[output]`).
+    let kinds = [
+        "dataway-",
+        "influxdb-",
+        "influxdb2-",
+        "prometheus_remote_write-",
+    ];
+    for root in roots {
+        let Ok(rd) = std::fs::read_dir(&root) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let (path, name) = (e.path(), e.file_name().to_string_lossy().into_owned());
+            let a_target = owned.contains(&root) && kinds.iter().any(|k| name.starts_with(k));
+            if owned.contains(&path) || a_target || !path.is_dir() {
+                continue;
+            }
+            let bytes = sandkit_io::buffer::held_bytes(&path);
+            if bytes > 0 {
+                tracing::warn!(dir = %path.display(), bytes, "io.buffer holds batches that no configured output sends (an output renamed, or [output] and [[outputs]] switched); move the directory under the buffer of the output that should send them");
+            }
+        }
+    }
 }
 
 /// Wait for every writer to write what it has (every sink is gone). An output still retrying

@@ -35,7 +35,7 @@ impl HttpOutput {
             let id = e.file_name().to_string_lossy().into_owned();
             let Some(t) = self.inner.targets.iter().position(|t| t.id == id) else {
                 if id.starts_with(&format!("{}-", self.inner.kind)) {
-                    let bytes = dir_bytes(&e.path());
+                    let bytes = crate::buffer::held_bytes(&e.path());
                     if bytes > 0 {
                         tracing::warn!(dir = %e.path().display(), bytes, "io.buffer holds batches for a URL that is no longer configured; kept, not sent");
                     }
@@ -203,22 +203,6 @@ impl HttpOutput {
             }
         }
     }
-}
-
-pub(super) fn dir_bytes(dir: &std::path::Path) -> u64 {
-    let mut n = 0;
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            match e.file_type() {
-                Ok(t) if t.is_dir() => n += dir_bytes(&e.path()),
-                Ok(_) if e.file_name().to_string_lossy().ends_with(".seg") => {
-                    n += e.metadata().map_or(0, |m| m.len().saturating_sub(8));
-                }
-                _ => {}
-            }
-        }
-    }
-    n
 }
 
 /// Re-send a lane's queue, oldest first, until it is empty; then wait for more.
