@@ -66,6 +66,34 @@ impl Batch {
         self.len() == 0
     }
 
+    /// The batch's points, then its lines read back into points (not its [`Frames`]): for
+    /// outputs that take points, not text.
+    ///
+    /// # Errors
+    /// `output`'s config error when a line a source wrote does not read back.
+    pub fn all_points(
+        &self,
+        category: Category,
+        output: &str,
+    ) -> Result<Cow<'_, [Point]>, IoError> {
+        if self.lines.count == 0 {
+            return Ok(Cow::Borrowed(&self.points));
+        }
+        let decoded = crate::decode_lines(
+            self.lines.text.as_bytes(),
+            crate::Precision::Nanoseconds,
+            0,
+            category,
+        )
+        .map_err(|e| IoError::Config {
+            output: output.into(),
+            message: format!("a line written by a source does not read back: {e}"),
+        })?;
+        let mut all = self.points.clone();
+        all.extend(decoded);
+        Ok(Cow::Owned(all))
+    }
+
     /// The batch's points and lines as line protocol (not its [`Frames`], already compressed):
     /// the points, then the lines. With `uint_support` false,
     /// points' unsigned fields are written as integers (lines were written for the output, see
@@ -292,19 +320,9 @@ impl Output for CaptureOutput {
     }
 
     async fn write(&self, category: Category, batch: &Batch) -> Result<Delivery, IoError> {
-        let decoded = crate::decode_lines(
-            batch.lines.text.as_bytes(),
-            crate::Precision::Nanoseconds,
-            0,
-            category,
-        )
-        .map_err(|e| IoError::Config {
-            output: "capture".into(),
-            message: format!("a line written by a source does not read back: {e}"),
-        })?;
+        let all = batch.all_points(category, "capture")?;
         if let Ok(mut p) = self.points.lock() {
-            p.extend_from_slice(&batch.points);
-            p.extend(decoded);
+            p.extend_from_slice(&all);
         }
         Ok(Delivery::Delivered)
     }

@@ -79,23 +79,8 @@ fn remote_write_body(
         output: output.into(),
         message,
     };
-    let mut points = Vec::new();
-    let from_lines;
-    let all: &[crate::Point] = if batch.lines.count == 0 {
-        &batch.points
-    } else {
-        from_lines = crate::decode_lines(
-            batch.lines.text.as_bytes(),
-            crate::Precision::Nanoseconds,
-            0,
-            category,
-        )
-        .map_err(|e| err(format!("a line a source wrote does not read back: {e}")))?;
-        points.extend_from_slice(&batch.points);
-        points.extend(from_lines);
-        &points
-    };
-    let encoded = crate::remote_write::encode(all, counters);
+    let all = batch.all_points(category, output)?;
+    let encoded = crate::remote_write::encode(&all, counters);
     let body = snap::raw::Encoder::new()
         .compress_vec(&encoded.request)
         .map_err(|e| err(format!("snappy: {e}")))?;
