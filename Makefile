@@ -23,6 +23,14 @@ PY := $(PY_VENV)/bin/python
 COMPONENTIZE_PY := $(PY_VENV)/bin/componentize-py
 COMPONENTIZE_PY_VERSION := 0.25.1
 PYTEST_VERSION := 8.3.4
+# The official OpenTelemetry Python SDK, its OTLP/HTTP exporter and the generated protobuf
+# modules of opentelemetry-proto: the OTLP tests export to the agent with them and decode what
+# the agent's OTLP output sends with them.
+OTEL_PY_VERSION := 1.29.0
+PROTOBUF_PY_VERSION := 5.29.3
+PY_PINS := componentize-py==$(COMPONENTIZE_PY_VERSION) pytest==$(PYTEST_VERSION) \
+  opentelemetry-sdk==$(OTEL_PY_VERSION) opentelemetry-exporter-otlp-proto-http==$(OTEL_PY_VERSION) \
+  opentelemetry-proto==$(OTEL_PY_VERSION) protobuf==$(PROTOBUF_PY_VERSION)
 # JavaScript guests: the npm tree of sdk/js/toolchain (componentize-js, rolldown), pinned by its
 # package-lock.json and installed with `npm ci` outside the clone; node runs the SDK's tests.
 JS_TOOLCHAIN ?= $(HOME)/.cache/sandkit/js
@@ -44,11 +52,12 @@ deps:
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librocksdb-dev libclang-dev protobuf-compiler; }
 
 ## pydeps: the Python toolchain of Python guests, in a venv outside the clone
+## (reinstalled only when the pins above change: the venv keeps them in .sandkit-pins)
 pydeps:
-	@{ $(COMPONENTIZE_PY) --version 2>/dev/null | grep -qx "componentize-py $(COMPONENTIZE_PY_VERSION)" && \
-	  $(PY) -m pytest --version 2>&1 | grep -q " $(PYTEST_VERSION)$$"; } || { \
+	@[ "$$(cat $(PY_VENV)/.sandkit-pins 2>/dev/null)" = "$(PY_PINS)" ] && [ -x $(COMPONENTIZE_PY) ] || { \
 	  python3 -m venv $(PY_VENV) && \
-	  $(PY_VENV)/bin/pip install -q --disable-pip-version-check componentize-py==$(COMPONENTIZE_PY_VERSION) pytest==$(PYTEST_VERSION); }
+	  $(PY_VENV)/bin/pip install -q --disable-pip-version-check $(PY_PINS) && \
+	  echo "$(PY_PINS)" > $(PY_VENV)/.sandkit-pins; }
 
 ## pyguests: build the Python guests with `sandkit plugin build` (cached by content)
 pyguests: host pydeps

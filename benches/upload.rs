@@ -344,7 +344,7 @@ async fn rate(
 }
 
 async fn outputs_side_by_side(addr: SocketAddr, counter: &Counter, batches: &[Vec<Point>]) {
-    let (mut file, mut dataway, mut remote) = (vec![], vec![], vec![]);
+    let (mut file, mut dataway, mut remote, mut otlp) = (vec![], vec![], vec![], vec![]);
     for _ in 0..ROUNDS {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = FileOutput::open(&dir.path().join("out.lp"))
@@ -366,6 +366,20 @@ async fn outputs_side_by_side(addr: SocketAddr, counter: &Counter, batches: &[Ve
         let out = http_output(endpoint, Compression::None, None);
         let arrived = wait_for(counter, start + POINTS as u64);
         remote.push(rate(Arc::new(out), batches, arrived).await);
+
+        let start = counter.points.load(Ordering::Relaxed);
+        let endpoint = Endpoint::Otlp {
+            url: format!("http://{addr}"),
+            token: None,
+            options: sandkit_io::otlp::OtlpOptions {
+                counters: Counters(vec!["cpu.usage*".into()]),
+                resource: vec![("host".into(), "bench".into())],
+                start_ns: 0,
+            },
+        };
+        let out = http_output(endpoint, Compression::Gzip(1), None);
+        let arrived = wait_for(counter, start + POINTS as u64);
+        otlp.push(rate(Arc::new(out), batches, arrived).await);
     }
     let f = median(file);
     println!("outputs: the same {POINTS} points through the writer, medians of {ROUNDS} rounds");
@@ -374,6 +388,7 @@ async fn outputs_side_by_side(addr: SocketAddr, counter: &Counter, batches: &[Ve
         ("file", f),
         ("dataway gzip 1", median(dataway)),
         ("prometheus remote write", median(remote)),
+        ("otlp gzip 1", median(otlp)),
     ] {
         println!("{name:<24} {v:>14.0} {:>11.2}x", v / f);
     }

@@ -17,6 +17,7 @@ mod influxdb;
 mod js;
 mod lpdiff;
 mod nats;
+mod otlp;
 mod outputs;
 mod pipelines;
 mod plugins_dir;

@@ -16,6 +16,7 @@ mod lineproto;
 mod lpdecode;
 pub mod lpwriter;
 mod nats;
+pub mod otlp;
 mod output;
 pub mod pipeline;
 mod point;

@@ -31,7 +31,7 @@ const GAUGE: u64 = 2;
 pub struct Counters(pub Vec<String>);
 
 impl Counters {
-    fn is_counter(&self, name: &str) -> bool {
+    pub(crate) fn is_counter(&self, name: &str) -> bool {
         crate::name_matches(&self.0, name)
     }
 }

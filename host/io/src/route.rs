@@ -3,7 +3,7 @@
 //! acknowledgement completes only when every output it went to has it.
 //!
 //! A route filters by category, by source (a plugin's name, a file task's `source`, `http` for
-//! the server's write routes) and by measurement. Sources are known when a producer gets its
+//! the server's write routes, `otlp` for its OTLP routes) and by measurement. Sources are known when a producer gets its
 //! sink ([`crate::Sink::for_source`]), so they cost nothing per point; categories and
 //! measurements are checked per point, and per line of text a source wrote itself (only when a
 //! route names measurements).

@@ -101,6 +101,7 @@ fn known_sources(runtime: &RuntimeConfig, files: &[FileTask]) -> Vec<String> {
         names.push(f.name.clone());
     }
     names.push("http".into());
+    names.push(sandkit_server::otlp::SOURCE.into());
     names.sort();
     names.dedup();
     names
@@ -297,6 +298,7 @@ impl AgentConfig {
                 data_dir: &data_dir,
                 output_file: ov.output_file.as_deref(),
                 sources: &sources,
+                global_tags: &global_tags,
             },
         )?;
         Ok(AgentConfig {

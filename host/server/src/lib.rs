@@ -13,6 +13,7 @@ mod body;
 mod config;
 mod error;
 mod metrics;
+pub mod otlp;
 mod pipelines;
 mod promwrite;
 mod routes;

@@ -8,6 +8,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
+use sandkit_io::otlp::Signal;
 use sandkit_io::Category;
 use std::str::FromStr;
 
@@ -60,6 +61,7 @@ enum Route {
     Metrics,
     Write(Api),
     PromWrite,
+    Otlp(sandkit_io::otlp::Signal),
     Input(String),
 }
 
@@ -74,6 +76,9 @@ impl Route {
             "/write" => (Route::Write(Api::InfluxV1), Method::POST),
             "/api/v2/write" => (Route::Write(Api::InfluxV2), Method::POST),
             "/api/v1/write" | "/prom_remote_write" => (Route::PromWrite, Method::POST),
+            "/v1/metrics" => (Route::Otlp(Signal::Metrics), Method::POST),
+            "/v1/logs" => (Route::Otlp(Signal::Logs), Method::POST),
+            "/v1/traces" => (Route::Otlp(Signal::Traces), Method::POST),
             _ if path.starts_with("/v1/input/") => {
                 let name = &path["/v1/input/".len()..];
                 if name.is_empty() || name.contains('/') {
@@ -100,6 +105,9 @@ impl Route {
             Route::Write(Api::InfluxV2) => "/api/v2/write",
             Route::Write(Api::DataKit(_)) => "/v1/write/{category}",
             Route::PromWrite => "/api/v1/write",
+            Route::Otlp(Signal::Metrics) => "/v1/metrics",
+            Route::Otlp(Signal::Logs) => "/v1/logs",
+            Route::Otlp(Signal::Traces) => "/v1/traces",
             Route::Input(_) => "/v1/input/{plugin}",
         }
     }
@@ -171,6 +179,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
         ),
         Route::Write(api) => write::handle(shared, req, api).await,
         Route::PromWrite => write::prometheus(shared, req).await,
+        Route::Otlp(signal) => crate::otlp::handle(shared, req, signal).await,
         Route::Input(name) => write::input(shared, req, &name).await,
     };
     drop(slot);

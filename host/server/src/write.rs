@@ -9,6 +9,7 @@
 //!   `bucket` are accepted and ignored. Points are metrics.
 //!
 //! - `POST /api/v1/write` and `/prom_remote_write`: Prometheus remote write (`promwrite`).
+//! - `POST /v1/metrics`, `/v1/logs`, `/v1/traces`: OTLP/HTTP (`otlp`).
 //!
 //! With a token configured, each wants `Authorization: Bearer <token>` or `Token <token>`, or
 //! `?token=<token>` (as DataWay URLs carry it).
@@ -73,7 +74,11 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Whether the request carries the token (always, when none is configured).
-fn authorized(token: Option<&str>, req: &Request<Incoming>, query: &[(String, String)]) -> bool {
+pub(crate) fn authorized(
+    token: Option<&str>,
+    req: &Request<Incoming>,
+    query: &[(String, String)],
+) -> bool {
     let Some(token) = token else {
         return true;
     };
@@ -183,14 +188,23 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>, api: Api) ->
 /// Add the global tags (unless `ignore_global`), send the points (to the outputs whose route
 /// takes `source`: `http`, or the input plugin's name), and answer once the outputs delivered
 /// or buffered them.
-async fn deliver(
+async fn deliver(shared: &Shared, source: &str, points: Vec<Point>, ignore_global: bool) -> Resp {
+    match delivered(shared, source, points, ignore_global).await {
+        Ok(()) => no_content(),
+        Err((status, why)) => error(status, &why),
+    }
+}
+
+/// Send the points to the sink and wait for their acknowledgement (all or nothing), or the
+/// status and reason of the failure.
+pub(crate) async fn delivered(
     shared: &Shared,
     source: &str,
     mut points: Vec<Point>,
     ignore_global: bool,
-) -> Resp {
+) -> Result<(), (StatusCode, String)> {
     if points.is_empty() {
-        return no_content();
+        return Ok(());
     }
     if !ignore_global {
         for p in &mut points {
@@ -201,10 +215,10 @@ async fn deliver(
     }
     let n = points.len();
     let Some(sink) = shared.sink().map(|s| s.for_source(&[source])) else {
-        return error(
+        return Err((
             StatusCode::SERVICE_UNAVAILABLE,
-            "the agent is shutting down",
-        );
+            "the agent is shutting down".into(),
+        ));
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let ack = Ack::new(move |o| {
@@ -215,46 +229,46 @@ async fn deliver(
     match tokio::time::timeout_at(deadline, sink.send_acked_now(points, ack)).await {
         Ok(Ok(())) => {}
         Ok(Err(_)) => {
-            return error(
+            return Err((
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the agent is shutting down",
-            )
+                "the agent is shutting down".into(),
+            ))
         }
         Err(_) => {
-            return error(
+            return Err((
                 StatusCode::SERVICE_UNAVAILABLE,
-                &format!(
+                format!(
                     "the output's queue stayed full for {:?}; nothing was written",
                     shared.config.ack_timeout
                 ),
-            )
+            ))
         }
     }
     drop(sink);
     match tokio::time::timeout_at(deadline, rx).await {
-        Ok(Ok(o)) if o.is_safe() => no_content(),
+        Ok(Ok(o)) if o.is_safe() => Ok(()),
         Ok(Ok(o)) => {
             let why = match o {
                 AckOutcome::Dropped => "the output refused them or gave up",
                 _ => "they were lost (the agent is stopping)",
             };
             tracing::warn!(points = n, outcome = ?o, "server.write points not delivered");
-            error(
+            Err((
                 StatusCode::SERVICE_UNAVAILABLE,
-                &format!("{n} points were not delivered: {why}"),
-            )
+                format!("{n} points were not delivered: {why}"),
+            ))
         }
-        Ok(Err(_)) => error(
+        Ok(Err(_)) => Err((
             StatusCode::SERVICE_UNAVAILABLE,
-            "the points were not acknowledged (the agent is stopping)",
-        ),
-        Err(_) => error(
+            "the points were not acknowledged (the agent is stopping)".into(),
+        )),
+        Err(_) => Err((
             StatusCode::SERVICE_UNAVAILABLE,
-            &format!(
+            format!(
                 "{n} points were not delivered or buffered within {:?}; they may still be",
                 shared.config.ack_timeout
             ),
-        ),
+        )),
     }
 }
 
@@ -335,7 +349,7 @@ pub(crate) async fn input(shared: &Shared, req: Request<Incoming>, plugin: &str)
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The body, within the size limit and [`BODY_TIMEOUT`], or the error response.
-async fn read_body(
+pub(crate) async fn read_body(
     shared: &Shared,
     body: Incoming,
     length: Option<u64>,
@@ -356,7 +370,7 @@ async fn read_body(
 }
 
 /// `ignore_global_tags=true` (or DataKit's `ignore_global_host_tags`).
-fn ignore_global_tags(query: &[(String, String)]) -> bool {
+pub(crate) fn ignore_global_tags(query: &[(String, String)]) -> bool {
     ["ignore_global_tags", "ignore_global_host_tags"]
         .iter()
         .any(|k| {
@@ -376,7 +390,7 @@ fn unauthorized() -> Resp {
     r
 }
 
-fn content_length(req: &Request<Incoming>) -> Option<u64> {
+pub(crate) fn content_length(req: &Request<Incoming>) -> Option<u64> {
     req.headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -30,6 +30,13 @@ pub enum Endpoint {
         token: Option<String>,
         counters: crate::Counters,
     },
+    /// OTLP/HTTP: protobuf `Export*ServiceRequest`s to `<url>/v1/metrics` and `<url>/v1/logs`
+    /// (gzip or none), with `Authorization: Bearer` when there is a token.
+    Otlp {
+        url: String,
+        token: Option<String>,
+        options: crate::otlp::OtlpOptions,
+    },
 }
 
 /// Settings of an HTTP output.
@@ -76,7 +83,13 @@ impl Endpoint {
             Endpoint::InfluxV1 { .. } => "influxdb",
             Endpoint::InfluxV2 { .. } => "influxdb2",
             Endpoint::RemoteWrite { .. } => "prometheus_remote_write",
+            Endpoint::Otlp { .. } => "otlp",
         }
+    }
+
+    /// Whether its bodies are protobuf made of points (not line protocol).
+    pub(super) fn takes_points(&self) -> bool {
+        matches!(self, Endpoint::RemoteWrite { .. } | Endpoint::Otlp { .. })
     }
 }
 

@@ -90,6 +90,31 @@ fn remote_write_body(
     })
 }
 
+/// A batch as an OTLP export request, compressed; `None` for a category OTLP has no place for
+/// (the output's route keeps those away).
+fn otlp_body(
+    output: &str,
+    category: Category,
+    batch: &Batch,
+    options: &crate::otlp::OtlpOptions,
+    compression: crate::Compression,
+) -> Result<Option<Encoded>, IoError> {
+    let all = batch.all_points(category, output)?;
+    let Some(request) = crate::otlp::encode(category, &all, options) else {
+        return Ok(None);
+    };
+    let body = compression
+        .compress(&request)
+        .map_err(|source| IoError::Write {
+            output: output.into(),
+            source,
+        })?;
+    Ok(Some(Encoded {
+        body: Bytes::from(body),
+        points: u32::try_from(all.len()).unwrap_or(u32::MAX),
+    }))
+}
+
 impl HttpOutput {
     /// Build the output. With a buffer, queues left by an earlier run are opened and their
     /// drain tasks started, so this must run inside the tokio runtime.
@@ -223,7 +248,7 @@ impl Output for HttpOutput {
     }
 
     fn frames(&self) -> Option<Compression> {
-        if matches!(self.inner.config.endpoint, Endpoint::RemoteWrite { .. }) {
+        if self.inner.config.endpoint.takes_points() {
             return None; // its bodies are protobuf, made of points
         }
         Some(self.inner.config.compression).filter(|c| *c != Compression::None)
@@ -231,8 +256,21 @@ impl Output for HttpOutput {
 
     fn encode(&self, category: Category, batch: &Batch) -> Option<Result<Encoded, IoError>> {
         let inner = &self.inner;
-        if let Endpoint::RemoteWrite { counters, .. } = &inner.config.endpoint {
-            return Some(remote_write_body(&inner.name, category, batch, counters));
+        match &inner.config.endpoint {
+            Endpoint::RemoteWrite { counters, .. } => {
+                return Some(remote_write_body(&inner.name, category, batch, counters));
+            }
+            Endpoint::Otlp { options, .. } => {
+                return otlp_body(
+                    &inner.name,
+                    category,
+                    batch,
+                    options,
+                    inner.config.compression,
+                )
+                .transpose();
+            }
+            _ => {}
         }
         let text = batch.text(inner.config.uint_support);
         let frames = &batch.frames.body;

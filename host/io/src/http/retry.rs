@@ -73,6 +73,11 @@ impl Inner {
                 .header("content-type", "application/x-protobuf")
                 .header("content-encoding", "snappy")
                 .header("x-prometheus-remote-write-version", "0.1.0");
+        } else if let super::Endpoint::Otlp { .. } = self.config.endpoint {
+            req = req.header("content-type", "application/x-protobuf");
+            if let Some(enc) = self.config.compression.content_encoding() {
+                req = req.header("content-encoding", enc);
+            }
         } else {
             req = req.header("content-type", "text/plain; charset=utf-8");
             if let Some(enc) = self.config.compression.content_encoding() {

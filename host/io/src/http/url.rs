@@ -21,6 +21,11 @@ impl Target {
     pub(super) fn url(&self, kind: &Endpoint, cat: Category) -> (String, String) {
         let shown = match kind {
             Endpoint::DataWay { .. } => format!("{}/v1/write/{}", self.base, cat.as_str()),
+            Endpoint::Otlp { .. } => match cat {
+                Category::Logging => format!("{}/v1/logs", self.base),
+                Category::Tracing => format!("{}/v1/traces", self.base),
+                _ => format!("{}/v1/metrics", self.base),
+            },
             _ => self.base.clone(),
         };
         if self.query.is_empty() {
@@ -174,7 +179,7 @@ impl HttpOutput {
                     header: Some(("authorization", format!("Token {token}"))),
                 }]
             }
-            Endpoint::RemoteWrite { url, token, .. } => {
+            Endpoint::RemoteWrite { url, token, .. } | Endpoint::Otlp { url, token, .. } => {
                 // The URL as given, its query passed on (VictoriaMetrics' `extra_label`...).
                 let (base, params) = split_url(url)?;
                 let query = params.join("&");

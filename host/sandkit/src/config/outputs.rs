@@ -18,8 +18,8 @@ pub(super) struct RawOutput {
     /// The output's name in logs, metrics and `sandkit status`; required in `[[outputs]]`
     /// (its kind by default in `[output]`).
     name: Option<Spanned<String>>,
-    /// "stdout", "file", "dataway", "influxdb" (v1), "influxdb2", "prometheus_remote_write" or
-    /// "nats" (JetStream).
+    /// "stdout", "file", "dataway", "influxdb" (v1), "influxdb2", "prometheus_remote_write",
+    /// "otlp" (OTLP/HTTP) or "nats" (JetStream).
     #[serde(default = "default_output_kind")]
     kind: String,
     /// What the output takes; everything by default.
@@ -32,12 +32,14 @@ pub(super) struct RawOutput {
     /// DataWay base URLs (each receives every batch); a URL may carry `?token=`.
     #[serde(default)]
     urls: Vec<String>,
-    /// InfluxDB base URL; the remote-write URL (`.../api/v1/write`).
+    /// InfluxDB base URL; the remote-write URL (`.../api/v1/write`); the OTLP/HTTP base URL
+    /// (`http://collector:4318`: `/v1/metrics` and `/v1/logs` are added).
     url: Option<String>,
-    /// DataWay workspace token, InfluxDB 2 API token, remote-write bearer token.
+    /// DataWay workspace token, InfluxDB 2 API token, remote-write and OTLP bearer token.
     token: Option<String>,
     /// Remote write: the series that are counters, as `<measurement>_<field>` (a trailing `*`
     /// takes every name it begins); they end in `_total`. Every other series is a gauge.
+    /// OTLP: the metrics that are cumulative monotonic sums, as `<measurement>.<field>`.
     counters: Option<Vec<String>>,
     /// InfluxDB 1 database.
     db: Option<String>,
@@ -95,7 +97,8 @@ pub(super) struct RawOutput {
 struct RawRoute {
     /// Categories taken (metric, logging, object, ...).
     categories: Option<Spanned<Vec<Spanned<String>>>>,
-    /// Sources taken: plugin names, file tasks' `source` or `name`, `http` for the server's
+    /// Sources taken: plugin names, file tasks' `source` or `name`, `otlp` for the server's
+    /// OTLP routes, `http` for its other
     /// write routes; a trailing `*` takes every name it begins.
     sources: Option<Spanned<Vec<Spanned<String>>>>,
     /// Measurements taken; a trailing `*` takes every name it begins.
@@ -146,8 +149,10 @@ pub(super) struct Context<'a> {
     pub data_dir: &'a Path,
     /// `--output-file`: one file output, taking everything, instead of the configured ones.
     pub output_file: Option<&'a Path>,
-    /// The names a route's `sources` may take (plugins, file tasks, `http`).
+    /// The names a route's `sources` may take (plugins, file tasks, `http`, `otlp`).
     pub sources: &'a [String],
+    /// `[global_tags]`: an OTLP output's resource.
+    pub global_tags: &'a [(String, String)],
 }
 
 impl Context<'_> {
@@ -338,6 +343,23 @@ fn output(o: &RawOutput, key: &str, named: Option<&str>, cx: &Context<'_>) -> Re
                 counters: sandkit_io::Counters(o.counters.clone().unwrap_or_default()),
             })
         }
+        "otlp" => {
+            if !matches!(compression, Compression::Gzip(_) | Compression::None) {
+                return Err(err(
+                    "compression",
+                    "OTLP/HTTP takes \"gzip\" or \"none\"",
+                ));
+            }
+            http(Endpoint::Otlp {
+                url: need(&o.url, "url")?,
+                token: o.token.clone(),
+                options: sandkit_io::otlp::OtlpOptions {
+                    counters: sandkit_io::Counters(o.counters.clone().unwrap_or_default()),
+                    resource: cx.global_tags.to_vec(),
+                    start_ns: u64::try_from(sandkit_io::now_ns()).unwrap_or(0),
+                },
+            })
+        }
         "nats" => OutputKind::Nats(Box::new(NatsConfig {
             url: need(&o.url, "url")?,
             subject: o.subject.clone().unwrap_or_else(|| "sandkit".into()),
@@ -353,7 +375,7 @@ fn output(o: &RawOutput, key: &str, named: Option<&str>, cx: &Context<'_>) -> Re
         other => {
             return Err(err(
                 "kind",
-                &format!("{other:?} is not an output; use \"stdout\", \"file\", \"dataway\", \"influxdb\", \"influxdb2\", \"prometheus_remote_write\" or \"nats\""),
+                &format!("{other:?} is not an output; use \"stdout\", \"file\", \"dataway\", \"influxdb\", \"influxdb2\", \"prometheus_remote_write\", \"otlp\" or \"nats\""),
             ))
         }
     };
@@ -362,13 +384,33 @@ fn output(o: &RawOutput, key: &str, named: Option<&str>, cx: &Context<'_>) -> Re
         (None, Some(n)) => n.get_ref().clone(),
         (None, None) => o.kind.clone(),
     };
+    let mut route = o
+        .route
+        .as_ref()
+        .map_or(Ok(Route::all()), |r| route(r, cx))?;
+    if o.kind == "otlp" {
+        // OTLP carries metrics and logs; nothing else has a place in it.
+        let fit = [Category::Metric, Category::Logging];
+        let cats = o.route.as_ref().and_then(|r| r.categories.as_ref());
+        if let Some(bad) = cats.and_then(|c| {
+            c.get_ref()
+                .iter()
+                .find(|n| !fit.iter().any(|f| f.as_str() == n.get_ref()))
+        }) {
+            return Err(cx.error(
+                bad.span(),
+                &format!(
+                    "{key}: an OTLP output takes metric and logging, not {:?}",
+                    bad.get_ref()
+                ),
+            ));
+        }
+        route.categories.get_or_insert_with(|| fit.to_vec());
+    }
     Ok(OutputConfig {
         name,
         kind,
-        route: o
-            .route
-            .as_ref()
-            .map_or(Ok(Route::all()), |r| route(r, cx))?,
+        route,
         queue_batches: o.queue_batches.max(1),
         batch: batch_config(o),
     })
@@ -418,7 +460,7 @@ fn route(r: &RawRoute, cx: &Context<'_>) -> Result<Route> {
         (!cx.sources.iter().any(|known| probe.takes_source(known))).then(|| {
             format!(
                 "source {s:?} names nothing this agent runs: no plugin in the plugins directory \
-                 or conf.d, no file task, not `http` (known: {})",
+                 or conf.d, no file task, not `http` or `otlp` (known: {})",
                 cx.sources.join(", ")
             )
         })

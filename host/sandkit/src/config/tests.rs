@@ -225,6 +225,41 @@ fn routing_mistakes_are_config_errors_with_their_line() {
 }
 
 #[test]
+fn an_otlp_output_takes_metrics_and_logs_with_the_global_tags_as_its_resource() {
+    let otlp = "[global_tags]\nsite = \"lab\"\n[[outputs]]\nname = \"otel\"\nkind = \"otlp\"\n\
+                url = \"http://127.0.0.1:4318\"\ncounters = [\"nginx.requests\"]\n";
+    let c = with_outputs(otlp).unwrap();
+    let o = &c.outputs[0];
+    use sandkit_io::Category::{Logging, Metric};
+    assert_eq!(o.route.categories.as_deref(), Some(&[Metric, Logging][..]));
+    let OutputKind::Http(h) = &o.kind else {
+        panic!("{:?}", o.kind)
+    };
+    let sandkit_io::Endpoint::Otlp { options, .. } = &h.endpoint else {
+        panic!("{:?}", h.endpoint)
+    };
+    assert!(options.resource.contains(&("site".into(), "lab".into())));
+    assert_eq!(options.counters.0, ["nginx.requests"]);
+    // Line 16 is its route (after the lines `with_outputs` begins with).
+    let e = with_outputs(&format!(
+        "{otlp}route = {{ categories = [\"metric\", \"object\"] }}\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("line 16") && e.contains("takes metric and logging, not \"object\""),
+        "{e}"
+    );
+    let e = with_outputs(&format!("{otlp}compression = \"zstd\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("outputs.otel.compression") && e.contains("gzip"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_file_task_is_routed_by_its_source_or_its_name_and_prefixes_take_many() {
     let c = with_outputs(&TWO_OUTPUTS.replace("\"cpu\", \"http\"", "\"ngi*\", \"app\"")).unwrap();
     let r = &c.outputs[0].route;
