@@ -104,6 +104,32 @@ fn base64(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Every message in the stream: (subject, headers, data).
+fn stream_messages(port: u16) -> Vec<(String, String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Some(mut c) = Client::connect(port) else {
+        return out;
+    };
+    let Some(info) = c.request("$JS.API.STREAM.INFO.SANDKIT", "") else {
+        return out;
+    };
+    let last = info["state"]["last_seq"].as_u64().unwrap_or(0);
+    for seq in 1..=last {
+        if let Some(m) = c.request(
+            "$JS.API.STREAM.MSG.GET.SANDKIT",
+            &format!("{{\"seq\":{seq}}}"),
+        ) {
+            let m = &m["message"];
+            out.push((
+                m["subject"].as_str().unwrap_or("").to_string(),
+                String::from_utf8_lossy(&base64(m["hdrs"].as_str().unwrap_or(""))).into_owned(),
+                base64(m["data"].as_str().unwrap_or("")),
+            ));
+        }
+    }
+    out
+}
+
 /// How many times each log line is in the stream.
 fn stream_lines(port: u16) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
@@ -208,4 +234,97 @@ async fn a_file_tail_through_jetstream_loses_nothing_across_restarts_and_kill_9(
         "{m}"
     );
     drop(nats);
+}
+
+/// With `format = "otlp"`, metric and logging batches are OTLP export requests (decoded here
+/// with the messages generated from the official opentelemetry-proto definitions); other
+/// categories stay line protocol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_payloads_go_to_the_stream_per_category() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use prost::Message;
+    let Some(bin) = sandkit_tests::installed("/usr/sbin/nats-server", "nats-server") else {
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _nats = start_nats(&bin, store.path(), port);
+    let d = sandkit_tests::agent_dir(&[]);
+    std::fs::write(
+        d.path().join("sandkit.toml"),
+        format!(
+            "data_dir = \"data\"\n[global_tags]\nsite = \"lab\"\n\
+             [[outputs]]\nname = \"bus\"\nkind = \"nats\"\nurl = \"nats://127.0.0.1:{port}\"\n\
+             format = \"otlp\"\ncounters = [\"app.requests\"]\nflush_interval = \"50ms\"\n"
+        ),
+    )
+    .unwrap();
+    let agent = run_agent_with_config(d.path(), "agent.log");
+    let guard = KillOnDrop(agent.id());
+    let addr_file = d.path().join("data/http.addr");
+    assert!(eventually(20, || addr_file.exists()).await);
+    let addr = std::fs::read_to_string(&addr_file).unwrap();
+    for (path, body) in [
+        (
+            "/v1/write/metric",
+            "app,path=/a requests=42i,ratio=0.5 1700000000000000000\n",
+        ),
+        (
+            "/v1/write/logging",
+            "app,status=error message=\"boom\" 1700000000000000001\n",
+        ),
+        (
+            "/v1/write/object",
+            "host,name=web-1 cpus=4i 1700000000000000002\n",
+        ),
+    ] {
+        let addr = addr.clone();
+        let (status, text) =
+            tokio::task::spawn_blocking(move || sandkit_tests::http(&addr, "POST", path, body))
+                .await
+                .unwrap();
+        assert!(status == 200 || status == 204, "{path}: {status} {text}");
+    }
+    let stopped = terminate(agent);
+    drop(guard);
+    let log = std::fs::read_to_string(d.path().join("agent.log")).unwrap();
+    assert!(stopped.status.success(), "{log}");
+    let msgs = stream_messages(port);
+    let of = |subject: &str| {
+        msgs.iter()
+            .find(|m| m.0 == subject)
+            .unwrap_or_else(|| panic!("nothing on {subject}: {msgs:?}\n{log}"))
+    };
+    let (_, headers, data) = of("sandkit.metric");
+    assert!(
+        headers.contains("Content-Type: application/x-protobuf"),
+        "{headers}"
+    );
+    let m = ExportMetricsServiceRequest::decode(data.as_slice()).unwrap();
+    let rm = &m.resource_metrics[0];
+    let res = &rm.resource.as_ref().unwrap().attributes;
+    assert!(res.iter().any(|kv| kv.key == "site"), "{res:?}");
+    let names: Vec<&str> = rm.scope_metrics[0]
+        .metrics
+        .iter()
+        .map(|x| x.name.as_str())
+        .collect();
+    assert_eq!(names, ["app.ratio", "app.requests"]);
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    assert!(matches!(
+        rm.scope_metrics[0].metrics[1].data,
+        Some(Data::Sum(_))
+    ));
+    let (_, _, data) = of("sandkit.logging");
+    let l = ExportLogsServiceRequest::decode(data.as_slice()).unwrap();
+    let r = &l.resource_logs[0].scope_logs[0].log_records[0];
+    assert_eq!(r.severity_number, 17);
+    assert_eq!(r.time_unix_nano, 1_700_000_000_000_000_001);
+    let (_, headers, data) = of("sandkit.object");
+    assert!(headers.contains("Content-Type: text/plain"), "{headers}");
+    assert!(
+        String::from_utf8_lossy(data).starts_with("host,"),
+        "line protocol"
+    );
 }

@@ -280,4 +280,7 @@ async fn the_otlp_output_is_read_by_the_official_proto_definitions() {
         ra.contains(&("bytes".into(), serde_json::json!({ "intValue": "512" }))),
         "{ra:?}"
     );
+    // Its lanes carry the output's name.
+    let m = std::fs::read_to_string(d.path().join("data/metrics.json")).unwrap();
+    assert!(m.contains("\"collector\""), "{m}");
 }

@@ -39,6 +39,68 @@ pub struct NatsConfig {
     pub max_retries: Option<u32>,
     pub backoff_max: Duration,
     pub uint_support: bool,
+    /// Metric and logging batches as OTLP export requests (protobuf) instead of line protocol;
+    /// the other categories stay line protocol.
+    pub otlp: Option<crate::otlp::OtlpOptions>,
+}
+
+/// What one batch is published as.
+enum Payload<'a> {
+    Text(std::borrow::Cow<'a, str>),
+    Otlp {
+        category: Category,
+        points: std::borrow::Cow<'a, [crate::Point]>,
+        options: &'a crate::otlp::OtlpOptions,
+    },
+}
+
+impl Payload<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Payload::Text(t) => t.len(),
+            Payload::Otlp { points, .. } => points.len(),
+        }
+    }
+
+    /// The messages it takes, each at most `max` bytes where it can be (a longer line or point
+    /// is a message alone).
+    fn pieces(&self, max: usize) -> Vec<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Payload::Text(t) => pieces(t, max)
+                .into_iter()
+                .map(|p| std::borrow::Cow::Borrowed(p.as_bytes()))
+                .collect(),
+            Payload::Otlp {
+                category,
+                points,
+                options,
+            } => {
+                let mut out = Vec::new();
+                otlp_pieces(*category, points, options, max, &mut out);
+                out.into_iter().map(std::borrow::Cow::Owned).collect()
+            }
+        }
+    }
+}
+
+/// `points` as OTLP requests of at most `max` bytes: halved until each fits.
+fn otlp_pieces(
+    category: Category,
+    points: &[crate::Point],
+    options: &crate::otlp::OtlpOptions,
+    max: usize,
+    out: &mut Vec<Vec<u8>>,
+) {
+    let Some(body) = crate::otlp::encode(category, points, options) else {
+        return;
+    };
+    if body.len() <= max || points.len() <= 1 {
+        out.push(body);
+        return;
+    }
+    let (a, b) = points.split_at(points.len() / 2);
+    otlp_pieces(category, a, options, max, out);
+    otlp_pieces(category, b, options, max, out);
 }
 
 /// One connection: its reader and writer halves.
@@ -271,29 +333,35 @@ impl NatsOutput {
     /// One attempt at publishing `text`: in messages of whole lines no larger than the server
     /// takes, each acknowledged before the next. A piece stored by an earlier attempt is
     /// dropped by the stream as a duplicate (its id is made of its subject and content).
-    async fn attempt(&self, subject: &str, text: &str) -> Result<(), Failure> {
+    async fn attempt(&self, subject: &str, payload: &Payload<'_>) -> Result<usize, Failure> {
         let mut guard = self.conn.lock().await;
         if guard.is_none() {
             *guard = Some(self.connect().await?);
         }
         let max = guard.as_ref().map_or(1 << 20, |c| c.max_payload);
-        for piece in pieces(text, max) {
+        let content_type = match payload {
+            Payload::Text(_) => "text/plain; charset=utf-8",
+            Payload::Otlp { .. } => "application/x-protobuf",
+        };
+        let mut sent = 0;
+        for piece in payload.pieces(max) {
             if piece.len() > max {
                 return Err(Failure::Rejected(format!(
-                    "a line of {} bytes is larger than the server's max_payload ({max})",
+                    "a line or point of {} bytes is larger than the server's max_payload ({max})",
                     piece.len()
                 )));
             }
             let id = format!(
                 "{:016x}-{:016x}-{}",
                 fnv1a(subject.as_bytes()),
-                fnv1a(piece.as_bytes()),
+                fnv1a(&piece),
                 piece.len()
             );
-            self.publish(&mut guard, subject, &id, piece.as_bytes())
+            self.publish(&mut guard, subject, &id, content_type, &piece)
                 .await?;
+            sent += piece.len();
         }
-        Ok(())
+        Ok(sent)
     }
 
     /// Publish one message on the connection in `guard` and wait for the stream's
@@ -303,12 +371,14 @@ impl NatsOutput {
         guard: &mut Option<Conn>,
         subject: &str,
         id: &str,
+        content_type: &str,
         payload: &[u8],
     ) -> Result<u64, Failure> {
         let Some(conn) = guard.as_mut() else {
             return Err(Failure::Retry("not connected".into()));
         };
-        let headers = format!("NATS/1.0\r\nNats-Msg-Id: {id}\r\n\r\n");
+        let headers =
+            format!("NATS/1.0\r\nNats-Msg-Id: {id}\r\nContent-Type: {content_type}\r\n\r\n");
         let result = self
             .request(conn, subject, headers.as_bytes(), payload)
             .await;
@@ -381,8 +451,17 @@ impl Output for NatsOutput {
     }
 
     async fn write(&self, category: Category, batch: &Batch) -> Result<Delivery, IoError> {
-        let text = batch.text(self.config.uint_support);
-        if text.is_empty() {
+        let payload = match &self.config.otlp {
+            Some(options) if matches!(category, Category::Metric | Category::Logging) => {
+                Payload::Otlp {
+                    category,
+                    points: batch.all_points(category, &self.name)?,
+                    options,
+                }
+            }
+            _ => Payload::Text(batch.text(self.config.uint_support)),
+        };
+        if payload.len() == 0 {
             return Ok(Delivery::Delivered);
         }
         let n = batch.len() as u64;
@@ -393,13 +472,11 @@ impl Output for NatsOutput {
         loop {
             stats.requests.fetch_add(1, Ordering::Relaxed);
             let start = Instant::now();
-            let why = match self.attempt(&subject, &text).await {
-                Ok(()) => {
+            let why = match self.attempt(&subject, &payload).await {
+                Ok(sent) => {
                     stats.latency.0.observe(start.elapsed());
                     stats.points_sent.fetch_add(n, Ordering::Relaxed);
-                    stats
-                        .bytes_sent
-                        .fetch_add(text.len() as u64, Ordering::Relaxed);
+                    stats.bytes_sent.fetch_add(sent as u64, Ordering::Relaxed);
                     return Ok(Delivery::Delivered);
                 }
                 Err(Failure::Rejected(why)) => {

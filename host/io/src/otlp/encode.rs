@@ -186,11 +186,13 @@ fn field_value(v: &FieldValue) -> Option<AnyValue> {
     Some(AnyValue { value: Some(value) })
 }
 
-/// One logging point as a log record.
-fn record(p: &Point, own: &[&(String, String)], observed: u64) -> LogRecord {
+/// One logging point as a log record. Its observed time is its time: the agent gives a point
+/// its time when it reads or collects it, and a request made again of the same points is the
+/// same bytes (a bus's duplicate detection depends on it).
+fn record(p: &Point, own: &[&(String, String)]) -> LogRecord {
     let mut r = LogRecord {
         time_unix_nano: ns(p),
-        observed_time_unix_nano: observed,
+        observed_time_unix_nano: ns(p),
         ..Default::default()
     };
     for (k, v) in own {
@@ -215,11 +217,10 @@ fn record(p: &Point, own: &[&(String, String)], observed: u64) -> LogRecord {
 
 /// Logging points: one log record each.
 fn logs(points: &[Point], options: &OtlpOptions) -> ExportLogsServiceRequest {
-    let observed = u64::try_from(crate::now_ns()).unwrap_or(0);
     let mut by: ByResource<'_, Vec<LogRecord>> = BTreeMap::new();
     for p in points {
         let (res, own) = split_tags(p, options);
-        let r = record(p, &own, observed);
+        let r = record(p, &own);
         by.entry(res)
             .or_default()
             .entry(p.measurement())

@@ -64,6 +64,9 @@ pub(super) struct RawOutput {
     subject: Option<String>,
     /// NATS: the JetStream stream, created when missing; default "SANDKIT".
     stream: Option<String>,
+    /// NATS: "line_protocol" (default) or "otlp" (metric and logging batches as OTLP export
+    /// requests, protobuf; the other categories stay line protocol).
+    format: Option<String>,
     /// NATS: user and password (or `token`).
     user: Option<String>,
     password: Option<String>,
@@ -294,6 +297,12 @@ fn output(o: &RawOutput, key: &str, named: Option<&str>, cx: &Context<'_>) -> Re
             },
         }))
     };
+    // An OTLP payload's settings (the otlp output; a NATS output's `format = "otlp"`).
+    let otlp_options = || sandkit_io::otlp::OtlpOptions {
+        counters: sandkit_io::Counters(o.counters.clone().unwrap_or_default()),
+        resource: cx.global_tags.to_vec(),
+        start_ns: u64::try_from(sandkit_io::now_ns()).unwrap_or(0),
+    };
     let kind = match o.kind.as_str() {
         "stdout" => OutputKind::Stdout,
         "file" => {
@@ -353,11 +362,7 @@ fn output(o: &RawOutput, key: &str, named: Option<&str>, cx: &Context<'_>) -> Re
             http(Endpoint::Otlp {
                 url: need(&o.url, "url")?,
                 token: o.token.clone(),
-                options: sandkit_io::otlp::OtlpOptions {
-                    counters: sandkit_io::Counters(o.counters.clone().unwrap_or_default()),
-                    resource: cx.global_tags.to_vec(),
-                    start_ns: u64::try_from(sandkit_io::now_ns()).unwrap_or(0),
-                },
+                options: otlp_options(),
             })
         }
         "nats" => OutputKind::Nats(Box::new(NatsConfig {
@@ -371,6 +376,16 @@ fn output(o: &RawOutput, key: &str, named: Option<&str>, cx: &Context<'_>) -> Re
             max_retries: o.max_retries,
             backoff_max,
             uint_support: o.uint_support.unwrap_or(true),
+            otlp: match o.format.as_deref() {
+                None | Some("line_protocol") => None,
+                Some("otlp") => Some(otlp_options()),
+                Some(other) => {
+                    return Err(err(
+                        "format",
+                        &format!("{other:?}: use \"line_protocol\" (default) or \"otlp\""),
+                    ))
+                }
+            },
         })),
         other => {
             return Err(err(
