@@ -19,6 +19,7 @@ INPUTS := webhook
 # Python guests: a venv with componentize-py (which builds them) and pytest (the SDK's tests),
 # pinned; `sandkit plugin build` builds every project under guests/python and guests/python-testing.
 PY_VENV ?= $(HOME)/.cache/sandkit/py
+export SANDKIT_PY_VENV := $(PY_VENV)
 PY := $(PY_VENV)/bin/python
 COMPONENTIZE_PY := $(PY_VENV)/bin/componentize-py
 COMPONENTIZE_PY_VERSION := 0.25.1
@@ -146,8 +147,8 @@ test: build lint test-deps
 	$(JS_TOOLCHAIN)/node_modules/.bin/tsc -p sdk/js/tsconfig.check.json
 
 ## bench-deps: the baselines the benches measure beside the agent (collectd for the idle cost,
-## rsyslog for the tail), and influxd for HTTP writes
-BENCH_PACKAGES := collectd-core rsyslog influxdb
+## rsyslog for the tail), influxd for HTTP writes, nats-server for the outputs side by side
+BENCH_PACKAGES := collectd-core rsyslog influxdb nats-server
 bench-deps:
 	@dpkg -s $(BENCH_PACKAGES) >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

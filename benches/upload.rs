@@ -12,8 +12,9 @@
 //! output directly (no writer task, points not freed).
 //!
 //! Last, the outputs side by side: the same points through the writer to a file output, to
-//! DataWay (gzip 1) and to Prometheus remote write (snappy protobuf), as points/s and as ratios
-//! against the file output of the same round.
+//! DataWay (gzip 1), to Prometheus remote write (snappy protobuf), to OTLP/HTTP (gzip 1) and,
+//! when Debian's nats-server is installed, to NATS JetStream (each batch acknowledged by the
+//! stream), as points/s and as ratios against the file output of the same round.
 //!
 //! Not a criterion bench: one round moves 200,000 points through a server and a disk queue, so it
 //! runs 5 rounds and prints medians. `cargo bench -p sandkit-benches --bench upload`.
@@ -345,7 +346,30 @@ async fn rate(
 
 async fn outputs_side_by_side(addr: SocketAddr, counter: &Counter, batches: &[Vec<Point>]) {
     let (mut file, mut dataway, mut remote, mut otlp) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..ROUNDS {
+    let mut nats = vec![];
+    // A nats-server with JetStream on loopback, when Debian's package is installed.
+    let nats_dir = tempfile::tempdir().expect("tempdir");
+    let nats_port = sandkit_tests::free_port();
+    let _nats_server = std::path::Path::new("/usr/sbin/nats-server")
+        .exists()
+        .then(|| {
+            let child = std::process::Command::new("/usr/sbin/nats-server")
+                .args([
+                    "-js",
+                    "-a",
+                    "127.0.0.1",
+                    "-p",
+                    &nats_port.to_string(),
+                    "-sd",
+                ])
+                .arg(nats_dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start nats-server");
+            sandkit_tests::ChildGuard(child)
+        });
+    for round in 0..ROUNDS {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = FileOutput::open(&dir.path().join("out.lp"))
             .await
@@ -380,6 +404,27 @@ async fn outputs_side_by_side(addr: SocketAddr, counter: &Counter, batches: &[Ve
         let out = http_output(endpoint, Compression::Gzip(1), None);
         let arrived = wait_for(counter, start + POINTS as u64);
         otlp.push(rate(Arc::new(out), batches, arrived).await);
+
+        if _nats_server.is_some() {
+            // A stream of its own each round: what it holds does not carry over.
+            let config = sandkit_io::NatsConfig {
+                url: format!("nats://127.0.0.1:{nats_port}"),
+                ca_file: None,
+                subject: format!("bench{round}"),
+                stream: format!("BENCH{round}"),
+                token: None,
+                user: None,
+                password: None,
+                timeout: Duration::from_secs(10),
+                max_retries: Some(20),
+                backoff_max: Duration::from_secs(1),
+                uint_support: true,
+                otlp: None,
+            };
+            let out = sandkit_io::NatsOutput::new(config, "nats").expect("nats output");
+            // Delivered means the stream acknowledged every batch: the writer's end is arrival.
+            nats.push(rate(Arc::new(out), batches, async {}).await);
+        }
     }
     let f = median(file);
     println!("outputs: the same {POINTS} points through the writer, medians of {ROUNDS} rounds");
@@ -391,5 +436,11 @@ async fn outputs_side_by_side(addr: SocketAddr, counter: &Counter, batches: &[Ve
         ("otlp gzip 1", median(otlp)),
     ] {
         println!("{name:<24} {v:>14.0} {:>11.2}x", v / f);
+    }
+    if nats.is_empty() {
+        println!("nats jetstream: not measured (/usr/sbin/nats-server is not installed)");
+    } else {
+        let v = median(nats);
+        println!("{:<24} {v:>14.0} {:>11.2}x", "nats jetstream", v / f);
     }
 }

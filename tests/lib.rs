@@ -665,6 +665,14 @@ pub fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     (code, body)
 }
 
+/// The Python venv of `make pydeps` (componentize-py, pytest, the OpenTelemetry SDK):
+/// `SANDKIT_PY_VENV` (the Makefile's `PY_VENV`), or `~/.cache/sandkit/py`.
+pub fn py_venv() -> Option<PathBuf> {
+    std::env::var_os("SANDKIT_PY_VENV")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sandkit/py")))
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

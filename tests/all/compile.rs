@@ -37,10 +37,7 @@ fn large_component(scratch: &Path) -> Option<PathBuf> {
     }
     let tool = std::env::var_os("SANDKIT_COMPONENTIZE_PY")
         .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/sandkit/py/bin/componentize-py"))
-        })
+        .or_else(|| sandkit_tests::py_venv().map(|v| v.join("bin/componentize-py")))
         .filter(|p| p.exists());
     let Some(tool) = tool else {
         return sandkit_tests::missing(

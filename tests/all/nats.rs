@@ -133,21 +133,7 @@ fn stream_messages(port: u16) -> Vec<(String, String, Vec<u8>)> {
 /// How many times each log line is in the stream.
 fn stream_lines(port: u16) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
-    let Some(mut c) = Client::connect(port) else {
-        return seen;
-    };
-    let Some(info) = c.request("$JS.API.STREAM.INFO.SANDKIT", "") else {
-        return seen;
-    };
-    let last = info["state"]["last_seq"].as_u64().unwrap_or(0);
-    for seq in 1..=last {
-        let Some(m) = c.request(
-            "$JS.API.STREAM.MSG.GET.SANDKIT",
-            &format!("{{\"seq\":{seq}}}"),
-        ) else {
-            continue;
-        };
-        let data = base64(m["message"]["data"].as_str().unwrap_or(""));
+    for (_, _, data) in stream_messages(port) {
         for l in String::from_utf8_lossy(&data).lines() {
             if let Some(i) = l.find("line ") {
                 *seen.entry(l[i..i + 10].to_string()).or_default() += 1;
@@ -327,4 +313,105 @@ async fn otlp_payloads_go_to_the_stream_per_category() {
         String::from_utf8_lossy(data).starts_with("host,"),
         "line protocol"
     );
+}
+
+/// `tls://` against a nats-server that requires TLS, with a private CA in `ca_file`: the lines
+/// arrive (the stream's state, read from the server's monitoring port, counts them); without
+/// the CA the handshake fails and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_private_ca() {
+    let Some(bin) = sandkit_tests::installed("/usr/sbin/nats-server", "nats-server") else {
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    let pem = sandkit_testpki::TestPki::generate().write_to(store.path());
+    let (port, monitor) = (free_port(), free_port());
+    let child = Command::new(bin)
+        .args([
+            "-js",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            &monitor.to_string(),
+        ])
+        .arg("--tls")
+        .arg("--tlscert")
+        .arg(&pem.cert)
+        .arg("--tlskey")
+        .arg(&pem.key)
+        .arg("-sd")
+        .arg(store.path().join("js"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _nats = ChildGuard(child);
+    assert!(eventually(20, || TcpStream::connect(("127.0.0.1", monitor)).is_ok()).await);
+    let messages = move || {
+        let (status, body) = sandkit_tests::http(
+            &format!("127.0.0.1:{monitor}"),
+            "GET",
+            "/jsz?streams=true",
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        v["account_details"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default())
+            .find(|s| s["name"] == "SANDKIT")
+            .and_then(|s| s["state"]["messages"].as_u64())
+    };
+    for (ca, want) in [(false, None), (true, Some(1))] {
+        let d = sandkit_tests::agent_dir(&[]);
+        let ca_line = if ca {
+            format!("ca_file = \"{}\"\n", pem.ca.display())
+        } else {
+            String::new()
+        };
+        std::fs::write(
+            d.path().join("sandkit.toml"),
+            format!(
+                "data_dir = \"data\"\n[[outputs]]\nname = \"bus\"\nkind = \"nats\"\n\
+                 url = \"tls://127.0.0.1:{port}\"\n{ca_line}flush_interval = \"50ms\"\n\
+                 max_retries = 1\nbackoff_max = \"500ms\"\ntimeout = \"2s\"\n"
+            ),
+        )
+        .unwrap();
+        let agent = run_agent_with_config(d.path(), "agent.log");
+        let guard = KillOnDrop(agent.id());
+        let addr_file = d.path().join("data/http.addr");
+        assert!(eventually(20, || addr_file.exists()).await);
+        let addr = std::fs::read_to_string(&addr_file).unwrap();
+        let (status, text) = tokio::task::spawn_blocking(move || {
+            sandkit_tests::http(
+                &addr,
+                "POST",
+                "/v1/write/metric",
+                "tls,t=1 v=1i 1700000000000000000\n",
+            )
+        })
+        .await
+        .unwrap();
+        let stopped = terminate(agent);
+        drop(guard);
+        let log = std::fs::read_to_string(d.path().join("agent.log")).unwrap();
+        assert!(stopped.status.success(), "{log}");
+        let stored = tokio::task::spawn_blocking(messages).await.unwrap();
+        if ca {
+            assert!(status == 200 || status == 204, "{status} {text}\n{log}");
+            assert_eq!(stored, want, "{log}");
+        } else {
+            assert_eq!(status, 503, "{text}\n{log}");
+            assert!(
+                log.contains("tls:"),
+                "the handshake's failure is logged: {log}"
+            );
+            assert_eq!(stored, want, "no stream without a connection: {log}");
+        }
+    }
 }

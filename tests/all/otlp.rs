@@ -6,13 +6,12 @@
 //!   the generated modules of the official `opentelemetry-proto` package (not our code).
 
 use sandkit_tests::{eventually, run_agent_with_config, terminate, ChildGuard, KillOnDrop};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// The venv's Python with the OpenTelemetry packages, or `None` (a failure under CI=true).
 fn otel_python() -> Option<PathBuf> {
-    let p =
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sandkit/py/bin/python"))?;
+    let p = sandkit_tests::py_venv()?.join("bin/python");
     let ok = p.exists()
         && Command::new(&p)
             .args(["-c", "import opentelemetry.sdk, opentelemetry.proto, opentelemetry.exporter.otlp.proto.http"])
@@ -30,11 +29,9 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The lines of `path` that begin with `prefix`.
-fn lines_of(path: &Path, prefix: &str) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
+/// The lines of `text` that begin with `prefix`.
+fn lines_of(text: &str, prefix: &str) -> Vec<String> {
+    text.lines()
         .filter(|l| l.starts_with(prefix))
         .map(str::to_string)
         .collect()
@@ -85,7 +82,7 @@ async fn the_opentelemetry_sdk_exports_metrics_and_logs_to_the_agent() {
 
     // Metrics: measurement = the meter's name, fields = the instruments (without `shop.`),
     // tags = the resource's and the data point's attributes, and the global tags.
-    let shop = lines_of(&out, "shop,");
+    let shop = lines_of(&all, "shop,");
     let find = |needle: &[&str]| {
         shop.iter()
             .find(|l| needle.iter().all(|n| l.contains(n)))
@@ -119,7 +116,7 @@ async fn the_opentelemetry_sdk_exports_metrics_and_logs_to_the_agent() {
 
     // Logs: measurement = the logger's name, status from the severity, the message, string
     // attributes as tags and the others as typed fields.
-    let logs = lines_of(&out, "shop.checkout,");
+    let logs = lines_of(&all, "shop.checkout,");
     assert_eq!(logs.len(), 2, "{all}");
     let warn = logs.iter().find(|l| l.contains("status=warning")).unwrap();
     assert!(warn.contains("customer=ann"), "{warn}");
@@ -129,8 +126,11 @@ async fn the_opentelemetry_sdk_exports_metrics_and_logs_to_the_agent() {
     let err = logs.iter().find(|l| l.contains("status=error")).unwrap();
     assert!(err.contains("message=\"card declined\""), "{err}");
 
+    // The data point with a value, of the body that had one without.
+    assert_eq!(lines_of(&all, "partial,").len(), 1, "{all}");
+
     // Spans posted as OTLP/JSON: a tracing point.
-    let spans = lines_of(&out, "opentelemetry,");
+    let spans = lines_of(&all, "opentelemetry,");
     assert_eq!(spans.len(), 1, "{all}");
     for part in [
         "service=api",

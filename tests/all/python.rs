@@ -172,8 +172,7 @@ fn wasmparser_imports(file: &Path) -> Vec<String> {
 }
 
 fn componentize_py() -> Option<PathBuf> {
-    let p = std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/sandkit/py/bin/componentize-py"))?;
+    let p = sandkit_tests::py_venv()?.join("bin/componentize-py");
     if p.exists() {
         return Some(p);
     }

@@ -23,8 +23,11 @@ use tokio::net::TcpStream;
 /// Settings of a NATS JetStream output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatsConfig {
-    /// `nats://host:port` (or `host:port`).
+    /// `nats://host:port` (or `host:port`); `tls://host:port` for TLS (also used whenever
+    /// the server requires it).
     pub url: String,
+    /// A CA to trust for TLS beside the system roots (a private CA's PEM).
+    pub ca_file: Option<std::path::PathBuf>,
     /// Messages go to `<subject>.<category>`.
     pub subject: String,
     /// The stream; created (file storage, taking `<subject>.>`) when missing.
@@ -63,12 +66,18 @@ impl Payload<'_> {
     }
 
     /// The messages it takes, each at most `max` bytes where it can be (a longer line or point
-    /// is a message alone).
-    fn pieces(&self, max: usize) -> Vec<std::borrow::Cow<'_, [u8]>> {
+    /// is a message alone), each with the hash of its content: the same lines or points give
+    /// the same hash whenever they are sent again, also after a restart.
+    fn pieces(&self, max: usize) -> Vec<(u64, std::borrow::Cow<'_, [u8]>)> {
         match self {
             Payload::Text(t) => pieces(t, max)
                 .into_iter()
-                .map(|p| std::borrow::Cow::Borrowed(p.as_bytes()))
+                .map(|p| {
+                    (
+                        fnv1a(p.as_bytes()),
+                        std::borrow::Cow::Borrowed(p.as_bytes()),
+                    )
+                })
                 .collect(),
             Payload::Otlp {
                 category,
@@ -77,25 +86,29 @@ impl Payload<'_> {
             } => {
                 let mut out = Vec::new();
                 otlp_pieces(*category, points, options, max, &mut out);
-                out.into_iter().map(std::borrow::Cow::Owned).collect()
+                out.into_iter()
+                    .map(|(h, b)| (h, std::borrow::Cow::Owned(b)))
+                    .collect()
             }
         }
     }
 }
 
-/// `points` as OTLP requests of at most `max` bytes: halved until each fits.
+/// `points` as OTLP requests of at most `max` bytes (halved until each fits), each with the
+/// hash of its points as line protocol (a request's bytes hold the agent's start time, which
+/// a restart changes).
 fn otlp_pieces(
     category: Category,
     points: &[crate::Point],
     options: &crate::otlp::OtlpOptions,
     max: usize,
-    out: &mut Vec<Vec<u8>>,
+    out: &mut Vec<(u64, Vec<u8>)>,
 ) {
     let Some(body) = crate::otlp::encode(category, points, options) else {
         return;
     };
     if body.len() <= max || points.len() <= 1 {
-        out.push(body);
+        out.push((fnv1a(crate::encode_points(points).as_bytes()), body));
         return;
     }
     let (a, b) = points.split_at(points.len() / 2);
@@ -103,10 +116,15 @@ fn otlp_pieces(
     otlp_pieces(category, b, options, max, out);
 }
 
+/// Either half of a connection, plain or TLS.
+type Half<T> = Box<T>;
+type ReadHalf = Half<dyn tokio::io::AsyncRead + Send + Unpin>;
+type WriteHalf = Half<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
 /// One connection: its reader and writer halves.
 struct Conn {
-    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
+    reader: BufReader<ReadHalf>,
+    writer: WriteHalf,
     inbox: String,
     next: u64,
     /// The largest message the server takes (its INFO's `max_payload`).
@@ -120,6 +138,13 @@ pub struct NatsOutput {
     config: NatsConfig,
     /// `host:port`, for connecting and for the lanes.
     addr: String,
+    /// `tls://` was asked for.
+    tls: bool,
+    /// The CA file's certificates, trusted beside the system roots.
+    roots: rustls::RootCertStore,
+    /// The TLS connector, made at the first connection that wants it (it reads the system's
+    /// certificates).
+    connector: tokio::sync::OnceCell<Connector>,
     conn: tokio::sync::Mutex<Option<Conn>>,
     stats: Vec<LaneStats>,
     /// Set by [`Output::stop`]: a batch still being retried gives up as lost (its source
@@ -131,6 +156,15 @@ pub struct NatsOutput {
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Conn").field("inbox", &self.inbox).finish()
+    }
+}
+
+/// The TLS client side, made once.
+struct Connector(tokio_rustls::TlsConnector);
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Connector")
     }
 }
 
@@ -152,18 +186,26 @@ impl NatsOutput {
             output: name.into(),
             message,
         };
-        let addr = config
-            .url
-            .strip_prefix("nats://")
-            .unwrap_or(&config.url)
-            .trim_end_matches('/')
-            .to_string();
+        let (tls, rest) = match config.url.split_once("://") {
+            Some(("tls", rest)) => (true, rest),
+            Some(("nats", rest)) => (false, rest),
+            None => (false, config.url.as_str()),
+            Some((scheme, _)) => {
+                return Err(err(format!(
+                    "{:?}: the scheme {scheme:?} is not nats:// or tls://",
+                    config.url
+                )))
+            }
+        };
+        let addr = rest.trim_end_matches('/').to_string();
         if addr.is_empty() || addr.contains(['/', '@', '?']) || !addr.contains(':') {
             return Err(err(format!(
-                "{:?} is not nats://host:port (credentials go in token, user and password)",
+                "{:?} is not nats://host:port or tls://host:port (credentials go in token, \
+                 user and password)",
                 config.url
             )));
         }
+        let roots = crate::tls::ca_roots(config.ca_file.as_deref()).map_err(err)?;
         let bad = |s: &str| s.is_empty() || s.contains([' ', '\t', '*', '>']);
         if bad(&config.subject) || config.subject.ends_with('.') {
             return Err(err(format!(
@@ -180,6 +222,9 @@ impl NatsOutput {
         Ok(NatsOutput {
             name: name.to_string(),
             addr,
+            tls,
+            roots,
+            connector: tokio::sync::OnceCell::new(),
             config,
             conn: tokio::sync::Mutex::new(None),
             stats: Category::ALL.iter().map(|_| LaneStats::default()).collect(),
@@ -198,19 +243,37 @@ impl NatsOutput {
             .map_err(|_| Failure::Retry(format!("no connection within {:?}", self.config.timeout)))?
             .map_err(io)?;
         stream.set_nodelay(true).map_err(io)?;
-        let (r, writer) = stream.into_split();
+        // INFO comes in the clear; TLS, when either side wants it, begins after it.
+        let mut plain = BufReader::new(stream);
+        let mut info = String::new();
+        tokio::time::timeout(self.config.timeout, plain.read_line(&mut info))
+            .await
+            .map_err(|_| Failure::Retry(format!("no INFO within {:?}", self.config.timeout)))?
+            .map_err(io)?;
+        let Some(info) = info.trim_end().strip_prefix("INFO ") else {
+            return Err(Failure::Retry(format!("not a NATS server: {info:?}")));
+        };
+        let info: serde_json::Value = serde_json::from_str(info).unwrap_or_default();
+        let (reader, writer): (ReadHalf, WriteHalf) = if self.tls || info["tls_required"] == true {
+            if !plain.buffer().is_empty() {
+                return Err(Failure::Retry(
+                    "the server wrote past INFO before TLS".into(),
+                ));
+            }
+            let tls = self.handshake(plain.into_inner()).await?;
+            let (r, w) = tokio::io::split(tls);
+            (Box::new(r), Box::new(w))
+        } else {
+            let (r, w) = plain.into_inner().into_split();
+            (Box::new(r), Box::new(w))
+        };
         let mut conn = Conn {
-            reader: BufReader::new(r),
+            reader: BufReader::new(reader),
             writer,
             inbox: format!("_INBOX.sandkit.{:016x}", rand::random::<u64>()),
             next: 0,
             max_payload: 1 << 20,
         };
-        let info = self.line(&mut conn).await?;
-        let Some(info) = info.strip_prefix("INFO ") else {
-            return Err(Failure::Retry(format!("not a NATS server: {info:?}")));
-        };
-        let info: serde_json::Value = serde_json::from_str(info).unwrap_or_default();
         if let Some(m) = info["max_payload"].as_u64() {
             conn.max_payload = usize::try_from(m).unwrap_or(usize::MAX).max(1024);
         }
@@ -251,6 +314,34 @@ impl NatsOutput {
             }
         }
         Ok(conn)
+    }
+
+    /// The TLS handshake on `stream`, checking the server's certificate against its host.
+    async fn handshake(
+        &self,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
+        let connector = self
+            .connector
+            .get_or_try_init(|| async {
+                let (name, roots) = (self.name.clone(), self.roots.clone());
+                tokio::task::spawn_blocking(move || crate::tls::stream_connector(&name, roots))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map(Connector)
+            })
+            .await
+            .map_err(|e| Failure::Retry(format!("tls setup: {e}")))?;
+        let host = self.addr.rsplit_once(':').map_or(&*self.addr, |(h, _)| h);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let server = rustls_pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| Failure::Retry(format!("{host:?} is not a TLS server name: {e}")))?;
+        tokio::time::timeout(self.config.timeout, connector.0.connect(server, stream))
+            .await
+            .map_err(|_| {
+                Failure::Retry(format!("no TLS handshake within {:?}", self.config.timeout))
+            })?
+            .map_err(|e| Failure::Retry(format!("tls: {}", crate::describe_error(&e))))
     }
 
     /// One protocol line, without its CRLF, answering the server's PINGs on the way.
@@ -344,7 +435,7 @@ impl NatsOutput {
             Payload::Otlp { .. } => "application/x-protobuf",
         };
         let mut sent = 0;
-        for piece in payload.pieces(max) {
+        for (hash, piece) in payload.pieces(max) {
             if piece.len() > max {
                 return Err(Failure::Rejected(format!(
                     "a line or point of {} bytes is larger than the server's max_payload ({max})",
@@ -354,7 +445,7 @@ impl NatsOutput {
             let id = format!(
                 "{:016x}-{:016x}-{}",
                 fnv1a(subject.as_bytes()),
-                fnv1a(&piece),
+                hash,
                 piece.len()
             );
             self.publish(&mut guard, subject, &id, content_type, &piece)

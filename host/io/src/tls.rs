@@ -99,17 +99,7 @@ pub fn build_client(cfg: &TlsProxyConfig, output: &str) -> Result<HttpClient, Io
     // The CA file is read and checked now (a config error shows at start); the system roots
     // are loaded at the first `https://` connection, so that an agent whose targets are all
     // `http://` never reads them (~150 files, parsed into memory it would keep).
-    let mut extra = rustls::RootCertStore::empty();
-    if let Some(path) = &cfg.ca_file {
-        for cert in read_ca_file(path).map_err(config_error)? {
-            extra.add(cert).map_err(|e| {
-                config_error(format!(
-                    "ca_file {}: not a usable CA certificate: {e}",
-                    path.display()
-                ))
-            })?;
-        }
-    }
+    let extra = ca_roots(cfg.ca_file.as_deref()).map_err(config_error)?;
     let mut tcp = HttpConnector::new();
     tcp.set_nodelay(true);
     tcp.enforce_http(false);
@@ -310,7 +300,7 @@ impl LazyTls {
         self.made
             .get_or_init(|| async {
                 let (output, extra) = (self.output.clone(), self.extra.clone());
-                tokio::task::spawn_blocking(move || make_tls(&output, extra))
+                tokio::task::spawn_blocking(move || make_tls(&output, extra, Some(b"http/1.1")))
                     .await
                     .unwrap_or_else(|e| Err(format!("tls setup: {e}")))
             })
@@ -320,10 +310,44 @@ impl LazyTls {
     }
 }
 
-/// The TLS connector of output `output`: the system roots plus `roots` (the CA file's).
+/// The certificates of a CA file, checked, to trust beside the system roots.
+///
+/// # Errors
+/// The file cannot be read or holds no usable certificate.
+pub(crate) fn ca_roots(path: Option<&Path>) -> Result<rustls::RootCertStore, String> {
+    let mut extra = rustls::RootCertStore::empty();
+    if let Some(path) = path {
+        for cert in read_ca_file(path)? {
+            extra.add(cert).map_err(|e| {
+                format!(
+                    "ca_file {}: not a usable CA certificate: {e}",
+                    path.display()
+                )
+            })?;
+        }
+    }
+    Ok(extra)
+}
+
+/// A TLS connector for a protocol of the output's own (NATS): the system roots plus `extra`
+/// (from [`ca_roots`]), no ALPN. It reads the system's certificates: call it off the async
+/// workers.
+///
+/// # Errors
+/// rustls refuses the settings (it does not with its defaults).
+pub(crate) fn stream_connector(
+    output: &str,
+    extra: rustls::RootCertStore,
+) -> Result<TlsConnector, String> {
+    make_tls(output, extra, None).map(|(c, _)| c)
+}
+
+/// The TLS connector of output `output`: the system roots plus `roots` (the CA file's), with
+/// `alpn` (HTTP/1.1 for the HTTP outputs) when given.
 fn make_tls(
     output: &str,
     mut roots: rustls::RootCertStore,
+    alpn: Option<&[u8]>,
 ) -> Result<(TlsConnector, bool), String> {
     let native = rustls_native_certs::load_native_certs();
     let (system_roots, _) = roots.add_parsable_certificates(native.certs);
@@ -338,7 +362,7 @@ fn make_tls(
         .map_err(|e| format!("tls setup: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    tls.alpn_protocols = alpn.into_iter().map(<[u8]>::to_vec).collect();
     Ok((TlsConnector::from(Arc::new(tls)), no_roots))
 }
 

@@ -126,6 +126,11 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
         return error(StatusCode::NOT_FOUND, msg);
     };
     let label = route.label();
+    // OTLP clients read failures as a google.rpc.Status in their own encoding.
+    let error = |status, why: &str| match route {
+        Route::Otlp(_) => crate::otlp::failure_for(&req, status, why),
+        _ => error(status, why),
+    };
     if req.method() != method && !(method == Method::GET && req.method() == Method::HEAD) {
         shared.count(label, 405);
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");

@@ -349,11 +349,23 @@ pub(crate) async fn input(shared: &Shared, req: Request<Incoming>, plugin: &str)
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The body, within the size limit and [`BODY_TIMEOUT`], or the error response.
-pub(crate) async fn read_body(
+async fn read_body(
     shared: &Shared,
     body: Incoming,
     length: Option<u64>,
 ) -> Result<bytes::Bytes, Resp> {
+    read_body_or(shared, body, length)
+        .await
+        .map_err(|(status, why)| error(status, &why))
+}
+
+/// [`read_body`] with the failure's status and reason, for a route that answers in a format
+/// of its own (OTLP).
+pub(crate) async fn read_body_or(
+    shared: &Shared,
+    body: Incoming,
+    length: Option<u64>,
+) -> Result<bytes::Bytes, (StatusCode, String)> {
     match tokio::time::timeout(
         BODY_TIMEOUT,
         read_limited(body, length, shared.config.max_body),
@@ -361,10 +373,10 @@ pub(crate) async fn read_body(
     .await
     {
         Ok(Ok(b)) => Ok(b),
-        Ok(Err(e)) => Err(error(e.status(), &e.to_string())),
-        Err(_) => Err(error(
+        Ok(Err(e)) => Err((e.status(), e.to_string())),
+        Err(_) => Err((
             StatusCode::REQUEST_TIMEOUT,
-            &format!("the body did not arrive within {BODY_TIMEOUT:?}"),
+            format!("the body did not arrive within {BODY_TIMEOUT:?}"),
         )),
     }
 }

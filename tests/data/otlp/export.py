@@ -134,6 +134,35 @@ print("json traces", status, ctype, body.decode())
 if status != 200 or body != b"{}":
     failed.append(f"json traces: {status} {body!r}")
 
+# A data point with no value has no place in a point: counted in partial_success.
+partial = {
+    "resourceMetrics": [
+        {
+            "scopeMetrics": [
+                {
+                    "scope": {"name": "partial"},
+                    "metrics": [
+                        {
+                            "name": "g",
+                            "gauge": {
+                                "dataPoints": [
+                                    {"asInt": "1", "timeUnixNano": "1700000000000000000"},
+                                    {"timeUnixNano": "1700000000000000000"},
+                                ]
+                            },
+                        }
+                    ],
+                }
+            ]
+        }
+    ]
+}
+status, ctype, body = post("/v1/metrics", json.dumps(partial).encode(), "application/json")
+print("partial", status, body.decode())
+answer = json.loads(body) if status == 200 else {}
+if answer.get("partialSuccess", {}).get("rejectedDataPoints") != "1":
+    failed.append(f"partial success: {status} {body!r}")
+
 status, ctype, body = post("/v1/logs", b"", "application/x-protobuf", auth=False)
 print("no token", status)
 if status != 401:

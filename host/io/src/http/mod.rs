@@ -90,29 +90,36 @@ fn remote_write_body(
     })
 }
 
-/// A batch as an OTLP export request, compressed; `None` for a category OTLP has no place for
-/// (the output's route keeps those away).
+/// A batch as an OTLP export request, compressed. A category OTLP has no place for is an
+/// error (the output's route keeps those away; were one to come, it is refused, not lost
+/// silently).
 fn otlp_body(
     output: &str,
     category: Category,
     batch: &Batch,
     options: &crate::otlp::OtlpOptions,
     compression: crate::Compression,
-) -> Result<Option<Encoded>, IoError> {
+) -> Result<Encoded, IoError> {
+    if !matches!(category, Category::Metric | Category::Logging) {
+        return Err(IoError::Config {
+            output: output.into(),
+            message: format!(
+                "OTLP has no place for {category} points; route only metric and logging here"
+            ),
+        });
+    }
     let all = batch.all_points(category, output)?;
-    let Some(request) = crate::otlp::encode(category, &all, options) else {
-        return Ok(None);
-    };
+    let request = crate::otlp::encode(category, &all, options).unwrap_or_default();
     let body = compression
         .compress(&request)
         .map_err(|source| IoError::Write {
             output: output.into(),
             source,
         })?;
-    Ok(Some(Encoded {
+    Ok(Encoded {
         body: Bytes::from(body),
         points: u32::try_from(all.len()).unwrap_or(u32::MAX),
-    }))
+    })
 }
 
 impl HttpOutput {
@@ -261,14 +268,13 @@ impl Output for HttpOutput {
                 return Some(remote_write_body(&inner.name, category, batch, counters));
             }
             Endpoint::Otlp { options, .. } => {
-                return otlp_body(
+                return Some(otlp_body(
                     &inner.name,
                     category,
                     batch,
                     options,
                     inner.config.compression,
-                )
-                .transpose();
+                ));
             }
             _ => {}
         }

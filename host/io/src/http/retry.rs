@@ -117,6 +117,13 @@ impl Inner {
                 .bytes_sent
                 .fetch_add(body.len() as u64, Ordering::Relaxed);
             Attempt::Done
+        } else if let super::Endpoint::Otlp { .. } = self.config.endpoint {
+            // OTLP/HTTP: only these are worth another try; any other failure is final.
+            if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
+                Attempt::Retry(format!("status {status}: {text}"))
+            } else {
+                Attempt::Rejected(format!("status {status}: {text}"))
+            }
         } else if status.is_server_error()
             || status == StatusCode::TOO_MANY_REQUESTS
             || status == StatusCode::REQUEST_TIMEOUT

@@ -23,7 +23,6 @@ impl Target {
             Endpoint::DataWay { .. } => format!("{}/v1/write/{}", self.base, cat.as_str()),
             Endpoint::Otlp { .. } => match cat {
                 Category::Logging => format!("{}/v1/logs", self.base),
-                Category::Tracing => format!("{}/v1/traces", self.base),
                 _ => format!("{}/v1/metrics", self.base),
             },
             _ => self.base.clone(),

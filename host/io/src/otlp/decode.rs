@@ -18,6 +18,16 @@
 //!   `parent_id`, `start` and `duration` (microseconds), `status_message`, the other attributes.
 //!
 //! A time of 0 is the time of arrival. Attribute values that are lists or maps are their JSON.
+//! Sums and histograms of delta temporality carry the tag `temporality=delta` (their values
+//! are increments, not running totals). What has no place is counted as rejected (the answer's
+//! `partial_success`): a number data point with no value or one that is not finite, a histogram
+//! whose bucket counts do not match its bounds. An exponential histogram's buckets are left out
+//! (its count, sum, min and max are kept).
+//!
+//! A body is bounded before it is decoded: its messages, counted on the wire (or its objects,
+//! arrays and elements in JSON), may take at most the budget once decoded, and so may the points
+//! made of them; a small body of many empty messages or histogram buckets is refused, not
+//! expanded.
 
 use super::{hex, status_of};
 use crate::{now_ns, Category, FieldValue, Point};
@@ -28,7 +38,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, Instrumentatio
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Which export request a body is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +57,14 @@ impl Signal {
             Signal::Traces => Category::Tracing,
         }
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+            Signal::Traces => "traces",
+        }
+    }
 }
 
 /// Why a body gives no points.
@@ -56,45 +74,151 @@ pub enum OtlpError {
     Protobuf { signal: &'static str, why: String },
     #[error("not an OTLP {signal} export request (JSON): {why}")]
     Json { signal: &'static str, why: String },
-    #[error("the request expands into more than {limit} bytes of points")]
+    #[error("the request expands into more than {limit} bytes of messages or points")]
     TooLarge { limit: usize },
     #[error("{what}: {why}")]
     Point { what: String, why: String },
 }
 
-/// The points of one export request. `json` tells OTLP/JSON from protobuf; the points may
-/// take at most `budget` bytes (tags and fields, counted per point), so that a small body
-/// cannot expand without bound (a histogram of many buckets under many attributes).
+/// What a body gave: its points, and how many of its data points (records, spans) had no
+/// place, with the first reason.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    pub points: Vec<Point>,
+    pub rejected: u64,
+    pub reason: Option<String>,
+}
+
+/// Bytes a decoded message or string may take, at most, per element counted on the wire.
+const BYTES_PER_ELEMENT: usize = 128;
+
+/// The points of one export request. `json` tells OTLP/JSON from protobuf; the decoded
+/// messages, and then the points (tags and fields, counted per point), may each take at most
+/// `budget` bytes.
 ///
 /// # Errors
-/// A body that is not the request, or a point that cannot be one.
+/// A body that is not the request, one past the budget, or a point that cannot be one.
 pub fn decode(
     signal: Signal,
     body: &[u8],
     json: bool,
     budget: usize,
-) -> Result<Vec<Point>, OtlpError> {
+) -> Result<Decoded, OtlpError> {
+    let too_large = OtlpError::TooLarge { limit: budget };
+    let estimate = if json {
+        json_estimate(body)
+    } else {
+        let mut work = 0;
+        let cap = body.len().saturating_mul(32).saturating_add(1 << 20);
+        match wire_elements(body, 0, &mut work, cap) {
+            Err(()) => return Err(too_large),
+            // Not a message at all: prost says why below.
+            Ok(None) => 0,
+            Ok(Some(n)) => usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(BYTES_PER_ELEMENT)
+                .saturating_add(body.len().saturating_mul(8)),
+        }
+    };
+    if estimate > budget {
+        return Err(too_large);
+    }
     let mut out = Out {
-        points: Vec::new(),
+        done: Decoded::default(),
         used: 0,
         budget,
         now: now_ns(),
     };
+    let name = signal.name();
     match signal {
         Signal::Metrics => metrics(
-            &read::<ExportMetricsServiceRequest>(body, json, "metrics")?,
+            &read::<ExportMetricsServiceRequest>(body, json, name)?,
             &mut out,
         )?,
         Signal::Logs => logs(
-            &read::<ExportLogsServiceRequest>(body, json, "logs")?,
+            &read::<ExportLogsServiceRequest>(body, json, name)?,
             &mut out,
         )?,
         Signal::Traces => traces(
-            &read::<ExportTraceServiceRequest>(body, json, "traces")?,
+            &read::<ExportTraceServiceRequest>(body, json, name)?,
             &mut out,
         )?,
     }
-    Ok(out.points)
+    Ok(out.done)
+}
+
+/// An upper bound of what serde allocates for a JSON body: every object, array and element.
+fn json_estimate(body: &[u8]) -> usize {
+    let n = body
+        .iter()
+        .filter(|b| matches!(b, b'{' | b'[' | b','))
+        .count();
+    n.saturating_mul(BYTES_PER_ELEMENT)
+        .saturating_add(body.len().saturating_mul(2))
+}
+
+fn varint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, byte) in b.iter().take(10).enumerate() {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+/// How deep messages nest (prost's own limit).
+const MAX_DEPTH: u32 = 100;
+
+/// The fields of `b` at every depth, counting each length-delimited field that reads as a
+/// message with its own fields (`None`: `b` is not a message). Scanning stops (`Err`) once
+/// `work` bytes have been read in all: nesting deep enough to cost more is refused.
+fn wire_elements(b: &[u8], depth: u32, work: &mut usize, cap: usize) -> Result<Option<u64>, ()> {
+    *work += b.len();
+    if *work > cap {
+        return Err(());
+    }
+    let (mut at, mut n) = (0usize, 0u64);
+    while at < b.len() {
+        let Some((key, used)) = varint(&b[at..]) else {
+            return Ok(None);
+        };
+        at += used;
+        if key >> 3 == 0 {
+            return Ok(None);
+        }
+        n += 1;
+        match key & 7 {
+            0 => match varint(&b[at..]) {
+                Some((_, used)) => at += used,
+                None => return Ok(None),
+            },
+            1 => at += 8,
+            5 => at += 4,
+            2 => {
+                let Some((len, used)) = varint(&b[at..]) else {
+                    return Ok(None);
+                };
+                at += used;
+                let Some(end) = usize::try_from(len)
+                    .ok()
+                    .and_then(|l| at.checked_add(l))
+                    .filter(|e| *e <= b.len())
+                else {
+                    return Ok(None);
+                };
+                if depth < MAX_DEPTH && end > at {
+                    if let Some(inner) = wire_elements(&b[at..end], depth + 1, work, cap)? {
+                        n += inner;
+                    }
+                }
+                at = end;
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok((at == b.len()).then_some(n))
 }
 
 fn read<T: Message + Default + serde::de::DeserializeOwned>(
@@ -117,14 +241,44 @@ fn read<T: Message + Default + serde::de::DeserializeOwned>(
 
 /// Points made so far and the bytes they take.
 struct Out {
-    points: Vec<Point>,
+    done: Decoded,
     used: usize,
     budget: usize,
     now: i64,
 }
 
 type Tags = BTreeMap<String, String>;
-type Fields = Vec<(String, FieldValue)>;
+
+fn tags_size(tags: &Tags) -> usize {
+    tags.iter().map(|(k, v)| k.len() + v.len() + 16).sum()
+}
+
+/// A point's fields in the order first set, each key once (a later value replaces an earlier
+/// one in its place), in linear time however many there are.
+#[derive(Default, Clone)]
+struct Fields {
+    list: Vec<(String, FieldValue)>,
+    at: HashMap<String, usize>,
+}
+
+impl Fields {
+    /// Set `key` (replacing it when `replace`, else only when absent); the bytes it added.
+    fn set(&mut self, key: &str, value: FieldValue, replace: bool) -> usize {
+        let size = key.len() + value.as_text().map_or(8, str::len) + 16;
+        match self.at.get(key) {
+            Some(&i) if replace => {
+                self.list[i].1 = value;
+                size
+            }
+            Some(_) => 0,
+            None => {
+                self.at.insert(key.to_string(), self.list.len());
+                self.list.push((key.to_string(), value));
+                size
+            }
+        }
+    }
+}
 
 impl Out {
     fn time(&self, ns: u64) -> i64 {
@@ -135,6 +289,23 @@ impl Out {
         }
     }
 
+    /// Count `bytes` against the budget.
+    fn charge(&mut self, bytes: usize) -> Result<(), OtlpError> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used > self.budget {
+            return Err(OtlpError::TooLarge { limit: self.budget });
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, why: impl FnOnce() -> String) {
+        self.done.rejected += 1;
+        if self.done.reason.is_none() {
+            self.done.reason = Some(why());
+        }
+    }
+
+    /// A point of `measurement`; its size was charged as it was built.
     fn push(
         &mut self,
         measurement: &str,
@@ -143,24 +314,15 @@ impl Out {
         ns: i64,
         category: Category,
     ) -> Result<(), OtlpError> {
-        let size = measurement.len()
-            + tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
-            + fields
-                .iter()
-                .map(|(k, v)| k.len() + v.as_text().map_or(8, str::len))
-                .sum::<usize>();
-        self.used += size;
-        if self.used > self.budget {
-            return Err(OtlpError::TooLarge { limit: self.budget });
-        }
         let tags = tags.into_iter().filter(|(_, v)| !v.is_empty()).collect();
-        let p = Point::new(measurement.to_string(), tags, fields, ns, category).map_err(|e| {
-            OtlpError::Point {
-                what: format!("measurement {measurement:?}"),
-                why: e.to_string(),
-            }
-        })?;
-        self.points.push(p);
+        let p =
+            Point::new(measurement.to_string(), tags, fields.list, ns, category).map_err(|e| {
+                OtlpError::Point {
+                    what: format!("measurement {measurement:?}"),
+                    why: e.to_string(),
+                }
+            })?;
+        self.done.points.push(p);
         Ok(())
     }
 }
@@ -223,22 +385,22 @@ fn tags_of(attributes: &[KeyValue], into: &mut Tags) {
     }
 }
 
-/// String attributes as tags, the others as typed fields.
-fn split_attributes(attributes: &[KeyValue], tags: &mut Tags, fields: &mut Fields) {
+/// String attributes as tags (over those there), the others as typed fields (unless a field
+/// of that name is set already); the bytes the fields added.
+fn split_attributes(attributes: &[KeyValue], tags: &mut Tags, fields: &mut Fields) -> usize {
+    let mut added = 0;
     for kv in attributes {
-        match kv.value.as_ref().map(|v| &v.value) {
-            Some(Some(any_value::Value::StringValue(s))) => {
+        match kv.value.as_ref() {
+            Some(AnyValue {
+                value: Some(any_value::Value::StringValue(s)),
+            }) => {
                 tags.insert(kv.key.clone(), s.clone());
             }
-            Some(Some(_)) => {
-                if let Some(v) = &kv.value {
-                    fields.retain(|(k, _)| *k != kv.key);
-                    fields.push((kv.key.clone(), typed(v)));
-                }
-            }
+            Some(v @ AnyValue { value: Some(_) }) => added += fields.set(&kv.key, typed(v), false),
             _ => {}
         }
     }
+    added
 }
 
 fn resource_tags(resource: Option<&Resource>) -> Tags {
@@ -262,10 +424,22 @@ fn scope_name(scope: Option<&InstrumentationScope>) -> &str {
 struct Gathered(BTreeMap<(Tags, i64), Fields>);
 
 impl Gathered {
-    fn add(&mut self, tags: Tags, ns: i64, field: String, value: FieldValue) {
-        let fields = self.0.entry((tags, ns)).or_default();
-        fields.retain(|(k, _)| *k != field);
-        fields.push((field, value));
+    /// Add a field, charging `out` for a new point and for the field as they come.
+    fn add(
+        &mut self,
+        out: &mut Out,
+        tags: Tags,
+        ns: i64,
+        field: String,
+        value: FieldValue,
+    ) -> Result<(), OtlpError> {
+        let key = (tags, ns);
+        if !self.0.contains_key(&key) {
+            out.charge(tags_size(&key.0) + 64)?;
+        }
+        let fields = self.0.entry(key).or_default();
+        let size = fields.set(&field, value, true);
+        out.charge(size)
     }
 }
 
@@ -278,12 +452,21 @@ fn metrics(req: &ExportMetricsServiceRequest, out: &mut Out) -> Result<(), OtlpE
         let base = resource_tags(rm.resource.as_ref());
         for sm in &rm.scope_metrics {
             let measurement = scope_name(sm.scope.as_ref());
+            let names: HashSet<&str> = sm.metrics.iter().map(|m| m.name.as_str()).collect();
             let mut gathered = Gathered::default();
             for m in &sm.metrics {
-                metric(m, measurement, &base, out, &mut gathered);
+                // `shop.orders` of scope `shop` is field `orders`, unless a metric of the
+                // scope is named `orders` too.
+                let name = m
+                    .name
+                    .strip_prefix(measurement)
+                    .and_then(|n| n.strip_prefix('.'))
+                    .filter(|n| !n.is_empty() && !names.contains(n))
+                    .unwrap_or(&m.name);
+                metric(m, name, &base, out, &mut gathered)?;
             }
             for ((tags, ns), fields) in gathered.0 {
-                if !fields.is_empty() {
+                if !fields.list.is_empty() {
                     out.push(measurement, tags, fields, ns, Category::Metric)?;
                 }
             }
@@ -292,19 +475,24 @@ fn metrics(req: &ExportMetricsServiceRequest, out: &mut Out) -> Result<(), OtlpE
     Ok(())
 }
 
-/// One metric's data points into `gathered`.
-fn metric(m: &Metric, measurement: &str, base: &Tags, out: &Out, gathered: &mut Gathered) {
-    let name = m
-        .name
-        .strip_prefix(measurement)
-        .and_then(|n| n.strip_prefix('.'))
-        .filter(|n| !n.is_empty())
-        .unwrap_or(&m.name);
-    let tags = |attributes: &[KeyValue], extra: Option<(&str, String)>| {
+/// Delta temporality (1) as a tag; cumulative and unspecified as none.
+fn temporality(t: i32) -> Option<(&'static str, String)> {
+    (t == 1).then(|| ("temporality", "delta".to_string()))
+}
+
+/// One metric's data points into `gathered`, as field `name`.
+fn metric(
+    m: &Metric,
+    name: &str,
+    base: &Tags,
+    out: &mut Out,
+    gathered: &mut Gathered,
+) -> Result<(), OtlpError> {
+    let tags = |attributes: &[KeyValue], extra: &[Option<(&str, String)>]| {
         let mut t = base.clone();
         tags_of(attributes, &mut t);
-        if let Some((k, v)) = extra {
-            t.insert(k.into(), v);
+        for (k, v) in extra.iter().flatten() {
+            t.insert((*k).to_string(), v.clone());
         }
         t
     };
@@ -313,44 +501,57 @@ fn metric(m: &Metric, measurement: &str, base: &Tags, out: &Out, gathered: &mut 
         Some(number_data_point::Value::AsDouble(d)) => float(*d),
         None => None,
     };
-    match &m.data {
-        Some(metric::Data::Gauge(g)) => {
-            for d in &g.data_points {
-                if let Some(v) = number(&d.value) {
-                    gathered.add(
-                        tags(&d.attributes, None),
-                        out.time(d.time_unix_nano),
-                        name.into(),
-                        v,
-                    );
-                }
-            }
-        }
+    let summary = |count: u64, sum: Option<f64>, min: Option<f64>, max: Option<f64>| {
+        [
+            ("count", Some(FieldValue::Uint(count))),
+            ("sum", sum.and_then(float)),
+            ("min", min.and_then(float)),
+            ("max", max.and_then(float)),
+        ]
+    };
+    let points = match &m.data {
+        Some(metric::Data::Gauge(g)) => Some((&g.data_points, None)),
         Some(metric::Data::Sum(s)) => {
-            for d in &s.data_points {
-                if let Some(v) = number(&d.value) {
-                    gathered.add(
-                        tags(&d.attributes, None),
-                        out.time(d.time_unix_nano),
-                        name.into(),
-                        v,
-                    );
+            Some((&s.data_points, temporality(s.aggregation_temporality)))
+        }
+        _ => None,
+    };
+    if let Some((points, extra)) = points {
+        for d in points {
+            match number(&d.value) {
+                Some(v) => {
+                    let t = tags(&d.attributes, std::slice::from_ref(&extra));
+                    let ns = out.time(d.time_unix_nano);
+                    gathered.add(out, t, ns, name.into(), v)?;
+                }
+                None => {
+                    out.reject(|| format!("metric {:?}: a data point with no finite value", m.name))
                 }
             }
         }
+    }
+    match &m.data {
         Some(metric::Data::Histogram(h)) => {
+            let extra = temporality(h.aggregation_temporality);
             for d in &h.data_points {
+                if !d.bucket_counts.is_empty()
+                    && d.bucket_counts.len() != d.explicit_bounds.len() + 1
+                {
+                    out.reject(|| {
+                        format!(
+                            "histogram {:?}: {} bucket counts for {} bounds",
+                            m.name,
+                            d.bucket_counts.len(),
+                            d.explicit_bounds.len()
+                        )
+                    });
+                    continue;
+                }
                 let ns = out.time(d.time_unix_nano);
-                let t = tags(&d.attributes, None);
-                let summary = [
-                    ("count", Some(FieldValue::Uint(d.count))),
-                    ("sum", d.sum.and_then(float)),
-                    ("min", d.min.and_then(float)),
-                    ("max", d.max.and_then(float)),
-                ];
-                for (suffix, v) in summary {
+                let t = tags(&d.attributes, std::slice::from_ref(&extra));
+                for (suffix, v) in summary(d.count, d.sum, d.min, d.max) {
                     if let Some(v) = v {
-                        gathered.add(t.clone(), ns, format!("{name}_{suffix}"), v);
+                        gathered.add(out, t.clone(), ns, format!("{name}_{suffix}"), v)?;
                     }
                 }
                 let mut cumulative = 0u64;
@@ -360,28 +561,25 @@ fn metric(m: &Metric, measurement: &str, base: &Tags, out: &Out, gathered: &mut 
                         .explicit_bounds
                         .get(i)
                         .map_or_else(|| "+Inf".to_string(), f64::to_string);
+                    let t = tags(&d.attributes, &[extra.clone(), Some(("le", le))]);
                     gathered.add(
-                        tags(&d.attributes, Some(("le", le))),
+                        out,
+                        t,
                         ns,
                         format!("{name}_bucket"),
                         FieldValue::Uint(cumulative),
-                    );
+                    )?;
                 }
             }
         }
         Some(metric::Data::ExponentialHistogram(h)) => {
+            let extra = temporality(h.aggregation_temporality);
             for d in &h.data_points {
-                let t = tags(&d.attributes, None);
+                let t = tags(&d.attributes, std::slice::from_ref(&extra));
                 let ns = out.time(d.time_unix_nano);
-                let summary = [
-                    ("count", Some(FieldValue::Uint(d.count))),
-                    ("sum", d.sum.and_then(float)),
-                    ("min", d.min.and_then(float)),
-                    ("max", d.max.and_then(float)),
-                ];
-                for (suffix, v) in summary {
+                for (suffix, v) in summary(d.count, d.sum, d.min, d.max) {
                     if let Some(v) = v {
-                        gathered.add(t.clone(), ns, format!("{name}_{suffix}"), v);
+                        gathered.add(out, t.clone(), ns, format!("{name}_{suffix}"), v)?;
                     }
                 }
             }
@@ -389,41 +587,60 @@ fn metric(m: &Metric, measurement: &str, base: &Tags, out: &Out, gathered: &mut 
         Some(metric::Data::Summary(s)) => {
             for d in &s.data_points {
                 let ns = out.time(d.time_unix_nano);
-                let t = tags(&d.attributes, None);
-                gathered.add(
-                    t.clone(),
-                    ns,
-                    format!("{name}_count"),
-                    FieldValue::Uint(d.count),
-                );
-                if let Some(v) = float(d.sum) {
-                    gathered.add(t, ns, format!("{name}_sum"), v);
+                let t = tags(&d.attributes, &[]);
+                for (suffix, v) in summary(d.count, Some(d.sum), None, None) {
+                    if let Some(v) = v {
+                        gathered.add(out, t.clone(), ns, format!("{name}_{suffix}"), v)?;
+                    }
                 }
                 for q in &d.quantile_values {
                     if let Some(v) = float(q.value) {
-                        let t = tags(&d.attributes, Some(("quantile", q.quantile.to_string())));
-                        gathered.add(t, ns, name.into(), v);
+                        let t = tags(&d.attributes, &[Some(("quantile", q.quantile.to_string()))]);
+                        gathered.add(out, t, ns, name.into(), v)?;
                     }
                 }
             }
         }
-        None => {}
+        None => out.reject(|| format!("metric {:?} has no data", m.name)),
+        _ => {}
     }
+    Ok(())
 }
 
 fn logs(req: &ExportLogsServiceRequest, out: &mut Out) -> Result<(), OtlpError> {
     for rl in &req.resource_logs {
-        let mut base_fields = Fields::new();
+        let mut base_fields = Fields::default();
         let mut base = Tags::new();
         if let Some(r) = &rl.resource {
             split_attributes(&r.attributes, &mut base, &mut base_fields);
         }
+        let base_size = tags_size(&base) + base_fields.list.len() * 24;
         for sl in &rl.scope_logs {
             let measurement = scope_name(sl.scope.as_ref());
             for r in &sl.log_records {
+                // The record's own fields first; then its attributes, then the resource's,
+                // each where no field of that name is set.
+                let mut fields = Fields::default();
+                let mut size = base_size;
+                let message = match r.body.as_ref().map(|b| &b.value) {
+                    Some(Some(any_value::Value::StringValue(s))) => Some(s.clone()),
+                    Some(Some(_)) => r.body.as_ref().map(|b| json(b).to_string()),
+                    _ => None,
+                };
+                if let Some(m) = message {
+                    size += fields.set("message", FieldValue::Text(m), true);
+                }
+                if !r.trace_id.is_empty() {
+                    size += fields.set("trace_id", FieldValue::Text(hex(&r.trace_id)), true);
+                }
+                if !r.span_id.is_empty() {
+                    size += fields.set("span_id", FieldValue::Text(hex(&r.span_id)), true);
+                }
                 let mut tags = base.clone();
-                let mut fields = base_fields.clone();
-                split_attributes(&r.attributes, &mut tags, &mut fields);
+                size += split_attributes(&r.attributes, &mut tags, &mut fields);
+                for (k, v) in &base_fields.list {
+                    fields.set(k, v.clone(), false);
+                }
                 match status_of(r.severity_number) {
                     Some(s) => {
                         tags.insert("status".into(), s.into());
@@ -433,24 +650,10 @@ fn logs(req: &ExportLogsServiceRequest, out: &mut Out) -> Result<(), OtlpError> 
                     }
                     None => {}
                 }
-                let message = match r.body.as_ref().map(|b| &b.value) {
-                    Some(Some(any_value::Value::StringValue(s))) => Some(s.clone()),
-                    Some(Some(_)) => r.body.as_ref().map(|b| json(b).to_string()),
-                    _ => None,
-                };
-                fields.retain(|(k, _)| !["message", "trace_id", "span_id"].contains(&k.as_str()));
-                if let Some(m) = message {
-                    fields.insert(0, ("message".into(), FieldValue::Text(m)));
+                if fields.list.is_empty() {
+                    fields.set("message", FieldValue::Text(String::new()), true);
                 }
-                if !r.trace_id.is_empty() {
-                    fields.push(("trace_id".into(), FieldValue::Text(hex(&r.trace_id))));
-                }
-                if !r.span_id.is_empty() {
-                    fields.push(("span_id".into(), FieldValue::Text(hex(&r.span_id))));
-                }
-                if fields.is_empty() {
-                    fields.push(("message".into(), FieldValue::Text(String::new())));
-                }
+                out.charge(size + tags_size(&tags))?;
                 let ns = if r.time_unix_nano != 0 {
                     r.time_unix_nano
                 } else {
@@ -469,7 +672,7 @@ fn traces(req: &ExportTraceServiceRequest, out: &mut Out) -> Result<(), OtlpErro
     use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
     for rs in &req.resource_spans {
         let mut base = Tags::new();
-        let mut base_fields = Fields::new();
+        let mut base_fields = Fields::default();
         if let Some(r) = &rs.resource {
             split_attributes(&r.attributes, &mut base, &mut base_fields);
         }
@@ -479,9 +682,6 @@ fn traces(req: &ExportTraceServiceRequest, out: &mut Out) -> Result<(), OtlpErro
             .unwrap_or_else(|| "unknown_service".into());
         for ss in &rs.scope_spans {
             for s in &ss.spans {
-                let mut tags = base.clone();
-                let mut fields = base_fields.clone();
-                split_attributes(&s.attributes, &mut tags, &mut fields);
                 let kind = SpanKind::try_from(s.kind).unwrap_or(SpanKind::Unspecified);
                 let kind = kind
                     .as_str_name()
@@ -496,6 +696,29 @@ fn traces(req: &ExportTraceServiceRequest, out: &mut Out) -> Result<(), OtlpErro
                     StatusCode::Error => "error",
                     StatusCode::Unset => "unset",
                 };
+                let micros = |ns: u64| i64::try_from(ns / 1000).unwrap_or(i64::MAX);
+                let mut fields = Fields::default();
+                let mut size = 0;
+                let duration = s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano);
+                for (k, v) in [
+                    ("trace_id", FieldValue::Text(hex(&s.trace_id))),
+                    ("span_id", FieldValue::Text(hex(&s.span_id))),
+                    ("start", FieldValue::Int(micros(s.start_time_unix_nano))),
+                    ("duration", FieldValue::Int(micros(duration))),
+                ] {
+                    size += fields.set(k, v, true);
+                }
+                if !s.parent_span_id.is_empty() {
+                    size += fields.set("parent_id", FieldValue::Text(hex(&s.parent_span_id)), true);
+                }
+                if let Some(m) = status.map(|st| &st.message).filter(|m| !m.is_empty()) {
+                    size += fields.set("status_message", FieldValue::Text(m.clone()), true);
+                }
+                let mut tags = base.clone();
+                size += split_attributes(&s.attributes, &mut tags, &mut fields);
+                for (k, v) in &base_fields.list {
+                    fields.set(k, v.clone(), false);
+                }
                 for (k, v) in [
                     ("service", service.clone()),
                     ("operation", s.name.clone()),
@@ -504,29 +727,7 @@ fn traces(req: &ExportTraceServiceRequest, out: &mut Out) -> Result<(), OtlpErro
                 ] {
                     tags.insert(k.into(), v);
                 }
-                let micros = |ns: u64| i64::try_from(ns / 1000).unwrap_or(i64::MAX);
-                let mut own: Fields = vec![
-                    ("trace_id".into(), FieldValue::Text(hex(&s.trace_id))),
-                    ("span_id".into(), FieldValue::Text(hex(&s.span_id))),
-                    (
-                        "start".into(),
-                        FieldValue::Int(micros(s.start_time_unix_nano)),
-                    ),
-                    (
-                        "duration".into(),
-                        FieldValue::Int(micros(
-                            s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano),
-                        )),
-                    ),
-                ];
-                if !s.parent_span_id.is_empty() {
-                    own.push(("parent_id".into(), FieldValue::Text(hex(&s.parent_span_id))));
-                }
-                if let Some(m) = status.map(|st| &st.message).filter(|m| !m.is_empty()) {
-                    own.push(("status_message".into(), FieldValue::Text(m.clone())));
-                }
-                fields.retain(|(k, _)| !own.iter().any(|(o, _)| o == k));
-                fields.extend(own);
+                out.charge(size + tags_size(&tags) + base_fields.list.len() * 24)?;
                 let ns = out.time(s.start_time_unix_nano);
                 out.push("opentelemetry", tags, fields, ns, Category::Tracing)?;
             }

@@ -91,7 +91,8 @@ fn number(v: &FieldValue) -> Option<number_data_point::Value> {
     use number_data_point::Value::{AsDouble, AsInt};
     Some(match v {
         FieldValue::Int(i) => AsInt(*i),
-        FieldValue::Uint(u) => AsInt(i64::try_from(*u).unwrap_or(i64::MAX)),
+        // Past i64: a double (close), not a clamped integer (wrong).
+        FieldValue::Uint(u) => i64::try_from(*u).map_or(AsDouble(*u as f64), AsInt),
         FieldValue::Float(f) => AsDouble(*f),
         FieldValue::Bool(b) => AsInt(i64::from(*b)),
         FieldValue::Text(_) | FieldValue::Shared(_) => return None,

@@ -4,8 +4,10 @@
 //! `/v1/traces` ([`decode`]). The messages are the ones generated from the official
 //! `opentelemetry-proto` definitions (the `opentelemetry-proto` crate, prost), not ours.
 //!
-//! The mapping, both ways, so that one agent's output read by another's input gives back the
-//! same points:
+//! The mapping, both ways: one agent's output read by another's input gives back a metric
+//! point's numeric fields (integers and floats; unsigned integers and booleans come back as
+//! integers), a logging point's message, status, ids and tags (its other text fields come back
+//! as tags), and every point's time:
 //!
 //! | point | OTLP |
 //! |---|---|
@@ -21,7 +23,7 @@
 mod decode;
 mod encode;
 
-pub use decode::{decode, OtlpError, Signal};
+pub use decode::{decode, Decoded, OtlpError, Signal};
 pub use encode::{encode, OtlpOptions};
 
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};

@@ -83,7 +83,9 @@ fn points_come_back_from_their_own_requests() {
         Category::Metric,
     );
     let body = encode(Category::Metric, std::slice::from_ref(&metric), &options()).unwrap();
-    let back = decode(Signal::Metrics, &body, false, 1 << 20).unwrap();
+    let back = decode(Signal::Metrics, &body, false, 1 << 20)
+        .unwrap()
+        .points;
     assert_eq!(back, vec![metric]);
 
     let log = point(
@@ -91,17 +93,18 @@ fn points_come_back_from_their_own_requests() {
         &[("host", "web-1"), ("status", "warning"), ("path", "/a b")],
         vec![
             ("message", FieldValue::Text("slow upstream".into())),
-            ("bytes", FieldValue::Int(512)),
+            // The record's own fields first, then its attributes.
             (
                 "trace_id",
                 FieldValue::Text("0af7651916cd43dd8448eb211c80319c".into()),
             ),
             ("span_id", FieldValue::Text("b7ad6b7169203331".into())),
+            ("bytes", FieldValue::Int(512)),
         ],
         Category::Logging,
     );
     let body = encode(Category::Logging, std::slice::from_ref(&log), &options()).unwrap();
-    let back = decode(Signal::Logs, &body, false, 1 << 20).unwrap();
+    let back = decode(Signal::Logs, &body, false, 1 << 20).unwrap().points;
     assert_eq!(back, vec![log]);
 }
 
@@ -113,7 +116,7 @@ fn otlp_json_with_histograms_and_string_integers_reads() {
           "dataPoints":[{"asInt":"5","timeUnixNano":"1700000000000000000","attributes":[{"key":"region","value":{"stringValue":"eu"}}]}]}},
         {"name":"latency","histogram":{"aggregationTemporality":2,"dataPoints":[{"timeUnixNano":"1700000000000000000",
           "count":"3","sum":0.6,"bucketCounts":["1","2"],"explicitBounds":[0.1]}]}}]}]}]}"#;
-    let points = decode(Signal::Metrics, body, true, 1 << 20).unwrap();
+    let points = decode(Signal::Metrics, body, true, 1 << 20).unwrap().points;
     let lines: Vec<String> = points
         .iter()
         .map(|p| {
@@ -156,7 +159,7 @@ fn spans_are_tracing_points_and_bad_bodies_are_errors() {
         "parentSpanId":"eee19b7ec3c1b173","name":"GET /users","kind":2,"startTimeUnixNano":"1700000000000000000",
         "endTimeUnixNano":"1700000000250000000","attributes":[{"key":"http.status_code","value":{"intValue":"500"}}],
         "status":{"code":2,"message":"boom"}}]}]}]}"#;
-    let points = decode(Signal::Traces, body, true, 1 << 20).unwrap();
+    let points = decode(Signal::Traces, body, true, 1 << 20).unwrap().points;
     assert_eq!(points.len(), 1);
     let p = &points[0];
     assert_eq!(p.category(), Category::Tracing);
@@ -182,24 +185,51 @@ fn spans_are_tracing_points_and_bad_bodies_are_errors() {
 
 #[test]
 fn a_small_body_cannot_expand_past_the_budget() {
-    let bounds: Vec<String> = (0..2000).map(|i| i.to_string()).collect();
-    let counts: Vec<String> = (0..2001).map(|_| "\"1\"".to_string()).collect();
-    let attrs: Vec<String> = (0..50)
-        .map(|i| {
-            format!(
-                r#"{{"key":"attribute_{i}","value":{{"stringValue":"a fairly long value {i}"}}}}"#
-            )
-        })
-        .collect();
+    // 10,000 buckets under a 1 MiB attribute would be 10 GB of points: refused at the
+    // ~18th, as the points are made (a regression would run out of memory here).
+    let big = "x".repeat(1 << 20);
+    let bounds: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
+    let counts = vec!["\"1\""; 10_001].join(",");
     let body = format!(
-        r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"h","histogram":{{"dataPoints":[{{"count":"2001","bucketCounts":[{}],"explicitBounds":[{}],"attributes":[{}]}}]}}}}]}}]}}]}}"#,
-        counts.join(","),
-        bounds.join(","),
-        attrs.join(",")
+        r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{"name":"h","histogram":{{"dataPoints":[{{"count":"10001","bucketCounts":[{counts}],"explicitBounds":[{}],"attributes":[{{"key":"a","value":{{"stringValue":"{big}"}}}}]}}]}}}}]}}]}}]}}"#,
+        bounds.join(",")
     );
-    let limit = body.len() * 4;
     assert!(matches!(
-        decode(Signal::Metrics, body.as_bytes(), true, limit),
+        decode(Signal::Metrics, body.as_bytes(), true, body.len() * 16),
         Err(OtlpError::TooLarge { .. })
     ));
+    // 100,000 empty messages: 200 KB on the wire, far more once decoded; refused before.
+    let req = ExportMetricsServiceRequest {
+        resource_metrics: vec![Default::default(); 100_000],
+    };
+    let body = req.encode_to_vec();
+    assert_eq!(body.len(), 200_000);
+    assert!(matches!(
+        decode(Signal::Metrics, &body, false, body.len() * 4),
+        Err(OtlpError::TooLarge { .. })
+    ));
+    // The same in JSON.
+    let body = format!(
+        r#"{{"resourceMetrics":[{}]}}"#,
+        vec!["{}"; 100_000].join(",")
+    );
+    assert!(matches!(
+        decode(Signal::Metrics, body.as_bytes(), true, body.len() * 4),
+        Err(OtlpError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn what_has_no_place_is_counted_as_rejected_and_delta_is_tagged() {
+    let body = br#"{"resourceMetrics":[{"scopeMetrics":[{"scope":{"name":"s"},"metrics":[
+        {"name":"s.orders","sum":{"aggregationTemporality":1,"dataPoints":[{"asInt":"2","timeUnixNano":"1"}]}},
+        {"name":"orders","gauge":{"dataPoints":[{"asDouble":1.5,"timeUnixNano":"1"},{"timeUnixNano":"1"}]}},
+        {"name":"bad","histogram":{"dataPoints":[{"count":"1","bucketCounts":["1"],"explicitBounds":[1,2],"timeUnixNano":"1"}]}}]}]}]}"#;
+    let d = decode(Signal::Metrics, body, true, 1 << 20).unwrap();
+    assert_eq!(d.rejected, 2, "{:?}", d.reason);
+    assert!(d.reason.unwrap().contains("no finite value"));
+    let p = |field: &str| d.points.iter().find(|p| p.field(field).is_some()).unwrap();
+    // `s.orders` keeps its name: the scope has a metric `orders` too.
+    assert_eq!(p("s.orders").tag("temporality"), Some("delta"));
+    assert_eq!(p("orders").field("orders"), Some(&FieldValue::Float(1.5)));
 }

@@ -367,6 +367,7 @@ fn output(o: &RawOutput, key: &str, named: Option<&str>, cx: &Context<'_>) -> Re
         }
         "nats" => OutputKind::Nats(Box::new(NatsConfig {
             url: need(&o.url, "url")?,
+            ca_file: o.ca_file.as_deref().map(cx.resolve),
             subject: o.subject.clone().unwrap_or_else(|| "sandkit".into()),
             stream: o.stream.clone().unwrap_or_else(|| "SANDKIT".into()),
             token: o.token.clone(),
