@@ -665,6 +665,55 @@ pub fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     (code, body)
 }
 
+/// An agent started in `dir` with `config` as its sandkit.toml, on a free HTTP port, once it
+/// listens: the agent, its guard and its HTTP address (`host:port`).
+///
+/// # Panics
+/// When the config cannot be written or the agent does not listen within 20 s.
+pub async fn agent_with_config(
+    dir: &Path,
+    config: &str,
+) -> (std::process::Child, KillOnDrop, String) {
+    std::fs::write(dir.join("sandkit.toml"), config).expect("write sandkit.toml");
+    let agent = run_agent_with_config(dir, "agent.log");
+    let guard = KillOnDrop(agent.id());
+    let addr_file = dir.join("data/http.addr");
+    assert!(
+        eventually(20, || addr_file.exists()).await,
+        "the agent did not listen: {}",
+        std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
+    );
+    let addr = std::fs::read_to_string(&addr_file).expect("read http.addr");
+    (agent, guard, addr.trim().to_string())
+}
+
+/// POST each `(path, body)` to the agent at `addr`, one after the other; each must be
+/// answered 200 or 204.
+///
+/// # Panics
+/// On any other answer.
+pub async fn post_each(addr: &str, writes: &[(&str, &str)]) {
+    for (path, body) in writes {
+        let (a, p, b) = (addr.to_string(), path.to_string(), body.to_string());
+        let (status, text) = tokio::task::spawn_blocking(move || http(&a, "POST", &p, &b))
+            .await
+            .expect("the request's thread");
+        assert!(status == 200 || status == 204, "{path}: {status} {text}");
+    }
+}
+
+/// Stop the agent with SIGTERM, check that it exited cleanly, and return its log.
+///
+/// # Panics
+/// When it did not exit cleanly.
+pub fn stop_agent(dir: &Path, agent: std::process::Child, guard: KillOnDrop) -> String {
+    let stopped = terminate(agent);
+    drop(guard);
+    let log = std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default();
+    assert!(stopped.status.success(), "{log}");
+    log
+}
+
 /// The Python venv of `make pydeps` (componentize-py, pytest, the OpenTelemetry SDK):
 /// `SANDKIT_PY_VENV` (the Makefile's `PY_VENV`), or `~/.cache/sandkit/py`.
 pub fn py_venv() -> Option<PathBuf> {

@@ -4,7 +4,8 @@
 //! reads the stream back through JetStream's own API.
 
 use sandkit_tests::{
-    eventually, free_port, run_agent_with_config, terminate, ChildGuard, KillOnDrop,
+    agent_with_config, eventually, free_port, post_each, run_agent_with_config, stop_agent,
+    terminate, ChildGuard, KillOnDrop,
 };
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -237,45 +238,34 @@ async fn otlp_payloads_go_to_the_stream_per_category() {
     let port = free_port();
     let _nats = start_nats(&bin, store.path(), port);
     let d = sandkit_tests::agent_dir(&[]);
-    std::fs::write(
-        d.path().join("sandkit.toml"),
-        format!(
+    let (agent, guard, addr) = agent_with_config(
+        d.path(),
+        &format!(
             "data_dir = \"data\"\n[global_tags]\nsite = \"lab\"\n\
              [[outputs]]\nname = \"bus\"\nkind = \"nats\"\nurl = \"nats://127.0.0.1:{port}\"\n\
              format = \"otlp\"\ncounters = [\"app.requests\"]\nflush_interval = \"50ms\"\n"
         ),
     )
-    .unwrap();
-    let agent = run_agent_with_config(d.path(), "agent.log");
-    let guard = KillOnDrop(agent.id());
-    let addr_file = d.path().join("data/http.addr");
-    assert!(eventually(20, || addr_file.exists()).await);
-    let addr = std::fs::read_to_string(&addr_file).unwrap();
-    for (path, body) in [
-        (
-            "/v1/write/metric",
-            "app,path=/a requests=42i,ratio=0.5 1700000000000000000\n",
-        ),
-        (
-            "/v1/write/logging",
-            "app,status=error message=\"boom\" 1700000000000000001\n",
-        ),
-        (
-            "/v1/write/object",
-            "host,name=web-1 cpus=4i 1700000000000000002\n",
-        ),
-    ] {
-        let addr = addr.clone();
-        let (status, text) =
-            tokio::task::spawn_blocking(move || sandkit_tests::http(&addr, "POST", path, body))
-                .await
-                .unwrap();
-        assert!(status == 200 || status == 204, "{path}: {status} {text}");
-    }
-    let stopped = terminate(agent);
-    drop(guard);
-    let log = std::fs::read_to_string(d.path().join("agent.log")).unwrap();
-    assert!(stopped.status.success(), "{log}");
+    .await;
+    post_each(
+        &addr,
+        &[
+            (
+                "/v1/write/metric",
+                "app,path=/a requests=42i,ratio=0.5 1700000000000000000\n",
+            ),
+            (
+                "/v1/write/logging",
+                "app,status=error message=\"boom\" 1700000000000000001\n",
+            ),
+            (
+                "/v1/write/object",
+                "host,name=web-1 cpus=4i 1700000000000000002\n",
+            ),
+        ],
+    )
+    .await;
+    let log = stop_agent(d.path(), agent, guard);
     let msgs = stream_messages(port);
     let of = |subject: &str| {
         msgs.iter()
@@ -373,20 +363,15 @@ async fn tls_with_a_private_ca() {
         } else {
             String::new()
         };
-        std::fs::write(
-            d.path().join("sandkit.toml"),
-            format!(
+        let (agent, guard, addr) = agent_with_config(
+            d.path(),
+            &format!(
                 "data_dir = \"data\"\n[[outputs]]\nname = \"bus\"\nkind = \"nats\"\n\
                  url = \"tls://127.0.0.1:{port}\"\n{ca_line}flush_interval = \"50ms\"\n\
                  max_retries = 1\nbackoff_max = \"500ms\"\ntimeout = \"2s\"\n"
             ),
         )
-        .unwrap();
-        let agent = run_agent_with_config(d.path(), "agent.log");
-        let guard = KillOnDrop(agent.id());
-        let addr_file = d.path().join("data/http.addr");
-        assert!(eventually(20, || addr_file.exists()).await);
-        let addr = std::fs::read_to_string(&addr_file).unwrap();
+        .await;
         let (status, text) = tokio::task::spawn_blocking(move || {
             sandkit_tests::http(
                 &addr,
@@ -397,10 +382,7 @@ async fn tls_with_a_private_ca() {
         })
         .await
         .unwrap();
-        let stopped = terminate(agent);
-        drop(guard);
-        let log = std::fs::read_to_string(d.path().join("agent.log")).unwrap();
-        assert!(stopped.status.success(), "{log}");
+        let log = stop_agent(d.path(), agent, guard);
         let stored = tokio::task::spawn_blocking(messages).await.unwrap();
         if ca {
             assert!(status == 200 || status == 204, "{status} {text}\n{log}");

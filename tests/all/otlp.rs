@@ -5,7 +5,7 @@
 //! - out: the agent's OTLP output is received by a Python server that decodes each request with
 //!   the generated modules of the official `opentelemetry-proto` package (not our code).
 
-use sandkit_tests::{eventually, run_agent_with_config, terminate, ChildGuard, KillOnDrop};
+use sandkit_tests::{agent_with_config, eventually, post_each, stop_agent, ChildGuard};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -43,19 +43,14 @@ async fn the_opentelemetry_sdk_exports_metrics_and_logs_to_the_agent() {
         return;
     };
     let d = sandkit_tests::agent_dir(&[]);
-    std::fs::write(
-        d.path().join("sandkit.toml"),
+    let (agent, guard, addr) = agent_with_config(
+        d.path(),
         "data_dir = \"data\"\n[global_tags]\nsite = \"lab\"\n[http]\ntoken = \"s3cret\"\n\
          [[outputs]]\nname = \"otlp-in\"\nkind = \"file\"\npath = \"out.lp\"\n\
          flush_interval = \"50ms\"\nroute = { sources = [\"otlp\"] }\n",
     )
-    .unwrap();
-    let agent = run_agent_with_config(d.path(), "agent.log");
-    let guard = KillOnDrop(agent.id());
-    let addr_file = d.path().join("data/http.addr");
-    assert!(eventually(20, || addr_file.exists()).await);
-    let addr = std::fs::read_to_string(&addr_file).unwrap();
-    let base = format!("http://{}", addr.trim());
+    .await;
+    let base = format!("http://{addr}");
 
     let run = tokio::task::spawn_blocking(move || {
         Command::new(python)
@@ -74,11 +69,8 @@ async fn the_opentelemetry_sdk_exports_metrics_and_logs_to_the_agent() {
     let out = d.path().join("out.lp");
     // Every export was answered 200 only once its points were in the output: they are there.
     let all = std::fs::read_to_string(&out).unwrap_or_default();
-    let stopped = terminate(agent);
-    drop(guard);
-    let log = std::fs::read_to_string(d.path().join("agent.log")).unwrap();
+    let log = stop_agent(d.path(), agent, guard);
     assert!(run.status.success(), "{said}\n{log}\n{all}");
-    assert!(stopped.status.success(), "{log}");
 
     // Metrics: measurement = the meter's name, fields = the instruments (without `shop.`),
     // tags = the resource's and the data point's attributes, and the global tags.
@@ -170,35 +162,24 @@ async fn the_otlp_output_is_read_by_the_official_proto_definitions() {
     );
 
     let d = sandkit_tests::agent_dir(&[]);
-    std::fs::write(
-        d.path().join("sandkit.toml"),
-        format!(
+    let (agent, guard, addr) = agent_with_config(
+        d.path(),
+        &format!(
             "data_dir = \"data\"\n[global_tags]\nhost = \"web-1\"\nsite = \"lab\"\n\
              [[outputs]]\nname = \"collector\"\nkind = \"otlp\"\nurl = \"http://127.0.0.1:{port}\"\n\
              token = \"t0k\"\ncounters = [\"app.requests\"]\nflush_interval = \"50ms\"\n"
         ),
     )
-    .unwrap();
-    let agent = run_agent_with_config(d.path(), "agent.log");
-    let guard = KillOnDrop(agent.id());
-    let addr_file = d.path().join("data/http.addr");
-    assert!(eventually(20, || addr_file.exists()).await);
-    let addr = std::fs::read_to_string(&addr_file).unwrap();
+    .await;
     let metric =
         "app,path=/a\\ b requests=42i,ratio=0.25,up=true,note=\"text\" 1700000000123000000\n";
     let logging = "app,status=warning,path=/x message=\"slow upstream\",bytes=512i,trace_id=\"0af7651916cd43dd8448eb211c80319c\" 1700000000456000000\n";
-    for (path, body) in [("/v1/write/metric", metric), ("/v1/write/logging", logging)] {
-        let addr = addr.clone();
-        let (status, text) =
-            tokio::task::spawn_blocking(move || sandkit_tests::http(&addr, "POST", path, body))
-                .await
-                .unwrap();
-        assert!(status == 200 || status == 204, "{path}: {status} {text}");
-    }
-    let stopped = terminate(agent);
-    drop(guard);
-    let log = std::fs::read_to_string(d.path().join("agent.log")).unwrap();
-    assert!(stopped.status.success(), "{log}");
+    post_each(
+        &addr,
+        &[("/v1/write/metric", metric), ("/v1/write/logging", logging)],
+    )
+    .await;
+    let log = stop_agent(d.path(), agent, guard);
     let got: Vec<serde_json::Value> = std::fs::read_to_string(&received)
         .unwrap_or_default()
         .lines()

@@ -4,7 +4,7 @@
 //! millisecond times, counters named `_total`, and text fields left out.
 
 use crate::influxdb::request;
-use sandkit_tests::{eventually, run_agent_with_config, terminate, ChildGuard, KillOnDrop};
+use sandkit_tests::{agent_with_config, post_each, stop_agent, ChildGuard};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -61,31 +61,21 @@ async fn points_arrive_in_victoria_metrics_as_series() {
         return;
     };
     let d = sandkit_tests::agent_dir(&[]);
-    std::fs::write(
-        d.path().join("sandkit.toml"),
-        format!(
+    let (agent, guard, addr) = agent_with_config(
+        d.path(),
+        &format!(
             "data_dir = \"data\"\n\
              [[outputs]]\nname = \"prom\"\nkind = \"prometheus_remote_write\"\n\
              url = \"{vm}/api/v1/write\"\nflush_interval = \"50ms\"\n\
              counters = [\"rw_requests\", \"rw_bytes*\"]\nroute = {{ categories = [\"metric\"] }}\n"
         ),
     )
-    .unwrap();
-    let agent = run_agent_with_config(d.path(), "agent.log");
-    let guard = KillOnDrop(agent.id());
-    let addr_file = d.path().join("data/http.addr");
-    assert!(eventually(20, || addr_file.exists()).await);
-    let addr = std::fs::read_to_string(&addr_file).unwrap();
+    .await;
     // Tags with a space, a comma, a quote, an equals sign and non-ASCII; a tag key with a dot.
     let body = "rw,host=web\\ 1,path=/a\\,b,q=say\\=\"hi\",city=Zürich,dc.zone=eu-1 \
                 requests=42i,bytes_in=1024u,ratio=0.25,up=true,note=\"text\" 1700000000123000000\n\
                 9rw,host=x value=-1.5 1700000001000000000\n";
-    let (status, text) = tokio::task::spawn_blocking(move || {
-        sandkit_tests::http(&addr, "POST", "/v1/write/metric", body)
-    })
-    .await
-    .unwrap();
-    assert!(status == 200 || status == 204, "{status} {text}");
+    post_each(&addr, &[("/v1/write/metric", body)]).await;
 
     let mut all = Vec::new();
     let start = Instant::now();
@@ -93,10 +83,7 @@ async fn points_arrive_in_victoria_metrics_as_series() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         all = export(&vm, "(rw|_9rw)_.*").await;
     }
-    let out = terminate(agent);
-    drop(guard);
-    let log = std::fs::read_to_string(d.path().join("agent.log")).unwrap();
-    assert!(out.status.success(), "{log}");
+    let log = stop_agent(d.path(), agent, guard);
     let names: Vec<String> = all
         .iter()
         .map(|s| s["metric"]["__name__"].as_str().unwrap().to_string())
