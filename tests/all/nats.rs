@@ -307,7 +307,7 @@ async fn otlp_payloads_go_to_the_stream_per_category() {
 
 /// `tls://` against a nats-server that requires TLS, with a private CA in `ca_file`: the lines
 /// arrive (the stream's state, read from the server's monitoring port, counts them); without
-/// the CA the handshake fails and nothing is stored.
+/// the CA the handshake fails and nothing is stored; `nats://` with the CA speaks TLS too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_private_ca() {
     let Some(bin) = sandkit_tests::installed("/usr/sbin/nats-server", "nats-server") else {
@@ -356,7 +356,12 @@ async fn tls_with_a_private_ca() {
             .find(|s| s["name"] == "SANDKIT")
             .and_then(|s| s["state"]["messages"].as_u64())
     };
-    for (ca, want) in [(false, None), (true, Some(1))] {
+    // Without the CA; with it; with it and a nats:// URL (a CA asks for TLS).
+    for (ca, scheme, want) in [
+        (false, "tls", None),
+        (true, "tls", Some(1)),
+        (true, "nats", Some(2)),
+    ] {
         let d = sandkit_tests::agent_dir(&[]);
         let ca_line = if ca {
             format!("ca_file = \"{}\"\n", pem.ca.display())
@@ -367,18 +372,16 @@ async fn tls_with_a_private_ca() {
             d.path(),
             &format!(
                 "data_dir = \"data\"\n[[outputs]]\nname = \"bus\"\nkind = \"nats\"\n\
-                 url = \"tls://127.0.0.1:{port}\"\n{ca_line}flush_interval = \"50ms\"\n\
+                 url = \"{scheme}://127.0.0.1:{port}\"\n{ca_line}flush_interval = \"50ms\"\n\
                  max_retries = 1\nbackoff_max = \"500ms\"\ntimeout = \"2s\"\n"
             ),
         )
         .await;
+        // A line of its own each time: the same line again would be the same message, which
+        // the stream stores once.
+        let line = format!("tls,scheme={scheme} v=1i 1700000000000000000\n");
         let (status, text) = tokio::task::spawn_blocking(move || {
-            sandkit_tests::http(
-                &addr,
-                "POST",
-                "/v1/write/metric",
-                "tls,t=1 v=1i 1700000000000000000\n",
-            )
+            sandkit_tests::http(&addr, "POST", "/v1/write/metric", &line)
         })
         .await
         .unwrap();

@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatsConfig {
     /// `nats://host:port` (or `host:port`); `tls://host:port` for TLS (also used whenever
-    /// the server requires it).
+    /// the server requires it, or a `ca_file` is set).
     pub url: String,
     /// A CA to trust for TLS beside the system roots (a private CA's PEM).
     pub ca_file: Option<std::path::PathBuf>,
@@ -206,6 +206,8 @@ impl NatsOutput {
             )));
         }
         let roots = crate::tls::ca_roots(config.ca_file.as_deref()).map_err(err)?;
+        // A CA to trust asks for TLS: credentials never go in the clear beside one.
+        let tls = tls || config.ca_file.is_some();
         let bad = |s: &str| s.is_empty() || s.contains([' ', '\t', '*', '>']);
         if bad(&config.subject) || config.subject.ends_with('.') {
             return Err(err(format!(
@@ -254,12 +256,13 @@ impl NatsOutput {
             return Err(Failure::Retry(format!("not a NATS server: {info:?}")));
         };
         let info: serde_json::Value = serde_json::from_str(info).unwrap_or_default();
+        // The server waits for our CONNECT (or TLS): anything buffered past INFO is not NATS.
+        if !plain.buffer().is_empty() {
+            return Err(Failure::Retry(
+                "the server wrote past INFO before our CONNECT".into(),
+            ));
+        }
         let (reader, writer): (ReadHalf, WriteHalf) = if self.tls || info["tls_required"] == true {
-            if !plain.buffer().is_empty() {
-                return Err(Failure::Retry(
-                    "the server wrote past INFO before TLS".into(),
-                ));
-            }
             let tls = self.handshake(plain.into_inner()).await?;
             let (r, w) = tokio::io::split(tls);
             (Box::new(r), Box::new(w))

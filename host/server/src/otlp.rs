@@ -8,8 +8,9 @@
 //! The answer is in the request's own encoding: an `Export*ServiceResponse` on success, with
 //! `partial_success` counting the data points (records, spans) that had no place in a point;
 //! on failure a `google.rpc.Status` with the reason, and the status code OTLP tells clients to
-//! act on (400 and 413 are not retried, 503 and 429 are). A body may expand, decoded, into at
-//! most four times `max_decompressed` (messages, then points): past that it is a 413.
+//! act on (400 and 413 are not retried, 503 and 429 are). A body's decoded messages may take
+//! about eight times `max_decompressed` (estimated on the wire first) and its points four
+//! times: past that it is a 413.
 
 use crate::body::decode;
 use crate::routes::{reply, Resp};

@@ -24,10 +24,10 @@
 //! whose bucket counts do not match its bounds. An exponential histogram's buckets are left out
 //! (its count, sum, min and max are kept).
 //!
-//! A body is bounded before it is decoded: its messages, counted on the wire (or its objects,
-//! arrays and elements in JSON), may take at most the budget once decoded, and so may the points
-//! made of them; a small body of many empty messages or histogram buckets is refused, not
-//! expanded.
+//! A body is bounded before it is decoded: its messages, strings and lists, counted on the wire
+//! (or its objects, arrays and elements in JSON), may take about twice the budget once decoded
+//! (an estimate), and the points made of them at most the budget, charged as they are made; a
+//! small body of many empty messages or histogram buckets is refused, not expanded.
 
 use super::{hex, status_of};
 use crate::{now_ns, Category, FieldValue, Point};
@@ -89,12 +89,15 @@ pub struct Decoded {
     pub reason: Option<String>,
 }
 
-/// Bytes a decoded message or string may take, at most, per element counted on the wire.
-const BYTES_PER_ELEMENT: usize = 128;
+/// Bytes a decoded message, string or list takes, about, per one counted on the wire: most
+/// OTLP structs take under 100 (a key-value 64, a string's header 24), the largest (a span)
+/// about 290. An estimate, not a bound: a body of nothing but empty spans takes about three
+/// times what it says.
+const BYTES_PER_ELEMENT: usize = 96;
 
 /// The points of one export request. `json` tells OTLP/JSON from protobuf; the decoded
-/// messages, and then the points (tags and fields, counted per point), may each take at most
-/// `budget` bytes.
+/// messages may take about twice `budget` bytes (estimated on the wire before decoding), and
+/// the points (tags and fields, counted per point as they are made) at most `budget`.
 ///
 /// # Errors
 /// A body that is not the request, one past the budget, or a point that cannot be one.
@@ -104,7 +107,10 @@ pub fn decode(
     json: bool,
     budget: usize,
 ) -> Result<Decoded, OtlpError> {
-    let too_large = OtlpError::TooLarge { limit: budget };
+    // The decoded messages may take twice the points' budget: they hold what the points
+    // leave out (ids, times, scopes, resources) in structs of fixed size.
+    let messages = budget.saturating_mul(2);
+    let too_large = OtlpError::TooLarge { limit: messages };
     let estimate = if json {
         json_estimate(body)
     } else {
@@ -112,15 +118,19 @@ pub fn decode(
         let cap = body.len().saturating_mul(32).saturating_add(1 << 20);
         match wire_elements(body, 0, &mut work, cap) {
             Err(()) => return Err(too_large),
-            // Not a message at all: prost says why below.
-            Ok(None) => 0,
+            Ok(None) => {
+                return Err(OtlpError::Protobuf {
+                    signal: signal.name(),
+                    why: "malformed protobuf".into(),
+                })
+            }
             Ok(Some(n)) => usize::try_from(n)
                 .unwrap_or(usize::MAX)
                 .saturating_mul(BYTES_PER_ELEMENT)
-                .saturating_add(body.len().saturating_mul(8)),
+                .saturating_add(body.len().saturating_mul(2)),
         }
     };
-    if estimate > budget {
+    if estimate > messages {
         return Err(too_large);
     }
     let mut out = Out {
@@ -147,13 +157,31 @@ pub fn decode(
     Ok(out.done)
 }
 
-/// An upper bound of what serde allocates for a JSON body: every object, array and element.
+/// What serde allocates for a JSON body, about: a struct or a list per object or array, a
+/// little per element (outside strings), and the text.
 fn json_estimate(body: &[u8]) -> usize {
-    let n = body
-        .iter()
-        .filter(|b| matches!(b, b'{' | b'[' | b','))
-        .count();
-    n.saturating_mul(BYTES_PER_ELEMENT)
+    let (mut nested, mut elements) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => nested += 1,
+            b',' => elements += 1,
+            _ => {}
+        }
+    }
+    nested
+        .saturating_mul(BYTES_PER_ELEMENT)
+        .saturating_add(elements.saturating_mul(32))
         .saturating_add(body.len().saturating_mul(2))
 }
 
@@ -171,9 +199,11 @@ fn varint(b: &[u8]) -> Option<(u64, usize)> {
 /// How deep messages nest (prost's own limit).
 const MAX_DEPTH: u32 = 100;
 
-/// The fields of `b` at every depth, counting each length-delimited field that reads as a
-/// message with its own fields (`None`: `b` is not a message). Scanning stops (`Err`) once
-/// `work` bytes have been read in all: nesting deep enough to cost more is refused.
+/// The length-delimited fields of `b` at every depth (each a message, a string, bytes or a
+/// packed list once decoded), looking inside each one that reads as a message (`None`: `b` is
+/// not a message). Groups (wire types 3 and 4, which prost skips) are looked through, so that
+/// nothing hides inside one. Scanning stops (`Err`) once `work` bytes have been read in all:
+/// nesting deep enough to cost more is refused.
 fn wire_elements(b: &[u8], depth: u32, work: &mut usize, cap: usize) -> Result<Option<u64>, ()> {
     *work += b.len();
     if *work > cap {
@@ -188,7 +218,6 @@ fn wire_elements(b: &[u8], depth: u32, work: &mut usize, cap: usize) -> Result<O
         if key >> 3 == 0 {
             return Ok(None);
         }
-        n += 1;
         match key & 7 {
             0 => match varint(&b[at..]) {
                 Some((_, used)) => at += used,
@@ -201,6 +230,7 @@ fn wire_elements(b: &[u8], depth: u32, work: &mut usize, cap: usize) -> Result<O
                     return Ok(None);
                 };
                 at += used;
+                n += 1;
                 let Some(end) = usize::try_from(len)
                     .ok()
                     .and_then(|l| at.checked_add(l))
@@ -215,6 +245,7 @@ fn wire_elements(b: &[u8], depth: u32, work: &mut usize, cap: usize) -> Result<O
                 }
                 at = end;
             }
+            3 | 4 => {}
             _ => return Ok(None),
         }
     }
@@ -253,6 +284,14 @@ fn tags_size(tags: &Tags) -> usize {
     tags.iter().map(|(k, v)| k.len() + v.len() + 16).sum()
 }
 
+fn field_size(key: &str, value: &FieldValue) -> usize {
+    key.len() + value.as_text().map_or(8, str::len) + 16
+}
+
+fn fields_size(fields: &Fields) -> usize {
+    fields.list.iter().map(|(k, v)| field_size(k, v)).sum()
+}
+
 /// A point's fields in the order first set, each key once (a later value replaces an earlier
 /// one in its place), in linear time however many there are.
 #[derive(Default, Clone)]
@@ -264,7 +303,7 @@ struct Fields {
 impl Fields {
     /// Set `key` (replacing it when `replace`, else only when absent); the bytes it added.
     fn set(&mut self, key: &str, value: FieldValue, replace: bool) -> usize {
-        let size = key.len() + value.as_text().map_or(8, str::len) + 16;
+        let size = field_size(key, &value);
         match self.at.get(key) {
             Some(&i) if replace => {
                 self.list[i].1 = value;
@@ -614,7 +653,7 @@ fn logs(req: &ExportLogsServiceRequest, out: &mut Out) -> Result<(), OtlpError> 
         if let Some(r) = &rl.resource {
             split_attributes(&r.attributes, &mut base, &mut base_fields);
         }
-        let base_size = tags_size(&base) + base_fields.list.len() * 24;
+        let base_size = fields_size(&base_fields);
         for sl in &rl.scope_logs {
             let measurement = scope_name(sl.scope.as_ref());
             for r in &sl.log_records {
@@ -727,7 +766,7 @@ fn traces(req: &ExportTraceServiceRequest, out: &mut Out) -> Result<(), OtlpErro
                 ] {
                     tags.insert(k.into(), v);
                 }
-                out.charge(size + tags_size(&tags) + base_fields.list.len() * 24)?;
+                out.charge(size + tags_size(&tags) + fields_size(&base_fields))?;
                 let ns = out.time(s.start_time_unix_nano);
                 out.push("opentelemetry", tags, fields, ns, Category::Tracing)?;
             }

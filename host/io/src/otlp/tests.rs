@@ -202,12 +202,78 @@ fn a_small_body_cannot_expand_past_the_budget() {
     let req = ExportMetricsServiceRequest {
         resource_metrics: vec![Default::default(); 100_000],
     };
-    let body = req.encode_to_vec();
+    let mut body = req.encode_to_vec();
     assert_eq!(body.len(), 200_000);
+    // An empty group (field 15) at the end: prost skips it; it hides nothing from the count.
+    body.extend_from_slice(&[0x7b, 0x7c]);
     assert!(matches!(
-        decode(Signal::Metrics, &body, false, body.len() * 4),
+        decode(Signal::Metrics, &body, false, body.len() * 16),
         Err(OtlpError::TooLarge { .. })
     ));
+    // A resource's large attribute is copied into every record: charged as such.
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue};
+    use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+    let big = AnyValue {
+        value: Some(any_value::Value::ArrayValue(ArrayValue {
+            values: vec![AnyValue {
+                value: Some(any_value::Value::StringValue("x".repeat(1 << 20))),
+            }],
+        })),
+    };
+    let logs = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(opentelemetry_proto::tonic::resource::v1::Resource {
+                attributes: vec![KeyValue {
+                    key: "big".into(),
+                    value: Some(big),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![Default::default(); 1000],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let body = logs.encode_to_vec();
+    assert!(matches!(
+        decode(Signal::Logs, &body, false, body.len() * 16),
+        Err(OtlpError::TooLarge { .. })
+    ));
+    // 512 ordinary records, as an SDK batches them: a body as large as 40% of
+    // `max_decompressed` (the budget is four times that) is taken.
+    let record = opentelemetry_proto::tonic::logs::v1::LogRecord {
+        time_unix_nano: 1,
+        severity_number: 9,
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue("GET /index.html 200".into())),
+        }),
+        attributes: (0..5)
+            .map(|i| KeyValue {
+                key: format!("attribute.{i}"),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(format!("value {i}"))),
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let logs = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![record; 512],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let body = logs.encode_to_vec();
+    let d = decode(Signal::Logs, &body, false, body.len() * 10).unwrap();
+    assert_eq!(d.points.len(), 512);
     // The same in JSON.
     let body = format!(
         r#"{{"resourceMetrics":[{}]}}"#,
