@@ -67,55 +67,16 @@ impl Drop for HttpOutput {
     }
 }
 
-/// A batch as a snappy remote-write request; the lines its sources wrote are read back into
-/// points first.
-fn remote_write_body(
+/// A batch as a body made of its points (remote write, OTLP): the lines its sources wrote are
+/// read back into points first, then `body` encodes and compresses them.
+fn points_body(
     output: &str,
     category: Category,
     batch: &Batch,
-    counters: &crate::Counters,
+    body: impl FnOnce(&[crate::Point]) -> Result<Vec<u8>, IoError>,
 ) -> Result<Encoded, IoError> {
-    let err = |message: String| IoError::Config {
-        output: output.into(),
-        message,
-    };
     let all = batch.all_points(category, output)?;
-    let encoded = crate::remote_write::encode(&all, counters);
-    let body = snap::raw::Encoder::new()
-        .compress_vec(&encoded.request)
-        .map_err(|e| err(format!("snappy: {e}")))?;
-    Ok(Encoded {
-        body: Bytes::from(body),
-        points: u32::try_from(all.len()).unwrap_or(u32::MAX),
-    })
-}
-
-/// A batch as an OTLP export request, compressed. A category OTLP has no place for is an
-/// error (the output's route keeps those away; were one to come, it is refused, not lost
-/// silently).
-fn otlp_body(
-    output: &str,
-    category: Category,
-    batch: &Batch,
-    options: &crate::otlp::OtlpOptions,
-    compression: crate::Compression,
-) -> Result<Encoded, IoError> {
-    if !matches!(category, Category::Metric | Category::Logging) {
-        return Err(IoError::Config {
-            output: output.into(),
-            message: format!(
-                "OTLP has no place for {category} points; route only metric and logging here"
-            ),
-        });
-    }
-    let all = batch.all_points(category, output)?;
-    let request = crate::otlp::encode(category, &all, options).unwrap_or_default();
-    let body = compression
-        .compress(&request)
-        .map_err(|source| IoError::Write {
-            output: output.into(),
-            source,
-        })?;
+    let body = body(&all)?;
     Ok(Encoded {
         body: Bytes::from(body),
         points: u32::try_from(all.len()).unwrap_or(u32::MAX),
@@ -263,18 +224,37 @@ impl Output for HttpOutput {
 
     fn encode(&self, category: Category, batch: &Batch) -> Option<Result<Encoded, IoError>> {
         let inner = &self.inner;
+        let config_error = |message: String| IoError::Config {
+            output: inner.name.clone(),
+            message,
+        };
         match &inner.config.endpoint {
             Endpoint::RemoteWrite { counters, .. } => {
-                return Some(remote_write_body(&inner.name, category, batch, counters));
+                return Some(points_body(&inner.name, category, batch, |all| {
+                    let encoded = crate::remote_write::encode(all, counters);
+                    snap::raw::Encoder::new()
+                        .compress_vec(&encoded.request)
+                        .map_err(|e| config_error(format!("snappy: {e}")))
+                }));
             }
             Endpoint::Otlp { options, .. } => {
-                return Some(otlp_body(
-                    &inner.name,
-                    category,
-                    batch,
-                    options,
-                    inner.config.compression,
-                ));
+                // A category OTLP has no place for is refused, not lost silently (the output's
+                // route keeps those away).
+                return Some(points_body(&inner.name, category, batch, |all| {
+                    let request = crate::otlp::encode(category, all, options).ok_or_else(|| {
+                        config_error(format!(
+                            "OTLP has no place for {category} points; route only metric and logging here"
+                        ))
+                    })?;
+                    inner
+                        .config
+                        .compression
+                        .compress(&request)
+                        .map_err(|source| IoError::Write {
+                            output: inner.name.clone(),
+                            source,
+                        })
+                }));
             }
             _ => {}
         }
