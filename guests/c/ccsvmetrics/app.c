@@ -40,9 +40,14 @@ static const char *const KINDS[] = {"int", "float", "bool", "text", NULL};
 void sk_describe(sk_info *info) {
     sk_info_set(info, "ccsvmetrics", "0.1.0",
                 "CSV bodies (a header row, then one point per row) into typed points.");
-    sk_info_measurement(info, "csv", SK_METRIC,
-                        "one CSV row (the measurement is `measurement` or the row's measurement "
-                        "column); fields and tags are the columns");
+    sk_measurement *m = sk_info_measurement(
+        info, "*", SK_METRIC,
+        "one CSV row: measurement `measurement` (default csv), or the row's value of the measurement column");
+    sk_measurement_tag(m, "*", "each column of `tag_columns`");
+    sk_measurement_field(m, "*", SK_INT, "", "a column whose cells are all integers (or pinned int)");
+    sk_measurement_field(m, "*", SK_FLOAT, "", "a column whose cells are all numbers (or pinned float)");
+    sk_measurement_field(m, "*", SK_BOOL, "", "a column whose cells are all true/false (or pinned bool)");
+    sk_measurement_field(m, "*", SK_TEXT, "", "any other column (or pinned text)");
 }
 
 static bool one_of(const char *s, const char *const *list) {

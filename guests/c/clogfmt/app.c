@@ -27,7 +27,19 @@
 static sk_strs tags, time_keys;
 static bool typed = true, keep_message = true;
 
-SK_PLUGIN("clogfmt", "0.1.0", "logfmt lines (key=value pairs) into typed fields, tags, time and message");
+void sk_describe(sk_info *info) {
+    sk_info_set(info, "clogfmt", "0.1.0", "logfmt lines (key=value pairs) into typed fields, tags, time and message");
+    sk_measurement *m = sk_info_measurement(info, "logfmt", SK_LOGGING,
+                                            "one logfmt line: a field per key, `tags` as tags (the measurement is the source's)");
+    sk_measurement_tag(m, "logfmt_error", "why a line was not logfmt (it passed through)");
+    sk_measurement_tag(m, "*", "each key named in `tags` (default: level)");
+    sk_measurement_field(m, "message", SK_TEXT, "", "the line's msg or message, else the raw line (keep_message)");
+    sk_measurement_field(m, "*", SK_TEXT, "",
+                         "every other key: a quoted value, or (typed) a bare value that is not a number or true/false");
+    sk_measurement_field(m, "*", SK_INT, "", "typed: a bare integer");
+    sk_measurement_field(m, "*", SK_FLOAT, "", "typed: a bare number with a fraction or exponent");
+    sk_measurement_field(m, "*", SK_BOOL, "", "typed: bare true/false; a bare key is true");
+}
 
 int sk_init(const sk_json *config) {
     (void)config;

@@ -98,8 +98,17 @@ def convert(cell, kind):
 @input(
     "csvmetrics",
     measurements=[
-        Measurement("csv", "one CSV row (the measurement is `measurement` or the row's "
-                    "measurement column); fields and tags are the columns"),
+        Measurement("*", "one CSV row: measurement `measurement` (default csv), or the row's "
+                    "value of the measurement column",
+                    tags={"*": "each column of `tag_columns`"},
+                    fields=[
+                        ("*", "int", "", "a column whose cells are all integers (or pinned int)"),
+                        ("*", "float", "", "a column whose cells are all numbers (or pinned "
+                         "float)"),
+                        ("*", "bool", "", "a column whose cells are all true/false (or pinned "
+                         "bool)"),
+                        ("*", "text", "", "any other column (or pinned text)"),
+                    ]),
     ],
 )
 class CsvMetrics:

@@ -81,7 +81,17 @@ def _value(m):
     measurements=[
         Measurement("logfmt", "one logfmt line: a field per key, `tags` as tags (the "
                     "measurement is the source's)", category="logging",
-                    tags={"logfmt_error": "why a line was not logfmt (it passed through)"}),
+                    tags={"logfmt_error": "why a line was not logfmt (it passed through)",
+                          "*": "each key named in `tags` (default: level)"},
+                    fields=[
+                        ("message", "text", "", "the line's msg or message, else the raw line "
+                         "(keep_message)"),
+                        ("*", "text", "", "every other key: a quoted value, or (typed) a bare "
+                         "value that is not a number or true/false"),
+                        ("*", "int", "", "typed: a bare integer"),
+                        ("*", "float", "", "typed: a bare number with a fraction or exponent"),
+                        ("*", "bool", "", "typed: bare true/false; a bare key is true"),
+                    ]),
     ],
 )
 class Logfmt:

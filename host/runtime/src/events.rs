@@ -124,6 +124,27 @@ impl Event for CallFailed<'_> {
     }
 }
 
+/// Points a call emitted that differ from what the plugin's `describe` declares (an undeclared
+/// measurement, tag or field, or another kind): delivered all the same, counted, and each kind
+/// of difference logged the first time it is seen.
+pub(crate) struct PointsUndeclared<'a> {
+    pub points: u64,
+    pub new: &'a [crate::conformance::Mismatch],
+}
+
+impl Event for PointsUndeclared<'_> {
+    fn emit(self, plugin: &str, status: &StatusCell) {
+        if self.points == 0 {
+            return;
+        }
+        status.lock().undeclared_points += self.points;
+        for m in self.new {
+            let kind = m.kind();
+            tracing::warn!(plugin, kind, "runtime.emit point not as described: {m}");
+        }
+    }
+}
+
 /// Points a call emitted that the host refused as invalid.
 pub(crate) struct PointsRefused<'a> {
     pub refused: u64,

@@ -11,7 +11,7 @@
 use crate::config::PluginConfig;
 use crate::events::{
     AfterCrash, Call, CallCompleted, CallFailed, Crashed, Event, MemorySeen, PointsRefused,
-    Restarted,
+    PointsUndeclared, Restarted,
 };
 use crate::host::StateStore;
 use crate::instance::Instance;
@@ -33,6 +33,8 @@ struct InputEntry {
     instance: tokio::sync::Mutex<Option<Instance>>,
     /// Crashes in a row.
     consecutive: Mutex<u32>,
+    /// Its points against its description.
+    conformance: crate::conformance::Conformance,
 }
 
 /// Why an input gave no points.
@@ -86,6 +88,7 @@ impl InputRegistry {
     ) {
         let name = plugin.name.to_string();
         let entry = Arc::new(InputEntry {
+            conformance: crate::conformance::Conformance::new(&plugin.description),
             plugin,
             config,
             status,
@@ -178,6 +181,14 @@ impl InputRegistry {
                         ),
                     });
                 }
+                let (undeclared, new) = entry.conformance.check(&report.points);
+                emit(
+                    &entry,
+                    PointsUndeclared {
+                        points: undeclared,
+                        new: &new,
+                    },
+                );
                 Ok(report.points)
             }
             Err(RuntimeError::Guest { message, .. }) => {

@@ -9,6 +9,7 @@ mod bindings;
 mod cache;
 mod compile;
 pub mod config;
+pub mod conformance;
 mod directory;
 mod engine;
 mod error;

@@ -25,7 +25,7 @@ impl PluginState {
 /// help, and how to read it off a status.
 type Counter = (&'static str, &'static str, fn(&PluginStatus) -> f64);
 
-const COUNTERS: [Counter; 14] = [
+const COUNTERS: [Counter; 15] = [
     (
         "calls",
         "completed calls (collect, or process for pipelines)",
@@ -49,6 +49,11 @@ const COUNTERS: [Counter; 14] = [
         "refused_points",
         "emitted points the host refused as invalid",
         |p| p.refused_points as f64,
+    ),
+    (
+        "undeclared_points",
+        "points unlike the plugin's describe: an undeclared measurement, tag or field, or another kind",
+        |p| p.undeclared_points as f64,
     ),
     (
         "http_requests",

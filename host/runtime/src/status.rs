@@ -131,6 +131,8 @@ pub struct PluginStatus {
     pub points: u64,
     /// Points the host refused as invalid.
     pub refused_points: u64,
+    /// Points delivered that differ from the plugin's description (collectors and inputs).
+    pub undeclared_points: u64,
     /// Outgoing HTTP requests sent by completed calls (collectors with `[sandbox] http`).
     pub http_requests: u64,
     /// Outgoing HTTP requests refused because their target is not on the allowlist.
@@ -190,6 +192,7 @@ impl PluginStatus {
             restarts: 0,
             points: 0,
             refused_points: 0,
+            undeclared_points: 0,
             http_requests: 0,
             http_refused: 0,
             records: 0,

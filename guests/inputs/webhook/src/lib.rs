@@ -259,11 +259,21 @@ impl Input for Webhook {
         )
         .measurement(
             MeasurementInfo::new(
-                "webhook",
-                "one object of a body (the measurement is configurable)",
+                "*",
+                "one object of a body: measurement `measurement` (default webhook), or the \
+                 object's `measurement_key` value; category `category` (default logging)",
             )
             .category(Category::Logging)
-            .field("*", FieldKind::Text, "", "the object's keys, flattened"),
+            .tag("*", "each key of `tags`, its value as text")
+            .field(
+                "*",
+                FieldKind::Text,
+                "",
+                "a string under its flattened key (a_b), or an array as JSON text",
+            )
+            .field("*", FieldKind::Int, "", "an integer that fits 64 bits")
+            .field("*", FieldKind::Float, "", "any other number")
+            .field("*", FieldKind::Boolean, "", "true or false"),
         )
     }
 

@@ -484,7 +484,12 @@ impl Pipeline for GrokPipeline {
                 "status",
                 "the level_field capture as DataKit's level: emerg, alert, critical, error, warning, notice, info, debug, OK, unknown",
             )
-            .field("message", FieldKind::Text, "", "the raw line (keep_message)"),
+            .tag("*", "each capture named in `tags`")
+            .field("message", FieldKind::Text, "", "the raw line (keep_message)")
+            .field("*", FieldKind::Text, "", "every other capture (`%{NAME:field}`, or `:string`)")
+            .field("*", FieldKind::Int, "", "a capture converted with `:int`")
+            .field("*", FieldKind::Float, "", "a capture converted with `:float`")
+            .field("*", FieldKind::Boolean, "", "a capture converted with `:bool`"),
         )
     }
 

@@ -488,7 +488,22 @@ impl Pipeline for Json {
                 FieldKind::Text,
                 "",
                 "the object's message or msg, else the raw line (keep_message)",
-            ),
+            )
+            .field(
+                "*",
+                FieldKind::Text,
+                "",
+                "a string under its flattened key (a.b), or an array or object as JSON text",
+            )
+            .field("*", FieldKind::Int, "", "an integer that fits 64 bits")
+            .field(
+                "*",
+                FieldKind::Uint,
+                "",
+                "an integer past i64 that fits u64",
+            )
+            .field("*", FieldKind::Float, "", "any other number")
+            .field("*", FieldKind::Boolean, "", "true or false"),
         )
     }
 

@@ -412,6 +412,30 @@ impl Pipeline for Nginx {
                 .field("agent", text, "", "$http_user_agent (absent when -)")
                 .field("http_x_forwarded_for", text, "", "$http_x_forwarded_for")
                 .field("request_time", FieldKind::Float, "s", "$request_time")
+                .field(
+                    "upstream_connect_time",
+                    FieldKind::Float,
+                    "s",
+                    "$upstream_connect_time (uct=)",
+                )
+                .field(
+                    "upstream_header_time",
+                    FieldKind::Float,
+                    "s",
+                    "$upstream_header_time (uht=)",
+                )
+                .field(
+                    "upstream_response_time",
+                    FieldKind::Float,
+                    "s",
+                    "$upstream_response_time (urt=)",
+                )
+                .field(
+                    "*",
+                    FieldKind::Float,
+                    "s",
+                    "any other key=seconds pair after the user agent, under its own name",
+                )
                 .field("message", text, "", "the raw line (keep_message)"),
         )
     }

@@ -439,6 +439,12 @@ impl Pipeline for NginxError {
             .field("ip_or_host", text, "", "host: (the request's Host header)")
             .field("referrer", text, "", "referrer:")
             .field("upstream", text, "", "upstream:")
+            .field(
+                "*",
+                text,
+                "",
+                "any other trailing pair under its own key (subrequest, login, bytes from/to client)",
+            )
             .field("message", text, "", "the raw line (keep_message)"),
         )
     }

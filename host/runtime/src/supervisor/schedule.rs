@@ -5,7 +5,7 @@
 use crate::config::PluginConfig;
 use crate::events::{
     AfterCrash, Call, CallCompleted, CallFailed, Crashed, Event, Leadership, MemorySeen,
-    PointsRefused, Restarted,
+    PointsRefused, PointsUndeclared, Restarted,
 };
 use crate::host::StateStore;
 use crate::instance::Instance;
@@ -69,6 +69,8 @@ pub(super) struct PluginTask {
     pub(super) status: Arc<StatusCell>,
     pub(super) stop: watch::Receiver<bool>,
     pub(super) leader: watch::Receiver<bool>,
+    /// Its points against its description.
+    pub(super) conformance: crate::conformance::Conformance,
 }
 
 /// Resolves once `leader` turns false (or its sender is gone).
@@ -223,6 +225,11 @@ impl PluginTask {
                 whole_call: false,
             });
         }
+        let (undeclared, new) = self.conformance.check(&report.points);
+        self.emit(PointsUndeclared {
+            points: undeclared,
+            new: &new,
+        });
         let mut points = report.points;
         for p in &mut points {
             for (k, v) in self.global_tags.iter() {

@@ -2,6 +2,7 @@
 
 use super::{oneoff_runtime, plugin_config};
 use anyhow::{bail, Context, Result};
+use sandkit_runtime::conformance::{Declared, Mismatch, Seen};
 use sandkit_runtime::{load_plugin_file, plugin_name, PipelineRegistry, PluginPre};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,12 +25,15 @@ fn resolve_plugin(plugin: &str, plugins_dir: &Path) -> Result<PathBuf> {
 }
 
 /// One record as a line of line protocol (without a timestamp when the record has none), or
-/// why it is not a valid point.
+/// why it is not a valid point; how it differs from the pipeline's description goes to
+/// `mismatches`.
 fn render_record(
     source: &str,
     line: &str,
     h: &sandkit_io::records::Header,
     items: &[sandkit_io::records::Item<'_>],
+    declared: &Declared,
+    mismatches: &mut Vec<Mismatch>,
 ) -> String {
     use sandkit_io::records::Parts;
     use sandkit_io::{FieldValue, Point};
@@ -57,6 +61,20 @@ fn render_record(
         sandkit_io::Category::Logging,
     ) {
         Ok(p) => {
+            let before = mismatches.len();
+            declared.check(&p, mismatches);
+            // The host adds `message` (the raw line) when the pipeline asks it to.
+            if parts.add_message {
+                let mut i = before;
+                while i < mismatches.len() {
+                    if matches!(&mismatches[i], Mismatch::Field { field, .. } if field == "message")
+                    {
+                        mismatches.remove(i);
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
             let mut s = String::new();
             sandkit_io::encode_point(&mut s, &p);
             let s = s.trim_end_matches('\n');
@@ -101,6 +119,10 @@ pub async fn pipeline_test(
     }
     let d = loaded.description.clone();
     eprintln!("# {} {}: {}", d.name, d.version, d.description);
+    let declared = Declared::for_pipeline(&d);
+    let mut seen = Seen::default();
+    let mut mismatches = Vec::new();
+    let mut undeclared = 0usize;
     let registry = PipelineRegistry::new(runtime.clone());
     let status = registry.insert_loaded(loaded, pc);
     let mut runner = registry.runner(&name, tokio::runtime::Handle::current());
@@ -146,7 +168,20 @@ pub async fn pipeline_test(
                         while let Some(r) = reader.next_record() {
                             let (h, items) = r?;
                             let i = base + h.line as usize;
-                            v.push((i, render_record(&source, &lines[i], &h, items)));
+                            mismatches.clear();
+                            let text = render_record(
+                                &source,
+                                &lines[i],
+                                &h,
+                                items,
+                                &declared,
+                                &mut mismatches,
+                            );
+                            if !mismatches.is_empty() {
+                                undeclared += 1;
+                                super::plugin::warn_mismatches(&name, &mismatches, &mut seen);
+                            }
+                            v.push((i, text));
                         }
                         Ok(v)
                     })();
@@ -201,5 +236,8 @@ pub async fn pipeline_test(
         st.memory_peak_bytes / 1024,
         st.recycles
     );
+    if undeclared > 0 {
+        eprintln!("# {undeclared} records unlike the plugin's describe (warnings above)");
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@ use super::{oneoff_runtime, pipeline_test, plugin_config};
 use crate::ConfigArgs;
 use anyhow::{bail, Context, Result};
 use sandkit_io::encode_points;
+use sandkit_runtime::conformance::{Declared, Mismatch, Seen};
 use sandkit_runtime::{
     load_plugin_file, plugin_files, plugin_name, Instance, PluginConfig, PluginDescription,
     Runtime, StateStore,
@@ -39,6 +40,8 @@ pub async fn plugin_test(
     let loaded = sandkit_runtime::load_plugin(&runtime, &name, file, &bytes, &pc).await?;
     let d = &loaded.description;
     eprintln!("# {} {}: {}", d.name, d.version, d.description);
+    let declared = Declared::new(d);
+    let mut seen = Seen::default();
     let mut inst = Instance::new(&loaded, &pc, Arc::new(Mutex::new(StateStore::default()))).await?;
     inst.init(&pc.config_json).await?;
     if loaded.pre.world() == "input" {
@@ -51,6 +54,7 @@ pub async fn plugin_test(
             &format!("handle of {} bytes", body.len()),
             r,
             inst.memory_peak(),
+            (&name, &declared, &mut seen),
         );
         return Ok(());
     }
@@ -59,14 +63,48 @@ pub async fn plugin_test(
             tokio::time::sleep(every).await;
         }
         let r = inst.collect().await?;
-        report_call(&format!("collect {}", i + 1), r, inst.memory_peak());
+        report_call(
+            &format!("collect {}", i + 1),
+            r,
+            inst.memory_peak(),
+            (&name, &declared, &mut seen),
+        );
     }
     Ok(())
 }
 
-/// The points of one call as line protocol on stdout, and what it cost on stderr.
-fn report_call(what: &str, r: sandkit_runtime::CallReport, memory_peak: u64) {
+/// A warning on stderr for each mismatch not seen before.
+pub(super) fn warn_mismatches(plugin: &str, mismatches: &[Mismatch], seen: &mut Seen) {
+    for m in mismatches {
+        if seen.first(m) {
+            eprintln!("warning: {plugin}: {m} (not in its describe)");
+        }
+    }
+}
+
+/// The points of one call as line protocol on stdout, what it cost on stderr, and a warning
+/// for each way a point differs from the plugin's description.
+fn report_call(
+    what: &str,
+    r: sandkit_runtime::CallReport,
+    memory_peak: u64,
+    check: (&str, &Declared, &mut Seen),
+) {
+    let (plugin, declared, seen) = check;
+    let mut mismatches = Vec::new();
+    let mut undeclared = 0;
+    for p in &r.points {
+        mismatches.clear();
+        declared.check(p, &mut mismatches);
+        if !mismatches.is_empty() {
+            undeclared += 1;
+            warn_mismatches(plugin, &mismatches, seen);
+        }
+    }
     print!("{}", encode_points(&r.points));
+    if undeclared > 0 {
+        eprintln!("# {undeclared} points unlike the plugin's describe (warnings above)");
+    }
     eprintln!(
         "# {what}: {} points, {} refused, {} fuel, {:?}, memory peak {} KiB",
         r.points.len(),

@@ -1,0 +1,417 @@
+//! The points a plugin emits, checked against what its `describe` declares, so that the pages
+//! `sandkit doc plugin` makes of a description stay true of what the plugin sends.
+//!
+//! A declared name is matched exactly, or, when it ends in `*`, as a prefix (`*` alone takes
+//! every name): a plugin whose names come from its input (a Prometheus scrape, logfmt keys)
+//! declares them so. `sandkit plugin test` prints each mismatch; a running agent counts the
+//! points with any in `sandkit_plugin_undeclared_points_total` and logs the first of each kind.
+
+use crate::plugin::{MeasurementDescription, PluginDescription};
+use sandkit_io::{FieldValue, Point};
+use std::collections::HashSet;
+use std::fmt;
+
+/// One way a point differs from the description.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Mismatch {
+    /// No declared measurement has this name.
+    Measurement(String),
+    /// The measurement is declared with another category.
+    Category {
+        measurement: String,
+        declared: String,
+        emitted: String,
+    },
+    Tag {
+        measurement: String,
+        tag: String,
+    },
+    Field {
+        measurement: String,
+        field: String,
+    },
+    /// The field is declared with another kind.
+    Kind {
+        measurement: String,
+        field: String,
+        declared: &'static str,
+        emitted: &'static str,
+    },
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mismatch::Measurement(m) => write!(f, "undeclared measurement {m:?}"),
+            Mismatch::Category {
+                measurement,
+                declared,
+                emitted,
+            } => write!(
+                f,
+                "measurement {measurement:?} emitted as {emitted}, declared as {declared}"
+            ),
+            Mismatch::Tag { measurement, tag } => {
+                write!(f, "undeclared tag {tag:?} of measurement {measurement:?}")
+            }
+            Mismatch::Field { measurement, field } => {
+                write!(f, "undeclared field {field:?} of measurement {measurement:?}")
+            }
+            Mismatch::Kind {
+                measurement,
+                field,
+                declared,
+                emitted,
+            } => write!(
+                f,
+                "field {field:?} of measurement {measurement:?} emitted as {emitted}, declared as {declared}"
+            ),
+        }
+    }
+}
+
+impl Mismatch {
+    /// The kind of mismatch, as the label of the `/metrics` counter shows it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Mismatch::Measurement(_) => "measurement",
+            Mismatch::Category { .. } => "category",
+            Mismatch::Tag { .. } => "tag",
+            Mismatch::Field { .. } => "field",
+            Mismatch::Kind { .. } => "kind",
+        }
+    }
+}
+
+/// Whether `name` is one a declared `pattern` takes.
+fn takes(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+/// The kind of a field value, named as `describe` names kinds.
+pub fn value_kind(v: &FieldValue) -> &'static str {
+    match v {
+        FieldValue::Int(_) => "int",
+        FieldValue::Uint(_) => "uint",
+        FieldValue::Float(_) => "float",
+        FieldValue::Bool(_) => "bool",
+        FieldValue::Text(_) | FieldValue::Shared(_) => "string",
+    }
+}
+
+/// A description, ready to check points against.
+#[derive(Debug, Clone)]
+pub struct Declared {
+    measurements: Vec<MeasurementDescription>,
+    /// A pipeline's records take the measurement of the source they come from, not one of the
+    /// plugin's: their tags and fields are checked against every declared measurement's, and
+    /// neither the name nor the category is.
+    any_measurement: bool,
+}
+
+impl Declared {
+    /// What a collector or an input declares.
+    pub fn new(d: &PluginDescription) -> Declared {
+        Declared {
+            measurements: d.measurements.clone(),
+            any_measurement: false,
+        }
+    }
+
+    /// What a pipeline declares: its records' tags and fields.
+    pub fn for_pipeline(d: &PluginDescription) -> Declared {
+        Declared {
+            measurements: d.measurements.clone(),
+            any_measurement: true,
+        }
+    }
+
+    /// The declared measurements that `p` may be one of.
+    fn candidates<'a>(&'a self, p: &'a Point) -> impl Iterator<Item = &'a MeasurementDescription> {
+        self.measurements
+            .iter()
+            .filter(move |m| self.any_measurement || takes(&m.name, p.measurement()))
+    }
+
+    /// Every way `p` differs from the description, appended to `out`.
+    pub fn check(&self, p: &Point, out: &mut Vec<Mismatch>) {
+        let measurement = p.measurement();
+        let candidates: Vec<&MeasurementDescription> = self.candidates(p).collect();
+        if candidates.is_empty() && !self.any_measurement {
+            out.push(Mismatch::Measurement(measurement.to_string()));
+            return;
+        }
+        // (A pipeline that declares no measurement declares no tag or field either.)
+        if !self.any_measurement {
+            let category = p.category().as_str();
+            if !candidates.iter().any(|m| m.category == category) {
+                out.push(Mismatch::Category {
+                    measurement: measurement.to_string(),
+                    declared: candidates[0].category.clone(),
+                    emitted: category.to_string(),
+                });
+            }
+        }
+        for (tag, _) in p.tags() {
+            if !candidates
+                .iter()
+                .any(|m| m.tags.iter().any(|(t, _)| takes(t, tag)))
+            {
+                out.push(Mismatch::Tag {
+                    measurement: measurement.to_string(),
+                    tag: tag.clone(),
+                });
+            }
+        }
+        for (field, value) in p.fields() {
+            let emitted = value_kind(value);
+            let declared: Vec<&'static str> = candidates
+                .iter()
+                .flat_map(|m| m.fields.iter())
+                .filter(|f| takes(&f.name, field))
+                .map(|f| f.kind)
+                .collect();
+            if declared.is_empty() {
+                out.push(Mismatch::Field {
+                    measurement: measurement.to_string(),
+                    field: field.to_string(),
+                });
+            } else if !declared.contains(&emitted) {
+                out.push(Mismatch::Kind {
+                    measurement: measurement.to_string(),
+                    field: field.to_string(),
+                    declared: declared[0],
+                    emitted,
+                });
+            }
+        }
+    }
+}
+
+/// The mismatches seen so far, each once: the first of each is logged, and a flood of one kind
+/// costs one set entry. Bounded, so that a plugin naming fields after its input cannot grow it.
+#[derive(Debug, Default)]
+pub struct Seen {
+    set: HashSet<Mismatch>,
+}
+
+/// Distinct mismatches remembered per plugin instance; past it, new ones are counted only.
+const SEEN_MAX: usize = 256;
+
+impl Seen {
+    /// Whether `m` is new (and then remember it, while there is room).
+    pub fn first(&mut self, m: &Mismatch) -> bool {
+        if self.set.contains(m) || self.set.len() >= SEEN_MAX {
+            return false;
+        }
+        self.set.insert(m.clone());
+        true
+    }
+}
+
+/// What a running collector or input checks its calls' points with.
+#[derive(Debug)]
+pub(crate) struct Conformance {
+    declared: Declared,
+    seen: std::sync::Mutex<Seen>,
+}
+
+impl Conformance {
+    pub(crate) fn new(d: &PluginDescription) -> Conformance {
+        Conformance {
+            declared: Declared::new(d),
+            seen: std::sync::Mutex::new(Seen::default()),
+        }
+    }
+
+    /// The points that differ from the description, and the mismatches first seen now.
+    pub(crate) fn check(&self, points: &[Point]) -> (u64, Vec<Mismatch>) {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        check_points(&self.declared, points, &mut seen)
+    }
+}
+
+/// Check a call's points: how many have any mismatch, and the mismatches not seen before.
+pub fn check_points(
+    declared: &Declared,
+    points: &[Point],
+    seen: &mut Seen,
+) -> (u64, Vec<Mismatch>) {
+    let mut bad = 0;
+    let mut new = Vec::new();
+    let mut found = Vec::new();
+    for p in points {
+        found.clear();
+        declared.check(p, &mut found);
+        if !found.is_empty() {
+            bad += 1;
+            new.extend(found.drain(..).filter(|m| seen.first(m)));
+        }
+    }
+    (bad, new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::FieldDescription;
+    use sandkit_io::Category;
+    use std::time::Duration;
+
+    fn description() -> PluginDescription {
+        let field = |name: &str, kind| FieldDescription {
+            name: name.into(),
+            kind,
+            unit: String::new(),
+            description: String::new(),
+        };
+        PluginDescription {
+            name: "t".into(),
+            version: "1".into(),
+            description: String::new(),
+            default_interval: Duration::from_secs(1),
+            min_interval: Duration::from_secs(1),
+            max_interval: Duration::from_secs(1),
+            measurements: vec![
+                MeasurementDescription {
+                    name: "cpu".into(),
+                    category: "metric".into(),
+                    description: String::new(),
+                    tags: vec![("cpu".into(), String::new())],
+                    fields: vec![field("usage", "float"), field("count", "int")],
+                },
+                MeasurementDescription {
+                    name: "node_*".into(),
+                    category: "metric".into(),
+                    description: String::new(),
+                    tags: vec![("*".into(), String::new())],
+                    fields: vec![field("*", "float")],
+                },
+            ],
+        }
+    }
+
+    fn point_of(
+        m: &str,
+        tags: &[&str],
+        fields: &[(&str, FieldValue)],
+        category: Category,
+    ) -> Point {
+        Point::new(
+            m.into(),
+            tags.iter().map(|t| (t.to_string(), "x".into())).collect(),
+            fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            0,
+            category,
+        )
+        .unwrap()
+    }
+
+    fn point(m: &str, tags: &[&str], fields: &[(&str, FieldValue)]) -> Point {
+        point_of(m, tags, fields, Category::Metric)
+    }
+
+    fn mismatches(d: &Declared, p: &Point) -> Vec<String> {
+        let mut out = Vec::new();
+        d.check(p, &mut out);
+        out.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn declared_points_pass_and_each_difference_is_named() {
+        let d = Declared::new(&description());
+        let ok = point("cpu", &["cpu"], &[("usage", FieldValue::Float(1.0))]);
+        assert!(mismatches(&d, &ok).is_empty());
+        let wild = point(
+            "node_load",
+            &["any", "other"],
+            &[("load1", FieldValue::Float(0.5))],
+        );
+        assert!(mismatches(&d, &wild).is_empty());
+        let bad = point(
+            "cpu",
+            &["cpu", "core"],
+            &[
+                ("usage", FieldValue::Int(1)),
+                ("idle", FieldValue::Float(1.0)),
+            ],
+        );
+        assert_eq!(
+            mismatches(&d, &bad),
+            [
+                "undeclared tag \"core\" of measurement \"cpu\"",
+                "field \"usage\" of measurement \"cpu\" emitted as int, declared as float",
+                "undeclared field \"idle\" of measurement \"cpu\"",
+            ]
+        );
+        let unknown = point("disk", &[], &[("free", FieldValue::Int(1))]);
+        assert_eq!(
+            mismatches(&d, &unknown),
+            ["undeclared measurement \"disk\""]
+        );
+        let logged = point_of(
+            "cpu",
+            &[],
+            &[("count", FieldValue::Int(1))],
+            Category::Logging,
+        );
+        assert_eq!(
+            mismatches(&d, &logged),
+            ["measurement \"cpu\" emitted as logging, declared as metric"]
+        );
+    }
+
+    #[test]
+    fn a_pipeline_is_checked_on_tags_and_fields_whatever_its_measurement() {
+        let d = Declared::for_pipeline(&description());
+        let p = point("nginx", &["cpu"], &[("usage", FieldValue::Float(1.0))]);
+        assert!(mismatches(&d, &p).is_empty());
+        let p = point(
+            "nginx",
+            &["cpu"],
+            &[("usage", FieldValue::Text("x".into()))],
+        );
+        // The wildcard measurement's `*` field takes it, but as a float.
+        assert_eq!(
+            mismatches(&d, &p),
+            ["field \"usage\" of measurement \"nginx\" emitted as string, declared as float"]
+        );
+        let mut nothing = description();
+        nothing.measurements.clear();
+        assert_eq!(
+            mismatches(&Declared::for_pipeline(&nothing), &p),
+            [
+                "undeclared tag \"cpu\" of measurement \"nginx\"",
+                "undeclared field \"usage\" of measurement \"nginx\""
+            ]
+        );
+    }
+
+    #[test]
+    fn each_mismatch_is_new_once_and_the_memory_is_bounded() {
+        let d = Declared::new(&description());
+        let mut seen = Seen::default();
+        let points: Vec<Point> = (0..3)
+            .map(|_| point("disk", &[], &[("free", FieldValue::Int(1))]))
+            .collect();
+        let (bad, new) = check_points(&d, &points, &mut seen);
+        assert_eq!((bad, new.len()), (3, 1));
+        let (bad, new) = check_points(&d, &points, &mut seen);
+        assert_eq!((bad, new.len()), (3, 0));
+        let many: Vec<Point> = (0..SEEN_MAX + 10)
+            .map(|i| point(&format!("m{i}"), &[], &[("f", FieldValue::Int(1))]))
+            .collect();
+        let (bad, new) = check_points(&d, &many, &mut seen);
+        assert_eq!(bad, (SEEN_MAX + 10) as u64);
+        assert_eq!(new.len(), SEEN_MAX - 1);
+    }
+}
