@@ -16,6 +16,10 @@ EXTRA_COLLECTORS := prom
 TEST_GUESTS := ticker panicker spin membomb recurse flood sleeper escape wrongworld noop poison badinput slowload badrecords recwriter
 PIPELINES := nginx nginx_error json grok
 INPUTS := webhook
+# Every bundled plugin a page is generated for (docs/plugins/): the Rust ones above and the
+# Python, JavaScript and C examples (guests/python, guests/js, guests/c).
+DOC_PLUGINS := $(COLLECTORS) $(EXTRA_COLLECTORS) $(PIPELINES) $(INPUTS) \
+  csvmetrics logfmt procs csvmetrics_js logfmt_js procs_js ccsvmetrics clogfmt cprocs
 # Python guests: a venv with componentize-py (which builds them) and pytest (the SDK's tests),
 # pinned; `sandkit plugin build` builds every project under guests/python and guests/python-testing.
 PY_VENV ?= $(HOME)/.cache/sandkit/py
@@ -38,7 +42,7 @@ JS_TOOLCHAIN ?= $(HOME)/.cache/sandkit/js
 JS_LOCK := sdk/js/toolchain/package-lock.json
 JS_TESTS = $$(find sdk/js/test guests/js guests/js-testing -name '*.test.js' -not -path '*/node_modules/*' -not -path '*/.sandkit/*' | sort)
 
-.PHONY: all deps pydeps jsdeps guests pyguests jsguests cdeps cguests host build run test test-deps lint fmt bench bench-deps idle clean-build
+.PHONY: docs docs-check all deps pydeps jsdeps guests pyguests jsguests cdeps cguests host build run test test-deps lint fmt bench bench-deps idle clean-build
 
 all: build
 
@@ -128,8 +132,25 @@ lint: deps
 	cd guests && CARGO_TARGET_DIR=$(GUEST_TARGET_DIR) cargo clippy --release --target wasm32-wasip2 -- -D warnings
 	bash scripts/c-bindings.sh --check
 
+## docs: generate docs/plugins/ (a page per bundled plugin, from its describe and its default
+## config) and docs/config.md (from the config types) with `sandkit doc`
+docs: build
+	@rm -rf $(BUILD)/doc-plugins && mkdir -p $(BUILD)/doc-plugins
+	@for p in $(DOC_PLUGINS); do cp $(BUILD)/wasm/$$p.wasm $(BUILD)/doc-plugins/; done
+	$(BIN) doc plugins $(BUILD)/doc-plugins --out docs/plugins
+	$(BIN) doc config > docs/config.md
+
+## docs-check: the checked-in docs are what `make docs` makes of the code now
+docs-check: build
+	@rm -rf $(BUILD)/doc-plugins $(BUILD)/docs-now && mkdir -p $(BUILD)/doc-plugins $(BUILD)/docs-now
+	@for p in $(DOC_PLUGINS); do cp $(BUILD)/wasm/$$p.wasm $(BUILD)/doc-plugins/; done
+	$(BIN) doc plugins $(BUILD)/doc-plugins --out $(BUILD)/docs-now/plugins
+	$(BIN) doc config > $(BUILD)/docs-now/config.md
+	@diff -ru docs/plugins $(BUILD)/docs-now/plugins && diff -u docs/config.md $(BUILD)/docs-now/config.md \
+	  || { echo "docs/plugins or docs/config.md is out of date with the code: run \`make docs\` and commit the result" >&2; exit 1; }
+
 ## test: everything needed, then the whole suite (host unit + integration tests, guest unit tests, lint)
-test: build lint test-deps
+test: build lint docs-check test-deps
 	@# The shipped (dist) binary runs a collector and the nginx pipeline; the suite below runs
 	@# the release build of the same code.
 	$(BIN) plugin test $(BUILD)/wasm/mem.wasm -c guests/collectors/mem/conf.toml | grep -q '^mem'

@@ -55,7 +55,7 @@ for manifest in guests/"$lang"/*/sandkit-plugin.toml guests/"$lang"-testing/*/sa
   [ -e "$manifest" ] || continue
   dir=$root/$(dirname "$manifest")
   name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$manifest")
-  hash=$( (cd "$dir" && sources | sort -z | xargs -0 sha256sum; cat sandkit-plugin.toml; echo "$sdk_hash") \
+  hash=$( (cd "$dir" && sources | sort -z | xargs -0 sha256sum; cat sandkit-plugin.toml; cat conf.toml 2>/dev/null; echo "$sdk_hash") \
           | sha256sum | cut -c1-16)
   cached=$cache/$name-$hash.wasm
   if [ ! -s "$cached" ]; then

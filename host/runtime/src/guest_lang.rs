@@ -83,7 +83,7 @@ pub fn detect(bytes: &[u8]) -> GuestLang {
                 for value in field.values.into_iter().flatten() {
                     if let Some(lang) = producer_hint(field.name, value.name) {
                         // An interpreter wins over the compiled parts it is built from.
-                        if hint == GuestLang::Unknown || lang == GuestLang::Python {
+                        if rank(lang) > rank(hint) {
                             hint = lang;
                         }
                     }
@@ -99,6 +99,9 @@ pub fn detect(bytes: &[u8]) -> GuestLang {
 /// `component-init-transform`; componentize-js as `ComponentizeJS`).
 fn producer_hint(field: &str, name: &str) -> Option<GuestLang> {
     match (field, name) {
+        // rustc names the language of the core modules it makes (cargo-built guests carry no
+        // stamp); clang does not.
+        ("language", "Rust") => Some(GuestLang::Rust),
         ("processed-by", "componentize-py" | "component-init-transform") => Some(GuestLang::Python),
         // componentize-js 0.23 writes both at the component's top level.
         ("processed-by", "ComponentizeJS") | ("language", "JavaScript") => {
@@ -108,14 +111,33 @@ fn producer_hint(field: &str, name: &str) -> Option<GuestLang> {
     }
 }
 
+/// Which hint wins when a component gives several: an interpreter over the compiled parts it
+/// is built from (CPython is C, StarlingMonkey has Rust in it).
+fn rank(lang: GuestLang) -> u8 {
+    match lang {
+        GuestLang::Unknown => 0,
+        GuestLang::Rust | GuestLang::C => 1,
+        GuestLang::JavaScript => 2,
+        GuestLang::Python => 3,
+    }
+}
+
 /// The stamp of `lang` (and the SDK version): a custom section that, appended to a component,
 /// sits at its top level. `sandkit plugin build` appends it to what it builds.
 pub fn stamp(lang: &str, sdk: &str) -> Vec<u8> {
-    let payload = format!("lang={lang}\nsdk={sdk}\n");
-    let mut body = Vec::new();
-    leb128(&mut body, STAMP_SECTION.len() as u64);
-    body.extend_from_slice(STAMP_SECTION.as_bytes());
-    body.extend_from_slice(payload.as_bytes());
+    custom_section(
+        STAMP_SECTION,
+        format!("lang={lang}\nsdk={sdk}\n").as_bytes(),
+    )
+}
+
+/// A custom section named `name`, to append to a module or a component (where it sits at the
+/// top level).
+pub(crate) fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(name.len() + payload.len() + 8);
+    leb128(&mut body, name.len() as u64);
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(payload);
     let mut out = vec![0];
     leb128(&mut out, body.len() as u64);
     out.extend_from_slice(&body);

@@ -11,6 +11,7 @@ mod compile;
 pub mod config;
 pub mod conformance;
 mod directory;
+pub mod embedded;
 mod engine;
 mod error;
 mod events;

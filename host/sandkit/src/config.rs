@@ -321,3 +321,36 @@ mod outputs;
 mod tests;
 
 pub use outputs::{OutputConfig, OutputKind};
+
+/// The keys serde's unknown-field error lists for a probe key in `text`: what the config types
+/// accept in the table the probe is in. The config reference (`sandkit doc config`) is checked
+/// against these, so that it cannot leave a key out or name one the agent refuses.
+///
+/// # Errors
+/// When `text` does not fail on the probe key `__probe__` with such a list.
+pub fn accepted_keys<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<String>> {
+    let Err(e) = toml::from_str::<T>(text) else {
+        bail!("the probe {text:?} parsed: no unknown-field error to read the keys from");
+    };
+    let msg = e.message().to_string();
+    let Some((before, expected)) = msg.split_once("expected") else {
+        bail!("the probe {text:?} failed otherwise: {msg}");
+    };
+    if !before.contains("`__probe__`") {
+        bail!("the probe {text:?} failed otherwise: {msg}");
+    }
+    Ok(expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect())
+}
+
+/// [`accepted_keys`] of sandkit.toml.
+///
+/// # Errors
+/// As for [`accepted_keys`].
+pub fn agent_keys(text: &str) -> Result<Vec<String>> {
+    accepted_keys::<RawConfig>(text)
+}

@@ -4,6 +4,7 @@ mod agent;
 mod author;
 mod commands;
 mod config;
+mod doc;
 mod reload;
 mod sdk_files;
 mod service;
@@ -79,6 +80,12 @@ enum Command {
         #[command(subcommand)]
         command: ServiceCommand,
     },
+    /// Documentation generated from the code: a plugin's page, every plugin's, the config
+    /// reference.
+    Doc {
+        #[command(subcommand)]
+        command: DocCommand,
+    },
     /// Show the status of the plugins of a running agent (from data_dir/status.json).
     Status {
         #[command(flatten)]
@@ -87,6 +94,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DocCommand {
+    /// Print a Markdown page for a component: its describe (measurements, tags, fields), world,
+    /// language, intervals, the keys of the default config it carries and the grants it asks.
+    Plugin {
+        /// The .wasm component.
+        file: PathBuf,
+    },
+    /// Write a page per component of DIR, and an index (README.md), to --out (its .md files are
+    /// replaced).
+    Plugins {
+        /// A directory of .wasm components.
+        dir: PathBuf,
+        /// Where the pages go.
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+    },
+    /// Print the reference of sandkit.toml and conf.d files, from the config types.
+    Config,
 }
 
 #[derive(Debug, Subcommand)]
@@ -300,6 +328,15 @@ fn main() -> Result<()> {
                 command: DeadletterCommand::Purge { cfg, task },
             } => commands::deadletter(&cfg, task.as_deref(), true),
             Command::Status { cfg, json } => commands::status(&cfg, json),
+            Command::Doc {
+                command: DocCommand::Plugin { file },
+            } => doc::doc_plugin(&file).await,
+            Command::Doc {
+                command: DocCommand::Plugins { dir, out },
+            } => doc::doc_plugins(&dir, &out).await,
+            Command::Doc {
+                command: DocCommand::Config,
+            } => doc::config_reference().map(|r| print!("{r}")),
             Command::Service {
                 command:
                     ServiceCommand::Install {

@@ -121,6 +121,10 @@ fn watch_file(file: &std::path::Path, tx: mpsc::Sender<()>) -> Option<notify::Re
     Some(watcher)
 }
 
+/// The tables of sandkit.toml a reload applies while the agent runs (`needs_restart` names
+/// the others); the config reference (`sandkit doc config`) marks their keys so.
+pub const APPLIED_ON_RELOAD: &[&str] = &["runtime.limits"];
+
 /// What differs between two configs in the sections a reload does not apply.
 fn needs_restart(old: &AgentConfig, new: &AgentConfig) -> Vec<&'static str> {
     let same =

@@ -444,6 +444,40 @@ pub mod __private {
     }
 }
 
+/// The guest's language stamp (the custom section `sandkit-guest`, which `sandkit plugin build`
+/// appends for other languages): the agent and `sandkit doc` read the language of a component
+/// built by cargo alone from it. Every export macro below emits it.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __stamp {
+    () => {
+        const _: () = {
+            #[link_section = "sandkit-guest"]
+            #[used]
+            static SANDKIT_GUEST: [u8; 10] = *b"lang=rust\n";
+        };
+    };
+}
+
+/// Carry the plugin's default config (its `conf.toml`, the path relative to the file this is
+/// written in) in the component, as the custom section `sandkit:conf`: `sandkit doc plugin`
+/// documents its keys from it. `sandkit plugin build` adds the project's `conf.toml` by
+/// itself; this is for guests built by cargo alone.
+///
+/// ```ignore
+/// sandkit_sdk::default_conf!("../conf.toml");
+/// ```
+#[macro_export]
+macro_rules! default_conf {
+    ($path:literal) => {
+        const _: () = {
+            #[link_section = "sandkit:conf"]
+            #[used]
+            static SANDKIT_CONF: [u8; include_bytes!($path).len()] = *include_bytes!($path);
+        };
+    };
+}
+
 /// Export a [`Pipeline`] implementation as the plugin's `pipeline` world.
 #[macro_export]
 macro_rules! pipeline {
@@ -465,6 +499,7 @@ macro_rules! pipeline {
             }
             $crate::pipeline_bindings::export_pipeline_world!(__SandkitExport);
         };
+        $crate::__stamp!();
     };
 }
 
@@ -490,6 +525,7 @@ macro_rules! input {
             }
             $crate::input_bindings::export_input_world!(__SandkitExport);
         };
+        $crate::__stamp!();
     };
 }
 
@@ -512,5 +548,6 @@ macro_rules! collector {
             }
             $crate::bindings::export_collector_world!(__SandkitExport);
         };
+        $crate::__stamp!();
     };
 }

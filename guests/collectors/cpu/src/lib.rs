@@ -267,6 +267,7 @@ impl Collector for Cpu {
 }
 
 sandkit_sdk::collector!(Cpu);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests {

@@ -277,6 +277,7 @@ impl Collector for Disk {
 }
 
 sandkit_sdk::collector!(Disk);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests {

@@ -143,6 +143,7 @@ impl Collector for DiskIo {
 }
 
 sandkit_sdk::collector!(DiskIo);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests {

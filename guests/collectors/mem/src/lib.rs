@@ -281,6 +281,7 @@ impl Collector for Mem {
 }
 
 sandkit_sdk::collector!(Mem);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests {

@@ -135,6 +135,7 @@ impl Collector for Net {
 }
 
 sandkit_sdk::collector!(Net);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests {

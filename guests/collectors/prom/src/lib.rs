@@ -433,11 +433,32 @@ impl Collector for Prom {
                  by the part of their name before the first '_'",
             )
             .tag("instance", "the target's host:port")
+            .tag("*", "the sample's labels, and `[config.tags]`")
             .field(
                 "up",
                 FieldKind::Float,
                 "",
                 "1 if the scrape succeeded, 0 if not",
+            )
+            .field("*", FieldKind::Float, "", "a metric whose name has no '_'"),
+        )
+        .measurement(
+            MeasurementInfo::new(
+                "*",
+                "every other metric: measurement the part of its name before the first '_' \
+                 (after `measurement_prefix`), or `measurement_name`; histograms and \
+                 summaries give _bucket, _sum, _count and quantile series as Prometheus does",
+            )
+            .tag("instance", "the target's host:port")
+            .tag(
+                "*",
+                "the sample's labels (le, quantile, ...), and `[config.tags]`",
+            )
+            .field(
+                "*",
+                FieldKind::Float,
+                "",
+                "the rest of the metric's name (the full name with `measurement_name`)",
             ),
         )
         .measurement(
@@ -499,6 +520,7 @@ impl Collector for Prom {
 }
 
 sandkit_sdk::collector!(Prom);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests;

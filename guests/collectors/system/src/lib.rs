@@ -96,6 +96,7 @@ impl Collector for System {
 }
 
 sandkit_sdk::collector!(System);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests {

@@ -292,6 +292,7 @@ impl Input for Webhook {
 }
 
 sandkit_sdk::input!(Webhook);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests {

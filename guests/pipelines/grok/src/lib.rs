@@ -503,6 +503,7 @@ impl Pipeline for GrokPipeline {
 }
 
 sandkit_sdk::pipeline!(GrokPipeline);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests;

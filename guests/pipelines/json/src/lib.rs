@@ -519,6 +519,7 @@ impl Pipeline for Json {
 }
 
 sandkit_sdk::pipeline!(Json);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests;

@@ -453,6 +453,7 @@ impl Pipeline for Nginx {
 }
 
 sandkit_sdk::pipeline!(Nginx);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests {

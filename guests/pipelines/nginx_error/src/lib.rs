@@ -461,6 +461,7 @@ impl Pipeline for NginxError {
 }
 
 sandkit_sdk::pipeline!(NginxError);
+sandkit_sdk::default_conf!("../conf.toml");
 
 #[cfg(test)]
 mod tests;

@@ -203,14 +203,31 @@ pub fn plugin_build(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
         Lang::Js | Lang::Ts => js::build(dir, &m, &tmp)?,
         Lang::C => c::build(dir, &m, &tmp)?,
     }
-    // The stamp tells the agent the guest's language (its default memory cap depends on it).
+    // The stamp tells the agent the guest's language (its default memory cap depends on it);
+    // the project's conf.toml, when it has one, goes in as the default config that
+    // `sandkit doc plugin` documents.
     {
         use std::io::Write;
-        let stamp = sandkit_runtime::guest_lang::stamp(m.lang.as_str(), sdk_version());
+        let mut tail = sandkit_runtime::guest_lang::stamp(m.lang.as_str(), sdk_version());
+        let conf = dir.join("conf.toml");
+        match std::fs::read_to_string(&conf) {
+            Ok(text) => {
+                toml::from_str::<toml::Table>(&text).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: {}",
+                        conf.display(),
+                        sandkit_conf::toml_message(&text, &e)
+                    )
+                })?;
+                tail = sandkit_runtime::embedded::with_default_conf(tail, &text);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", conf.display())),
+        }
         std::fs::OpenOptions::new()
             .append(true)
             .open(&tmp)
-            .and_then(|mut f| f.write_all(&stamp))
+            .and_then(|mut f| f.write_all(&tail))
             .with_context(|| format!("cannot write {}", tmp.display()))?;
     }
     std::fs::rename(&tmp, &out)

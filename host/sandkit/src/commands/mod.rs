@@ -80,7 +80,7 @@ pub fn config_check(args: &ConfigArgs) -> Result<()> {
 }
 
 /// A runtime for one-off commands, caching compiled components under the user's cache dir.
-fn oneoff_runtime() -> Result<Runtime> {
+pub(crate) fn oneoff_runtime() -> Result<Runtime> {
     let cache = std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".cache/sandkit/components"))
         .unwrap_or_else(|| std::env::temp_dir().join("sandkit-components"));
