@@ -8,6 +8,7 @@ mod catalog;
 mod cli;
 mod collectors;
 mod compile;
+mod docs;
 mod durability;
 mod election;
 mod faults;

@@ -5,6 +5,7 @@ mod author;
 mod commands;
 mod config;
 mod doc;
+mod monitor;
 mod reload;
 mod sdk_files;
 mod service;
@@ -85,6 +86,18 @@ enum Command {
     Doc {
         #[command(subcommand)]
         command: DocCommand,
+    },
+    /// A live view of a running agent (plugins, file tasks, outputs), from its HTTP API, redrawn
+    /// every second; q or Ctrl-C quits.
+    Monitor {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// The agent's HTTP address; default: <data_dir>/http.addr, else `[http] listen`.
+        #[arg(long)]
+        addr: Option<String>,
+        /// Print one view and exit (also when stdout is not a terminal).
+        #[arg(long)]
+        once: bool,
     },
     /// Show the status of the plugins of a running agent (from data_dir/status.json).
     Status {
@@ -328,6 +341,14 @@ fn main() -> Result<()> {
                 command: DeadletterCommand::Purge { cfg, task },
             } => commands::deadletter(&cfg, task.as_deref(), true),
             Command::Status { cfg, json } => commands::status(&cfg, json),
+            Command::Monitor { cfg, addr, once } => {
+                let addr = match addr {
+                    Some(a) => a,
+                    None => monitor::agent_addr(&cfg.load(None)?)?.to_string(),
+                };
+                // The terminal loop blocks: off the async workers.
+                tokio::task::spawn_blocking(move || monitor::run(&addr, once)).await?
+            }
             Command::Doc {
                 command: DocCommand::Plugin { file },
             } => doc::doc_plugin(&file).await,

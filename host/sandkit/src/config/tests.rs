@@ -60,7 +60,7 @@ fn every_key_documented_in_the_default_is_accepted() {
     let text: String = DEFAULT_CONFIG
         .lines()
         .map(|l| match l.strip_prefix("# ") {
-            Some(rest) if rest.split(' ').nth(1) == Some("=") || rest.starts_with("[[") => rest,
+            Some(rest) if rest.split(' ').nth(1) == Some("=") || rest.starts_with('[') => rest,
             _ => l,
         })
         .map(|l| format!("{l}\n"))
