@@ -2,9 +2,18 @@
 //! and `sandkit monitor` under a real pseudo-terminal.
 
 use sandkit_tests::{
-    agent_dir, eventually, http, ok_output, repo_root, run_agent, sandkit_bin, sandkit_cli,
-    sandkit_cli_stdin, stop_agent, wasm, KillOnDrop,
+    agent_dir, agent_with_config, eventually, http, ok_output, repo_root, run_agent, sandkit_bin,
+    sandkit_cli, sandkit_cli_stdin, stop_agent, wasm, KillOnDrop,
 };
+
+/// `sandkit_plugin_undeclared_points_total` of `plugin` at the agent on `addr` (-1: absent).
+fn undeclared(addr: &str, plugin: &str) -> f64 {
+    let (_, body) = http(addr, "GET", "/metrics", "");
+    let key = format!("sandkit_plugin_undeclared_points_total{{plugin=\"{plugin}\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&key)?.trim().parse().ok())
+        .unwrap_or(-1.0)
+}
 use std::path::Path;
 
 /// The warnings of a `plugin test` / `pipeline test` run (its stderr).
@@ -122,13 +131,7 @@ async fn monitor_shows_a_running_agent_and_quits_on_q_or_ctrl_c() {
         .expect("http.addr")
         .trim()
         .to_string();
-    let metric = |plugin: &str| -> f64 {
-        let (_, body) = http(&addr, "GET", "/metrics", "");
-        let key = format!("sandkit_plugin_undeclared_points_total{{plugin=\"{plugin}\"}} ");
-        body.lines()
-            .find_map(|l| l.strip_prefix(&key)?.trim().parse().ok())
-            .unwrap_or(-1.0)
-    };
+    let metric = |plugin: &str| undeclared(&addr, plugin);
     assert!(
         eventually(20, || metric("ticker") >= 2.0).await,
         "ticker's undeclared points are counted: {}",
@@ -226,4 +229,61 @@ fn doc_pages_come_from_the_component() {
     }
     assert!(!stale.exists(), "a page of no component is removed");
     assert!(d.path().join("out/nginx.md").exists());
+}
+
+/// A running agent checks a sample of each pipeline batch's records against the pipeline's
+/// description: a pipeline that declares nothing is counted, one whose records are all
+/// declared (nginx on real access lines) is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_records_are_checked_against_the_description_at_run_time() {
+    let d = agent_dir(&[("nginx", "nginx"), ("recwriter", "recwriter")]);
+    let logs = d.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    let access = std::fs::read(repo_root().join("tests/data/pipelines/nginx-access.log"))
+        .expect("nginx sample");
+    std::fs::write(logs.join("access.log"), access).expect("write");
+    std::fs::write(logs.join("app.log"), "i:n=1 t:host=a\ni:n=2\ns:msg=x\n").expect("write");
+    let config = format!(
+        r#"[output]
+kind = "file"
+path = "out.lp"
+[[files]]
+source = "nginx"
+paths = ["{0}/access.log"]
+pipeline = "nginx"
+from_beginning = true
+[[files]]
+source = "app"
+paths = ["{0}/app.log"]
+pipeline = "recwriter"
+from_beginning = true
+"#,
+        logs.display()
+    );
+    let (agent, guard, addr) = agent_with_config(d.path(), &config).await;
+    assert!(
+        eventually(20, || undeclared(&addr, "recwriter") >= 3.0).await,
+        "recwriter's records are counted: {}",
+        undeclared(&addr, "recwriter")
+    );
+    let out = d.path().join("out.lp");
+    assert!(
+        eventually(20, || std::fs::read_to_string(&out).is_ok_and(|t| t
+            .lines()
+            .filter(|l| l.starts_with("nginx,"))
+            .count()
+            >= 5))
+        .await,
+        "the nginx lines were written"
+    );
+    assert_eq!(
+        undeclared(&addr, "nginx"),
+        0.0,
+        "nginx declares what it writes"
+    );
+    let log = stop_agent(d.path(), agent, guard);
+    assert!(
+        log.contains("runtime.emit point not as described") && log.contains("recwriter"),
+        "{log}"
+    );
 }

@@ -17,7 +17,7 @@ pub mod collector {
     });
 }
 
-/// The `pipeline` world. Its imports (types, host-log, state) are the collector world's, so the
+/// The `pipeline` world. Its imports (types, host-log, state, files) are the collector world's, so the
 /// one linker serves both and the host implements them once.
 pub mod pipeline {
     wasmtime::component::bindgen!({

@@ -71,7 +71,7 @@ pub struct RawLimits {
     pub max_points: Option<u64>,
     /// Bytes one call may emit, e.g. "32MiB".
     pub max_bytes: Option<ByteSize>,
-    /// Bytes of persistent state per plugin, e.g. "1MiB".
+    /// Bytes of state per plugin (kept in memory across its instances), e.g. "1MiB".
     pub state: Option<ByteSize>,
 }
 

@@ -7,6 +7,7 @@
 //! points with any in `sandkit_plugin_undeclared_points_total` and logs the first of each kind.
 
 use crate::plugin::{MeasurementDescription, PluginDescription};
+use sandkit_io::records::FieldRef;
 use sandkit_io::{FieldValue, Point};
 use std::collections::HashSet;
 use std::fmt;
@@ -102,6 +103,17 @@ pub fn value_kind(v: &FieldValue) -> &'static str {
     }
 }
 
+/// The kind of a record's field value, named as `describe` names kinds.
+fn ref_kind(v: &FieldRef<'_>) -> &'static str {
+    match v {
+        FieldRef::Int(_) => "int",
+        FieldRef::Uint(_) => "uint",
+        FieldRef::Float(_) => "float",
+        FieldRef::Bool(_) => "bool",
+        FieldRef::Text(_) => "string",
+    }
+}
+
 /// A description, ready to check points against.
 #[derive(Debug, Clone)]
 pub struct Declared {
@@ -129,24 +141,56 @@ impl Declared {
         }
     }
 
-    /// The declared measurements that `p` may be one of.
-    fn candidates<'a>(&'a self, p: &'a Point) -> impl Iterator<Item = &'a MeasurementDescription> {
-        self.measurements
-            .iter()
-            .filter(move |m| self.any_measurement || takes(&m.name, p.measurement()))
-    }
-
     /// Every way `p` differs from the description, appended to `out`.
     pub fn check(&self, p: &Point, out: &mut Vec<Mismatch>) {
-        let measurement = p.measurement();
-        let candidates: Vec<&MeasurementDescription> = self.candidates(p).collect();
+        self.check_parts(
+            p.measurement(),
+            Some(p.category().as_str()),
+            p.tags().iter().map(|(k, _)| k.as_str()),
+            p.fields().iter().map(|(k, v)| (k.as_str(), value_kind(v))),
+            out,
+        );
+    }
+
+    /// As [`Declared::check`], for one record of a pipeline's output (`measurement` is the
+    /// source's, for the messages).
+    pub fn check_record(
+        &self,
+        measurement: &str,
+        tags: &[(&str, &str)],
+        fields: &[(&str, FieldRef<'_>)],
+        out: &mut Vec<Mismatch>,
+    ) {
+        self.check_parts(
+            measurement,
+            None,
+            tags.iter().map(|(k, _)| *k),
+            fields.iter().map(|(k, v)| (*k, ref_kind(v))),
+            out,
+        );
+    }
+
+    /// Every way a point of `measurement` (in `category`, when it is checked) with these tag
+    /// keys and field keys and kinds differs from the description.
+    fn check_parts<'p>(
+        &self,
+        measurement: &str,
+        category: Option<&str>,
+        tags: impl Iterator<Item = &'p str>,
+        fields: impl Iterator<Item = (&'p str, &'static str)>,
+        out: &mut Vec<Mismatch>,
+    ) {
+        let candidates: Vec<&MeasurementDescription> = self
+            .measurements
+            .iter()
+            .filter(|m| self.any_measurement || takes(&m.name, measurement))
+            .collect();
         if candidates.is_empty() && !self.any_measurement {
             out.push(Mismatch::Measurement(measurement.to_string()));
             return;
         }
         // (A pipeline that declares no measurement declares no tag or field either.)
-        if !self.any_measurement {
-            let category = p.category().as_str();
+        if let (false, Some(category)) = (self.any_measurement, category) {
             if !candidates.iter().any(|m| m.category == category) {
                 out.push(Mismatch::Category {
                     measurement: measurement.to_string(),
@@ -155,19 +199,18 @@ impl Declared {
                 });
             }
         }
-        for (tag, _) in p.tags() {
+        for tag in tags {
             if !candidates
                 .iter()
                 .any(|m| m.tags.iter().any(|(t, _)| takes(t, tag)))
             {
                 out.push(Mismatch::Tag {
                     measurement: measurement.to_string(),
-                    tag: tag.clone(),
+                    tag: tag.to_string(),
                 });
             }
         }
-        for (field, value) in p.fields() {
-            let emitted = value_kind(value);
+        for (field, emitted) in fields {
             let declared: Vec<&'static str> = candidates
                 .iter()
                 .flat_map(|m| m.fields.iter())
@@ -220,20 +263,38 @@ pub(crate) struct Conformance {
 }
 
 impl Conformance {
-    pub(crate) fn new(d: &PluginDescription) -> Conformance {
+    pub(crate) fn new(declared: Declared) -> Conformance {
         Conformance {
-            declared: Declared::new(d),
+            declared,
             seen: std::sync::Mutex::new(Seen::default()),
         }
     }
 
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The points that differ from the description, and the mismatches first seen now.
     pub(crate) fn check(&self, points: &[Point]) -> (u64, Vec<Mismatch>) {
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        check_points(&self.declared, points, &mut seen)
+        check_points(&self.declared, points, &mut self.seen())
+    }
+
+    /// Whether one record of a pipeline's output differs from the description, and the
+    /// mismatches first seen now.
+    pub(crate) fn check_record(
+        &self,
+        source: &str,
+        tags: &[(&str, &str)],
+        fields: &[(&str, FieldRef<'_>)],
+    ) -> (bool, Vec<Mismatch>) {
+        let mut found = Vec::new();
+        self.declared.check_record(source, tags, fields, &mut found);
+        let bad = !found.is_empty();
+        let mut seen = self.seen();
+        found.retain(|m| seen.first(m));
+        (bad, found)
     }
 }
 
@@ -394,6 +455,31 @@ mod tests {
                 "undeclared field \"usage\" of measurement \"nginx\""
             ]
         );
+    }
+
+    #[test]
+    fn a_record_is_checked_as_a_point_would_be() {
+        let c = Conformance::new(Declared::for_pipeline(&description()));
+        let tags = [("cpu", "0")];
+        let ok = [("usage", FieldRef::Float(1.0)), ("count", FieldRef::Int(2))];
+        assert_eq!(c.check_record("app", &tags, &ok), (false, vec![]));
+        let bad = [
+            ("usage", FieldRef::Text("x")),
+            ("other", FieldRef::Bool(true)),
+        ];
+        let (unlike, first) = c.check_record("app", &[], &bad);
+        assert!(unlike);
+        // The `*` float field of `node_*` takes `other`, but not as a bool.
+        let shown: Vec<String> = first.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "field \"usage\" of measurement \"app\" emitted as string, declared as float",
+                "field \"other\" of measurement \"app\" emitted as bool, declared as float",
+            ]
+        );
+        // Seen before: counted, not reported again.
+        assert_eq!(c.check_record("app", &[], &bad), (true, vec![]));
     }
 
     #[test]

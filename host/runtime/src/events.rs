@@ -24,7 +24,7 @@ pub(crate) trait Event {
 pub(crate) struct CallCompleted {
     pub elapsed: Duration,
     pub fuel_used: u64,
-    /// CPU time of the call (measured for `process` only).
+    /// CPU time of the call, on the threads that ran it.
     pub cpu: Duration,
     /// Points delivered (collectors, inputs) or lines processed (pipelines).
     pub points: u64,
@@ -40,7 +40,7 @@ impl CallCompleted {
         CallCompleted {
             elapsed: report.elapsed,
             fuel_used: report.fuel_used,
-            cpu: Duration::ZERO,
+            cpu: report.cpu,
             points,
             http_sent: report.http_sent,
             http_refused: report.http_refused,

@@ -88,7 +88,9 @@ impl InputRegistry {
     ) {
         let name = plugin.name.to_string();
         let entry = Arc::new(InputEntry {
-            conformance: crate::conformance::Conformance::new(&plugin.description),
+            conformance: crate::conformance::Conformance::new(crate::conformance::Declared::new(
+                &plugin.description,
+            )),
             plugin,
             config,
             status,

@@ -25,6 +25,8 @@ pub struct CallReport {
     pub first_refusal: Option<String>,
     pub fuel_used: u64,
     pub elapsed: Duration,
+    /// CPU time the call took on the threads that ran it (see [`cpu_timed`]).
+    pub cpu: Duration,
     /// Outgoing HTTP requests sent, and refused by the plugin's allowlist.
     pub http_sent: u64,
     pub http_refused: u64,
@@ -355,14 +357,14 @@ impl Instance {
         };
         let start = Instant::now();
         let fut = b.call_collect(&mut self.store);
-        let r = tokio::time::timeout(self.limits.timeout, fut).await;
+        let (r, cpu) = cpu_timed(tokio::time::timeout(self.limits.timeout, fut)).await;
         let elapsed = start.elapsed();
         self.settle("collect", self.limits.timeout, r)?;
-        Ok(self.report(elapsed))
+        Ok(self.report(elapsed, cpu))
     }
 
     /// What the call that just returned emitted and cost.
-    fn report(&mut self, elapsed: Duration) -> CallReport {
+    fn report(&mut self, elapsed: Duration, cpu: Duration) -> CallReport {
         let fuel_used = self.fuel_used();
         let data = self.store.data_mut();
         CallReport {
@@ -371,6 +373,7 @@ impl Instance {
             first_refusal: data.first_refusal.take(),
             fuel_used,
             elapsed,
+            cpu,
             http_sent: data.http_sent,
             http_refused: data.http_refused,
             log_suppressed: data.log_suppressed(),
@@ -395,10 +398,10 @@ impl Instance {
         let _active = self.activity.enter();
         let start = Instant::now();
         let fut = b.call_handle(&mut self.store, content_type, body);
-        let r = tokio::time::timeout(self.limits.timeout, fut).await;
+        let (r, cpu) = cpu_timed(tokio::time::timeout(self.limits.timeout, fut)).await;
         let elapsed = start.elapsed();
         self.settle("handle", self.limits.timeout, r)?;
-        Ok(self.report(elapsed))
+        Ok(self.report(elapsed, cpu))
     }
 }
 
@@ -432,13 +435,9 @@ impl Instance {
             ends: ends.to_vec(),
         };
         let start = Instant::now();
-        let cpu_start = thread_cpu();
         let fut = b.call_process(&mut self.store, &batch);
-        let r = tokio::time::timeout(self.limits.timeout, fut).await;
+        let (r, cpu) = cpu_timed(tokio::time::timeout(self.limits.timeout, fut)).await;
         let elapsed = start.elapsed();
-        // A runner polls the call on its own thread (`Handle::block_on`), so the thread's CPU
-        // clock is the call's.
-        let cpu = thread_cpu().saturating_sub(cpu_start);
         let output = self.settle("process", self.limits.timeout, r)?;
         Ok(ProcessReport {
             output,
@@ -448,6 +447,25 @@ impl Instance {
             log_suppressed: self.store.data().log_suppressed(),
         })
     }
+}
+
+/// `fut`'s output and the CPU time its polls took: each poll is timed on the CPU clock of the
+/// thread that runs it. A guest call yields on every epoch tick and may resume on another
+/// worker thread, so the time between the call's start and end on one thread's clock would
+/// count other tasks' work and miss the guest's elsewhere; a poll is where the guest (and
+/// the host functions it calls) runs. Time spent waiting (outgoing HTTP, a file read on the
+/// blocking pool) is not CPU of this call.
+async fn cpu_timed<F: std::future::Future>(fut: F) -> (F::Output, Duration) {
+    let mut fut = std::pin::pin!(fut);
+    let mut cpu = Duration::ZERO;
+    let out = std::future::poll_fn(|cx| {
+        let t0 = thread_cpu();
+        let r = fut.as_mut().poll(cx);
+        cpu += thread_cpu().saturating_sub(t0);
+        r
+    })
+    .await;
+    (out, cpu)
 }
 
 /// The calling thread's CPU time.

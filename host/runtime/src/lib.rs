@@ -3,7 +3,9 @@
 //! compiled components, per-plugin limits, the host side of the WIT imports, the supervisor that
 //! schedules and restarts plugins, and the watcher of the plugins directory.
 //!
-//! The runtime hands points to a [`sandkit_io::Sink`] and knows nothing of outputs or HTTP.
+//! The runtime hands points to a [`sandkit_io::Sink`] and knows nothing of outputs; its only
+//! HTTP is the collectors' outgoing `http-client` import, sent to allowlisted targets through
+//! [`sandkit_io::fetch`].
 
 mod bindings;
 mod cache;

@@ -52,7 +52,7 @@ const COUNTERS: [Counter; 15] = [
     ),
     (
         "undeclared_points",
-        "points unlike the plugin's describe: an undeclared measurement, tag or field, or another kind",
+        "points unlike the plugin's describe (an undeclared measurement, tag or field, or another kind); pipelines: of the first 4 records of each batch",
         |p| p.undeclared_points as f64,
     ),
     (
@@ -85,7 +85,7 @@ const COUNTERS: [Counter; 15] = [
     }),
     (
         "cpu_seconds",
-        "CPU time of completed process calls (pipelines)",
+        "CPU time of completed calls (collect, handle, process), the guest's and its host calls'",
         |p| p.cpu_us as f64 / 1e6,
     ),
     ("call_seconds", "wall time of completed calls", |p| {

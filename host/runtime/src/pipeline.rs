@@ -41,6 +41,8 @@ pub struct PipelineEntry {
     state: Arc<Mutex<StateStore>>,
     /// Batches in a row that crashed.
     consecutive: AtomicU32,
+    /// A sample of its records against its description.
+    conformance: crate::conformance::Conformance,
 }
 
 impl std::fmt::Debug for PipelineEntry {
@@ -54,6 +56,9 @@ impl std::fmt::Debug for PipelineEntry {
 impl PipelineEntry {
     pub(crate) fn new(plugin: LoadedPlugin, config: PluginConfig, status: Arc<StatusCell>) -> Self {
         PipelineEntry {
+            conformance: crate::conformance::Conformance::new(
+                crate::conformance::Declared::for_pipeline(&plugin.description),
+            ),
             plugin,
             config,
             status,
@@ -195,6 +200,50 @@ impl CallError {
             crash: !said_no,
         }
     }
+}
+
+/// Records of each batch checked against the pipeline's description: the first ones of the
+/// batch's first run of records. Checking every record would cost a lookup per field of every
+/// line on the log path; a sample finds a pipeline that emits what it does not declare within a
+/// batch or two, which is what the counter is for.
+const CHECKED_PER_BATCH: usize = 4;
+
+/// Check a sample of a batch's records against the pipeline's description; those unlike it
+/// are counted in `undeclared_points`, each new kind of difference logged.
+fn check_sample(entry: &PipelineEntry, source: &str, data: &str, processed: &Processed) {
+    use sandkit_io::records::{Parts, RecordReader};
+    let Some(chunk) = processed.parts.iter().find_map(|p| match p {
+        Part::Records(c) => Some(c),
+        Part::Failed(_) => None,
+    }) else {
+        return;
+    };
+    let sub = data.get(chunk.bytes.clone()).unwrap_or_default();
+    let n = (chunk.lines.end - chunk.lines.start) as usize;
+    let Ok(mut reader) = RecordReader::new(&chunk.output, sub, n) else {
+        return;
+    };
+    let mut parts = Parts::default();
+    let mut bad = 0;
+    let mut new = Vec::new();
+    for _ in 0..CHECKED_PER_BATCH {
+        let Some(Ok((h, items))) = reader.next_record() else {
+            break;
+        };
+        parts.sort(h.keep_message, items);
+        let measurement = parts.measurement.unwrap_or(source);
+        let (unlike, first) =
+            entry
+                .conformance
+                .check_record(measurement, &parts.tags, &parts.fields);
+        bad += u64::from(unlike);
+        new.extend(first);
+    }
+    crate::events::PointsUndeclared {
+        points: bad,
+        new: &new,
+    }
+    .emit(&entry.plugin.name, &entry.status);
 }
 
 /// The byte range of lines `r` in the batch.
@@ -485,7 +534,11 @@ impl LineProcessor for PipelineRunner {
 
     fn process(&mut self, source: &str, data: &str, ends: &[u32]) -> Processed {
         let handle = self.handle.clone();
-        handle.block_on(self.process_async(source, data, ends))
+        let processed = handle.block_on(self.process_async(source, data, ends));
+        if let Some((entry, _)) = &self.current {
+            check_sample(entry, source, data, &processed);
+        }
+        processed
     }
 
     fn delivered(&mut self, records: u64) {

@@ -131,7 +131,8 @@ pub struct PluginStatus {
     pub points: u64,
     /// Points the host refused as invalid.
     pub refused_points: u64,
-    /// Points delivered that differ from the plugin's description (collectors and inputs).
+    /// Points delivered that differ from the plugin's description (collectors and inputs; for
+    /// pipelines, of the records checked: the first few of each batch).
     pub undeclared_points: u64,
     /// Outgoing HTTP requests sent by completed calls (collectors with `[sandbox] http`).
     pub http_requests: u64,
@@ -146,7 +147,7 @@ pub struct PluginStatus {
     pub recycles: u64,
     /// Fuel of completed calls (collectors; pipelines run without fuel metering).
     pub fuel_used: u64,
-    /// CPU time of completed `process` calls, in microseconds (pipelines).
+    /// CPU time of completed calls (collect, handle, process), in microseconds.
     pub cpu_us: u64,
     /// Largest linear memory of any instance, in bytes.
     pub memory_peak_bytes: u64,

@@ -29,7 +29,8 @@ pub struct RawHttpConfig {
     /// Largest body after decompression (gzip, zstd), default "64MiB": a compression bomb gets
     /// 413, not the memory.
     pub max_decompressed: Option<ByteSize>,
-    /// Requests handled at once; one more gets 503 with `Retry-After`, default 64.
+    /// Write requests handled at once (reads are not counted); one more gets 503 with
+    /// `Retry-After`, default 64.
     pub max_concurrent: Option<usize>,
     /// Longest wait of a write for its points to be delivered or buffered by the output before
     /// it answers 503, default "30s".

@@ -1,6 +1,7 @@
 //! The agent's HTTP server: inbound writes (DataKit's `/v1/write/{category}`, InfluxDB's
-//! `/write` and `/api/v2/write`, Prometheus remote write), `/metrics` in Prometheus text
-//! format, plugin status and health.
+//! `/write` and `/api/v2/write`, Prometheus remote write, OTLP/HTTP `/v1/metrics`, `/v1/logs`
+//! and `/v1/traces`), input plugins at `/v1/input/{plugin}`, `/metrics` in Prometheus text
+//! format, plugin status, election and health.
 //!
 //! Writes are all or nothing: a body with a bad line gets 400 naming the line and column and
 //! none of its points are sent. A good body is answered once the IO layer has delivered or

@@ -2,7 +2,7 @@
 //!
 //! The SDK wraps the bindings of the WIT contract (`sandkit:plugin@0.1.1`, in `wit/`) in
 //! idiomatic types: a [`Point`] builder, a [`Config`] view of the plugin's `[config]` table, host
-//! logging macros, a small persistent [`state`] store, [`fs::read_to_string`] for granted files,
+//! logging macros, a small [`state`] store that outlives a crashed instance, [`fs::read_to_string`] for granted files,
 //! outgoing [`http`] to allowlisted targets (collectors only),
 //! and the [`collector!`] macro that exports
 //! a type implementing [`Collector`]. Authors never depend on `wit-bindgen` themselves.

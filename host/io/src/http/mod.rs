@@ -1,5 +1,6 @@
-//! HTTP outputs: DataWay (`POST {url}/v1/write/{category}?token=...`) and InfluxDB (v1 `/write`,
-//! v2 `/api/v2/write`). Line protocol bodies, gzip or zstd, connection reuse, no retry on 4xx
+//! HTTP outputs: DataWay (`POST {url}/v1/write/{category}?token=...`), InfluxDB (v1 `/write`,
+//! v2 `/api/v2/write`), Prometheus remote write and OTLP/HTTP. Line protocol bodies (protobuf
+//! for the last two), gzip or zstd, connection reuse, no retry on 4xx
 //! (the status and the response body are logged and the drop is counted). Tokens never appear
 //! in logs: URLs are logged without their query.
 //!
@@ -39,7 +40,8 @@ use url::Target;
 struct Inner {
     /// The output's name in logs, errors and metrics: its configured name, or its kind.
     name: String,
-    /// `dataway`, `influxdb` or `influxdb2`: the prefix of its buffer directories.
+    /// `dataway`, `influxdb`, `influxdb2`, `prometheus_remote_write` or `otlp`: the prefix of
+    /// its buffer directories.
     kind: &'static str,
     config: HttpOutputConfig,
     client: HttpClient,

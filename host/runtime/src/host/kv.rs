@@ -1,5 +1,5 @@
-//! The `state` import: a plugin's key-value state, kept by the host across instances and
-//! counted against the plugin's memory.
+//! The `state` import: a plugin's key-value state, kept by the host across instances (in
+//! memory) and capped by the plugin's `[limits] state`.
 
 use super::HostState;
 use crate::bindings::collector::sandkit::plugin::state;

@@ -543,7 +543,9 @@ impl Supervisor {
         let status = StatusCell::new(st);
         let (stop, stop_rx) = watch::channel(false);
         let task = PluginTask {
-            conformance: crate::conformance::Conformance::new(&plugin.description),
+            conformance: crate::conformance::Conformance::new(crate::conformance::Declared::new(
+                &plugin.description,
+            )),
             plugin,
             config,
             runtime: self.runtime.clone(),

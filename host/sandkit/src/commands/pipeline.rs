@@ -226,6 +226,9 @@ pub async fn pipeline_test(
         }
         total += lines.len();
     }
+    if undeclared > 0 {
+        eprintln!("# {undeclared} records unlike the plugin's describe (warnings above)");
+    }
     let st = status.snapshot();
     eprintln!(
         "# {total} lines, {records} records, {failed} lines not processed, {} calls, {} crashes, {:?} wall, {} µs CPU in process calls, memory peak {} KiB, {} recycles",
@@ -236,8 +239,5 @@ pub async fn pipeline_test(
         st.memory_peak_bytes / 1024,
         st.recycles
     );
-    if undeclared > 0 {
-        eprintln!("# {undeclared} records unlike the plugin's describe (warnings above)");
-    }
     Ok(())
 }

@@ -106,11 +106,12 @@ fn report_call(
         eprintln!("# {undeclared} points unlike the plugin's describe (warnings above)");
     }
     eprintln!(
-        "# {what}: {} points, {} refused, {} fuel, {:?}, memory peak {} KiB",
+        "# {what}: {} points, {} refused, {} fuel, {:?} wall, {:?} CPU, memory peak {} KiB",
         r.points.len(),
         r.refused,
         r.fuel_used,
         r.elapsed,
+        r.cpu,
         memory_peak / 1024
     );
     if let Some(why) = r.first_refusal {
