@@ -136,14 +136,14 @@ lint: deps
 ## config) and docs/config.md (from the config types) with `sandkit doc`
 docs: build
 	@rm -rf $(BUILD)/doc-plugins && mkdir -p $(BUILD)/doc-plugins
-	@for p in $(DOC_PLUGINS); do cp $(BUILD)/wasm/$$p.wasm $(BUILD)/doc-plugins/; done
+	@for p in $(DOC_PLUGINS); do cp $(BUILD)/wasm/$$p.wasm $(BUILD)/doc-plugins/ || exit 1; done
 	$(BIN) doc plugins $(BUILD)/doc-plugins --out docs/plugins
 	$(BIN) doc config > docs/config.md
 
 ## docs-check: the checked-in docs are what `make docs` makes of the code now
 docs-check: build
 	@rm -rf $(BUILD)/doc-plugins $(BUILD)/docs-now && mkdir -p $(BUILD)/doc-plugins $(BUILD)/docs-now
-	@for p in $(DOC_PLUGINS); do cp $(BUILD)/wasm/$$p.wasm $(BUILD)/doc-plugins/; done
+	@for p in $(DOC_PLUGINS); do cp $(BUILD)/wasm/$$p.wasm $(BUILD)/doc-plugins/ || exit 1; done
 	$(BIN) doc plugins $(BUILD)/doc-plugins --out $(BUILD)/docs-now/plugins
 	$(BIN) doc config > $(BUILD)/docs-now/config.md
 	@diff -ru docs/plugins $(BUILD)/docs-now/plugins && diff -u docs/config.md $(BUILD)/docs-now/config.md \

@@ -4,12 +4,13 @@
 //! A declared name is matched exactly, or, when it ends in `*`, as a prefix (`*` alone takes
 //! every name): a plugin whose names come from its input (a Prometheus scrape, logfmt keys)
 //! declares them so. `sandkit plugin test` prints each mismatch; a running agent counts the
-//! points with any in `sandkit_plugin_undeclared_points_total` and logs the first of each kind.
+//! points with any in `sandkit_plugin_undeclared_points_total` and logs each distinct mismatch
+//! the first time (the first 256 of a plugin; later ones are counted only).
 
-use crate::plugin::{MeasurementDescription, PluginDescription};
+use crate::plugin::PluginDescription;
 use sandkit_io::records::FieldRef;
 use sandkit_io::{FieldValue, Point};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// One way a point differs from the description.
@@ -17,12 +18,6 @@ use std::fmt;
 pub enum Mismatch {
     /// No declared measurement has this name.
     Measurement(String),
-    /// The measurement is declared with another category.
-    Category {
-        measurement: String,
-        declared: String,
-        emitted: String,
-    },
     Tag {
         measurement: String,
         tag: String,
@@ -44,14 +39,6 @@ impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Mismatch::Measurement(m) => write!(f, "undeclared measurement {m:?}"),
-            Mismatch::Category {
-                measurement,
-                declared,
-                emitted,
-            } => write!(
-                f,
-                "measurement {measurement:?} emitted as {emitted}, declared as {declared}"
-            ),
             Mismatch::Tag { measurement, tag } => {
                 write!(f, "undeclared tag {tag:?} of measurement {measurement:?}")
             }
@@ -76,19 +63,10 @@ impl Mismatch {
     pub fn kind(&self) -> &'static str {
         match self {
             Mismatch::Measurement(_) => "measurement",
-            Mismatch::Category { .. } => "category",
             Mismatch::Tag { .. } => "tag",
             Mismatch::Field { .. } => "field",
             Mismatch::Kind { .. } => "kind",
         }
-    }
-}
-
-/// Whether `name` is one a declared `pattern` takes.
-fn takes(pattern: &str, name: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => pattern == name,
     }
 }
 
@@ -114,38 +92,101 @@ fn ref_kind(v: &FieldRef<'_>) -> &'static str {
     }
 }
 
+/// Names a description declares in one list (tags, or fields with their kinds): exact names
+/// looked up in a map, names ending in `*` kept as prefixes. A point costs a lookup per tag and
+/// field whatever the size of the description; the prefixes are few (a description with more
+/// than [`MAX_PATTERNS`] in one list has the rest ignored).
+#[derive(Debug, Clone, Default)]
+struct Names<K> {
+    exact: HashMap<String, Vec<K>>,
+    prefixes: Vec<(String, K)>,
+}
+
+/// Prefix patterns kept per list of names.
+const MAX_PATTERNS: usize = 64;
+
+impl<K: Copy> Names<K> {
+    fn add(&mut self, name: &str, kind: K) {
+        match name.strip_suffix('*') {
+            Some(prefix) => {
+                if self.prefixes.len() < MAX_PATTERNS {
+                    self.prefixes.push((prefix.to_string(), kind));
+                }
+            }
+            None => self.exact.entry(name.to_string()).or_default().push(kind),
+        }
+    }
+
+    /// The kinds under which `name` is declared (empty: not declared).
+    fn kinds(&self, name: &str, out: &mut Vec<K>) {
+        if let Some(k) = self.exact.get(name) {
+            out.extend_from_slice(k);
+        }
+        out.extend(
+            self.prefixes
+                .iter()
+                .filter(|(p, _)| name.starts_with(p.as_str()))
+                .map(|(_, k)| *k),
+        );
+    }
+}
+
 /// A description, ready to check points against.
 #[derive(Debug, Clone)]
 pub struct Declared {
-    measurements: Vec<MeasurementDescription>,
+    /// Measurement names, each to the index of its tags and fields in `declared`.
+    measurements: Names<usize>,
+    /// The tags and fields of each declared measurement.
+    declared: Vec<(Names<()>, Names<&'static str>)>,
     /// A pipeline's records take the measurement of the source they come from, not one of the
-    /// plugin's: their tags and fields are checked against every declared measurement's, and
-    /// neither the name nor the category is.
+    /// plugin's: their tags and fields are checked against every declared measurement's
+    /// together, and their measurement is not checked.
     any_measurement: bool,
 }
 
 impl Declared {
+    fn of(d: &PluginDescription, any_measurement: bool) -> Declared {
+        let mut measurements = Names::default();
+        let mut declared = Vec::new();
+        let mut all = (Names::default(), Names::default());
+        for m in &d.measurements {
+            let mut tags = Names::default();
+            let mut fields = Names::default();
+            for (t, _) in &m.tags {
+                tags.add(t, ());
+                all.0.add(t, ());
+            }
+            for f in &m.fields {
+                fields.add(&f.name, f.kind);
+                all.1.add(&f.name, f.kind);
+            }
+            measurements.add(&m.name, declared.len());
+            declared.push((tags, fields));
+        }
+        if any_measurement {
+            declared = vec![all];
+        }
+        Declared {
+            measurements,
+            declared,
+            any_measurement,
+        }
+    }
+
     /// What a collector or an input declares.
     pub fn new(d: &PluginDescription) -> Declared {
-        Declared {
-            measurements: d.measurements.clone(),
-            any_measurement: false,
-        }
+        Declared::of(d, false)
     }
 
     /// What a pipeline declares: its records' tags and fields.
     pub fn for_pipeline(d: &PluginDescription) -> Declared {
-        Declared {
-            measurements: d.measurements.clone(),
-            any_measurement: true,
-        }
+        Declared::of(d, true)
     }
 
     /// Every way `p` differs from the description, appended to `out`.
     pub fn check(&self, p: &Point, out: &mut Vec<Mismatch>) {
         self.check_parts(
             p.measurement(),
-            Some(p.category().as_str()),
             p.tags().iter().map(|(k, _)| k.as_str()),
             p.fields().iter().map(|(k, v)| (k.as_str(), value_kind(v))),
             out,
@@ -163,76 +204,85 @@ impl Declared {
     ) {
         self.check_parts(
             measurement,
-            None,
             tags.iter().map(|(k, _)| *k),
             fields.iter().map(|(k, v)| (*k, ref_kind(v))),
             out,
         );
     }
 
-    /// Every way a point of `measurement` (in `category`, when it is checked) with these tag
-    /// keys and field keys and kinds differs from the description.
+    /// Every way a point of `measurement` with these tag keys, field keys and kinds differs
+    /// from the description. (The category is not checked: plugins that let their config
+    /// choose it, as webhook does, declare the default one.)
     fn check_parts<'p>(
         &self,
         measurement: &str,
-        category: Option<&str>,
         tags: impl Iterator<Item = &'p str>,
         fields: impl Iterator<Item = (&'p str, &'static str)>,
         out: &mut Vec<Mismatch>,
     ) {
-        let candidates: Vec<&MeasurementDescription> = self
-            .measurements
-            .iter()
-            .filter(|m| self.any_measurement || takes(&m.name, measurement))
-            .collect();
-        if candidates.is_empty() && !self.any_measurement {
-            out.push(Mismatch::Measurement(measurement.to_string()));
-            return;
+        let mut candidates = Vec::new();
+        if self.any_measurement {
+            candidates.extend(0..self.declared.len());
+        } else {
+            self.measurements.kinds(measurement, &mut candidates);
+            if candidates.is_empty() {
+                out.push(Mismatch::Measurement(shorten(measurement)));
+                return;
+            }
         }
         // (A pipeline that declares no measurement declares no tag or field either.)
-        if let (false, Some(category)) = (self.any_measurement, category) {
-            if !candidates.iter().any(|m| m.category == category) {
-                out.push(Mismatch::Category {
-                    measurement: measurement.to_string(),
-                    declared: candidates[0].category.clone(),
-                    emitted: category.to_string(),
-                });
-            }
-        }
+        let mut found = Vec::new();
         for tag in tags {
-            if !candidates
-                .iter()
-                .any(|m| m.tags.iter().any(|(t, _)| takes(t, tag)))
-            {
+            let declared = candidates.iter().any(|&i| {
+                found.clear();
+                self.declared[i].0.kinds(tag, &mut found);
+                !found.is_empty()
+            });
+            if !declared {
                 out.push(Mismatch::Tag {
-                    measurement: measurement.to_string(),
-                    tag: tag.to_string(),
+                    measurement: shorten(measurement),
+                    tag: shorten(tag),
                 });
             }
         }
+        let mut kinds: Vec<&'static str> = Vec::new();
         for (field, emitted) in fields {
-            let declared: Vec<&'static str> = candidates
-                .iter()
-                .flat_map(|m| m.fields.iter())
-                .filter(|f| takes(&f.name, field))
-                .map(|f| f.kind)
-                .collect();
-            if declared.is_empty() {
+            kinds.clear();
+            for &i in &candidates {
+                self.declared[i].1.kinds(field, &mut kinds);
+            }
+            if kinds.is_empty() {
                 out.push(Mismatch::Field {
-                    measurement: measurement.to_string(),
-                    field: field.to_string(),
+                    measurement: shorten(measurement),
+                    field: shorten(field),
                 });
-            } else if !declared.contains(&emitted) {
+            } else if !kinds.contains(&emitted) {
                 out.push(Mismatch::Kind {
-                    measurement: measurement.to_string(),
-                    field: field.to_string(),
-                    declared: declared[0],
+                    measurement: shorten(measurement),
+                    field: shorten(field),
+                    declared: kinds[0],
                     emitted,
                 });
             }
         }
     }
 }
+
+/// A name as a mismatch keeps it: at most [`NAME_MAX`] bytes (a name can be as long as a
+/// call's output), cut on a character boundary and marked.
+fn shorten(name: &str) -> String {
+    if name.len() <= NAME_MAX {
+        return name.to_string();
+    }
+    let mut end = NAME_MAX;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &name[..end])
+}
+
+/// Bytes of a name kept in a mismatch.
+const NAME_MAX: usize = 128;
 
 /// The mismatches seen so far, each once: the first of each is logged, and a flood of one kind
 /// costs one set entry. Bounded, so that a plugin naming fields after its input cannot grow it.
@@ -278,7 +328,12 @@ impl Conformance {
 
     /// The points that differ from the description, and the mismatches first seen now.
     pub(crate) fn check(&self, points: &[Point]) -> (u64, Vec<Mismatch>) {
-        check_points(&self.declared, points, &mut self.seen())
+        // Checked without the lock (a large call takes a while); only the memory of what was
+        // seen is shared.
+        let (bad, mut distinct) = check_points(&self.declared, points, &mut Seen::default());
+        let mut seen = self.seen();
+        distinct.retain(|m| seen.first(m));
+        (bad, distinct)
     }
 
     /// Whether one record of a pipeline's output differs from the description, and the
@@ -321,7 +376,7 @@ pub fn check_points(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::FieldDescription;
+    use crate::plugin::{FieldDescription, MeasurementDescription};
     use sandkit_io::Category;
     use std::time::Duration;
 
@@ -419,15 +474,22 @@ mod tests {
             mismatches(&d, &unknown),
             ["undeclared measurement \"disk\""]
         );
+        // The category is the config's to choose (webhook's is): not checked.
         let logged = point_of(
             "cpu",
             &[],
             &[("count", FieldValue::Int(1))],
             Category::Logging,
         );
+        assert!(mismatches(&d, &logged).is_empty());
+        let long = "x".repeat(1000);
+        let named = point(&long, &[], &[("f", FieldValue::Int(1))]);
         assert_eq!(
-            mismatches(&d, &logged),
-            ["measurement \"cpu\" emitted as logging, declared as metric"]
+            mismatches(&d, &named),
+            [format!(
+                "undeclared measurement \"{}...\"",
+                "x".repeat(NAME_MAX)
+            )]
         );
     }
 

@@ -99,9 +99,6 @@ pub fn detect(bytes: &[u8]) -> GuestLang {
 /// `component-init-transform`; componentize-js as `ComponentizeJS`).
 fn producer_hint(field: &str, name: &str) -> Option<GuestLang> {
     match (field, name) {
-        // rustc names the language of the core modules it makes (cargo-built guests carry no
-        // stamp); clang does not.
-        ("language", "Rust") => Some(GuestLang::Rust),
         ("processed-by", "componentize-py" | "component-init-transform") => Some(GuestLang::Python),
         // componentize-js 0.23 writes both at the component's top level.
         ("processed-by", "ComponentizeJS") | ("language", "JavaScript") => {

@@ -535,8 +535,13 @@ impl LineProcessor for PipelineRunner {
     fn process(&mut self, source: &str, data: &str, ends: &[u32]) -> Processed {
         let handle = self.handle.clone();
         let processed = handle.block_on(self.process_async(source, data, ends));
-        if let Some((entry, _)) = &self.current {
-            check_sample(entry, source, data, &processed);
+        // (After a crash or a recycle the runner holds no instance; the entry is still there.)
+        let entry = match &self.current {
+            Some((e, _)) => Some(e.clone()),
+            None => self.registry.get(&self.name),
+        };
+        if let Some(e) = entry {
+            check_sample(&e, source, data, &processed);
         }
         processed
     }

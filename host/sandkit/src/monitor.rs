@@ -89,18 +89,40 @@ fn parse_labels(s: &str) -> Vec<(String, String)> {
     }
 }
 
+/// The largest `/metrics` body read (an agent with thousands of plugins stays far below).
+const MAX_BODY: u64 = 16 << 20;
+/// The longest a fetch may take, however slowly the bytes come.
+const FETCH_DEADLINE: Duration = Duration::from_secs(5);
+
 /// `GET path` of the agent: the body of a 200, else an error naming the status.
 fn get(addr: SocketAddr, path: &str) -> Result<String> {
+    let deadline = Instant::now() + FETCH_DEADLINE;
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("cannot reach the agent at {addr}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.set_write_timeout(Some(Duration::from_secs(2)))?;
     write!(
         s,
         "GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: sandkit-monitor\r\n\r\n"
     )?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)
-        .with_context(|| format!("reading {path} from {addr}"))?;
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!("{addr}{path}: no whole answer within {FETCH_DEADLINE:?}");
+        }
+        s.set_read_timeout(Some(left))?;
+        let n = s
+            .read(&mut buf)
+            .with_context(|| format!("reading {path} from {addr}"))?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if raw.len() as u64 > MAX_BODY {
+            bail!("{addr}{path}: the answer is larger than {MAX_BODY} bytes");
+        }
+    }
     let text = String::from_utf8_lossy(&raw);
     let Some((head, body)) = text.split_once("\r\n\r\n") else {
         bail!("{addr}{path}: not an HTTP response");
@@ -269,17 +291,28 @@ fn render(addr: SocketAddr, v: &View, prev: Option<(&View, Duration)>) -> String
     s
 }
 
+/// `s` in at most `n` characters, control characters (escape sequences a hostile label could
+/// carry to the terminal) shown as `?`.
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
+    let clean = printable(s);
+    if clean.chars().count() <= n {
+        clean
     } else {
-        let mut t: String = s.chars().take(n - 1).collect();
+        let mut t: String = clean.chars().take(n - 1).collect();
         t.push('~');
         t
     }
 }
 
-/// The terminal in raw mode (no echo, no line buffering, Ctrl-C as a byte) until dropped.
+/// `s` with every control character but the newline as `?`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .collect()
+}
+
+/// The terminal in raw mode (no echo, no line buffering, Ctrl-C as a byte) on the alternate
+/// screen with the cursor hidden, until dropped.
 struct RawMode {
     saved: Option<rustix::termios::Termios>,
 }
@@ -294,12 +327,19 @@ impl RawMode {
             raw.make_raw();
             let _ = tcsetattr(&stdin, OptionalActions::Now, &raw);
         }
+        let mut out = std::io::stdout();
+        let _ = write!(out, "\x1b[?1049h\x1b[?25l");
+        let _ = out.flush();
         RawMode { saved }
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
+        // The cursor and the main screen back, whatever ended the view (an error, a panic).
+        let mut out = std::io::stdout();
+        let _ = write!(out, "\x1b[?25h\x1b[?1049l");
+        let _ = out.flush();
         if let Some(t) = &self.saved {
             let _ = rustix::termios::tcsetattr(
                 std::io::stdin(),
@@ -341,12 +381,13 @@ pub fn run(addr: &str, once: bool) -> Result<()> {
         .next()
         .with_context(|| format!("{addr:?} resolves to nothing"))?;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let fetch = || -> Result<View> { Ok(view_of(&parse_metrics(&get(addr, "/metrics")?))) };
+    let fetch = move || -> Result<View> { Ok(view_of(&parse_metrics(&get(addr, "/metrics")?))) };
     if once || !tty {
         print!("{}", render(addr, &fetch()?, None));
         return Ok(());
     }
-    // Keys from a thread, so that a view is drawn every second whatever is typed.
+    // Keys and views each from a thread of their own: a slow agent never keeps a key from
+    // being read, and q or Ctrl-C quits at once.
     let (keys, key) = std::sync::mpsc::channel::<u8>();
     let raw = RawMode::enter();
     std::thread::spawn(move || {
@@ -360,37 +401,50 @@ pub fn run(addr: &str, once: bool) -> Result<()> {
         // End of input: as a quit.
         let _ = keys.send(b'q');
     });
-    let mut out = std::io::stdout();
-    // The alternate screen, cursor hidden; both undone on the way out.
-    write!(out, "\x1b[?1049h\x1b[?25l")?;
-    let mut prev: Option<(View, Instant)> = None;
-    let result = loop {
-        let now = Instant::now();
-        let frame = match fetch() {
-            Ok(v) => {
-                let text = render(
-                    addr,
-                    &v,
-                    prev.as_ref().map(|(p, t)| (p, now.duration_since(*t))),
-                );
-                prev = Some((v, now));
-                text
-            }
-            Err(e) => format!("sandkit monitor  {addr}  (q or Ctrl-C quits)\n\n{e:#}\n"),
-        };
-        // Raw mode: lines need a carriage return.
-        write!(out, "\x1b[H\x1b[2J{}", frame.replace('\n', "\r\n"))?;
-        out.flush()?;
-        match key.recv_timeout(Duration::from_secs(1)) {
-            Ok(b'q' | b'Q' | 3) => break Ok(()),
-            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break Ok(()),
+    let (views, view) = std::sync::mpsc::channel::<(Result<View>, Instant)>();
+    std::thread::spawn(move || loop {
+        let started = Instant::now();
+        if views.send((fetch(), started)).is_err() {
+            return;
         }
-    };
-    write!(out, "\x1b[?25h\x1b[?1049l")?;
-    out.flush()?;
+        std::thread::sleep(Duration::from_secs(1).saturating_sub(started.elapsed()));
+    });
+    let mut out = std::io::stdout();
+    let mut prev: Option<(View, Instant)> = None;
+    let mut frame =
+        format!("sandkit monitor  {addr}  (q or Ctrl-C quits)\n\nreading /metrics...\n");
+    let mut drawn = false;
+    loop {
+        if let Ok((fetched, at)) = view.try_recv() {
+            frame = match fetched {
+                Ok(v) => {
+                    let text = render(
+                        addr,
+                        &v,
+                        prev.as_ref().map(|(p, t)| (p, at.duration_since(*t))),
+                    );
+                    prev = Some((v, at));
+                    text
+                }
+                Err(e) => printable(&format!(
+                    "sandkit monitor  {addr}  (q or Ctrl-C quits)\n\n{e:#}\n"
+                )),
+            };
+            drawn = false;
+        }
+        if !drawn {
+            // Raw mode: lines need a carriage return.
+            write!(out, "\x1b[H\x1b[2J{}", frame.replace('\n', "\r\n"))?;
+            out.flush()?;
+            drawn = true;
+        }
+        match key.recv_timeout(Duration::from_millis(100)) {
+            Ok(b'q' | b'Q' | 3) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+    }
     drop(raw);
-    result
+    Ok(())
 }
 
 #[cfg(test)]

@@ -65,15 +65,11 @@ fn render_record(
             declared.check(&p, mismatches);
             // The host adds `message` (the raw line) when the pipeline asks it to.
             if parts.add_message {
-                let mut i = before;
-                while i < mismatches.len() {
-                    if matches!(&mismatches[i], Mismatch::Field { field, .. } if field == "message")
-                    {
-                        mismatches.remove(i);
-                    } else {
-                        i += 1;
-                    }
-                }
+                let mut i = 0;
+                mismatches.retain(|m| {
+                    i += 1;
+                    i <= before || !matches!(m, Mismatch::Field { field, .. } if field == "message")
+                });
             }
             let mut s = String::new();
             sandkit_io::encode_point(&mut s, &p);

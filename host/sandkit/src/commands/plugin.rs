@@ -4,7 +4,7 @@ use super::{oneoff_runtime, pipeline_test, plugin_config};
 use crate::ConfigArgs;
 use anyhow::{bail, Context, Result};
 use sandkit_io::encode_points;
-use sandkit_runtime::conformance::{Declared, Mismatch, Seen};
+use sandkit_runtime::conformance::{check_points, Declared, Mismatch, Seen};
 use sandkit_runtime::{
     load_plugin_file, plugin_files, plugin_name, Instance, PluginConfig, PluginDescription,
     Runtime, StateStore,
@@ -91,15 +91,9 @@ fn report_call(
     check: (&str, &Declared, &mut Seen),
 ) {
     let (plugin, declared, seen) = check;
-    let mut mismatches = Vec::new();
-    let mut undeclared = 0;
-    for p in &r.points {
-        mismatches.clear();
-        declared.check(p, &mut mismatches);
-        if !mismatches.is_empty() {
-            undeclared += 1;
-            warn_mismatches(plugin, &mismatches, seen);
-        }
+    let (undeclared, new) = check_points(declared, &r.points, seen);
+    for m in new {
+        eprintln!("warning: {plugin}: {m} (not in its describe)");
     }
     print!("{}", encode_points(&r.points));
     if undeclared > 0 {

@@ -55,12 +55,17 @@ fn key_value(text: &str) -> Option<(String, String)> {
         return None;
     }
     let (k, v) = table.into_iter().next()?;
-    // Dotted keys (`a.b = 1`) parse as a nested table: keep them as written.
-    if v.is_table() && !text.trim_start().starts_with(&k) {
-        return None;
+    let (written, value) = text.split_once('=')?;
+    let value = value.trim().to_string();
+    // A dotted key (`a.b = 1`) parses as a nested table: keep it as written.
+    if v.is_table() && !value.starts_with('{') {
+        let dotted: String = written
+            .split('.')
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(".");
+        return Some((dotted, value));
     }
-    let value = text.split_once('=')?.1.trim().to_string();
-    let _ = v;
     Some((k, value))
 }
 
@@ -70,6 +75,9 @@ pub fn keys(text: &str) -> (String, Vec<ConfKey>) {
     let mut intro: Option<String> = None;
     let mut out: Vec<ConfKey> = Vec::new();
     let mut table = String::new();
+    // A table shown in a comment (`# [config.tags]`): the commented keys under it are its,
+    // until the next table; the keys set in the file stay in `table`.
+    let mut commented_table: Option<String> = None;
     // Comment lines since the last key or table: the description of the next key without one.
     let mut above: Vec<String> = Vec::new();
     // The key the previous line described, while indented comment lines may continue it.
@@ -119,12 +127,13 @@ pub fn keys(text: &str) -> (String, Vec<ConfKey>) {
                 None => (inner, ""),
             };
             if let Some(t) = table_header(inner_code) {
-                table = t;
+                commented_table = Some(t);
                 above.clear();
                 continue;
             }
             if let Some((k, v)) = key_value(inner_code) {
-                out.push(key_of(&table, k, v, false, inner_comment, &mut above));
+                let t = commented_table.as_deref().unwrap_or(&table);
+                out.push(key_of(t, k, v, false, inner_comment, &mut above));
                 open = Some(out.len() - 1);
                 continue;
             }
@@ -133,6 +142,7 @@ pub fn keys(text: &str) -> (String, Vec<ConfKey>) {
         }
         if let Some(t) = table_header(code) {
             table = t;
+            commented_table = None;
             above.clear();
             open = None;
             continue;
@@ -205,6 +215,9 @@ time_format = "auto"           # auto (RFC 3339 or unix seconds), rfc3339,
 note = "a # in a string"       # kept whole
 # [config.tags]                # added to every point
 # dc = "eu-1"
+[sandbox]
+statfs = true
+limits.fuel = 5
 "#;
         let (intro, k) = keys(text);
         assert_eq!(intro, "default config for the prom collector");
@@ -245,6 +258,8 @@ note = "a # in a string"       # kept whole
                 ),
                 row("config.note", "\"a # in a string\"", true, "kept whole"),
                 row("config.tags.dc", "\"eu-1\"", false, ""),
+                row("sandbox.statfs", "true", true, ""),
+                row("sandbox.limits.fuel", "5", true, ""),
             ]
         );
     }

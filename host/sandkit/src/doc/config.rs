@@ -162,6 +162,7 @@ fn type_of(value: &str) -> &'static str {
 /// says the types take; `reload` tells how a change of the key takes effect.
 fn tables(
     out: &mut String,
+    file: &str,
     text: &str,
     sections: &[Section],
     accepted: &dyn Fn(&str) -> Result<Vec<String>>,
@@ -206,7 +207,7 @@ fn tables(
             };
             let Some(k) = found else {
                 errors.push(format!(
-                    "key {dotted:?} is accepted by the config types but not shown in the default"
+                    "key {dotted:?} is accepted by the config types but not shown in {file}"
                 ));
                 continue;
             };
@@ -221,9 +222,9 @@ fn tables(
             }
             let _ = writeln!(
                 out,
-                "| `{dotted}` | {} | `{}`{} | {} | {} |",
+                "| `{dotted}` | {} | {}{} | {} | {} |",
                 type_of(&k.value),
-                cell(&k.value),
+                cell(&super::code(&k.value)),
                 if k.set { " (as shipped)" } else { "" },
                 reload(&dotted),
                 cell(description.trim())
@@ -235,7 +236,7 @@ fn tables(
                 if let Some(name) = in_table(k, t) {
                     if !keys_of_type.contains(&name) && !s.sections.contains(&name.as_str()) {
                         errors.push(format!(
-                            "key \"{}\" is shown in the default but the config types refuse it",
+                            "key \"{}\" is shown in {file} but the config types refuse it",
                             k.key
                         ));
                     }
@@ -271,6 +272,7 @@ pub fn reference() -> Result<String> {
     let mut errors = Vec::new();
     tables(
         &mut out,
+        "host/sandkit/src/default.toml (`sandkit config default`)",
         crate::config::DEFAULT_CONFIG,
         AGENT,
         &|probe| crate::config::agent_keys(probe),
@@ -295,6 +297,7 @@ pub fn reference() -> Result<String> {
     );
     tables(
         &mut out,
+        "host/sandkit/src/plugin-conf.toml",
         PLUGIN_CONF,
         PLUGIN,
         &|probe| crate::config::accepted_keys::<sandkit_runtime::config::RawPluginConfig>(probe),
