@@ -79,6 +79,23 @@ pub fn config_check(args: &ConfigArgs) -> Result<()> {
     Ok(())
 }
 
+/// The plugin name of a component file (its stem), or an error saying how it must be named.
+pub(crate) fn name_of(file: &Path) -> Result<String> {
+    sandkit_runtime::plugin_name(file).with_context(|| {
+        format!(
+            "{}: a plugin file must be named <name>.wasm",
+            file.display()
+        )
+    })
+}
+
+/// A component file's plugin name and bytes.
+pub(crate) fn read_component(file: &Path) -> Result<(String, Vec<u8>)> {
+    let name = name_of(file)?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Ok((name, bytes))
+}
+
 /// A runtime for one-off commands, caching compiled components under the user's cache dir.
 pub(crate) fn oneoff_runtime() -> Result<Runtime> {
     let cache = std::env::var_os("HOME")

@@ -3,7 +3,7 @@
 use super::{oneoff_runtime, plugin_config};
 use anyhow::{bail, Context, Result};
 use sandkit_runtime::conformance::{Declared, Mismatch, Seen};
-use sandkit_runtime::{load_plugin_file, plugin_name, PipelineRegistry, PluginPre};
+use sandkit_runtime::{load_plugin_file, PipelineRegistry, PluginPre};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -97,12 +97,7 @@ pub async fn pipeline_test(
     use std::io::{BufRead, Write};
     crate::init_logging("warn");
     let file = resolve_plugin(plugin, plugins_dir)?;
-    let name = plugin_name(&file).with_context(|| {
-        format!(
-            "{}: a plugin file must be named <name>.wasm",
-            file.display()
-        )
-    })?;
+    let name = super::name_of(&file)?;
     let runtime = Arc::new(oneoff_runtime()?);
     let pc = plugin_config(config, runtime.config().limits)?;
     let loaded = load_plugin_file(&runtime, &name, &file, &pc).await?;

@@ -22,14 +22,8 @@ pub async fn plugin_test(
     content_type: &str,
 ) -> Result<()> {
     crate::init_logging("info");
-    let name = plugin_name(file).with_context(|| {
-        format!(
-            "{}: a plugin file must be named <name>.wasm",
-            file.display()
-        )
-    })?;
     // A pipeline reads lines from stdin, as `sandkit pipeline test` does.
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let (name, bytes) = super::read_component(file)?;
     if sandkit_runtime::EngineKind::of_component(&bytes) == sandkit_runtime::EngineKind::Pipeline {
         let path = file.to_string_lossy();
         return pipeline_test(&path, config, Path::new("."), None, 1024).await;

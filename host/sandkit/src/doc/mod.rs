@@ -9,7 +9,7 @@ mod config;
 mod plugin;
 
 use anyhow::{bail, Context, Result};
-use sandkit_runtime::{load_plugin, plugin_files, plugin_name, PluginConfig};
+use sandkit_runtime::{load_plugin, plugin_files, PluginConfig};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -88,13 +88,7 @@ struct Page {
 }
 
 async fn page_of(runtime: &sandkit_runtime::Runtime, file: &Path) -> Result<Page> {
-    let name = plugin_name(file).with_context(|| {
-        format!(
-            "{}: a plugin file must be named <name>.wasm",
-            file.display()
-        )
-    })?;
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let (name, bytes) = crate::commands::read_component(file)?;
     let pc = PluginConfig::default_with(runtime.config().limits);
     let loaded = load_plugin(runtime, &name, file, &bytes, &pc)
         .await
