@@ -42,7 +42,7 @@ JS_TOOLCHAIN ?= $(HOME)/.cache/sandkit/js
 JS_LOCK := sdk/js/toolchain/package-lock.json
 JS_TESTS = $$(find sdk/js/test guests/js guests/js-testing -name '*.test.js' -not -path '*/node_modules/*' -not -path '*/.sandkit/*' | sort)
 
-.PHONY: docs docs-check all deps pydeps jsdeps guests pyguests jsguests cdeps cguests host build run test test-deps lint fmt bench bench-deps idle clean-build
+.PHONY: docs doc-stage docs-check all deps pydeps jsdeps guests pyguests jsguests cdeps cguests host build run test test-deps lint fmt bench bench-deps idle clean-build
 
 all: build
 
@@ -134,16 +134,18 @@ lint: deps
 
 ## docs: generate docs/plugins/ (a page per bundled plugin, from its describe and its default
 ## config) and docs/config.md (from the config types) with `sandkit doc`
-docs: build
-	@rm -rf $(BUILD)/doc-plugins && mkdir -p $(BUILD)/doc-plugins
-	@for p in $(DOC_PLUGINS); do cp $(BUILD)/wasm/$$p.wasm $(BUILD)/doc-plugins/ || exit 1; done
+docs: doc-stage
 	$(BIN) doc plugins $(BUILD)/doc-plugins --out docs/plugins
 	$(BIN) doc config > docs/config.md
 
-## docs-check: the checked-in docs are what `make docs` makes of the code now
-docs-check: build
-	@rm -rf $(BUILD)/doc-plugins $(BUILD)/docs-now && mkdir -p $(BUILD)/doc-plugins $(BUILD)/docs-now
+## doc-stage: the components of the bundled plugins, in one directory for `sandkit doc plugins`
+doc-stage: build
+	@rm -rf $(BUILD)/doc-plugins && mkdir -p $(BUILD)/doc-plugins
 	@for p in $(DOC_PLUGINS); do cp $(BUILD)/wasm/$$p.wasm $(BUILD)/doc-plugins/ || exit 1; done
+
+## docs-check: the checked-in docs are what `make docs` makes of the code now
+docs-check: doc-stage
+	@rm -rf $(BUILD)/docs-now && mkdir -p $(BUILD)/docs-now
 	$(BIN) doc plugins $(BUILD)/doc-plugins --out $(BUILD)/docs-now/plugins
 	$(BIN) doc config > $(BUILD)/docs-now/config.md
 	@diff -ru docs/plugins $(BUILD)/docs-now/plugins && diff -u docs/config.md $(BUILD)/docs-now/config.md \

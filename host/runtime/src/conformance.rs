@@ -160,8 +160,10 @@ impl Declared {
                 fields.add(&f.name, f.kind);
                 all.1.add(&f.name, f.kind);
             }
-            measurements.add(&m.name, declared.len());
-            declared.push((tags, fields));
+            if !any_measurement {
+                measurements.add(&m.name, declared.len());
+                declared.push((tags, fields));
+            }
         }
         if any_measurement {
             declared = vec![all];

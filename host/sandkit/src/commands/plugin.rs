@@ -69,11 +69,14 @@ pub async fn plugin_test(
 
 /// A warning on stderr for each mismatch not seen before.
 pub(super) fn warn_mismatches(plugin: &str, mismatches: &[Mismatch], seen: &mut Seen) {
-    for m in mismatches {
-        if seen.first(m) {
-            eprintln!("warning: {plugin}: {m} (not in its describe)");
-        }
+    for m in mismatches.iter().filter(|m| seen.first(m)) {
+        warn_mismatch(plugin, m);
     }
+}
+
+/// The warning of one mismatch, on stderr.
+fn warn_mismatch(plugin: &str, m: &Mismatch) {
+    eprintln!("warning: {plugin}: {m} (not in its describe)");
 }
 
 /// The points of one call as line protocol on stdout, what it cost on stderr, and a warning
@@ -86,8 +89,8 @@ fn report_call(
 ) {
     let (plugin, declared, seen) = check;
     let (undeclared, new) = check_points(declared, &r.points, seen);
-    for m in new {
-        eprintln!("warning: {plugin}: {m} (not in its describe)");
+    for m in &new {
+        warn_mismatch(plugin, m);
     }
     print!("{}", encode_points(&r.points));
     if undeclared > 0 {

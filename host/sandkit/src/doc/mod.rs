@@ -9,7 +9,7 @@ mod config;
 mod plugin;
 
 use anyhow::{bail, Context, Result};
-use sandkit_runtime::{load_plugin, plugin_files, PluginConfig};
+use sandkit_runtime::{load_plugin, plugin_files, GuestLang, PluginConfig};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -94,17 +94,14 @@ async fn page_of(runtime: &sandkit_runtime::Runtime, file: &Path) -> Result<Page
         .await
         .with_context(|| format!("{}: cannot load it to describe it", file.display()))?;
     let conf = sandkit_runtime::embedded::default_conf(&bytes);
-    let lang = serde_json::to_value(loaded.lang)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into());
-    let lang = match lang.as_str() {
-        "js" => "JavaScript/TypeScript".to_string(),
-        "python" => "Python".to_string(),
-        "rust" => "Rust".to_string(),
-        "c" => "C".to_string(),
-        other => other.to_string(),
-    };
+    let lang = match loaded.lang {
+        GuestLang::JavaScript => "JavaScript/TypeScript",
+        GuestLang::Python => "Python",
+        GuestLang::Rust => "Rust",
+        GuestLang::C => "C",
+        GuestLang::Unknown => "unknown",
+    }
+    .to_string();
     let file_name = file
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
